@@ -1,0 +1,11 @@
+// Shared esbuild options (see scripts/build.mjs and infra/). CommonJS for the Lambda Node.js runtime.
+export const bundleOptions = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  minify: true,
+  sourcemap: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+};
