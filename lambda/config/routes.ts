@@ -1,41 +1,53 @@
 // Route configuration: the schema and its validation. Pure (no I/O) so the CDK app validates
 // the same file at synth time with exactly the rules the handler applies at cold start.
-import { z } from 'zod';
+// zod/mini: the same validation as classic zod at about 25 KB of bundle instead of 440 KB (cold start).
+import * as z from 'zod/mini';
+import { en } from 'zod/locales';
+import { checkTemplate } from '../template';
 
+z.config(en());
+
+const nonEmpty = () => z.string().check(z.minLength(1, 'must be a non-empty string'));
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
 const routeSchema = z
   .strictObject({
-    name: z.string().min(1, 'must be a non-empty string'),
-    description: z.string().optional(),
-    topic_pattern: z.string().min(1, 'must be a non-empty string'),
-    prompt_id: z.string().min(1, 'must be a non-empty string').optional(),
-    agent_id: z.string().min(1, 'must be a non-empty string').optional(),
-    header_match: z.record(z.string(), z.union([z.string(), z.array(z.string()).min(1)])).optional(),
-    field_match: z.record(z.string().min(1), z.union([scalar, z.array(scalar).min(1)])).optional(),
-    transform_template: z.string().optional(),
-    on_missing: z.enum(['keep', 'empty', 'fail']).default('keep'),
-    on_oversize: z.enum(['dead_letter', 'truncate']).default('dead_letter'),
-    a2a_version: z.enum(['0.3', '1.0']).default('0.3'),
-    url: z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' }).optional(),
-    timeout_seconds: z.number().positive('must be a positive number of seconds').max(900).optional(),
+    name: nonEmpty(),
+    description: z.optional(z.string()),
+    topic_pattern: nonEmpty(),
+    prompt_id: z.optional(nonEmpty()),
+    agent_id: z.optional(nonEmpty()),
+    header_match: z.optional(z.record(z.string(), z.union([z.string(), z.array(z.string()).check(z.minLength(1))]))),
+    field_match: z.optional(z.record(nonEmpty(), z.union([scalar, z.array(scalar).check(z.minLength(1))]))),
+    transform_template: z.optional(z.string()),
+    on_missing: z._default(z.enum(['keep', 'empty', 'fail']), 'keep'),
+    on_oversize: z._default(z.enum(['dead_letter', 'truncate']), 'dead_letter'),
+    a2a_version: z._default(z.enum(['0.3', '1.0']), '0.3'),
+    url: z.optional(z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' })),
+    timeout_seconds: z.optional(z.number().check(z.positive('must be a positive number of seconds'), z.maximum(900, 'must be at most 900 (the Lambda maximum)'))),
   })
-  .superRefine((route, ctx) => {
-    if (route.prompt_id === undefined && route.agent_id === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['prompt_id'], message: 'is required (or its alias agent_id)' });
-    }
-    if (route.prompt_id !== undefined && route.agent_id !== undefined && route.prompt_id !== route.agent_id) {
-      ctx.addIssue({ code: 'custom', path: ['agent_id'], message: 'conflicts with prompt_id: give one of them' });
-    }
-    const p = route.topic_pattern;
-    if (p.length > 1 && p.startsWith('/') && p.endsWith('/')) {
-      try {
-        new RegExp(p.slice(1, -1));
-      } catch (e) {
-        ctx.addIssue({ code: 'custom', path: ['topic_pattern'], message: `is not a valid regex: ${(e as Error).message}` });
+  .check(
+    z.superRefine((route, ctx) => {
+      if (route.prompt_id === undefined && route.agent_id === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['prompt_id'], message: 'is required (or its alias agent_id)' });
       }
-    }
-  });
+      if (route.prompt_id !== undefined && route.agent_id !== undefined && route.prompt_id !== route.agent_id) {
+        ctx.addIssue({ code: 'custom', path: ['agent_id'], message: 'conflicts with prompt_id: give one of them' });
+      }
+      if (route.transform_template !== undefined) {
+        const problem = checkTemplate(route.transform_template);
+        if (problem) ctx.addIssue({ code: 'custom', path: ['transform_template'], message: problem });
+      }
+      const p = route.topic_pattern;
+      if (p.length > 1 && p.startsWith('/') && p.endsWith('/')) {
+        try {
+          new RegExp(p.slice(1, -1));
+        } catch (e) {
+          ctx.addIssue({ code: 'custom', path: ['topic_pattern'], message: `is not a valid regex: ${(e as Error).message}` });
+        }
+      }
+    }),
+  );
 
 export type RouteInput = z.input<typeof routeSchema>;
 
@@ -80,7 +92,7 @@ export function parseRoutes(json: unknown, source = 'routes'): Route[] {
     if (!res.success) {
       for (const issue of res.error.issues) {
         const field = issue.path.length ? issue.path.join('.') : '(route)';
-        const msg = issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : issue.message;
+        const msg = issue.code === 'unrecognized_keys' ? `unknown field(s) ${(issue as { keys: string[] }).keys.join(', ')}` : issue.message;
         problems.push(`${label}: field "${field}": ${msg}`);
       }
       return;

@@ -1,0 +1,73 @@
+// Composition root: settings -> the pipeline's dependencies. The Lambda handler, the local invoke CLI
+// and the tests all build the bridge here, overriding only the edges they replace.
+import { compileRenderer } from './render';
+import type { Settings } from './config/settings';
+import { AgentClient, type TokenSource } from './deliver/agent-client';
+import type { DeadLetterSink } from './dead-letter';
+import { fetchPost, type HttpPost } from './io/http';
+import { createSqsDeadLetterSink } from './io/sqs-dead-letters';
+import { createTokenSource } from './io/token';
+import { logger, powertoolsMetrics, type Log, type MetricsSink } from './observe';
+import type { Idempotency, PipelineDeps, RoutePlan } from './pipeline';
+import { createRouter } from './route';
+
+export interface EdgeOverrides {
+  post?: HttpPost;
+  tokens?: TokenSource;
+  deadLetters?: DeadLetterSink | null;
+  idempotency?: Idempotency;
+  log?: Log;
+  metrics?: MetricsSink;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export function targetUrl(s: Settings, route: RoutePlan['route']): string {
+  if (route.url) return route.url;
+  const prefix = route.a2aVersion === '1.0' ? 'v2' : 'v1';
+  return `${s.archestraUrl}/${prefix}/a2a/${encodeURIComponent(route.agentId)}`;
+}
+
+export function buildPipeline(s: Settings, o: EdgeOverrides = {}): PipelineDeps {
+  const archestraOrigin = s.archestraUrl ? new URL(s.archestraUrl).origin : undefined;
+  const plans = new Map<string, RoutePlan>();
+  for (const route of s.routes) {
+    const url = targetUrl(s, route);
+    plans.set(route.name, {
+      route,
+      render: compileRenderer(route, s.maxTextBytes),
+      target: {
+        url,
+        version: route.a2aVersion,
+        timeoutMs: route.timeoutSeconds !== undefined ? route.timeoutSeconds * 1000 : s.requestTimeoutMs,
+        sendToken: archestraOrigin !== undefined && new URL(url).origin === archestraOrigin,
+      },
+    });
+  }
+  const tokens = o.tokens ?? createTokenSource({ token: s.token, secretArn: s.tokenSecretArn, ttlMs: s.tokenTtlMs });
+  const deadLetters =
+    o.deadLetters === null ? undefined : o.deadLetters ?? (s.dlqUrl ? createSqsDeadLetterSink({ queueUrl: s.dlqUrl, maxMessageBytes: s.dlqMaxMessageBytes }) : undefined);
+  return {
+    router: createRouter(s.routes),
+    plans,
+    client: new AgentClient({
+      post: o.post ?? fetchPost,
+      tokens,
+      maxRetries: s.maxRetries,
+      retryDelayMs: s.retryDelayMs,
+      minRequestMs: s.minRequestMs,
+      now: o.now,
+      sleep: o.sleep,
+    }),
+    tokens,
+    deadLetters,
+    idempotency: o.idempotency,
+    ordering: s.ordering,
+    maxConcurrency: s.maxConcurrency,
+    safetyMarginMs: s.safetyMarginMs,
+    logReplyChars: s.logReplyChars,
+    log: o.log ?? logger,
+    metrics: o.metrics ?? powertoolsMetrics,
+    now: o.now,
+  };
+}

@@ -1,0 +1,136 @@
+// Environment settings, validated once at cold start. Every knob, its default and its meaning is in
+// the README's configuration table; an invalid value fails the cold start with the variable's name.
+import { readFileSync } from 'node:fs';
+import * as z from 'zod/mini';
+import { parseRoutesText, RouteConfigError, type Route } from './routes';
+
+const seconds = (def: number) => z._default(z.coerce.number().check(z.positive()), def);
+const count = (def: number, min: number, max: number) => z._default(z.coerce.number().check(z.int(), z.minimum(min), z.maximum(max)), def);
+const bool = z._default(z.enum(['true', 'false', '1', '0', 'yes', 'no']), 'false');
+const truthy = (v: string) => v === 'true' || v === '1' || v === 'yes';
+
+const envSchema = z.object({
+  ROUTES_CONFIG: z.optional(z.string()),
+  ROUTES_CONFIG_FILE: z.optional(z.string()),
+  ARCHESTRA_URL: z.optional(z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' })),
+  ARCHESTRA_TOKEN: z.optional(z.string()),
+  ARCHESTRA_TOKEN_SECRET_ARN: z.optional(z.string().check(z.startsWith('arn:', 'must be a Secrets Manager ARN'))),
+  TOKEN_CACHE_TTL_SECONDS: seconds(300),
+  DLQ_URL: z.optional(z.url({ error: 'must be the SQS queue URL' })),
+  DLQ_MAX_MESSAGE_BYTES: count(256 * 1024, 16 * 1024, 1024 * 1024),
+  ORDERING: z._default(z.enum(['partition', 'key', 'none']), 'key'),
+  MAX_CONCURRENCY: count(10, 1, 1000),
+  MAX_RETRIES: count(3, 0, 20),
+  RETRY_DELAY: z._default(z.coerce.number().check(z.minimum(0)), 1.0),
+  REQUEST_TIMEOUT: seconds(60),
+  SAFETY_MARGIN_SECONDS: z._default(z.coerce.number().check(z.minimum(0)), 2),
+  MIN_REQUEST_SECONDS: z._default(z.coerce.number().check(z.minimum(0)), 1),
+  LOG_REPLY_CHARS: count(500, 0, 1_000_000),
+  MAX_TEXT_BYTES: count(256 * 1024, 1, 64 * 1024 * 1024),
+  ALLOW_INSECURE_HTTP: bool,
+  IDEMPOTENCY_TABLE: z.optional(z.string().check(z.minLength(3))),
+  IDEMPOTENCY_TTL_SECONDS: count(24 * 3600, 60, 366 * 24 * 3600),
+});
+
+export interface Settings {
+  routes: Route[];
+  archestraUrl?: string;
+  token?: string;
+  tokenSecretArn?: string;
+  tokenTtlMs: number;
+  dlqUrl?: string;
+  dlqMaxMessageBytes: number;
+  ordering: 'partition' | 'key' | 'none';
+  maxConcurrency: number;
+  maxRetries: number;
+  retryDelayMs: number;
+  requestTimeoutMs: number;
+  safetyMarginMs: number;
+  minRequestMs: number;
+  logReplyChars: number;
+  maxTextBytes: number;
+  allowInsecureHttp: boolean;
+  idempotencyTable?: string;
+  idempotencyTtlSeconds: number;
+}
+
+export class SettingsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SettingsError';
+  }
+}
+
+const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/i;
+
+/** Plain HTTP would carry the bearer token in clear text; only loopback is exempt, unless explicitly allowed. */
+export function checkTransport(url: string, allowInsecure: boolean, what: string): string | undefined {
+  const u = new URL(url);
+  if (u.protocol === 'http:' && !allowInsecure && !LOOPBACK.test(u.hostname)) {
+    return `${what} uses plain http:// to a non-loopback host (${u.hostname}); use https:// or set ALLOW_INSECURE_HTTP=true`;
+  }
+  return undefined;
+}
+
+export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
+  const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== '')));
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`);
+    throw new SettingsError(`invalid environment:\n  - ${lines.join('\n  - ')}`);
+  }
+  const e = { ...parsed.data, ALLOW_INSECURE_HTTP: truthy(parsed.data.ALLOW_INSECURE_HTTP) };
+  let routes: Route[];
+  try {
+    if (e.ROUTES_CONFIG !== undefined) routes = parseRoutesText(e.ROUTES_CONFIG, 'ROUTES_CONFIG');
+    else if (e.ROUTES_CONFIG_FILE !== undefined) {
+      let text: string;
+      try {
+        text = readFileSync(e.ROUTES_CONFIG_FILE, 'utf8');
+      } catch (err) {
+        throw new SettingsError(`ROUTES_CONFIG_FILE: cannot read ${e.ROUTES_CONFIG_FILE}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+      routes = parseRoutesText(text, `ROUTES_CONFIG_FILE (${e.ROUTES_CONFIG_FILE})`);
+    } else throw new SettingsError('no routes: set ROUTES_CONFIG (JSON text) or ROUTES_CONFIG_FILE (a path)');
+  } catch (err) {
+    if (err instanceof RouteConfigError) throw new SettingsError(err.message);
+    throw err;
+  }
+  const problems: string[] = [];
+  const needsArchestra = routes.filter((r) => !r.url).map((r) => r.name);
+  if (needsArchestra.length && !e.ARCHESTRA_URL) {
+    problems.push(`ARCHESTRA_URL: required by route(s) without their own url: ${needsArchestra.join(', ')}`);
+  }
+  if (e.ARCHESTRA_URL) {
+    const p = checkTransport(e.ARCHESTRA_URL, e.ALLOW_INSECURE_HTTP, 'ARCHESTRA_URL');
+    if (p) problems.push(p);
+  }
+  for (const r of routes) {
+    const p = r.url && checkTransport(r.url, e.ALLOW_INSECURE_HTTP, `route "${r.name}" url`);
+    if (p) problems.push(p);
+  }
+  if (e.ARCHESTRA_TOKEN && e.ARCHESTRA_TOKEN_SECRET_ARN) {
+    problems.push('ARCHESTRA_TOKEN and ARCHESTRA_TOKEN_SECRET_ARN are both set: give one');
+  }
+  if (problems.length) throw new SettingsError(`invalid environment:\n  - ${problems.join('\n  - ')}`);
+  return {
+    routes,
+    archestraUrl: e.ARCHESTRA_URL?.replace(/\/+$/, ''),
+    token: e.ARCHESTRA_TOKEN,
+    tokenSecretArn: e.ARCHESTRA_TOKEN_SECRET_ARN,
+    tokenTtlMs: e.TOKEN_CACHE_TTL_SECONDS * 1000,
+    dlqUrl: e.DLQ_URL,
+    dlqMaxMessageBytes: e.DLQ_MAX_MESSAGE_BYTES,
+    ordering: e.ORDERING,
+    maxConcurrency: e.MAX_CONCURRENCY,
+    maxRetries: e.MAX_RETRIES,
+    retryDelayMs: e.RETRY_DELAY * 1000,
+    requestTimeoutMs: e.REQUEST_TIMEOUT * 1000,
+    safetyMarginMs: e.SAFETY_MARGIN_SECONDS * 1000,
+    minRequestMs: e.MIN_REQUEST_SECONDS * 1000,
+    logReplyChars: e.LOG_REPLY_CHARS,
+    maxTextBytes: e.MAX_TEXT_BYTES,
+    allowInsecureHttp: e.ALLOW_INSECURE_HTTP,
+    idempotencyTable: e.IDEMPOTENCY_TABLE,
+    idempotencyTtlSeconds: e.IDEMPOTENCY_TTL_SECONDS,
+  };
+}

@@ -1,0 +1,76 @@
+// Dead-letter messages: the full record, why it failed and how often it was tried, as JSON an operator
+// can replay from. A message over the queue's size limit is split into ordered base64 chunks instead of
+// being trimmed: nothing of the record is ever dropped.
+import { randomUUID } from 'node:crypto';
+
+export interface DeadLetter {
+  /** Correlates the outcome with this entry (the record's id in the batch). */
+  id: string;
+  partitionKey: string;
+  offset: number | null;
+  body: DeadLetterBody;
+}
+
+export interface DeadLetterBody {
+  version: 1;
+  kind: 'poison' | 'permanent_failure';
+  error: { class: string; message: string };
+  attempts: number;
+  route: string | null;
+  agentId: string | null;
+  deadLetteredAt: string;
+  eventSource: string;
+  requestId: string | null;
+  /** topic, partition, offset, timestamp, timestampType, key and value in base64, headers as received. */
+  record: Record<string, unknown>;
+}
+
+export interface DeadLetterSink {
+  /** Resolves with the ids that could NOT be written; they must then be reported to Lambda. */
+  send(letters: readonly DeadLetter[]): Promise<Set<string>>;
+}
+
+export interface QueueMessage {
+  letterId: string;
+  body: string;
+  bytes: number;
+}
+
+/** SQS accepts only XML-safe characters; JSON.stringify leaves U+FFFE/U+FFFF raw, so escape them. */
+const sqsSafe = (json: string): string => json.replace(/[\uFFFE\uFFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+
+export function toQueueMessages(letter: DeadLetter, maxBytes: number): QueueMessage[] {
+  const body = sqsSafe(JSON.stringify(letter.body));
+  const bytes = Buffer.byteLength(body, 'utf8');
+  if (bytes <= maxBytes) return [{ letterId: letter.id, body, bytes }];
+  const data = Buffer.from(body, 'utf8').toString('base64');
+  const chunkId = randomUUID();
+  const envelope = (index: number, count: number, piece: string) =>
+    JSON.stringify({
+      version: 1,
+      kind: 'chunk',
+      chunk: { id: chunkId, index, count, encoding: 'base64(json)' },
+      topic: letter.body.record.topic ?? null,
+      partition: letter.body.record.partition ?? null,
+      offset: letter.body.record.offset ?? null,
+      data: piece,
+    });
+  const room = maxBytes - Buffer.byteLength(envelope(99999, 99999, ''), 'utf8');
+  if (room < 1024) throw new RangeError(`DLQ message limit ${maxBytes} bytes is too small to carry chunks`);
+  const per = room - (room % 4);
+  const count = Math.ceil(data.length / per);
+  const out: QueueMessage[] = [];
+  for (let i = 0; i < count; i++) {
+    const m = envelope(i, count, data.slice(i * per, (i + 1) * per));
+    out.push({ letterId: letter.id, body: m, bytes: Buffer.byteLength(m, 'utf8') });
+  }
+  return out;
+}
+
+/** Reassembles chunk messages (any order) into the original dead-letter body: the inverse of toQueueMessages. */
+export function joinChunks(bodies: readonly string[]): DeadLetterBody {
+  const chunks = bodies.map((b) => JSON.parse(b) as { chunk: { index: number; count: number }; data: string });
+  chunks.sort((a, b) => a.chunk.index - b.chunk.index);
+  if (chunks.length === 0 || chunks.length !== chunks[0].chunk.count) throw new Error('incomplete chunk set');
+  return JSON.parse(Buffer.from(chunks.map((c) => c.data).join(''), 'base64').toString('utf8')) as DeadLetterBody;
+}

@@ -1,0 +1,207 @@
+// A2A wire format, both versions, as pure functions: request bodies in, classified outcomes out.
+// Kept free of I/O so every reply shape and error class is unit-testable without a server.
+
+export type A2AVersion = '0.3' | '1.0';
+
+export interface OutgoingMessage {
+  /** JSON-RPC id; deterministic per record and route so a redelivery is recognisable. */
+  rpcId: string;
+  messageId: string;
+  text: string;
+  metadata: Record<string, unknown>;
+}
+
+export type FailureClass =
+  /** Retry with backoff; once retries are spent, report the record to Lambda (redelivered later). */
+  | 'transient'
+  /** Retry with backoff; once retries are spent, dead-letter (Archestra's -32603 without isRetryable). */
+  | 'retry-then-permanent'
+  /** Dead-letter now. */
+  | 'permanent'
+  /** Re-read the token once; then stop sending for this invocation. */
+  | 'auth';
+
+export type Outcome =
+  | { kind: 'success'; reply: string; taskId?: string }
+  | { kind: 'pending'; taskId: string; state: string }
+  | { kind: 'failure'; failure: FailureClass; code: string; message: string; retryAfterMs?: number };
+
+export const failure = (f: FailureClass, code: string, message: string, retryAfterMs?: number): Outcome => ({
+  kind: 'failure',
+  failure: f,
+  code,
+  message,
+  ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+});
+
+export function sendMessageBody(version: A2AVersion, m: OutgoingMessage): unknown {
+  if (version === '1.0') {
+    return {
+      jsonrpc: '2.0',
+      id: m.rpcId,
+      method: 'SendMessage',
+      params: { message: { messageId: m.messageId, role: 'ROLE_USER', parts: [{ text: m.text }], metadata: m.metadata } },
+    };
+  }
+  return {
+    jsonrpc: '2.0',
+    id: m.rpcId,
+    method: 'message/send',
+    params: {
+      message: { kind: 'message', role: 'user', messageId: m.messageId, parts: [{ kind: 'text', text: m.text }], metadata: m.metadata },
+      configuration: { blocking: true },
+    },
+  };
+}
+
+export function getTaskBody(version: A2AVersion, rpcId: string, taskId: string): unknown {
+  return { jsonrpc: '2.0', id: rpcId, method: version === '1.0' ? 'GetTask' : 'tasks/get', params: { id: taskId } };
+}
+
+export function requestHeaders(version: A2AVersion, token: string | undefined): Record<string, string> {
+  const h: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
+  if (version === '1.0') h['a2a-version'] = '1.0';
+  if (token) h.authorization = `Bearer ${token}`;
+  return h;
+}
+
+/** Retry-After as delay-seconds or an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+const AUTH_WORDS = /auth|token|credential|unauthori[sz]ed|forbidden|api key/i;
+
+function classifyRpcError(err: unknown): Outcome {
+  if (!err || typeof err !== 'object') return failure('permanent', 'malformed_reply', 'JSON-RPC error is not an object');
+  const { code, message, data } = err as { code?: unknown; message?: unknown; data?: unknown };
+  const msg = typeof message === 'string' ? message : JSON.stringify(message ?? null);
+  const label = `jsonrpc_${typeof code === 'number' ? code : 'unknown'}`;
+  if (code === -32603) {
+    const retryable = data && typeof data === 'object' ? (data as { isRetryable?: unknown }).isRetryable : undefined;
+    const detail = data && typeof data === 'object' && typeof (data as { message?: unknown }).message === 'string'
+      ? `${msg}: ${(data as { message: string }).message}`
+      : msg;
+    if (retryable === true) return failure('transient', label, detail);
+    if (retryable === false) return failure('permanent', label, detail);
+    return failure('retry-then-permanent', label, detail);
+  }
+  if (code === -32600 && AUTH_WORDS.test(msg)) return failure('auth', label, msg);
+  return failure('permanent', label, msg);
+}
+
+/** Joins text parts (v0.3 `{kind:'text',text}`, v1.0 `{text}`); data parts as compact JSON. */
+export function partsText(parts: unknown): string | undefined {
+  if (!Array.isArray(parts)) return undefined;
+  const out: string[] = [];
+  for (const p of parts) {
+    if (!p || typeof p !== 'object') continue;
+    const part = p as { text?: unknown; data?: unknown; kind?: unknown };
+    if (typeof part.text === 'string') out.push(part.text);
+    else if (part.data !== undefined) out.push(JSON.stringify(part.data));
+  }
+  return out.join('\n');
+}
+
+const TERMINAL_FAILURES: Record<string, string> = {
+  failed: 'failed',
+  rejected: 'rejected',
+  canceled: 'canceled',
+  'input-required': 'input-required',
+  'auth-required': 'auth-required',
+  TASK_STATE_FAILED: 'failed',
+  TASK_STATE_REJECTED: 'rejected',
+  TASK_STATE_CANCELED: 'canceled',
+  TASK_STATE_INPUT_REQUIRED: 'input-required',
+  TASK_STATE_AUTH_REQUIRED: 'auth-required',
+};
+const PENDING = new Set(['submitted', 'working', 'TASK_STATE_SUBMITTED', 'TASK_STATE_WORKING']);
+const COMPLETED = new Set(['completed', 'TASK_STATE_COMPLETED']);
+
+function taskOutcome(task: Record<string, unknown>): Outcome {
+  const id = typeof task.id === 'string' ? task.id : undefined;
+  const status = (task.status ?? {}) as { state?: unknown; message?: { parts?: unknown } };
+  const state = typeof status.state === 'string' ? status.state : undefined;
+  if (!id || !state) return failure('permanent', 'malformed_reply', 'task without id or status.state');
+  if (COMPLETED.has(state)) {
+    const artifacts = Array.isArray(task.artifacts) ? task.artifacts : [];
+    const fromArtifacts = artifacts.map((a) => partsText((a as { parts?: unknown })?.parts) ?? '').filter(Boolean).join('\n');
+    return { kind: 'success', reply: fromArtifacts || partsText(status.message?.parts) || '', taskId: id };
+  }
+  if (PENDING.has(state)) return { kind: 'pending', taskId: id, state };
+  const reason = partsText(status.message?.parts);
+  if (TERMINAL_FAILURES[state]) {
+    return failure('permanent', `task_${TERMINAL_FAILURES[state]}`, `task ${id} ended ${TERMINAL_FAILURES[state]}${reason ? `: ${reason}` : ''}`);
+  }
+  return failure('permanent', 'task_unknown_state', `task ${id} in unexpected state ${JSON.stringify(state).slice(0, 80)}`);
+}
+
+function resultOutcome(version: A2AVersion, result: unknown): Outcome {
+  if (!result || typeof result !== 'object') return failure('permanent', 'malformed_reply', 'result is not an object');
+  const r = result as Record<string, unknown>;
+  if (version === '1.0') {
+    if (r.message && typeof r.message === 'object') return messageOutcome(r.message as Record<string, unknown>);
+    if (r.task && typeof r.task === 'object') return taskOutcome(r.task as Record<string, unknown>);
+    return failure('permanent', 'malformed_reply', 'result holds neither message nor task');
+  }
+  // v0.3: `kind` discriminates, but Archestra's v1 reply is a Message without `kind`.
+  if (r.kind === 'task' || (r.kind === undefined && r.status !== undefined && r.id !== undefined)) return taskOutcome(r);
+  if (r.kind === 'message' || (r.kind === undefined && r.parts !== undefined)) return messageOutcome(r);
+  return failure('permanent', 'malformed_reply', `unexpected result kind ${JSON.stringify(r.kind ?? null).slice(0, 40)}`);
+}
+
+function messageOutcome(m: Record<string, unknown>): Outcome {
+  const text = partsText(m.parts);
+  if (text === undefined) return failure('permanent', 'malformed_reply', 'message without parts');
+  return { kind: 'success', reply: text };
+}
+
+/**
+ * Classifies one HTTP exchange. The body is inspected whatever the status: Archestra answers most
+ * errors with HTTP 200 and a JSON-RPC error, and some proxies answer 5xx with a JSON-RPC body.
+ */
+export function interpretResponse(
+  version: A2AVersion,
+  status: number,
+  bodyText: string,
+  expectedId: string,
+  retryAfter?: string | null,
+): Outcome {
+  let body: unknown;
+  try {
+    body = bodyText === '' ? undefined : JSON.parse(bodyText);
+  } catch {
+    body = undefined;
+  }
+  const rpc = body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : undefined;
+  if (status === 401 || status === 403) return failure('auth', `http_${status}`, `HTTP ${status} from the agent endpoint`);
+  if (status === 429 || status === 408 || status >= 500) {
+    return failure('transient', `http_${status}`, `HTTP ${status}${rpcErrorSuffix(rpc)}`, parseRetryAfter(retryAfter));
+  }
+  if (status !== 200 && rpc?.error === undefined) {
+    return failure('permanent', `http_${status}`, `HTTP ${status} from the agent endpoint`);
+  }
+  if (!rpc) return failure('permanent', 'malformed_reply', bodyText === '' ? 'empty reply body' : 'reply is not a JSON object');
+  if (rpc.error !== undefined && rpc.error !== null) {
+    const out = classifyRpcError(rpc.error);
+    // A JSON-RPC error under a 4xx status is still that error, except that 4xx never means "retry".
+    return status >= 400 && out.kind === 'failure' && out.failure !== 'auth'
+      ? failure('permanent', out.code, `HTTP ${status}: ${out.message}`)
+      : out;
+  }
+  if (rpc.jsonrpc !== '2.0') return failure('permanent', 'malformed_reply', 'reply is not JSON-RPC 2.0');
+  if (rpc.id !== expectedId) {
+    return failure('permanent', 'malformed_reply', `reply id ${JSON.stringify(rpc.id).slice(0, 80)} does not match request id`);
+  }
+  if (!('result' in rpc)) return failure('permanent', 'malformed_reply', 'reply has neither result nor error');
+  return resultOutcome(version, rpc.result);
+}
+
+function rpcErrorSuffix(rpc: Record<string, unknown> | undefined): string {
+  const e = rpc?.error as { code?: unknown; message?: unknown } | undefined;
+  return e && typeof e.message === 'string' ? `: ${String(e.code)} ${e.message.slice(0, 200)}` : '';
+}

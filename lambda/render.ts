@@ -1,0 +1,82 @@
+// Render stage: a routed record into the prompt text the agent receives.
+import type { Route } from './config/routes';
+import type { KafkaRecord } from './decode';
+import { getPath } from './json-path';
+import { parseTemplate, type TemplatePart } from './template';
+
+export type RenderResult = { ok: true; text: string; truncatedBytes?: number } | { ok: false; reason: string };
+
+const stringify = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v) ?? String(v));
+
+function meta(record: KafkaRecord, part: { placeholder: string; path: string[] }): unknown {
+  switch (part.path[0]) {
+    case 'topic':
+      return record.topic;
+    case 'partition':
+      return record.partition;
+    case 'offset':
+      return record.offset;
+    case 'key':
+      return record.key ?? undefined;
+    case 'timestamp':
+      return record.timestamp ?? undefined;
+    case 'timestamp_iso':
+      return record.timestamp === null ? undefined : new Date(record.timestamp).toISOString();
+    case 'value':
+      return record.value ?? undefined;
+    case 'headers': {
+      // Header names may contain dots: everything after `$headers.` is the name.
+      const name = part.placeholder.slice('$headers.'.length);
+      return Object.prototype.hasOwnProperty.call(record.headers, name) ? record.headers[name] : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+export interface Renderer {
+  (record: KafkaRecord): RenderResult;
+}
+
+/** Compiles a route's template once; the returned function is pure. */
+export function compileRenderer(route: Route, maxTextBytes: number): Renderer {
+  const parts: TemplatePart[] | undefined = route.template === undefined ? undefined : parseTemplate(route.template);
+  const body = (record: KafkaRecord): RenderResult => {
+    if (!parts) {
+      if (record.json !== undefined) return { ok: true, text: JSON.stringify(record.json, null, 2) };
+      return { ok: true, text: record.value ?? '' };
+    }
+    let text = '';
+    for (const part of parts) {
+      if ('literal' in part) {
+        text += part.literal;
+        continue;
+      }
+      const v = part.meta ? meta(record, part) : getPath(record.json, part.path);
+      if (v !== undefined) text += stringify(v);
+      else if (route.onMissing === 'fail') return { ok: false, reason: `template field {${part.placeholder}} is missing` };
+      else if (route.onMissing === 'keep') text += `{${part.placeholder}}`;
+    }
+    return { ok: true, text };
+  };
+  return (record) => {
+    const res = body(record);
+    if (!res.ok) return res;
+    const bytes = Buffer.byteLength(res.text, 'utf8');
+    if (bytes <= maxTextBytes) return res;
+    if (route.onOversize === 'dead_letter') {
+      return { ok: false, reason: `rendered text is ${bytes} bytes, over MAX_TEXT_BYTES ${maxTextBytes}` };
+    }
+    return { ok: true, text: truncateUtf8(res.text, maxTextBytes, bytes), truncatedBytes: bytes };
+  };
+}
+
+/** Cuts at a character boundary and appends a marker, the whole staying within maxBytes. */
+export function truncateUtf8(text: string, maxBytes: number, totalBytes = Buffer.byteLength(text, 'utf8')): string {
+  const marker = `\n[truncated: ${totalBytes} bytes in all]`;
+  const room = Math.max(0, maxBytes - Buffer.byteLength(marker, 'utf8'));
+  const buf = Buffer.from(text, 'utf8');
+  let end = Math.min(room, buf.length);
+  while (end > 0 && (buf[end] & 0xc0) === 0x80) end--; // do not split a multi-byte character
+  return buf.subarray(0, end).toString('utf8') + marker;
+}
