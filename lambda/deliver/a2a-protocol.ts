@@ -146,6 +146,8 @@ function resultOutcome(version: A2AVersion, result: unknown): Outcome {
   if (version === '1.0') {
     if (r.message && typeof r.message === 'object') return messageOutcome(r.message as Record<string, unknown>);
     if (r.task && typeof r.task === 'object') return taskOutcome(r.task as Record<string, unknown>);
+    // GetTask answers with the Task itself, unwrapped.
+    if (typeof r.id === 'string' && r.status !== undefined) return taskOutcome(r);
     return failure('permanent', 'malformed_reply', 'result holds neither message nor task');
   }
   // v0.3: `kind` discriminates, but Archestra's v1 reply is a Message without `kind`.
@@ -178,21 +180,24 @@ export function interpretResponse(
     body = undefined;
   }
   const rpc = body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : undefined;
+  // Only a JSON-RPC error object counts; a web framework's `{"error": "Bad Request"}` is just an HTTP error page.
+  const rpcError = rpc && rpc.error !== null && typeof rpc.error === 'object' ? rpc.error : undefined;
   if (status === 401 || status === 403) return failure('auth', `http_${status}`, `HTTP ${status} from the agent endpoint`);
   if (status === 429 || status === 408 || status >= 500) {
     return failure('transient', `http_${status}`, `HTTP ${status}${rpcErrorSuffix(rpc)}`, parseRetryAfter(retryAfter));
   }
-  if (status !== 200 && rpc?.error === undefined) {
+  if (status !== 200 && rpcError === undefined) {
     return failure('permanent', `http_${status}`, `HTTP ${status} from the agent endpoint`);
   }
   if (!rpc) return failure('permanent', 'malformed_reply', bodyText === '' ? 'empty reply body' : 'reply is not a JSON object');
-  if (rpc.error !== undefined && rpc.error !== null) {
-    const out = classifyRpcError(rpc.error);
+  if (rpcError !== undefined) {
+    const out = classifyRpcError(rpcError);
     // A JSON-RPC error under a 4xx status is still that error, except that 4xx never means "retry".
     return status >= 400 && out.kind === 'failure' && out.failure !== 'auth'
       ? failure('permanent', out.code, `HTTP ${status}: ${out.message}`)
       : out;
   }
+  if (rpc.error !== undefined && rpc.error !== null) return failure('permanent', 'malformed_reply', 'JSON-RPC error is not an object');
   if (rpc.jsonrpc !== '2.0') return failure('permanent', 'malformed_reply', 'reply is not JSON-RPC 2.0');
   if (rpc.id !== expectedId) {
     return failure('permanent', 'malformed_reply', `reply id ${JSON.stringify(rpc.id).slice(0, 80)} does not match request id`);

@@ -80,6 +80,11 @@ export class AuthGate {
     return !this.blocked;
   }
 
+  /** True when a request queued with the token of `generation` must not go out as it is. */
+  stale(generation: number): boolean {
+    return this.blocked || this.probe !== undefined || generation !== this.generation;
+  }
+
   /** Starts the refresh-and-probe if this failure is the first with the current token. */
   begin(generation: number): (() => void) | undefined {
     if (this.blocked || this.probe || generation !== this.generation) return undefined;
@@ -147,14 +152,20 @@ export class AgentClient {
       if (deadline - this.now() < this.o.minRequestMs) return result('deadline', { code: 'deadline', message: 'not enough time left in this invocation' });
       const generation = auth.generation;
       const token = target.sendToken ? await this.o.tokens.get() : undefined;
+      let finishProbe: (() => void) | undefined;
       const outcome = await slot(async () => {
-        // The slot may have been queued: re-check the deadline at the moment of sending.
+        // The slot may have been queued: re-check the deadline and the token's standing at the moment of sending.
         if (deadline - this.now() < this.o.minRequestMs) return failure('transient', 'deadline', 'not enough time left in this invocation');
+        if (auth.stale(generation)) return undefined;
         firstSend ??= this.now();
         attempts++;
-        return this.exchange(target, body, msg.rpcId, token, deadline);
+        const out = await this.exchange(target, body, msg.rpcId, token, deadline);
+        // Claim the probe before the slot is released, so no queued request goes out with the refused token.
+        if (out.kind === 'failure' && out.failure === 'auth' && !authRetried) finishProbe = auth.begin(generation);
+        return out;
       });
 
+      if (outcome === undefined) continue; // the token changed or is in doubt while queued: wait for the verdict
       if (outcome.kind === 'success') return result('delivered', { reply: outcome.reply, taskId: outcome.taskId });
       if (outcome.kind === 'pending') return this.poll(target, msg, outcome.taskId, deadline, slot, result, () => attempts++);
       if (outcome.code === 'deadline') return result('deadline', { code: outcome.code, message: outcome.message });
@@ -165,7 +176,6 @@ export class AgentClient {
           return result('auth', { code: outcome.code, message: outcome.message });
         }
         authRetried = true;
-        const finishProbe = auth.begin(generation);
         if (finishProbe) {
           // This request is the probe: refresh the token, retry once; everyone else waits for the verdict.
           try {
