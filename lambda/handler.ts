@@ -22,6 +22,12 @@ function init(): PipelineDeps {
   try {
     const settings = loadSettings();
     if (!settings.dlqUrl) logger.warn('DLQ_URL is not set: poison records and permanent failures will be reported for redelivery, not dead-lettered');
+    if (settings.idempotencyTable) {
+      // Required only when enabled: the DynamoDB client's init cost is paid by those who use it.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { createDynamoIdempotency } = require('./io/dynamo-idempotency') as typeof import('./io/dynamo-idempotency');
+      return buildPipeline(settings, { idempotency: createDynamoIdempotency({ table: settings.idempotencyTable, ttlSeconds: settings.idempotencyTtlSeconds }) });
+    }
     return buildPipeline(settings);
   } catch (err) {
     logger.error('invalid configuration', { error: (err as Error).message });

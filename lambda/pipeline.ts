@@ -19,8 +19,11 @@ export interface RoutePlan {
 
 /** Optional idempotency store (see idempotency.ts): claims a record before sending it. */
 export interface Idempotency {
-  /** 'claimed' = send it; 'completed' = already delivered; 'in_progress' = another invocation holds it. */
-  claim(key: string): Promise<'claimed' | 'completed' | 'in_progress'>;
+  /**
+   * 'claimed' = send it; 'completed' = already delivered; 'in_progress' = another invocation holds it.
+   * The claim lapses at holdUntilMs (this invocation's deadline) if it is never completed or released.
+   */
+  claim(key: string, holdUntilMs: number): Promise<'claimed' | 'completed' | 'in_progress'>;
   complete(key: string): Promise<void>;
   release(key: string): Promise<void>;
 }
@@ -189,7 +192,7 @@ async function deliverAll(items: Item[], deadline: number, deps: PipelineDeps): 
       if (deps.idempotency) {
         let claim: 'claimed' | 'completed' | 'in_progress';
         try {
-          claim = await deps.idempotency.claim(key);
+          claim = await deps.idempotency.claim(key, deadline + deps.safetyMarginMs);
         } catch (err) {
           claim = 'in_progress';
           item.message = `idempotency store unavailable: ${(err as Error).message}`;

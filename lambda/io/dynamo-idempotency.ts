@@ -1,0 +1,99 @@
+// The DynamoDB edge of idempotency: one conditional write claims a record before it is sent, one update
+// marks it delivered, a delete releases it after a failure. Hand-written rather than
+// @aws-lambda-powertools/idempotency: that utility wraps a function whose exception releases the claim and
+// whose stored result is replayed, so it cannot tell a replay from a fresh delivery (the DuplicatesSkipped
+// metric needs exactly that) and would force exceptions as control flow for classified delivery results.
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { randomUUID } from 'node:crypto';
+import type { Idempotency } from '../pipeline';
+
+export interface DynamoIdempotencyOptions {
+  table: string;
+  ttlSeconds: number;
+  client?: DynamoDBClient;
+  now?: () => number;
+}
+
+/**
+ * Item: `id` (partition key: `<topic>-<partition>-<offset>#<route>`), `status` IN_PROGRESS | COMPLETED,
+ * `expiresAt` (epoch seconds, the table's TTL attribute: an IN_PROGRESS claim lapses at its invocation's
+ * deadline, a COMPLETED mark after IDEMPOTENCY_TTL_SECONDS), `owner` (the claiming invocation).
+ */
+export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotency {
+  const client = o.client ?? new DynamoDBClient({ maxAttempts: 3, requestHandler: { requestTimeout: 3000, connectionTimeout: 1000 } });
+  const now = o.now ?? Date.now;
+  // One owner per container: a claim is only completed or released by the invocation family that made it.
+  const owner = randomUUID();
+  const epoch = (ms: number) => Math.ceil(ms / 1000);
+  return {
+    async claim(key, holdUntilMs) {
+      try {
+        await client.send(
+          new PutItemCommand({
+            TableName: o.table,
+            Item: {
+              id: { S: key },
+              status: { S: 'IN_PROGRESS' },
+              owner: { S: owner },
+              expiresAt: { N: String(epoch(holdUntilMs)) },
+            },
+            // TTL deletion lags by hours, so an expired item is treated as absent here.
+            ConditionExpression: 'attribute_not_exists(id) OR expiresAt < :now',
+            ExpressionAttributeValues: { ':now': { N: String(Math.floor(now() / 1000)) } },
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        );
+        return 'claimed';
+      } catch (err) {
+        if (err instanceof ConditionalCheckFailedException) {
+          // Older DynamoDB-compatible stores do not return the item with the failure: read it then.
+          const status =
+            err.Item?.status?.S ??
+            (await client.send(new GetItemCommand({ TableName: o.table, Key: { id: { S: key } }, ConsistentRead: true, ProjectionExpression: '#s', ExpressionAttributeNames: { '#s': 'status' } })))
+              .Item?.status?.S;
+          return status === 'COMPLETED' ? 'completed' : 'in_progress';
+        }
+        throw err;
+      }
+    },
+    async complete(key) {
+      await client.send(
+        new UpdateItemCommand({
+          TableName: o.table,
+          Key: { id: { S: key } },
+          UpdateExpression: 'SET #s = :done, expiresAt = :exp, completedAt = :at',
+          ConditionExpression: '#o = :me',
+          ExpressionAttributeNames: { '#s': 'status', '#o': 'owner' },
+          ExpressionAttributeValues: {
+            ':done': { S: 'COMPLETED' },
+            ':exp': { N: String(epoch(now()) + o.ttlSeconds) },
+            ':at': { S: new Date(now()).toISOString() },
+            ':me': { S: owner },
+          },
+        }),
+      );
+    },
+    async release(key) {
+      try {
+        await client.send(
+          new DeleteItemCommand({
+            TableName: o.table,
+            Key: { id: { S: key } },
+            ConditionExpression: '#o = :me AND #s = :inprog',
+            ExpressionAttributeNames: { '#o': 'owner', '#s': 'status' },
+            ExpressionAttributeValues: { ':me': { S: owner }, ':inprog': { S: 'IN_PROGRESS' } },
+          }),
+        );
+      } catch (err) {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      }
+    },
+  };
+}
