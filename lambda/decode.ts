@@ -56,7 +56,18 @@ export class EventShapeError extends Error {
   }
 }
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/** Strict base64 check as a loop: a regex with a repeated group overflows V8's stack on multi-MB values. */
+function isBase64(v: string): boolean {
+  const n = v.length;
+  if (n % 4 !== 0) return false;
+  const pad = v.endsWith('==') ? 2 : v.endsWith('=') ? 1 : 0;
+  for (let i = 0; i < n - pad; i++) {
+    const c = v.charCodeAt(i);
+    const ok = (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47;
+    if (!ok) return false;
+  }
+  return true;
+}
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 const lenientUtf8 = new TextDecoder('utf-8');
 
@@ -65,7 +76,7 @@ class RecordError extends Error {}
 function base64Bytes(field: string, v: unknown): Buffer | null {
   if (v === undefined || v === null) return null;
   if (typeof v !== 'string') throw new RecordError(`${field} is not a base64 string`);
-  if (!BASE64.test(v)) throw new RecordError(`${field} is not valid base64`);
+  if (!isBase64(v)) throw new RecordError(`${field} is not valid base64`);
   return Buffer.from(v, 'base64');
 }
 
@@ -96,21 +107,45 @@ function decodeHeaders(raw: unknown): Record<string, string> {
 
 const JSON_START = new Set(['{', '[', '"', '-', 't', 'f', 'n', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
 
+/**
+ * JSON nested deeper than this stays plain text: V8 parses any depth, but JSON.stringify and every
+ * recursive walk after it overflow the stack from a few thousand levels. No business event nests so deep.
+ */
+export const MAX_JSON_DEPTH = 256;
+
+function tooDeep(text: string): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > MAX_JSON_DEPTH) return true;
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return false;
+}
+
 function parseJson(text: string): unknown {
   const first = text.trimStart()[0];
   if (first === undefined || !JSON_START.has(first)) return undefined;
+  let parsed: unknown;
   try {
-    return JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch {
-    return undefined; // not JSON (or nested beyond the parser's depth): the value stays plain text
+    return undefined; // not JSON: the value stays plain text
   }
+  return parsed !== null && typeof parsed === 'object' && tooDeep(text) ? undefined : parsed;
 }
 
 function splitPartitionKey(key: string): { topic: string | null; partition: number | null } {
   const dash = key.lastIndexOf('-');
   if (dash <= 0) return { topic: null, partition: null };
-  const n = Number(key.slice(dash + 1));
-  return Number.isInteger(n) && n >= 0 ? { topic: key.slice(0, dash), partition: n } : { topic: null, partition: null };
+  const digits = key.slice(dash + 1);
+  return /^\d{1,9}$/.test(digits) ? { topic: key.slice(0, dash), partition: Number(digits) } : { topic: null, partition: null };
 }
 
 const asInt = (v: unknown): number | null => {

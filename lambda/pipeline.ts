@@ -125,7 +125,14 @@ export async function processBatch(event: unknown, info: InvocationInfo, deps: P
   const started = now();
   const deadline = started + info.remainingMs - deps.safetyMarginMs;
   const batch = decodeEvent(event);
-  const items = batch.records.map((r) => routeAndRender(r, deps));
+  const items = batch.records.map((r) => {
+    try {
+      return routeAndRender(r, deps);
+    } catch (err) {
+      // Route and render are pure and total by design; should one still throw, that record is poison, not the batch.
+      return { record: r, stage: 'dead_letter', code: 'render_failed', message: `cannot route or render: ${(err as Error).message}` } as Item;
+    }
+  });
   const poison: PoisonItem[] = batch.poison.map((p) => ({ poison: p, stage: 'dead_letter', code: 'poison', message: p.reason }));
 
   const needsToken = items.some((i) => i.stage === 'send' && i.plan!.target.sendToken);

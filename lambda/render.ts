@@ -20,8 +20,11 @@ function meta(record: KafkaRecord, part: { placeholder: string; path: string[] }
       return record.key ?? undefined;
     case 'timestamp':
       return record.timestamp ?? undefined;
-    case 'timestamp_iso':
-      return record.timestamp === null ? undefined : new Date(record.timestamp).toISOString();
+    case 'timestamp_iso': {
+      // A producer may set any long (e.g. Long.MAX_VALUE); outside Date's range it is "missing", not a crash.
+      const d = record.timestamp === null ? undefined : new Date(record.timestamp);
+      return d && !Number.isNaN(d.getTime()) ? d.toISOString() : undefined;
+    }
     case 'value':
       return record.value ?? undefined;
     case 'headers': {
@@ -43,6 +46,8 @@ export function compileRenderer(route: Route, maxTextBytes: number): Renderer {
   const parts: TemplatePart[] | undefined = route.template === undefined ? undefined : parseTemplate(route.template);
   const body = (record: KafkaRecord): RenderResult => {
     if (!parts) {
+      // A JSON string is sent as its content, not with its quotes; other JSON values pretty-printed.
+      if (typeof record.json === 'string') return { ok: true, text: record.json };
       if (record.json !== undefined) return { ok: true, text: JSON.stringify(record.json, null, 2) };
       return { ok: true, text: record.value ?? '' };
     }
@@ -60,7 +65,13 @@ export function compileRenderer(route: Route, maxTextBytes: number): Renderer {
     return { ok: true, text };
   };
   return (record) => {
-    const res = body(record);
+    let res: RenderResult;
+    try {
+      res = body(record);
+    } catch (err) {
+      // Defence in depth: a value no rule foresaw is one record's failure, never its batch's.
+      return { ok: false, reason: `cannot render: ${(err as Error).message}` };
+    }
     if (!res.ok) return res;
     const bytes = Buffer.byteLength(res.text, 'utf8');
     if (bytes <= maxTextBytes) return res;
@@ -73,8 +84,9 @@ export function compileRenderer(route: Route, maxTextBytes: number): Renderer {
 
 /** Cuts at a character boundary and appends a marker, the whole staying within maxBytes. */
 export function truncateUtf8(text: string, maxBytes: number, totalBytes = Buffer.byteLength(text, 'utf8')): string {
-  const marker = `\n[truncated: ${totalBytes} bytes in all]`;
-  const room = Math.max(0, maxBytes - Buffer.byteLength(marker, 'utf8'));
+  let marker = `\n[truncated: ${totalBytes} bytes in all]`;
+  if (Buffer.byteLength(marker, 'utf8') > maxBytes) marker = ''; // a limit this small has no room for it
+  const room = maxBytes - Buffer.byteLength(marker, 'utf8');
   const buf = Buffer.from(text, 'utf8');
   let end = Math.min(room, buf.length);
   while (end > 0 && (buf[end] & 0xc0) === 0x80) end--; // do not split a multi-byte character

@@ -52,6 +52,7 @@ export function checkTemplate(template: string): string | undefined {
           return `unknown metadata placeholder {${part.placeholder}}; known: ${META_FIELDS.map((m) => `{$${m}}`).join(' ')}`;
         }
         if (name === 'headers' && rest.length === 0) return `{$headers} needs a header name: {$headers.NAME}`;
+        if (name !== 'headers' && rest.length > 0) return `{${part.placeholder}}: {$${name}} has no fields`;
       }
     }
     return undefined;

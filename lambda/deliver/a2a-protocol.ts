@@ -70,6 +70,7 @@ export function parseRetryAfter(value: string | null | undefined, now = Date.now
   if (!value) return undefined;
   const trimmed = value.trim();
   if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
+  if (!/[a-z]/i.test(trimmed)) return undefined; // an HTTP date names its day and month; "-5" is not one
   const at = Date.parse(trimmed);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
@@ -200,7 +201,7 @@ export function interpretResponse(
   if (rpc.error !== undefined && rpc.error !== null) return failure('permanent', 'malformed_reply', 'JSON-RPC error is not an object');
   if (rpc.jsonrpc !== '2.0') return failure('permanent', 'malformed_reply', 'reply is not JSON-RPC 2.0');
   if (rpc.id !== expectedId) {
-    return failure('permanent', 'malformed_reply', `reply id ${JSON.stringify(rpc.id).slice(0, 80)} does not match request id`);
+    return failure('permanent', 'malformed_reply', `reply id ${String(JSON.stringify(rpc.id)).slice(0, 80)} does not match request id`);
   }
   if (!('result' in rpc)) return failure('permanent', 'malformed_reply', 'reply has neither result nor error');
   return resultOutcome(version, rpc.result);
