@@ -1,0 +1,109 @@
+// npm start: every sample event in events/ through the real handler pipeline and an embedded A2A agent.
+// No AWS account, no Archestra, no Kafka: Kafka records in, routed, rendered, answered, batch response out.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { countsText, formatMs, outcomeTable, summaryLine, total } from './lib/output';
+import { countRecords } from './lib/msk-event';
+import { addCounts, countOutcomes, createLocalBridge, display, invoke, orderOutcomes, type Counts, type Env } from './lib/run-batch';
+import { EVENTS_DIR, SAMPLES } from './lib/samples';
+import { colorEnabled, painter } from './lib/table';
+
+/** The demo always runs on the embedded agent, the sample routes and a local DLQ directory. */
+const IGNORED_ENV = ['ARCHESTRA_URL', 'ARCHESTRA_TOKEN', 'ARCHESTRA_TOKEN_SECRET_ARN', 'DLQ_URL', 'ROUTES_CONFIG', 'ROUTES_CONFIG_FILE', 'IDEMPOTENCY_TABLE'];
+
+function sampleFiles(): Array<{ file: string; title: string }> {
+  const known = SAMPLES.map((s) => ({ file: s.file, title: s.title }));
+  const extra = readdirSync(EVENTS_DIR)
+    .filter((f) => f.endsWith('.json') && f !== 'routes.json' && !known.some((k) => k.file === f))
+    .sort()
+    .map((file) => ({ file, title: 'your event' }));
+  return [...known, ...extra];
+}
+
+async function main(): Promise<number> {
+  const { values: v } = parseArgs({
+    options: { verbose: { type: 'boolean' }, 'agent-latency': { type: 'string' }, 'dlq-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (v.help) {
+    process.stdout.write('usage: npm start [-- --verbose] [-- --agent-latency MS] [-- --dlq-dir DIR]\n\nRuns every events/*.json through the bridge and an embedded A2A agent.\n');
+    return 0;
+  }
+  const out = process.stdout;
+  const paint = painter(colorEnabled(out));
+  const width = out.columns ?? 160;
+  const say = (s = '') => out.write(`${s}\n`);
+
+  const env: Env = { ...process.env };
+  const ignored = IGNORED_ENV.filter((k) => env[k]);
+  for (const k of IGNORED_ENV) delete env[k];
+
+  const bridge = await createLocalBridge({
+    env,
+    dlqDir: v['dlq-dir'],
+    verbose: v.verbose,
+    agentLatencyMs: v['agent-latency'] === undefined ? 0 : Number(v['agent-latency']),
+  });
+  let counts: Counts = { delivered: 0, dead_lettered: 0, tombstone: 0, unrouted: 0, duplicate: 0, failed: 0 };
+  let failedBatches = 0;
+  let silent = 0;
+  let elapsed = 0;
+  const files = sampleFiles();
+  try {
+    say(paint('bold', 'kafka-a2a-bridge demo: Kafka records -> routes -> prompts -> A2A agent -> Lambda batch response'));
+    for (const line of bridge.describe()) say(paint('dim', line));
+    if (ignored.length) say(paint('yellow', `note    ${ignored.join(', ')} ignored by the demo; use npm run invoke for your own setup`));
+
+    for (const [i, s] of files.entries()) {
+      const path = join(EVENTS_DIR, s.file);
+      const event: unknown = JSON.parse(readFileSync(path, 'utf8'));
+      const n = countRecords(event);
+      const source = (event as { eventSource?: string }).eventSource;
+      say();
+      say(paint('cyan', `━━ ${i + 1}/${files.length}  ${display(path)}: ${s.title} · ${n} record${n === 1 ? '' : 's'}, ${source}`));
+      const dlqBefore = bridge.dlq?.files.length ?? 0;
+      const { result } = await invoke(bridge, event, { functionName: 'kafka-a2a-bridge-demo' });
+      const outcomes = orderOutcomes(event, result.outcomes);
+      const c = countOutcomes(outcomes);
+      counts = addCounts(counts, c);
+      elapsed += result.durationMs;
+      if (result.response.batchItemFailures.length) failedBatches++;
+      silent += outcomes.filter((o) => o.status === 'delivered' && !o.reply?.trim()).length;
+      say(outcomeTable(outcomes, paint, width));
+      say(summaryLine(c, result.durationMs, result.response, paint));
+      for (const f of bridge.dlq?.files.slice(dlqBefore) ?? []) say(paint('dim', `dead letter written: ${display(f)}`));
+      say(`${paint('bold', 'Lambda response')} ${JSON.stringify(result.response)}`);
+    }
+  } finally {
+    await bridge.close();
+  }
+
+  const ok = failedBatches === 0 && counts.unrouted === 0 && silent === 0;
+  say();
+  say(paint('bold', `━━ ${files.length} events, ${total(counts)} records in ${formatMs(elapsed)}: ${countsText(counts)}`));
+  if (ok) {
+    say(paint('green', `Every sample record was handled: ${counts.delivered} answered by the agent`) +
+      (counts.tombstone || counts.dead_lettered
+        ? paint('green', `; by design ${[counts.tombstone ? `${counts.tombstone} tombstone skipped (nothing to ask)` : '', counts.dead_lettered ? `${counts.dead_lettered} undecodable record dead-lettered to ${display(bridge.dlq?.dir ?? '.dlq')}/` : ''].filter(Boolean).join(' and ')}.`)
+        : '.'));
+  } else {
+    say(paint('red', `Not every record was handled: ${failedBatches} batch(es) reported failures, ${counts.unrouted} unrouted, ${silent} empty replies.`));
+  }
+  say();
+  say('Next:');
+  say('  npm run invoke -- events/mixed-batch.json --dry-run     the prompts each record would send');
+  say('  npm run event -- --topic orders.events --out my.json \'{"order_id":"ORD-9","event_type":"paid"}\'');
+  say('  npm run invoke -- my.json                               your own event, same table');
+  say('  README.md, "Local invoke"                                a real Archestra, your routes, replaying dead letters');
+  return ok ? 0 : 1;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`demo: ${(e as Error).message}\n`);
+    process.exitCode = 2;
+  },
+);
