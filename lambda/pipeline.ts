@@ -42,6 +42,8 @@ export interface PipelineDeps {
   log: Log;
   metrics: MetricsSink;
   now?: () => number;
+  /** Called when the agent client is done with a record (delivered or not): progress for the local CLI. */
+  onDelivered?: () => void;
 }
 
 export interface InvocationInfo {
@@ -216,6 +218,7 @@ async function deliverAll(items: Item[], deadline: number, deps: PipelineDeps): 
       }
 
       const res = await deps.client.deliver(msg, plan.target, deadline, (fn) => slots.run(remaining, fn), auth);
+      deps.onDelivered?.();
       item.result = res;
       item.code = res.code;
       item.message = res.message;

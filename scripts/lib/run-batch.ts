@@ -213,24 +213,9 @@ export interface Invocation {
  */
 export async function invoke(bridge: LocalBridge, event: unknown, o: InvokeOptions = {}): Promise<Invocation> {
   const context = o.context ?? lambdaContext(o.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS, o.functionName);
-  const client = bridge.deps.client;
-  const deliver = client.deliver;
-  if (o.onRecordDone) {
-    const done = o.onRecordDone;
-    client.deliver = async (...args) => {
-      try {
-        return await deliver.apply(client, args);
-      } finally {
-        done();
-      }
-    };
-  }
-  try {
-    const result = await processBatch(event, { requestId: context.awsRequestId ?? null, remainingMs: context.getRemainingTimeInMillis() }, bridge.deps);
-    return { context, result };
-  } finally {
-    client.deliver = deliver;
-  }
+  const deps = o.onRecordDone ? { ...bridge.deps, onDelivered: o.onRecordDone } : bridge.deps;
+  const result = await processBatch(event, { requestId: context.awsRequestId ?? null, remainingMs: context.getRemainingTimeInMillis() }, deps);
+  return { context, result };
 }
 
 // ---- reading the outcome --------------------------------------------------------------------------------
