@@ -1,0 +1,53 @@
+// The two queues where records end up when they cannot be delivered:
+// - poisonQueue: the handler sends each record it gives up on (the record itself plus the error), DLQ_URL.
+// - onFailureQueue: the event source mapping's on-failure destination. Lambda writes only metadata
+//   there (topic, partition, offsets, batch size, error), never the records: replay from Kafka.
+import { Duration, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+
+const RETENTION = Duration.days(14); // the SQS maximum: operators get two weeks to drain
+
+export class DeadLetterQueues extends Construct {
+  readonly poisonQueue: sqs.Queue;
+  readonly onFailureQueue: sqs.Queue;
+
+  constructor(scope: Construct, id: string) {
+    super(scope, id);
+    this.poisonQueue = terminalQueue(this, 'PoisonRecordQueue');
+    this.onFailureQueue = terminalQueue(this, 'OnFailureQueue');
+  }
+
+  /** sqs:SendMessage on the poison queue and nothing else (no receive, no delete, no other queue). */
+  grantSendToPoisonQueue(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({ grantee, actions: ['sqs:SendMessage'], resourceArns: [this.poisonQueue.queueArn] });
+  }
+
+  /** The mapping's on-failure destination, granting only sqs:SendMessage (CDK's SqsDlq also grants GetQueue*). */
+  onFailureDestination(): lambda.IEventSourceDlq {
+    const queue = this.onFailureQueue;
+    return {
+      bind(_mapping, target) {
+        iam.Grant.addToPrincipal({ grantee: target, actions: ['sqs:SendMessage'], resourceArns: [queue.queueArn] });
+        return { destination: queue.queueArn };
+      },
+    };
+  }
+}
+
+function terminalQueue(scope: Construct, id: string): sqs.Queue {
+  const queue = new sqs.Queue(scope, id, {
+    encryption: sqs.QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    retentionPeriod: RETENTION,
+  });
+  Validations.of(queue).acknowledge({
+    id: 'AwsSolutions::AwsSolutions-SQS3',
+    reason:
+      'This queue is itself the terminal dead-letter store of the bridge; a DLQ behind it would only move the same ' +
+      'messages again. Operators drain it by hand and the "not empty" alarm pages them.',
+  });
+  return queue;
+}

@@ -1,0 +1,127 @@
+// One stack: the queues, the token secret, the function, one MSK trigger per topic and the
+// dashboard with its alarms. New resources (e.g. an idempotency table) are one more construct
+// here, handed `bridge` to grant its role and wire its environment (bridge.addEnvironment).
+import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import type { Route } from '../lambda/config/routes';
+import { ArchestraToken } from './constructs/archestra-token';
+import { BridgeFunction } from './constructs/bridge-function';
+import { DeadLetterQueues } from './constructs/dead-letter-queues';
+import { KafkaTriggers } from './constructs/kafka-triggers';
+import { Observability } from './constructs/observability';
+import type { BridgeConfig } from './context';
+import { loadRoutesFile, unroutedTopics } from './routes-file';
+
+export interface KafkaA2ABridgeStackProps extends StackProps {
+  readonly config: BridgeConfig;
+}
+
+export class KafkaA2ABridgeStack extends Stack {
+  readonly config: BridgeConfig;
+  readonly routes: Route[];
+  readonly queues: DeadLetterQueues;
+  readonly token: ArchestraToken;
+  readonly bridge: BridgeFunction;
+  readonly kafka: KafkaTriggers;
+  readonly observability: Observability;
+
+  constructor(scope: Construct, id: string, props: KafkaA2ABridgeStackProps) {
+    const { config, ...stackProps } = props;
+    super(scope, id, {
+      description: 'Kafka (Amazon MSK) to A2A agents bridge: MSK triggers, Lambda, dead-letter queues, dashboard and alarms',
+      // An event source mapping must live in its cluster's region: deploy there whatever the CLI default is.
+      env: { region: config.cluster.region },
+      ...stackProps,
+    });
+    this.config = config;
+    // Invalid routes fail synth here, with the handler's own messages (route and field named).
+    this.routes = loadRoutesFile(config.routesFile);
+
+    this.queues = new DeadLetterQueues(this, 'DeadLetterQueues');
+    this.token = new ArchestraToken(this, 'ArchestraToken', { secretArn: config.archestraTokenSecretArn });
+    this.bridge = new BridgeFunction(this, 'Bridge', {
+      config,
+      deadLetterQueueUrl: this.queues.poisonQueue.queueUrl,
+      archestraTokenSecretArn: this.token.secretArn,
+    });
+    this.queues.grantSendToPoisonQueue(this.bridge.role);
+    this.token.grantGetSecretValue(this.bridge.role);
+
+    this.kafka = new KafkaTriggers(this, 'KafkaTriggers', {
+      config,
+      function: this.bridge.function,
+      role: this.bridge.role,
+      onFailure: this.queues.onFailureDestination(),
+    });
+
+    this.observability = new Observability(this, 'Observability', {
+      function: this.bridge.function,
+      poisonQueue: this.queues.poisonQueue,
+      onFailureQueue: this.queues.onFailureQueue,
+      triggers: this.kafka.triggers,
+      routeNames: this.routes.map((r) => r.name),
+      serviceName: config.serviceName,
+      metricsNamespace: config.metricsNamespace,
+      offsetLagThreshold: config.offsetLagThreshold,
+      alarmEmail: config.alarmEmail,
+      dashboardName: `${this.stackName}-${config.cluster.region}`,
+    });
+
+    this.addOutputs();
+    this.addWarnings();
+  }
+
+  private addOutputs(): void {
+    const region = this.config.cluster.region;
+    new CfnOutput(this, 'FunctionName', { value: this.bridge.function.functionName, description: 'The bridge Lambda function' });
+    new CfnOutput(this, 'PoisonRecordQueueUrl', {
+      value: this.queues.poisonQueue.queueUrl,
+      description: 'Records the bridge gave up on, with the error (DLQ_URL)',
+    });
+    new CfnOutput(this, 'OnFailureQueueUrl', {
+      value: this.queues.onFailureQueue.queueUrl,
+      description: 'Batches Lambda gave up on: metadata only (topic, partition, offsets), replay from Kafka',
+    });
+    new CfnOutput(this, 'ArchestraTokenSecretArn', { value: this.token.secretArn, description: 'The Archestra API token secret' });
+    if (this.token.created) {
+      new CfnOutput(this, 'SetArchestraTokenCommand', {
+        value: `aws secretsmanager put-secret-value --region ${region} --secret-id ${this.token.secretArn} --secret-string file://archestra-token.txt`,
+        description: 'The token secret holds a placeholder: write the Archestra API token to archestra-token.txt and run this',
+      });
+    }
+    new CfnOutput(this, 'DashboardUrl', {
+      value: `https://${consoleHost(this.config.cluster.partition)}/cloudwatch/home?region=${region}#dashboards/dashboard/${this.observability.dashboard.dashboardName}`,
+      description: 'The CloudWatch dashboard of the bridge',
+    });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: this.observability.alarmTopic.topicArn,
+      description: 'Alarm notifications; subscribe more endpoints here',
+    });
+  }
+
+  private addWarnings(): void {
+    const { config, routes } = this;
+    const warn = (id: string, message: string) => Annotations.of(this).addWarningV2(`kafka-a2a-bridge:${id}`, message);
+    for (const topic of unroutedTopics(config.topics, routes)) {
+      warn('unroutedTopic', `Topic "${topic}" is subscribed but no route's topic_pattern matches it: its records will all be unrouted.`);
+    }
+    if (config.kafkaAuth.kind === 'scram') {
+      const name = config.kafkaAuth.secretArn.split(':secret:')[1] ?? '';
+      if (!name.startsWith('AmazonMSK_')) {
+        warn('scramSecretName', `kafkaSecretArn: MSK only associates SCRAM secrets whose name starts with "AmazonMSK_" (got "${name}").`);
+      }
+      if (!config.kafkaAuth.kmsKeyArn) {
+        warn(
+          'scramSecretKey',
+          'kafkaSecretArn without kafkaSecretKmsKeyArn: MSK SCRAM secrets use a customer managed KMS key, which the function role must be allowed to decrypt.',
+        );
+      }
+    }
+  }
+}
+
+function consoleHost(partition: string): string {
+  if (partition === 'aws-cn') return 'console.amazonaws.cn';
+  if (partition === 'aws-us-gov') return 'console.amazonaws-us-gov.com';
+  return 'console.aws.amazon.com';
+}
