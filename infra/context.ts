@@ -50,6 +50,8 @@ export const CONTEXT_KEYS = [
   'metricsNamespace',
   'alarmEmail',
   'offsetLagThreshold',
+  'idempotency',
+  'idempotencyTtlSeconds',
 ] as const;
 
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
@@ -103,6 +105,8 @@ export interface BridgeConfig {
   metricsNamespace: string;
   alarmEmail?: string;
   offsetLagThreshold: number;
+  /** The DynamoDB idempotency store (IDEMPOTENCY_TABLE): on by default. */
+  idempotency: { enabled: boolean; ttlSeconds: number };
 }
 
 export const DEFAULTS = {
@@ -123,6 +127,8 @@ export const DEFAULTS = {
   serviceName: 'kafka-a2a-bridge',
   metricsNamespace: 'KafkaA2ABridge',
   offsetLagThreshold: 1000,
+  idempotency: true,
+  idempotencyTtlSeconds: 86400,
 } as const;
 
 // CloudWatch Logs accepts only these retention periods.
@@ -300,6 +306,10 @@ export function readConfig(get: Getter, cwd = process.cwd()): BridgeConfig {
   const alarmEmail = knob('alarmEmail', optional(z.email('must be an email address')), 'oncall@example.com');
   const offsetLagThreshold = knob('offsetLagThreshold', optional(int(1, Number.MAX_SAFE_INTEGER)), '1000') ?? DEFAULTS.offsetLagThreshold;
 
+  const idempotency = knob('idempotency', optional(bool()), 'false') ?? DEFAULTS.idempotency;
+  // Same range as the handler's IDEMPOTENCY_TTL_SECONDS.
+  const idempotencyTtlSeconds = knob('idempotencyTtlSeconds', optional(int(60, 366 * 24 * 3600)), '86400') ?? DEFAULTS.idempotencyTtlSeconds;
+
   // Cross-knob rules.
   if (metricsNamespace.startsWith('AWS/')) problems.push(`"metricsNamespace": must not start with "AWS/" (reserved for AWS services)`);
   if ((vpcId === undefined) !== (subnetIds === undefined) && !problems.some((p) => /"(vpcId|subnetIds)"/.test(p))) {
@@ -376,6 +386,7 @@ export function readConfig(get: Getter, cwd = process.cwd()): BridgeConfig {
     metricsNamespace,
     alarmEmail,
     offsetLagThreshold,
+    idempotency: { enabled: idempotency, ttlSeconds: idempotencyTtlSeconds },
   };
 }
 

@@ -7,6 +7,7 @@ import type { Route } from '../lambda/config/routes';
 import { ArchestraToken } from './constructs/archestra-token';
 import { BridgeFunction } from './constructs/bridge-function';
 import { DeadLetterQueues } from './constructs/dead-letter-queues';
+import { IdempotencyTable } from './constructs/idempotency-table';
 import { KafkaTriggers } from './constructs/kafka-triggers';
 import { Observability } from './constructs/observability';
 import type { BridgeConfig } from './context';
@@ -24,6 +25,7 @@ export class KafkaA2ABridgeStack extends Stack {
   readonly bridge: BridgeFunction;
   readonly kafka: KafkaTriggers;
   readonly observability: Observability;
+  readonly idempotency?: IdempotencyTable;
 
   constructor(scope: Construct, id: string, props: KafkaA2ABridgeStackProps) {
     const { config, ...stackProps } = props;
@@ -46,6 +48,12 @@ export class KafkaA2ABridgeStack extends Stack {
     });
     this.queues.grantSendToPoisonQueue(this.bridge.role);
     this.token.grantGetSecretValue(this.bridge.role);
+    if (config.idempotency.enabled) {
+      this.idempotency = new IdempotencyTable(this, 'Idempotency');
+      this.idempotency.grantStore(this.bridge.role);
+      this.bridge.addEnvironment('IDEMPOTENCY_TABLE', this.idempotency.table.tableName);
+      this.bridge.addEnvironment('IDEMPOTENCY_TTL_SECONDS', String(config.idempotency.ttlSeconds));
+    }
 
     this.kafka = new KafkaTriggers(this, 'KafkaTriggers', {
       config,
@@ -88,6 +96,9 @@ export class KafkaA2ABridgeStack extends Stack {
         value: `aws secretsmanager put-secret-value --region ${region} --secret-id ${this.token.secretArn} --secret-string file://archestra-token.txt`,
         description: 'The token secret holds a placeholder: write the Archestra API token to archestra-token.txt and run this',
       });
+    }
+    if (this.idempotency) {
+      new CfnOutput(this, 'IdempotencyTableName', { value: this.idempotency.table.tableName, description: 'Delivery marks that stop duplicate agent runs' });
     }
     new CfnOutput(this, 'DashboardUrl', {
       value: `https://${consoleHost(this.config.cluster.partition)}/cloudwatch/home?region=${region}#dashboards/dashboard/${this.observability.dashboard.dashboardName}`,

@@ -39,7 +39,7 @@ export const TOTAL_METRICS = [
   'TombstonesSkipped',
 ] as const;
 /** The handler's per-route counters (dimensions {service, route}). */
-export const ROUTE_METRICS = ['RecordsDelivered', 'RecordsDeadLettered', 'RecordsFailed', 'RecordsRetried'] as const;
+export const ROUTE_METRICS = ['RecordsDelivered', 'RecordsDeadLettered', 'RecordsFailed', 'RecordsRetried', 'DuplicatesSkipped'] as const;
 export const LATENCY_STATS = ['p50', 'p90', 'p99'] as const;
 
 export class Observability extends Construct {
@@ -154,7 +154,7 @@ export class Observability extends Construct {
       }),
     );
     this.dashboard.addWidgets(
-      ...ROUTE_METRICS.map((m) => this.graph(`${m} per route`, this.perRoute(m, cw.Stats.SUM), 6)),
+      ...ROUTE_METRICS.map((m) => this.graph(`${m} per route`, this.perRoute(m, cw.Stats.SUM), 8)),
     );
     this.dashboard.addWidgets(
       ...LATENCY_STATS.map((stat) =>

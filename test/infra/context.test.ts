@@ -176,9 +176,7 @@ describe('coercion and defaults', () => {
 
 describe('documentation', () => {
   test('the Deploy section documents every knob in its table', () => {
-    // docs/DEPLOY.md until it is merged into the README.
-    const draft = path.join(ROOT, 'docs', 'DEPLOY.md');
-    const doc = fs.readFileSync(fs.existsSync(draft) ? draft : path.join(ROOT, 'README.md'), 'utf8');
+    const doc = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
     const start = doc.indexOf('### Context knobs');
     expect(start).toBeGreaterThanOrEqual(0);
     const section = doc.slice(start, doc.indexOf('\n#', start + 1));

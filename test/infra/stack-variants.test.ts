@@ -130,6 +130,8 @@ test('function settings and environment from the knobs', () => {
         ALLOW_INSECURE_HTTP: 'true',
         ARCHESTRA_TOKEN_SECRET_ARN: TOKEN_SECRET,
         DLQ_URL: Match.anyValue(),
+        IDEMPOTENCY_TABLE: Match.anyValue(),
+        IDEMPOTENCY_TTL_SECONDS: '86400',
         ROUTES_CONFIG_FILE: '/var/task/routes.json',
         ORDERING: 'partition',
         MAX_CONCURRENCY: '25',

@@ -93,6 +93,8 @@ describe('function', () => {
       ARCHESTRA_URL: 'https://archestra.example.com',
       ARCHESTRA_TOKEN_SECRET_ARN: { Ref: ids.secret },
       DLQ_URL: { Ref: ids.poison },
+      IDEMPOTENCY_TABLE: { Ref: logicalId(t, 'AWS::DynamoDB::Table', 'IdempotencyTable') },
+      IDEMPOTENCY_TTL_SECONDS: '86400',
       ROUTES_CONFIG_FILE: '/var/task/routes.json',
       ORDERING: 'key',
       MAX_CONCURRENCY: '10',
