@@ -57,6 +57,8 @@ describe.each([
 });
 
 test('a strict 1.0 server refuses a v0.3 route: a permanent, explained failure (never a silent success)', async () => {
+  // The SDK logs the refusal it answers with to console.error; the assertion below is what matters.
+  jest.spyOn(console, 'error').mockImplementation(() => undefined);
   const s = await agent({ mode: '1.0', executor: 'echo' });
   const result = await bridgeFor(s.url, '0.3').run(batch);
   expect(result.outcomes[0]).toMatchObject({ status: 'failed', code: 'jsonrpc_-32009' });
