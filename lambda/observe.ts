@@ -2,6 +2,7 @@
 // dimension; per-route figures go in one EMF blob per route so the dashboard can chart each route.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { COUNTERS, LATENCY_METRIC, type Counter } from './metric-names';
 
 export const SERVICE = process.env.POWERTOOLS_SERVICE_NAME || 'kafka-a2a-bridge';
 export const NAMESPACE = process.env.POWERTOOLS_METRICS_NAMESPACE || 'KafkaA2ABridge';
@@ -11,17 +12,7 @@ export const metrics = new Metrics({ namespace: NAMESPACE, serviceName: SERVICE 
 
 export type Log = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
 
-export const COUNTERS = [
-  'RecordsReceived',
-  'RecordsDelivered',
-  'RecordsRetried',
-  'RecordsDeadLettered',
-  'RecordsUnrouted',
-  'RecordsFailed',
-  'TombstonesSkipped',
-  'DuplicatesSkipped',
-] as const;
-export type Counter = (typeof COUNTERS)[number];
+export { COUNTERS, type Counter };
 
 /** What the pipeline reports; the Powertools implementation is below, tests pass their own. */
 export interface MetricsSink {
@@ -46,7 +37,7 @@ export const powertoolsMetrics: MetricsSink = {
         const n = figures.counts[name];
         if (n) m.addMetric(name, MetricUnit.Count, n);
       }
-      for (const ms of figures.latenciesMs) m.addMetric('A2ALatency', MetricUnit.Milliseconds, ms);
+      for (const ms of figures.latenciesMs) m.addMetric(LATENCY_METRIC, MetricUnit.Milliseconds, ms);
       m.publishStoredMetrics();
     }
   },

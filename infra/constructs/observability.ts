@@ -8,6 +8,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { COUNTERS, LATENCY_METRIC, ROUTE_COUNTERS } from '../../lambda/metric-names';
 import type { KafkaTrigger } from './kafka-triggers';
 
 export interface ObservabilityProps {
@@ -27,19 +28,9 @@ export interface ObservabilityProps {
 const GRAPH_PERIOD = Duration.minutes(1);
 const ALARM_PERIOD = Duration.minutes(5);
 
-/** The handler's totals (dimension {service}). */
-export const TOTAL_METRICS = [
-  'RecordsReceived',
-  'RecordsDelivered',
-  'RecordsRetried',
-  'RecordsDeadLettered',
-  'RecordsUnrouted',
-  'RecordsFailed',
-  'DuplicatesSkipped',
-  'TombstonesSkipped',
-] as const;
-/** The handler's per-route counters (dimensions {service, route}). */
-export const ROUTE_METRICS = ['RecordsDelivered', 'RecordsDeadLettered', 'RecordsFailed', 'RecordsRetried', 'DuplicatesSkipped'] as const;
+/** The handler's totals (dimension {service}) and per-route counters (dimensions {service, route}). */
+export const TOTAL_METRICS = COUNTERS;
+export const ROUTE_METRICS = ROUTE_COUNTERS;
 export const LATENCY_STATS = ['p50', 'p90', 'p99'] as const;
 
 export class Observability extends Construct {
@@ -158,7 +149,7 @@ export class Observability extends Construct {
     );
     this.dashboard.addWidgets(
       ...LATENCY_STATS.map((stat) =>
-        this.graph(`A2A latency ${stat} per route (ms)`, this.perRoute('A2ALatency', stat), 8, { label: 'ms', showUnits: false }),
+        this.graph(`A2A latency ${stat} per route (ms)`, this.perRoute(LATENCY_METRIC, stat), 8, { label: 'ms', showUnits: false }),
       ),
     );
     this.dashboard.addWidgets(

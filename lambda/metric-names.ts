@@ -1,0 +1,21 @@
+// The handler's metric names, shared with the CDK dashboard and alarms so a rename cannot drift apart.
+// Kept free of imports: infra/ loads it at synth without starting Powertools.
+
+/** Counters emitted as totals (dimension {service}). */
+export const COUNTERS = [
+  'RecordsReceived',
+  'RecordsDelivered',
+  'RecordsRetried',
+  'RecordsDeadLettered',
+  'RecordsUnrouted',
+  'RecordsFailed',
+  'DuplicatesSkipped',
+  'TombstonesSkipped',
+] as const;
+export type Counter = (typeof COUNTERS)[number];
+
+/** Counters also emitted per route (dimensions {service, route}); records without a route have none. */
+export const ROUTE_COUNTERS = ['RecordsDelivered', 'RecordsDeadLettered', 'RecordsFailed', 'RecordsRetried', 'DuplicatesSkipped'] as const;
+
+/** Per route, milliseconds from the first send to the final answer of a delivered record. */
+export const LATENCY_METRIC = 'A2ALatency';
