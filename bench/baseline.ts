@@ -1,0 +1,149 @@
+// The reference bridge's algorithm, as the bench's baseline: every record of the batch, in the event's
+// order (partition by partition, offset by offset), posted to the agent one at a time, each awaited before
+// the next. With --concurrency N it is also the bench's transport probe: the same loop with N requests in
+// flight and nothing else (no scheduling, no logging, no metrics), i.e. what the HTTP client alone costs.
+//
+// Run as a child process under plain `node` (bench/run.ts compiles it to .bench-tmp/baseline.cjs with esbuild,
+// so no loader runs beside the measured loop): BENCH_BASELINE = {"events": [...], "url", "token", "concurrency", "client"}.
+// The report is one JSON line on fd 3, like bench/handler-child.cjs.
+import { randomUUID } from 'node:crypto';
+import { readFileSync, writeSync } from 'node:fs';
+import http from 'node:http';
+import type { MskEvent } from './workloads';
+
+export interface BaselineSpec {
+  events: string[];
+  url: string;
+  token: string;
+  /** 1: the reference algorithm. */
+  concurrency: number;
+  /** The bridge uses Node's fetch (undici); `http` is node:http with a keep-alive agent. */
+  client: 'fetch' | 'http';
+}
+
+export interface BaselineReport {
+  ok: boolean;
+  error?: string;
+  requests: number;
+  wallMs: number;
+  cpuUserUs: number;
+  cpuSystemUs: number;
+  maxRssBytes: number;
+  /** The whole process's CPU (start-up included), µs. */
+  processCpuUs: number;
+}
+
+interface Job {
+  topic: string;
+  partition: number;
+  offset: number;
+  key: string | null;
+  text: string;
+}
+
+/** The event's records in the reference bridge's order. */
+export function jobsOf(event: MskEvent): Job[] {
+  const out: Job[] = [];
+  for (const list of Object.values(event.records)) {
+    for (const r of [...list].sort((a, b) => a.offset - b.offset)) {
+      out.push({
+        topic: r.topic,
+        partition: r.partition,
+        offset: r.offset,
+        key: r.key ? Buffer.from(r.key, 'base64').toString('utf8') : null,
+        text: Buffer.from(r.value, 'base64').toString('utf8'),
+      });
+    }
+  }
+  return out;
+}
+
+/** The A2A v0.3 message/send body the bridge sends (lambda/deliver/a2a-protocol.ts), the value's text as the prompt. */
+export function a2aBody(j: Job): string {
+  const id = `${j.topic}-${j.partition}-${j.offset}#baseline`;
+  return JSON.stringify({
+    jsonrpc: '2.0',
+    id: `kafka:${id}`,
+    method: 'message/send',
+    params: {
+      message: {
+        kind: 'message',
+        role: 'user',
+        messageId: randomUUID(),
+        parts: [{ kind: 'text', text: j.text }],
+        metadata: { kafka: { topic: j.topic, partition: j.partition, offset: j.offset, key: j.key }, route: 'baseline' },
+      },
+      configuration: { blocking: true },
+    },
+  });
+}
+
+type Post = (body: string) => Promise<{ status: number; text: string }>;
+
+function fetchClient(url: string, headers: Record<string, string>): Post {
+  return async (body) => {
+    const res = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(60_000) });
+    return { status: res.status, text: await res.text() };
+  };
+}
+
+function httpClient(url: string, headers: Record<string, string>): Post {
+  const agent = new http.Agent({ keepAlive: true });
+  return (body) =>
+    new Promise((resolve, reject) => {
+      const req = http.request(url, { method: 'POST', agent, timeout: 60_000, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', reject);
+      req.end(body);
+    });
+}
+
+/** An answer counts only if it is a JSON-RPC result (not an error). */
+function check(reply: { status: number; text: string }): string | undefined {
+  if (reply.status !== 200) return `HTTP ${reply.status}: ${reply.text.slice(0, 200)}`;
+  const body = JSON.parse(reply.text) as { result?: unknown; error?: unknown };
+  return body.result && !body.error ? undefined : `JSON-RPC error: ${reply.text.slice(0, 200)}`;
+}
+
+export async function runBaseline(spec: BaselineSpec): Promise<BaselineReport> {
+  const headers = { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${spec.token}` };
+  const post = spec.client === 'http' ? httpClient(spec.url, headers) : fetchClient(spec.url, headers);
+  const jobs = spec.events.flatMap((f) => jobsOf(JSON.parse(readFileSync(f, 'utf8')) as MskEvent));
+  let next = 0;
+  let error: string | undefined;
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  const worker = async () => {
+    while (next < jobs.length && error === undefined) {
+      const job = jobs[next++];
+      error = check(await post(a2aBody(job)));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, spec.concurrency) }, worker));
+  const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  const cpu = process.cpuUsage(cpu0);
+  const all = process.cpuUsage();
+  return {
+    ok: error === undefined,
+    error,
+    requests: next,
+    wallMs,
+    cpuUserUs: cpu.user,
+    cpuSystemUs: cpu.system,
+    maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    processCpuUs: all.user + all.system,
+  };
+}
+
+if (require.main === module) {
+  const spec = JSON.parse(process.env.BENCH_BASELINE ?? '{}') as BaselineSpec;
+  runBaseline(spec)
+    .then((r) => writeSync(3, `${JSON.stringify(r)}\n`))
+    .catch((e: unknown) => writeSync(3, `${JSON.stringify({ ok: false, error: String((e as Error).stack ?? e) })}\n`))
+    .finally(() => process.exit(0));
+}
