@@ -4,7 +4,7 @@ import { compileRenderer } from './render';
 import type { Settings } from './config/settings';
 import { AgentClient, type TokenSource } from './deliver/agent-client';
 import type { DeadLetterSink } from './dead-letter';
-import { fetchPost, type HttpPost } from './io/http';
+import { httpPost, type HttpPost } from './io/http';
 import { createSqsDeadLetterSink } from './io/sqs-dead-letters';
 import { createTokenSource } from './io/token';
 import { logger, powertoolsMetrics, type Log, type MetricsSink } from './observe';
@@ -51,7 +51,7 @@ export function buildPipeline(s: Settings, o: EdgeOverrides = {}): PipelineDeps 
     router: createRouter(s.routes),
     plans,
     client: new AgentClient({
-      post: o.post ?? fetchPost,
+      post: o.post ?? httpPost,
       tokens,
       maxRetries: s.maxRetries,
       retryDelayMs: s.retryDelayMs,

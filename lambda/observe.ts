@@ -38,7 +38,8 @@ export const powertoolsMetrics: MetricsSink = {
         if (n) m.addMetric(name, MetricUnit.Count, n);
       }
       for (const ms of figures.latenciesMs) m.addMetric(LATENCY_METRIC, MetricUnit.Milliseconds, ms);
-      m.publishStoredMetrics();
+      // Powertools flushes by itself at 100 values of one metric: publishing an empty store would only warn.
+      if (m.hasStoredMetrics()) m.publishStoredMetrics();
     }
   },
 };

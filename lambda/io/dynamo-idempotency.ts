@@ -3,14 +3,7 @@
 // @aws-lambda-powertools/idempotency: that utility wraps a function whose exception releases the claim and
 // whose stored result is replayed, so it cannot tell a replay from a fresh delivery (the DuplicatesSkipped
 // metric needs exactly that) and would force exceptions as control flow for classified delivery results.
-import {
-  ConditionalCheckFailedException,
-  DeleteItemCommand,
-  DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
 import type { Idempotency } from '../pipeline';
 
@@ -27,13 +20,21 @@ export interface DynamoIdempotencyOptions {
  * deadline, a COMPLETED mark after IDEMPOTENCY_TTL_SECONDS), `owner` (the claiming invocation).
  */
 export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotency {
-  const client = o.client ?? new DynamoDBClient({ maxAttempts: 3, requestHandler: { requestTimeout: 3000, connectionTimeout: 1000 } });
+  // The SDK is loaded at the first claim, keeping it out of the cold start's critical path.
+  let ready: Promise<{ client: DynamoDBClient; sdk: typeof import('@aws-sdk/client-dynamodb') }> | undefined;
+  const load = () =>
+    (ready ??= import('@aws-sdk/client-dynamodb').then((sdk) => ({
+      sdk,
+      client: o.client ?? new sdk.DynamoDBClient({ maxAttempts: 3, requestHandler: { requestTimeout: 3000, connectionTimeout: 1000 } }),
+    })));
   const now = o.now ?? Date.now;
   // One owner per container: a claim is only completed or released by the invocation family that made it.
   const owner = randomUUID();
   const epoch = (ms: number) => Math.ceil(ms / 1000);
   return {
     async claim(key, holdUntilMs) {
+      const { client, sdk } = await load();
+      const { ConditionalCheckFailedException, GetItemCommand, PutItemCommand } = sdk;
       try {
         await client.send(
           new PutItemCommand({
@@ -64,8 +65,9 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
       }
     },
     async complete(key) {
+      const { client, sdk } = await load();
       await client.send(
-        new UpdateItemCommand({
+        new sdk.UpdateItemCommand({
           TableName: o.table,
           Key: { id: { S: key } },
           UpdateExpression: 'SET #s = :done, expiresAt = :exp, completedAt = :at',
@@ -81,9 +83,10 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
       );
     },
     async release(key) {
+      const { client, sdk } = await load();
       try {
         await client.send(
-          new DeleteItemCommand({
+          new sdk.DeleteItemCommand({
             TableName: o.table,
             Key: { id: { S: key } },
             ConditionExpression: '#o = :me AND #s = :inprog',
@@ -92,7 +95,7 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
           }),
         );
       } catch (err) {
-        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+        if (!(err instanceof sdk.ConditionalCheckFailedException)) throw err;
       }
     },
   };

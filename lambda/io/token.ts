@@ -1,6 +1,6 @@
 // The token edge: ARCHESTRA_TOKEN for local use, or a Secrets Manager secret cached across warm
 // invocations. The token is never logged and never part of an error message.
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { TokenSource } from '../deliver/agent-client';
 
 export class TokenUnavailableError extends Error {
@@ -42,7 +42,10 @@ export function createTokenSource(o: TokenOptions): TokenSource {
   let client = o.client;
   let cached: { token: string; at: number } | undefined;
   let inFlight: Promise<string> | undefined;
+  // Loaded at the first read rather than at module load: the SDK's evaluation is most of a cold start.
+  let sdk: Promise<typeof import('@aws-sdk/client-secrets-manager')> | undefined;
   const load = async (): Promise<string> => {
+    const { GetSecretValueCommand, SecretsManagerClient } = await (sdk ??= import('@aws-sdk/client-secrets-manager'));
     client ??= new SecretsManagerClient({ maxAttempts: 3, requestHandler: { requestTimeout: 5000, connectionTimeout: 2000 } });
     let secret: string | undefined;
     try {

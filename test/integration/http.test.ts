@@ -1,0 +1,97 @@
+// The HTTP edge against a raw node:http server: each way a reply can go wrong maps to the right error.
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { HttpError, httpPost } from '../../lambda/io/http';
+
+let server: Server;
+let base: string;
+let handle: (res: ServerResponse, body: string) => void;
+const sockets = new Set<Socket>();
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => handle(res, body));
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  for (const s of sockets) s.destroy();
+  await new Promise<void>((r) => server.close(() => r()));
+});
+
+const post = (timeoutMs = 2000) => httpPost(`${base}/x`, { 'content-type': 'application/json' }, '{"a":"é"}', timeoutMs);
+const rejection = async (p: Promise<unknown>) => {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(HttpError);
+  return err as HttpError;
+};
+
+test('a reply: status, body, Retry-After; the request body arrives intact', async () => {
+  let seen = '';
+  handle = (res, body) => {
+    seen = body;
+    res.writeHead(429, { 'retry-after': '3', 'content-type': 'application/json' }).end('{"ok":true}');
+  };
+  expect(await post()).toEqual({ status: 429, text: '{"ok":true}', retryAfter: '3' });
+  expect(seen).toBe('{"a":"é"}');
+});
+
+test('a redirect is refused, never followed (it would carry the token elsewhere)', async () => {
+  handle = (res) => res.writeHead(307, { location: 'http://example.com/' }).end();
+  expect((await rejection(post())).code).toBe('network');
+});
+
+test('a body cut short of its Content-Length is a network error', async () => {
+  handle = (res) => {
+    res.writeHead(200, { 'content-length': '100' });
+    res.write('{"partial":');
+    setTimeout(() => res.socket?.destroy(), 20);
+  };
+  expect((await rejection(post())).code).toBe('network');
+});
+
+test('a trickling body cannot outlive the timeout', async () => {
+  handle = (res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    const t = setInterval(() => res.write(' '), 20);
+    res.on('close', () => clearInterval(t));
+  };
+  const started = Date.now();
+  expect((await rejection(post(300))).code).toBe('timeout');
+  expect(Date.now() - started).toBeLessThan(1500);
+});
+
+test('a declared or streamed reply over 8 MiB is refused', async () => {
+  handle = (res) => res.writeHead(200, { 'content-length': String(9 * 1024 * 1024) }).end();
+  expect((await rejection(post())).code).toBe('reply_too_large');
+  handle = (res) => {
+    res.writeHead(200);
+    const chunk = Buffer.alloc(1024 * 1024, 32);
+    for (let i = 0; i < 9; i++) res.write(chunk);
+    res.end();
+  };
+  expect((await rejection(post())).code).toBe('reply_too_large');
+});
+
+test('a refused connection is a network error naming the socket error', async () => {
+  const err = await rejection(httpPost('http://127.0.0.1:1/x', {}, '{}', 1000));
+  expect(err.code).toBe('network');
+  expect(err.message).toMatch(/ECONNREFUSED/);
+});
+
+test('connections are kept alive and reused', async () => {
+  handle = (res) => res.end('{}');
+  const before = sockets.size;
+  for (let i = 0; i < 5; i++) await post();
+  expect(sockets.size - before).toBeLessThanOrEqual(1);
+});
