@@ -1,0 +1,201 @@
+// The judge of the no-loss suite is itself tested: each rule on a hand-made observation.
+import { classifyRecord, judge, reportedOffsets, type InvariantId, type Observation, type ObservedRecord } from './support/classify';
+
+const rec = (partitionKey: string, offset: number | null, over: Partial<ObservedRecord> = {}): ObservedRecord => ({
+  id: `${partitionKey}@${offset}`,
+  partitionKey,
+  offset,
+  chain: partitionKey,
+  skipExpected: false,
+  status: 'delivered',
+  successes: 1,
+  sendsAfterSuccess: 0,
+  deadLetters: 0,
+  corruptLetters: 0,
+  deadLetterWriteFailed: false,
+  ...over,
+});
+
+const failed = (over: Partial<ObservedRecord> = {}): Partial<ObservedRecord> => ({ status: 'failed', successes: 0, code: 'http_503', ...over });
+const lettered: Partial<ObservedRecord> = { status: 'dead_lettered', successes: 0, deadLetters: 1 };
+
+function obs(records: ObservedRecord[], listed: Array<[string, number]> = [], more: Partial<Observation> = {}): Observation {
+  return {
+    records,
+    response: { batchItemFailures: listed.map(([partition, offset]) => ({ itemIdentifier: { partition, offset } })) },
+    arrivals: [],
+    deliveries: [],
+    sends: [],
+    ...more,
+  };
+}
+
+const kinds = (o: Observation): InvariantId[] => [...new Set(judge(o).violations.map((v) => v.invariant))].sort();
+
+describe('record classes', () => {
+  const offsets = reportedOffsets({ batchItemFailures: [{ itemIdentifier: { partition: 't-0', offset: 5 } }] });
+
+  test('reported means at or after the listed offset of its partition', () => {
+    expect(classifyRecord(rec('t-0', 4, failed()), offsets).has('reported')).toBe(false);
+    expect(classifyRecord(rec('t-0', 5, failed()), offsets).has('reported')).toBe(true);
+    expect(classifyRecord(rec('t-0', 9, failed()), offsets).has('reported')).toBe(true);
+    expect(classifyRecord(rec('t-1', 9, failed()), offsets).has('reported')).toBe(false);
+  });
+
+  test('a record without an offset counts as reported when its partition is listed at all', () => {
+    expect(classifyRecord(rec('t-0', null, failed()), offsets).has('reported')).toBe(true);
+    expect(classifyRecord(rec('t-1', null, failed()), offsets).has('reported')).toBe(false);
+  });
+
+  test('delivered, dead-lettered and skipped come from the agent, the queue and the bridge status', () => {
+    expect([...classifyRecord(rec('t-1', 1), offsets)]).toEqual(['delivered']);
+    expect([...classifyRecord(rec('t-1', 1, lettered), offsets)]).toEqual(['dead_lettered']);
+    expect([...classifyRecord(rec('t-1', 1, { status: 'unrouted', successes: 0 }), offsets)]).toEqual(['skipped']);
+    expect([...classifyRecord(rec('t-1', 1, { status: 'failed', successes: 0 }), offsets)]).toEqual([]);
+  });
+});
+
+describe('invariant 1', () => {
+  test('a clean batch has no violation and the right counts', () => {
+    const v = judge(obs([rec('t-0', 1), rec('t-0', 2, lettered), rec('t-0', 3, { status: 'tombstone', successes: 0, skipExpected: true }), rec('t-0', 4, failed())], [['t-0', 4]]));
+    expect(v.violations).toEqual([]);
+    expect(v.counts).toMatchObject({ records: 4, delivered: 1, deadLettered: 1, skipped: 1, reported: 1, lost: 0, duplicates: 0 });
+  });
+
+  test('a failed record that is not reported is lost (and the response is wrong)', () => {
+    const o = obs([rec('t-0', 1), rec('t-0', 2, failed())]);
+    expect(kinds(o)).toEqual(['1.lost', '2.response']);
+    expect(judge(o).counts.lost).toBe(1);
+  });
+
+  test('dead-lettered and delivered, dead-lettered and reported, dead-lettered twice, partial content', () => {
+    expect(kinds(obs([rec('t-0', 1, { ...lettered, successes: 1 })]))).toContain('1.dead-lettered+delivered');
+    expect(kinds(obs([rec('t-0', 1, failed()), rec('t-0', 2, lettered)], [['t-0', 1]]))).toEqual(['1.dead-lettered+reported']);
+    expect(kinds(obs([rec('t-0', 1, { ...lettered, deadLetters: 2 })]))).toEqual(['1.dead-lettered-twice']);
+    expect(kinds(obs([rec('t-0', 1, { ...lettered, corruptLetters: 1 })]))).toEqual(['1.content']);
+  });
+
+  test('skipping is checked against the oracle', () => {
+    expect(kinds(obs([rec('t-0', 1, { status: 'unrouted', successes: 0 })]))).toEqual(['1.skip']);
+    expect(kinds(obs([rec('t-0', 1, { skipExpected: true })]))).toEqual(['1.skip']);
+  });
+
+  test('delivered and reported is allowed when another chain failed below it', () => {
+    const o = obs([rec('t-0', 1, { ...failed(), chain: 'a' }), rec('t-0', 2, { chain: 'b' })], [['t-0', 1]], {
+      deliveries: [
+        { recordId: 't-0@1', start: 0, end: 10, status: 'transient' },
+        { recordId: 't-0@2', start: 0, end: 5, status: 'delivered' },
+      ],
+      sends: [{ recordId: 't-0@2', at: 1 }],
+    });
+    const v = judge(o);
+    expect(v.violations).toEqual([]);
+    expect(v.counts.deliveredAndReported).toBe(1);
+  });
+
+  test('delivered and reported is a violation when its own chain failed below it (here: a dead-letter write)', () => {
+    const o = obs([rec('t-0', 1, failed({ code: 'http_400', deadLetterWriteFailed: true })), rec('t-0', 2)], [['t-0', 1]]);
+    expect(kinds(o)).toEqual(['1.delivered+reported-same-chain']);
+  });
+});
+
+describe('invariant 2: the response', () => {
+  test('an identifier that is no record of the batch, a partition listed twice, not the lowest failed offset', () => {
+    expect(kinds(obs([rec('t-0', 1, failed())], [['t-0', 1], ['t-9', 3]]))).toEqual(['2.response']);
+    expect(kinds(obs([rec('t-0', 1, failed()), rec('t-0', 2, failed())], [['t-0', 1], ['t-0', 2]]))).toEqual(['2.response']);
+    expect(kinds(obs([rec('t-0', 1, failed()), rec('t-0', 2, failed())], [['t-0', 2]]))).toEqual(['1.lost', '2.response']);
+  });
+
+  test('a partition listed without a failed record, or at a handled record', () => {
+    expect(kinds(obs([rec('t-0', 1)], [['t-0', 1]]))).toEqual(['2.response']);
+  });
+});
+
+describe('invariant 3: order within a chain', () => {
+  test('the agent must receive a chain in offset order', () => {
+    const o = obs([rec('t-0', 1), rec('t-0', 2)], [], { arrivals: [{ recordId: 't-0@2', seq: 1 }, { recordId: 't-0@1', seq: 2 }] });
+    expect(kinds(o)).toEqual(['3.order']);
+  });
+
+  test('retries of one record may follow each other; other chains interleave freely', () => {
+    const o = obs([rec('t-0', 1), rec('t-0', 2), rec('t-0', 3, { chain: 'other' })], [], {
+      arrivals: [
+        { recordId: 't-0@1', seq: 1 },
+        { recordId: 't-0@3', seq: 2 },
+        { recordId: 't-0@1', seq: 3 },
+        { recordId: 't-0@2', seq: 4 },
+      ],
+    });
+    expect(judge(o).violations).toEqual([]);
+  });
+
+  test('nothing of the chain is sent after a transient failure', () => {
+    const o = obs([rec('t-0', 1, failed()), rec('t-0', 2)], [['t-0', 1]], {
+      deliveries: [{ recordId: 't-0@1', start: 0, end: 5, status: 'transient' }],
+      arrivals: [{ recordId: 't-0@1', seq: 1 }, { recordId: 't-0@2', seq: 2 }],
+      sends: [{ recordId: 't-0@2', at: 6 }],
+    });
+    expect(kinds(o)).toEqual(expect.arrayContaining(['3.order']));
+  });
+
+  test('the next record of a chain is not sent before the previous one is settled', () => {
+    const o = obs([rec('t-0', 1), rec('t-0', 2)], [], {
+      deliveries: [{ recordId: 't-0@1', start: 0, end: 10, status: 'delivered' }],
+      sends: [{ recordId: 't-0@2', at: 4 }],
+    });
+    expect(kinds(o)).toEqual(['3.order']);
+  });
+});
+
+describe('invariant 4 and the agreement with the agent', () => {
+  test('two successes, or a send after success, is a duplicate', () => {
+    expect(kinds(obs([rec('t-0', 1, { successes: 2 })]))).toEqual(['4.duplicate']);
+    expect(kinds(obs([rec('t-0', 1, { sendsAfterSuccess: 1 })]))).toEqual(['4.duplicate']);
+    expect(judge(obs([rec('t-0', 1, { successes: 2 })])).counts.duplicates).toBe(1);
+  });
+
+  test('"delivered" without a successful answer is a phantom; a success read as an error is a misreading', () => {
+    // ... and a phantom is lost: the bridge acknowledges a record the agent never got.
+    expect(kinds(obs([rec('t-0', 1, { successes: 0 })]))).toEqual(['1.lost', 'ack']);
+    expect(kinds(obs([rec('t-0', 1, { status: 'failed', code: 'malformed_reply', successes: 1 })], [['t-0', 1]]))).toEqual(['2.response', 'ack']);
+  });
+
+  test('a success that raced the timeout is counted, not a violation: the record is reported and comes back', () => {
+    const v = judge(obs([rec('t-0', 1, { status: 'failed', code: 'timeout', successes: 1 })], [['t-0', 1]]));
+    expect(v.violations).toEqual([]);
+    expect(v.counts.unacknowledged).toBe(1);
+  });
+});
+
+describe('hold: no send above a partition failure once it is known', () => {
+  const base = [rec('t-0', 1, { ...failed(), chain: 'a' }), rec('t-0', 2, { chain: 'b' })];
+  const failure = { recordId: 't-0@1', start: 0, end: 10, status: 'transient' as const };
+
+  test('a send that started before the failure was known is fine (in flight)', () => {
+    const o = obs(base, [['t-0', 1]], { deliveries: [failure, { recordId: 't-0@2', start: 1, end: 20, status: 'delivered' }], sends: [{ recordId: 't-0@2', at: 9 }] });
+    expect(judge(o).violations).toEqual([]);
+  });
+
+  test('a first send that starts after it (queued for a slot) is a violation', () => {
+    const o = obs(base, [['t-0', 1]], { deliveries: [failure, { recordId: 't-0@2', start: 1, end: 20, status: 'delivered' }], sends: [{ recordId: 't-0@2', at: 12 }] });
+    const v = judge(o).violations;
+    expect(v.map((x) => x.invariant)).toEqual(['hold']);
+    expect(v[0].detail).toMatch(/first send, queued/);
+  });
+
+  test('a retry that starts after it is a violation', () => {
+    const o = obs(base, [['t-0', 1]], {
+      deliveries: [failure, { recordId: 't-0@2', start: 1, end: 20, status: 'delivered' }],
+      sends: [{ recordId: 't-0@2', at: 2 }, { recordId: 't-0@2', at: 15 }],
+    });
+    expect(judge(o).violations[0].detail).toMatch(/a retry/);
+  });
+
+  test('a record below the failure is not held', () => {
+    const o = obs([rec('t-0', 1, { chain: 'b' }), rec('t-0', 2, { ...failed(), chain: 'a' })], [['t-0', 2]], {
+      deliveries: [{ recordId: 't-0@2', start: 0, end: 10, status: 'transient' }, { recordId: 't-0@1', start: 11, end: 20, status: 'delivered' }],
+      sends: [{ recordId: 't-0@1', at: 12 }],
+    });
+    expect(judge(o).violations).toEqual([]);
+  });
+});

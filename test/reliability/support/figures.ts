@@ -1,0 +1,146 @@
+// Totals over the generated batches of a property run: what docs/RELIABILITY.md reports.
+import { INVARIANTS, type InvariantId, type Violation } from './classify';
+import type { FaultKind } from './faults';
+import type { BatchRun, Ordering } from './harness';
+
+export interface Counterexample {
+  /** How to regenerate the batch: the property's seed and the run's index (fast-check `path`). */
+  replay: string;
+  description: string;
+  violations: Violation[];
+}
+
+export interface PropertyFigures {
+  batches: number;
+  byOrdering: Record<Ordering, number>;
+  /** Batches whose dead letters went to a real SQS queue on moto_server. */
+  sqsBatches: number;
+  /** Batches started with little time left (the deadline in play). */
+  deadlineBatches: number;
+  /** Batches during which the dead-letter queue was down (every write failed). */
+  dlqDownBatches: number;
+  recordsPerBatch: { min: number; max: number; mean: number };
+  records: number;
+  topicPartitions: number;
+  delivered: number;
+  deadLettered: number;
+  reported: number;
+  skipped: number;
+  deliveredAndReported: number;
+  unacknowledged: number;
+  lost: number;
+  duplicates: number;
+  requests: number;
+  sends: number;
+  polls: number;
+  faults: Partial<Record<FaultKind, number>>;
+  faultsTotal: number;
+  dlqWriteFailures: number;
+  statuses: Record<string, number>;
+  codes: Record<string, number>;
+  /** Violations (records or batch-level findings) per invariant, and how many batches had any. */
+  violations: Record<InvariantId, number>;
+  batchesWithViolations: Record<InvariantId, number>;
+  durationMs: number;
+}
+
+export class Tally {
+  readonly f: PropertyFigures;
+  /** First counterexample per invariant. */
+  readonly examples = new Map<InvariantId, Counterexample>();
+  private sizes: number[] = [];
+
+  constructor() {
+    const zero = () => Object.fromEntries(INVARIANTS.map((i) => [i, 0])) as Record<InvariantId, number>;
+    this.f = {
+      batches: 0,
+      byOrdering: { partition: 0, key: 0, none: 0 },
+      sqsBatches: 0,
+      deadlineBatches: 0,
+      dlqDownBatches: 0,
+      recordsPerBatch: { min: 0, max: 0, mean: 0 },
+      records: 0,
+      topicPartitions: 0,
+      delivered: 0,
+      deadLettered: 0,
+      reported: 0,
+      skipped: 0,
+      deliveredAndReported: 0,
+      unacknowledged: 0,
+      lost: 0,
+      duplicates: 0,
+      requests: 0,
+      sends: 0,
+      polls: 0,
+      faults: {},
+      faultsTotal: 0,
+      dlqWriteFailures: 0,
+      statuses: {},
+      codes: {},
+      violations: zero(),
+      batchesWithViolations: zero(),
+      durationMs: 0,
+    };
+  }
+
+  add(run: BatchRun, replay: string, description: () => string, sqs = false): void {
+    const f = this.f;
+    const c = run.verdict.counts;
+    f.batches++;
+    f.byOrdering[run.spec.ordering]++;
+    if (sqs) f.sqsBatches++;
+    if (run.spec.remainingMs < 60_000) f.deadlineBatches++;
+    if (run.spec.dlqDown) f.dlqDownBatches++;
+    this.sizes.push(run.records.length);
+    f.records += c.records;
+    f.topicPartitions += new Set(run.records.map((r) => r.partitionKey)).size;
+    f.delivered += c.delivered;
+    f.deadLettered += c.deadLettered;
+    f.reported += c.reported;
+    f.skipped += c.skipped;
+    f.deliveredAndReported += c.deliveredAndReported;
+    f.unacknowledged += c.unacknowledged;
+    f.lost += c.lost;
+    f.duplicates += c.duplicates;
+    f.requests += run.figures.requests;
+    f.sends += run.figures.sends;
+    f.polls += run.figures.polls;
+    for (const [k, n] of Object.entries(run.figures.faults) as Array<[FaultKind, number]>) {
+      f.faults[k] = (f.faults[k] ?? 0) + n;
+      f.faultsTotal += n;
+    }
+    f.dlqWriteFailures += run.figures.dlqWriteFailures;
+    for (const [k, n] of Object.entries(run.figures.statuses)) f.statuses[k] = (f.statuses[k] ?? 0) + n;
+    for (const [k, n] of Object.entries(run.figures.codes)) f.codes[k] = (f.codes[k] ?? 0) + n;
+    f.durationMs += run.figures.durationMs;
+    const seen = new Set<InvariantId>();
+    for (const v of run.verdict.violations) {
+      f.violations[v.invariant]++;
+      seen.add(v.invariant);
+    }
+    for (const i of seen) {
+      f.batchesWithViolations[i]++;
+      if (!this.examples.has(i)) {
+        this.examples.set(i, { replay, description: description(), violations: run.verdict.violations.filter((v) => v.invariant === i).slice(0, 8) });
+      }
+    }
+    const n = this.sizes.length;
+    f.recordsPerBatch = { min: Math.min(...this.sizes), max: Math.max(...this.sizes), mean: Math.round((f.records / n) * 10) / 10 };
+  }
+
+  /** Jest message for an invariant: empty when it held, else the counts and the first counterexample. */
+  report(ids: readonly InvariantId[]): string {
+    const lines: string[] = [];
+    for (const id of ids) {
+      const n = this.f.violations[id];
+      if (n === 0) continue;
+      const ex = this.examples.get(id)!;
+      lines.push(
+        `[${id}] ${n} violation(s) in ${this.f.batchesWithViolations[id]} of ${this.f.batches} batches. First counterexample (${ex.replay}):`,
+        ex.description,
+        ...ex.violations.map((v) => `    ${v.record ?? '(batch)'}: ${v.detail}`),
+      );
+    }
+    return lines.join('\n');
+  }
+}

@@ -1,0 +1,384 @@
+// Runs one generated batch through the real pipeline (makeBridge) against the fault-injecting Archestra
+// sim, and turns what everyone saw into an Observation for the judge (classify.ts).
+import { performance } from 'node:perf_hooks';
+import fc from 'fast-check';
+import type { DeadLetterBody, DeadLetterSink } from '../../../lambda/dead-letter';
+import type { AgentClient, DeliveryResult } from '../../../lambda/deliver/agent-client';
+import { httpPost, type HttpPost } from '../../../lambda/io/http';
+import type { BatchResult } from '../../../lambda/pipeline';
+import { isGetTask, isSend, type ArchestraSim, type RecordedRequest } from '../../../sim/archestra';
+import { makeBridge } from '../../support/bridge';
+import { judge, type Observation, type ObservedDelivery, type ObservedRecord, type ObservedSend, type Verdict } from './classify';
+import { faultSchedule, type FaultKind } from './faults';
+import { memoryDeadLetters, type MemoryDeadLetters } from './dlq';
+import { hash32 } from './prng';
+
+export type Ordering = 'partition' | 'key' | 'none';
+export const ORDERINGS: Ordering[] = ['partition', 'key', 'none'];
+
+export const AGENT_ORDERS = '5a1f0c2e-7b3d-4e8f-9a6b-0c1d2e3f4a5b';
+export const AGENT_PAYMENTS = '6b2e1d3f-8c4e-4f9a-8b7c-1d2e3f4a5b6c';
+
+/** The routes every generated batch runs under. `metrics` matches no route on purpose. */
+export const ROUTES = [
+  { name: 'orders', topic_pattern: 'orders.*', prompt_id: AGENT_ORDERS, timeout_seconds: 0.3 },
+  {
+    name: 'payments',
+    topic_pattern: 'payments',
+    prompt_id: AGENT_PAYMENTS,
+    a2a_version: '1.0',
+    transform_template: 'Payment {id}: {amount} [{$topic}/{$partition}@{$offset}]',
+    on_missing: 'fail',
+  },
+];
+
+export const TOPICS = ['orders.eu', 'orders.us', 'payments', 'metrics'] as const;
+export type Topic = (typeof TOPICS)[number];
+
+/**
+ * json: an object with id and amount; text: not JSON; tombstone: null value; missing_field: JSON without `id`
+ * (the payments template fails); empty: an empty value (the agent refuses an empty prompt); bad_base64 /
+ * bad_utf8: undecodable (poison).
+ */
+export type ValueKind = 'json' | 'text' | 'tombstone' | 'missing_field' | 'empty' | 'bad_base64' | 'bad_utf8';
+
+export interface RecordSpec {
+  topic: Topic;
+  partition: number;
+  /** Offset step from the previous record of its partition (gaps as on a compacted topic). */
+  gap: number;
+  key: string | null;
+  value: ValueKind;
+  header: boolean;
+}
+
+export interface BatchSpec {
+  ordering: Ordering;
+  maxConcurrency: number;
+  maxRetries: number;
+  /** Probability that a request to the agent meets a fault. */
+  faultRate: number;
+  seed: number;
+  /** Probability that one dead-letter write fails; `dlqDown`: every write fails. */
+  dlqFailRate: number;
+  dlqDown: boolean;
+  /** context.getRemainingTimeInMillis() at the start: small values put the deadline in play. */
+  remainingMs: number;
+  records: RecordSpec[];
+}
+
+const recordArb = fc.record({
+  topic: fc.constantFrom<Topic>('orders.eu', 'orders.eu', 'orders.us', 'orders.us', 'payments', 'payments', 'metrics'),
+  partition: fc.integer({ min: 0, max: 3 }),
+  gap: fc.oneof({ weight: 5, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: fc.integer({ min: 2, max: 5 }) }),
+  key: fc.option(fc.constantFrom('k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7'), { freq: 5 }),
+  value: fc.oneof(
+    { weight: 40, arbitrary: fc.constant<ValueKind>('json') },
+    { weight: 3, arbitrary: fc.constant<ValueKind>('text') },
+    { weight: 2, arbitrary: fc.constant<ValueKind>('tombstone') },
+    { weight: 2, arbitrary: fc.constant<ValueKind>('missing_field') },
+    { weight: 1, arbitrary: fc.constant<ValueKind>('empty') },
+    { weight: 1, arbitrary: fc.constant<ValueKind>('bad_base64') },
+    { weight: 1, arbitrary: fc.constant<ValueKind>('bad_utf8') },
+  ),
+  header: fc.boolean(),
+});
+
+export function batchArb(ordering: fc.Arbitrary<Ordering>, opts: { dlqFaults: boolean; maxRecords?: number }): fc.Arbitrary<BatchSpec> {
+  return fc.record({
+    ordering,
+    maxConcurrency: fc.oneof(fc.constant(1), fc.integer({ min: 2, max: 16 })),
+    maxRetries: fc.integer({ min: 0, max: 3 }),
+    faultRate: fc.constantFrom(0, 0.03, 0.08, 0.15, 0.3),
+    seed: fc.integer({ min: 0, max: 0x7fffffff }),
+    dlqFailRate: opts.dlqFaults ? fc.constantFrom(0, 0, 0, 0.1, 0.4) : fc.constant(0),
+    dlqDown: opts.dlqFaults ? fc.oneof({ weight: 12, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }) : fc.constant(false),
+    remainingMs: fc.oneof({ weight: 9, arbitrary: fc.constant(60_000) }, { weight: 1, arbitrary: fc.integer({ min: 900, max: 2500 }) }),
+    records: fc.integer({ min: 1, max: opts.maxRecords ?? 200 }).chain((n) => fc.array(recordArb, { minLength: n, maxLength: n })),
+  });
+}
+
+// ---- the event -------------------------------------------------------------------------------------------
+
+export interface BuiltRecord {
+  id: string;
+  partitionKey: string;
+  topic: Topic;
+  partition: number;
+  offset: number;
+  spec: RecordSpec;
+  raw: Record<string, unknown>;
+}
+
+const b64 = (s: string | Buffer) => (typeof s === 'string' ? Buffer.from(s, 'utf8') : s).toString('base64');
+
+export function buildEvent(spec: BatchSpec): { event: unknown; records: BuiltRecord[] } {
+  const next = new Map<string, number>();
+  const grouped: Record<string, Array<Record<string, unknown>>> = {};
+  const records: BuiltRecord[] = [];
+  spec.records.forEach((r, i) => {
+    const pk = `${r.topic}-${r.partition}`;
+    const offset = (next.get(pk) ?? hash32(spec.seed, pk) % 1_000_000) + r.gap;
+    next.set(pk, offset);
+    let value: string | null | undefined;
+    switch (r.value) {
+      case 'json':
+        value = b64(JSON.stringify({ id: `E${i}`, amount: (i * 7) % 100, note: `record ${i} of ${pk}`, tags: ['a', i] }));
+        break;
+      case 'text':
+        value = b64(`plain text event ${i} "quoted" \\ and a newline\nend`);
+        break;
+      case 'tombstone':
+        value = null;
+        break;
+      case 'missing_field':
+        value = b64(JSON.stringify({ amount: i, note: 'no id' }));
+        break;
+      case 'empty':
+        value = '';
+        break;
+      case 'bad_base64':
+        value = `not*base64!${i}`;
+        break;
+      case 'bad_utf8':
+        value = Buffer.from([0xc3, 0x28, 0xff, 0xfe, i & 0xff]).toString('base64');
+        break;
+    }
+    const raw: Record<string, unknown> = {
+      topic: r.topic,
+      partition: r.partition,
+      offset,
+      timestamp: 1736676000000 + i,
+      timestampType: 'CREATE_TIME',
+      ...(r.key === null ? {} : { key: b64(r.key) }),
+      value,
+      headers: r.header ? [{ trace: [...Buffer.from(`t-${i}`)] }, { signed: [-1, -128, 0, 127] }] : [],
+    };
+    (grouped[pk] ??= []).push(raw);
+    records.push({ id: `${pk}@${offset}`, partitionKey: pk, topic: r.topic, partition: r.partition, offset, spec: r, raw });
+  });
+  return { event: { eventSource: 'aws:kafka', eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/rel/x', records: grouped }, records };
+}
+
+const poisonous = (r: RecordSpec) => r.value === 'bad_base64' || r.value === 'bad_utf8';
+
+/** The test's own oracle of what the routes make of a record: nothing to do (skipped)? */
+export function skipExpected(r: RecordSpec): boolean {
+  if (poisonous(r)) return false;
+  if (r.topic === 'metrics') return true; // no route
+  return r.topic.startsWith('orders.') && r.value === 'tombstone'; // tombstone, no template
+}
+
+/** The pipeline's chain of a record (schedule.ts's chainKey, recomputed from the raw record). */
+export function chainOf(ordering: Ordering, r: BuiltRecord): string {
+  if (ordering === 'partition') return r.partitionKey;
+  const key = r.raw.key;
+  if (ordering === 'key' && typeof key === 'string') return `${r.partitionKey}\u0000${key}`;
+  return `${r.partitionKey}\u0000@${r.offset}`;
+}
+
+/** `kafka:<topic>-<partition>-<offset>#<route>[:get:<n>]` -> `<topic>-<partition>@<offset>` */
+export function recordIdOfRpc(rpcId: string): string | undefined {
+  const m = /^kafka:(.*)-(\d+)#[^#]*?(?::get:\d+)?$/.exec(rpcId);
+  return m ? `${m[1]}@${m[2]}` : undefined;
+}
+
+// ---- the dead letters ------------------------------------------------------------------------------------
+
+/** Does this dead letter hold the record's full content (coordinates, base64 key and value, headers)? */
+export function letterHolds(body: DeadLetterBody, r: BuiltRecord): boolean {
+  const rec = body.record;
+  const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+  return (
+    rec.topic === r.topic &&
+    rec.partition === r.partition &&
+    rec.offset === r.offset &&
+    same(rec.timestamp, r.raw.timestamp) &&
+    same(rec.key, r.raw.key) &&
+    same(rec.value, r.raw.value) &&
+    same(rec.headers ?? [], r.raw.headers ?? []) &&
+    typeof body.error?.message === 'string' &&
+    body.error.message.length > 0
+  );
+}
+
+// ---- one run ---------------------------------------------------------------------------------------------
+
+export interface RunFigures {
+  requests: number;
+  sends: number;
+  polls: number;
+  faults: Partial<Record<FaultKind, number>>;
+  dlqWriteFailures: number;
+  durationMs: number;
+  statuses: Record<string, number>;
+  codes: Record<string, number>;
+}
+
+export interface BatchRun {
+  spec: BatchSpec;
+  records: BuiltRecord[];
+  result: BatchResult;
+  observation: Observation;
+  verdict: Verdict;
+  figures: RunFigures;
+  deadLetters: DeadLetterBody[];
+}
+
+export interface RunOptions {
+  sim: ArchestraSim;
+  token: string;
+  /** Real SQS (moto): the queue URL and a function reading it back. Otherwise the in-memory sink. */
+  sqs?: { queueUrl: string; read: () => Promise<DeadLetterBody[]> };
+  /** Extra environment for the bridge. */
+  env?: Record<string, string>;
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+export async function runBatch(spec: BatchSpec, o: RunOptions): Promise<BatchRun> {
+  const { sim } = o;
+  const { event, records } = buildEvent(spec);
+  sim.clear();
+  const schedule = faultSchedule(spec.seed, spec.faultRate);
+  sim.setBehaviour(schedule.behaviour);
+
+  // The bridge's side of the story: every message send as the HTTP edge started it ...
+  const sends: ObservedSend[] = [];
+  const post: HttpPost = (url, headers, body, timeoutMs) => {
+    const m = /^\{"jsonrpc":"2\.0","id":("(?:[^"\\]|\\.)*"),"method":"([^"]+)"/.exec(body);
+    if (m && (m[2] === 'message/send' || m[2] === 'SendMessage')) {
+      const recordId = recordIdOfRpc(JSON.parse(m[1]) as string);
+      if (recordId) sends.push({ recordId, at: performance.now() });
+    }
+    return httpPost(url, headers, body, timeoutMs);
+  };
+  const memory: MemoryDeadLetters | undefined = o.sqs
+    ? undefined
+    : memoryDeadLetters({ seed: spec.seed, failRate: spec.dlqFailRate, down: spec.dlqDown });
+  const bridge = makeBridge(
+    {
+      ARCHESTRA_URL: sim.url,
+      ARCHESTRA_TOKEN: o.token,
+      ROUTES_CONFIG: JSON.stringify(ROUTES),
+      ORDERING: spec.ordering,
+      MAX_CONCURRENCY: String(spec.maxConcurrency),
+      MAX_RETRIES: String(spec.maxRetries),
+      REQUEST_TIMEOUT: '0.3',
+      ...(o.sqs ? { DLQ_URL: o.sqs.queueUrl } : {}),
+      ...o.env,
+    },
+    { post, ...(memory ? { deadLetters: memory as DeadLetterSink } : {}) },
+  );
+  // ... and every record's delivery, from the call to its verdict.
+  const deliveries: ObservedDelivery[] = [];
+  const client = bridge.deps.client as AgentClient;
+  const deliver = client.deliver.bind(client);
+  client.deliver = async (...args: Parameters<AgentClient['deliver']>): Promise<DeliveryResult> => {
+    const start = performance.now();
+    const res = await deliver(...args);
+    const recordId = recordIdOfRpc(args[0].rpcId);
+    if (recordId) deliveries.push({ recordId, start, end: performance.now(), status: res.status });
+    return res;
+  };
+
+  const started = performance.now();
+  const result = await bridge.run(event, spec.remainingMs);
+  const durationMs = performance.now() - started;
+  await tick();
+  await tick();
+  const deadLetters = o.sqs ? await o.sqs.read() : memory!.bodies;
+
+  // ---- the agent's side: what it received and answered -------------------------------------------------
+  const requests = sim.requests.slice();
+  const successes = new Map<string, RecordedRequest[]>();
+  const arrivals: Observation['arrivals'] = [];
+  const sendsOf = new Map<string, RecordedRequest[]>();
+  const succeeded = (q: RecordedRequest): boolean => {
+    if (q.clientAborted) return false;
+    const kind = schedule.injected.get(q.seq)?.kind;
+    if (isSend(q)) return q.outcome === 'message' || (q.outcome === 'slow' && kind === 'slow') || (q.outcome === 'task' && q.taskState === 'completed');
+    if (isGetTask(q)) return q.outcome === 'task' && q.taskState === 'completed';
+    return false;
+  };
+  for (const q of requests) {
+    const recordId = typeof q.id === 'string' ? recordIdOfRpc(q.id) : undefined;
+    if (!recordId) continue;
+    if (isSend(q)) {
+      arrivals.push({ recordId, seq: q.seq });
+      sendsOf.set(recordId, [...(sendsOf.get(recordId) ?? []), q]);
+    }
+    if (succeeded(q)) successes.set(recordId, [...(successes.get(recordId) ?? []), q]);
+  }
+
+  const outcomes = new Map(result.outcomes.map((x) => [`${x.partitionKey}@${x.offset}`, x]));
+  const failedLetters = new Set((memory?.failed ?? []).map((l) => `${l.partitionKey}@${l.offset}`));
+  const observed: ObservedRecord[] = records.map((r) => {
+    const outcome = outcomes.get(r.id);
+    const ok = successes.get(r.id) ?? [];
+    const firstOk = ok.length ? Math.min(...ok.map((q) => q.seq)) : Infinity;
+    const letters = deadLetters.filter((b) => b.record.topic === r.topic && b.record.partition === r.partition && b.record.offset === r.offset);
+    const holding = letters.filter((b) => letterHolds(b, r)).length;
+    return {
+      id: r.id,
+      partitionKey: r.partitionKey,
+      offset: r.offset,
+      chain: chainOf(spec.ordering, r),
+      skipExpected: skipExpected(r.spec),
+      status: outcome?.status ?? 'missing',
+      code: outcome?.code,
+      successes: ok.length,
+      sendsAfterSuccess: (sendsOf.get(r.id) ?? []).filter((q) => q.seq > firstOk).length,
+      deadLetters: holding,
+      corruptLetters: letters.length - holding,
+      deadLetterWriteFailed: failedLetters.has(r.id) || /dead-letter write failed/.test(outcome?.message ?? ''),
+    };
+  });
+  const observation: Observation = { records: observed, response: result.response, arrivals, deliveries, sends };
+  const verdict = judge(observation);
+  // Disagreements between the bridge and the agent are timing stories: attach the record's exchange to them.
+  for (const v of verdict.violations) {
+    if (v.invariant !== 'ack' || !v.record) continue;
+    const out = outcomes.get(v.record);
+    const trace = requests
+      .filter((q) => typeof q.id === 'string' && recordIdOfRpc(q.id) === v.record)
+      .map((q) => `#${q.seq} ${q.method}${q.attempt ? ` attempt ${q.attempt}` : ''} -> ${schedule.injected.get(q.seq)?.kind ?? '?'}/${q.outcome}${q.status ? ` ${q.status}` : ''}${q.taskState ? ` ${q.taskState}` : ''}${q.clientAborted ? ' (client aborted)' : ''} in ${(q.respondedAt ?? NaN) - q.receivedAt} ms`);
+    v.detail += ` [bridge: ${out?.code ?? ''} ${out?.message ?? ''}; agent: ${trace.join('; ')}]`;
+  }
+  if (result.outcomes.length !== records.length) {
+    verdict.violations.push({ invariant: '1.lost', detail: `${records.length} records in, ${result.outcomes.length} outcomes out` });
+  }
+
+  const faults: RunFigures['faults'] = {};
+  for (const inj of schedule.injected.values()) if (inj.kind !== 'none') faults[inj.kind] = (faults[inj.kind] ?? 0) + 1;
+  const statuses: Record<string, number> = {};
+  const codes: Record<string, number> = {};
+  for (const x of result.outcomes) {
+    statuses[x.status] = (statuses[x.status] ?? 0) + 1;
+    if (x.code && x.status !== 'delivered') codes[x.code] = (codes[x.code] ?? 0) + 1;
+  }
+  const figures: RunFigures = {
+    requests: requests.length,
+    sends: requests.filter(isSend).length,
+    polls: requests.filter(isGetTask).length,
+    faults,
+    dlqWriteFailures: memory?.failed.length ?? 0,
+    durationMs,
+    statuses,
+    codes,
+  };
+  return { spec, records, result, observation, verdict, figures, deadLetters };
+}
+
+/** A short, readable account of a failing run for the assertion message. */
+export function describeRun(run: BatchRun, limit = 12): string {
+  const v = run.verdict.violations.slice(0, limit).map((x) => `  [${x.invariant}] ${x.record ?? ''} ${x.detail}`);
+  const s = run.spec;
+  return [
+    `ORDERING=${s.ordering} MAX_CONCURRENCY=${s.maxConcurrency} MAX_RETRIES=${s.maxRetries} faultRate=${s.faultRate} seed=${s.seed} dlqFailRate=${s.dlqFailRate} dlqDown=${s.dlqDown} remainingMs=${s.remainingMs} records=${s.records.length}`,
+    `response: ${JSON.stringify(run.result.response.batchItemFailures.map((f) => `${f.itemIdentifier.partition}@${f.itemIdentifier.offset}`))}`,
+    `${run.verdict.violations.length} violation(s):`,
+    ...v,
+    ...(run.verdict.violations.length > limit ? [`  ... and ${run.verdict.violations.length - limit} more`] : []),
+  ].join('\n');
+}

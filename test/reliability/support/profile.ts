@@ -1,0 +1,44 @@
+// Which reliability profile runs: `fast` inside `npm test` (a few dozen batches, well under a minute) or
+// `full` from `npm run reliability` (RELIABILITY_PROFILE=full: at least 1,000 batches under every ORDERING
+// mode). The seed is fixed unless RELIABILITY_SEED overrides it, so CI runs are reproducible.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export type ProfileName = 'fast' | 'full';
+
+export interface Profile {
+  name: ProfileName;
+  seed: number;
+  /** Generated batches per ORDERING mode against the sim with the in-memory (fault-injecting) DLQ. */
+  batchesPerMode: number;
+  /** Generated batches (over all modes) whose dead letters go to a real SQS queue on moto_server. */
+  motoBatches: number;
+  /** Runs of the smaller property tests (hostile input, body safety, truncation). */
+  propertyRuns: number;
+  /** Shrink a counterexample (slow with real I/O) instead of reporting the first failure as found. */
+  shrink: boolean;
+}
+
+const DEFAULT_SEED = 20250117;
+
+export function profile(env: NodeJS.ProcessEnv = process.env): Profile {
+  const name: ProfileName = env.RELIABILITY_PROFILE === 'full' ? 'full' : 'fast';
+  const seedText = env.RELIABILITY_SEED;
+  const seed = seedText !== undefined && seedText !== '' ? Number(seedText) : DEFAULT_SEED;
+  if (!Number.isSafeInteger(seed)) throw new Error(`RELIABILITY_SEED must be an integer, got ${seedText}`);
+  const shrink = env.RELIABILITY_SHRINK === '1' || env.RELIABILITY_SHRINK === 'true';
+  return name === 'full'
+    ? { name, seed, batchesPerMode: 400, motoBatches: 24, propertyRuns: 300, shrink }
+    : { name, seed, batchesPerMode: 24, motoBatches: 6, propertyRuns: 40, shrink };
+}
+
+/**
+ * Figures a test file hands to scripts/reliability.ts: written as RELIABILITY_OUT/<name>.json when that
+ * directory is set (the script sets it), otherwise dropped (plain `npm test`).
+ */
+export function writeFigures(name: string, figures: unknown, env: NodeJS.ProcessEnv = process.env): void {
+  const dir = env.RELIABILITY_OUT;
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(figures, null, 2)}\n`);
+}
