@@ -1,7 +1,8 @@
 // The reference bridge's algorithm, as the bench's baseline: every record of the batch, in the event's
 // order (partition by partition, offset by offset), posted to the agent one at a time, each awaited before
 // the next. With --concurrency N it is also the bench's transport probe: the same loop with N requests in
-// flight and nothing else (no scheduling, no logging, no metrics), i.e. what the HTTP client alone costs.
+// flight and nothing else (no scheduling, no logging, no metrics), i.e. what the HTTP client alone costs: Node's
+// fetch, a minimal node:http client, or the bridge's own (lambda/io/http.ts).
 //
 // Run as a child process under plain `node` (bench/run.ts compiles it to .bench-tmp/baseline.cjs with esbuild,
 // so no loader runs beside the measured loop): BENCH_BASELINE = {"events": [...], "url", "token", "concurrency", "client"}.
@@ -9,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeSync } from 'node:fs';
 import http from 'node:http';
+import { httpPost } from '../lambda/io/http';
 import type { MskEvent } from './workloads';
 
 export interface BaselineSpec {
@@ -17,8 +19,12 @@ export interface BaselineSpec {
   token: string;
   /** 1: the reference algorithm. */
   concurrency: number;
-  /** The bridge uses Node's fetch (undici); `http` is node:http with a keep-alive agent. */
-  client: 'fetch' | 'http';
+  /**
+   * `fetch`: Node's fetch (undici), the reference bridge's client. `http`: a minimal node:http POST with a keep-alive
+   * agent. `bridge`: the bridge's own client, lambda/io/http.ts `httpPost` (node:http, keep-alive, one timer and a
+   * body cap per request), bundled in, unchanged.
+   */
+  client: 'fetch' | 'http' | 'bridge';
 }
 
 export interface BaselineReport {
@@ -103,6 +109,10 @@ function httpClient(url: string, headers: Record<string, string>): Post {
     });
 }
 
+function bridgeClient(url: string, headers: Record<string, string>): Post {
+  return (body) => httpPost(url, headers, body, 60_000);
+}
+
 /** An answer counts only if it is a JSON-RPC result (not an error). */
 function check(reply: { status: number; text: string }): string | undefined {
   if (reply.status !== 200) return `HTTP ${reply.status}: ${reply.text.slice(0, 200)}`;
@@ -112,7 +122,7 @@ function check(reply: { status: number; text: string }): string | undefined {
 
 export async function runBaseline(spec: BaselineSpec): Promise<BaselineReport> {
   const headers = { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${spec.token}` };
-  const post = spec.client === 'http' ? httpClient(spec.url, headers) : fetchClient(spec.url, headers);
+  const post = spec.client === 'http' ? httpClient(spec.url, headers) : spec.client === 'bridge' ? bridgeClient(spec.url, headers) : fetchClient(spec.url, headers);
   const jobs = spec.events.flatMap((f) => jobsOf(JSON.parse(readFileSync(f, 'utf8')) as MskEvent));
   let next = 0;
   let error: string | undefined;

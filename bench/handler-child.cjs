@@ -5,7 +5,7 @@
 // BENCH_CHILD (JSON) says what to do:
 //   {"mode": "batches", "bundle": "...", "events": ["a.json", ...]}  one invocation per event file, in order
 //   {"mode": "cold", "bundle": "...", "events": ["one.json"]}        require + first invocation, timed
-//   optional: "transport": "http" | "stub" (see installHttpFetch, installStubFetch), "loopDelay": true (event-loop
+//   optional: "transport": "stub" (the agent answered in process, see bench/stub-http.cjs), "loopDelay": true (event-loop
 //   delay per invocation), "phases": true (first request and last answer, see trackPhases)
 // The report is one JSON line on fd 3: stdout belongs to Powertools (JSON logs and EMF metrics), as in Lambda.
 const bootMs = performance.now(); // ms from process start (Node's own bootstrap) to this script's first line
@@ -16,68 +16,7 @@ const spec = JSON.parse(process.env.BENCH_CHILD || '{}');
 const report = (obj) => fs.writeSync(3, `${JSON.stringify(obj)}\n`);
 const ms = (a, b) => Number(b - a) / 1e6;
 
-/**
- * spec.transport === 'http': Node's fetch replaced by a minimal fetch over node:http with a keep-alive agent: a
- * projection of the bridge with lambda/io/http.ts ported to node:http, measured without touching lambda/. It
- * covers what io/http.ts uses: status, headers.get, an async-iterable body with cancel(), the abort signal (an
- * abort rejects the promise, as with fetch). node:http is loaded on the first call, as undici is by fetch, so
- * the cold-start figures stay comparable.
- */
-function installHttpFetch() {
-  let lib;
-  const load = () => {
-    const http = require('node:http');
-    const https = require('node:https');
-    return { http, https, agents: { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) } };
-  };
-  globalThis.fetch = (url, init = {}) =>
-    new Promise((resolve, reject) => {
-      lib ??= load();
-      const u = new URL(url);
-      const body = init.body ?? '';
-      const req = (u.protocol === 'https:' ? lib.https : lib.http).request(
-        u,
-        { method: init.method ?? 'GET', headers: { ...init.headers, 'content-length': Buffer.byteLength(body) }, agent: lib.agents[u.protocol], signal: init.signal },
-        (res) => {
-          const get = (name) => {
-            const v = res.headers[name.toLowerCase()];
-            return v === undefined ? null : Array.isArray(v) ? v.join(', ') : String(v);
-          };
-          res.cancel = async () => res.destroy();
-          resolve({ status: res.statusCode, headers: { get }, body: res });
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
-}
-/**
- * spec.transport === 'stub': no network at all. fetch answers at once, in process, with the agent's usual reply
- * (the request's JSON-RPC id, a one-line summary), so what is left is the bridge's own work: decode, route,
- * render, ids, scheduling, reply parsing, logging and metrics.
- */
-function installStubFetch() {
-  const ID = /^\{"jsonrpc":"2\.0","id":("(?:[^"\\]|\\.)*")/;
-  const summary = JSON.stringify(`Summary: ${'x'.repeat(80)}...`);
-  globalThis.fetch = async (url, init = {}) => {
-    const id = ID.exec(init.body)?.[1] ?? 'null';
-    const buf = Buffer.from(`{"jsonrpc":"2.0","id":${id},"result":{"messageId":"${randomUUID()}","role":"agent","parts":[{"kind":"text","text":${summary}}]}}`);
-    const headers = { 'content-type': 'application/json; charset=utf-8', 'content-length': String(buf.length) };
-    return {
-      status: 200,
-      headers: { get: (name) => headers[name.toLowerCase()] ?? null },
-      body: {
-        async *[Symbol.asyncIterator]() {
-          yield buf;
-        },
-        cancel: async () => undefined,
-      },
-    };
-  };
-}
-
-if (spec.transport === 'http') installHttpFetch();
-if (spec.transport === 'stub') installStubFetch();
+if (spec.transport === 'stub') require('./stub-http.cjs').installStubHttp();
 
 const FUNCTION_NAME = 'kafka-a2a-bridge-bench';
 /** A Lambda-like context; the remaining time counts down from the function timeout (900 s). */
@@ -125,20 +64,22 @@ async function cold() {
 }
 
 /**
- * spec.phases: when the first request left and the last answer came back, relative to the invocation's start
- * (fetch wrapped: one closure call per request). The bundle looks `fetch` up at each call, so wrapping after
- * require works, whichever transport is installed.
+ * spec.phases: when the first request left and the last answer came back (its body's last byte), relative to the
+ * invocation's start. node:http's and node:https's `request` are wrapped (one closure and one listener per
+ * request); lambda/io/http.ts looks `request` up on the module at each call, so wrapping after require works,
+ * whichever transport (real or stub) is underneath.
  */
 const phases = { first: undefined, last: undefined };
 function trackPhases() {
-  const inner = globalThis.fetch;
-  globalThis.fetch = function (...args) {
-    phases.first ??= process.hrtime.bigint();
-    const p = inner.apply(this, args);
-    const done = () => (phases.last = process.hrtime.bigint());
-    p.then(done, done);
-    return p;
-  };
+  for (const lib of [require('node:http'), require('node:https')]) {
+    const inner = lib.request;
+    lib.request = function (...args) {
+      phases.first ??= process.hrtime.bigint();
+      const req = inner.apply(this, args);
+      req.once('response', (res) => res.once('end', () => (phases.last = process.hrtime.bigint())));
+      return req;
+    };
+  }
 }
 
 /**
@@ -182,6 +123,11 @@ async function batches() {
     invocations.push({ records, wallMs: ms(w0, w1), cpuUserUs: cpu.user, cpuSystemUs: cpu.system, loop, phase });
     if (failure) {
       report({ ok: false, error: failure, invocations });
+      return;
+    }
+    if (spec.phases && records > 0 && (phases.first === undefined || phases.last === undefined)) {
+      // The hooks rely on lambda/io/http.ts calling `request` through the node:http / node:https module objects.
+      report({ ok: false, error: "no request seen through node:http's or node:https's `request`: the phase hooks no longer see the bundle's transport", invocations });
       return;
     }
   }

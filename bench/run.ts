@@ -2,14 +2,18 @@
 // against sim/archestra.ts in another, three workloads, medians of several fresh runs, a markdown report
 // on stdout and in docs/BENCHMARKS.md. `--quick` is a smoke run (< 1 minute; writes .bench-tmp/ only).
 //
-//   tsx bench/run.ts [--quick] [--runs N] [--no-write] [--out FILE]
+//   tsx bench/run.ts [--quick] [--runs N] [--no-write] [--out FILE] [--previous FILE | --no-previous]
 //   tsx bench/run.ts --from .bench-tmp/results.json   re-renders saved figures (after a change to the report's prose)
 //   development only (the report then goes to stdout only):
-//     [--only w1,w2,w3] [--modes key,none] [--no-baseline] [--transport http]
+//     [--only w1,w2,w3] [--modes key,none] [--no-baseline]
+//
+// --previous (default bench/previous-run.json): the saved results of an earlier full run, shown beside this run's
+// medians in a section of their own (and as marked rows in W2), never mixed into this run's figures. After a change
+// worth comparing against, copy .bench-tmp/results.json of the new full run there and edit its "label".
 //
 // Each measured run starts a fresh agent and a fresh handler process, so no run inherits another's
 // sockets, JIT state or agent statistics; the agent's own count of requests is checked after every run.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -51,11 +55,23 @@ const RUNS = Number(option('--runs') ?? (QUICK ? 1 : 5));
 const ONLY = new Set((option('--only') ?? 'w1,w2,w3').split(','));
 const MODES = (option('--modes')?.split(',') as Ordering[] | undefined) ?? [...ORDERINGS];
 const BASELINE = !flag('--no-baseline');
-const TRANSPORT = (option('--transport') ?? 'fetch') as 'fetch' | 'http';
-const PARTIAL = ONLY.size < 3 || MODES.length < ORDERINGS.length || !BASELINE || TRANSPORT !== 'fetch';
+const PARTIAL = ONLY.size < 3 || MODES.length < ORDERINGS.length || !BASELINE;
 const WRITE = !flag('--no-write') && !PARTIAL;
 const OUT = path.resolve(ROOT, option('--out') ?? (QUICK ? '.bench-tmp/BENCHMARKS.quick.md' : 'docs/BENCHMARKS.md'));
 const TMP = path.join(ROOT, '.bench-tmp');
+/** An earlier full run to show beside this one (see the header); not by default in a --quick run, whose figures are not comparable. */
+interface PreviousRun {
+  /** How the report names the run, in prose and (short) in table rows. */
+  label: string;
+  short: string;
+  commit: string;
+  finished: string;
+  /** What the code under test was then. */
+  about: string;
+  results: Results;
+}
+const PREVIOUS_FILE = flag('--no-previous') ? undefined : (option('--previous') ?? (QUICK ? undefined : 'bench/previous-run.json'));
+const PREV: PreviousRun | undefined = PREVIOUS_FILE ? (JSON.parse(readFileSync(path.resolve(ROOT, PREVIOUS_FILE), 'utf8')) as PreviousRun) : undefined;
 const BUNDLE = path.join(ROOT, 'dist/handler.js');
 const TOKEN = 'bench-token';
 const CORES = os.cpus().length;
@@ -177,14 +193,17 @@ interface ColdReport {
   sinceStartMs: number;
 }
 
+/** real: the bundle's own node:http transport to the agent; stub: node:http's request faked in process (bench/handler-child.cjs). */
+type Transport = 'real' | 'stub';
+
 function handlerChild<R extends { ok: boolean; error?: string }>(
   env: Record<string, string>,
   mode: 'batches' | 'cold',
   events: string[],
   what: string,
-  o: { transport?: 'fetch' | 'http' | 'stub'; keepStdout?: boolean; loopDelay?: boolean; phases?: boolean; bundle?: string } = {},
+  o: { transport?: Transport; keepStdout?: boolean; loopDelay?: boolean; phases?: boolean; bundle?: string } = {},
 ) {
-  const spec = { mode, bundle: o.bundle ?? BUNDLE, events, transport: o.transport ?? 'fetch', loopDelay: o.loopDelay ?? false, phases: o.phases ?? false };
+  const spec = { mode, bundle: o.bundle ?? BUNDLE, events, transport: o.transport ?? 'real', loopDelay: o.loopDelay ?? false, phases: o.phases ?? false };
   return runChild<R>([path.join(ROOT, 'bench/handler-child.cjs')], { ...env, BENCH_CHILD: JSON.stringify(spec) }, what, o.keepStdout);
 }
 
@@ -309,7 +328,7 @@ async function w1(): Promise<W1Row[]> {
       const what = `W1 ${mode} run ${run}`;
       const env = (agent: Agent) => lambdaEnv(agent, { ordering: mode, concurrency: W1.concurrency, logLevel: 'WARN' });
       const { value, stats, window } = await withAgent(W1.latencyMs, (agent) =>
-        handlerChild<BatchesReport>(env(agent), 'batches', [warmup, event], what, { transport: TRANSPORT, keepStdout: true, loopDelay: true, phases: true }),
+        handlerChild<BatchesReport>(env(agent), 'batches', [warmup, event], what, { keepStdout: true, loopDelay: true, phases: true }),
       );
       checkAgent(stats, W1.records + W1.warmupRecords, what);
       const m = value.report.invocations[1];
@@ -374,7 +393,7 @@ async function w1(): Promise<W1Row[]> {
 
 interface W2Row {
   name: string;
-  kind: 'bridge' | 'projection' | 'stub' | 'probe';
+  kind: 'bridge' | 'stub' | 'probe';
   /** CPU per record over all invocations, µs. */
   cpuUs: Summary;
   firstUs?: Summary;
@@ -399,15 +418,15 @@ async function w2(): Promise<W2Result> {
   const files = batches.map((b, i) => writeEvent(`w2-${i}.json`, b));
   const sizes = batches.map(eventSize);
   type Config =
-    | { name: string; kind: 'bridge' | 'projection' | 'stub'; logLevel: 'WARN' | 'INFO'; transport: 'fetch' | 'http' | 'stub' }
-    | { name: string; kind: 'probe'; client: 'fetch' | 'http' };
+    | { name: string; kind: 'bridge' | 'stub'; logLevel: 'WARN' | 'INFO'; transport: Transport }
+    | { name: string; kind: 'probe'; client: BaselineSpec['client'] };
   const configs: Config[] = [
-    { name: 'bridge, POWERTOOLS_LOG_LEVEL=WARN', kind: 'bridge', logLevel: 'WARN', transport: 'fetch' },
-    { name: 'bridge, POWERTOOLS_LOG_LEVEL=INFO (the default)', kind: 'bridge', logLevel: 'INFO', transport: 'fetch' },
-    { name: 'projection: bridge, WARN, fetch swapped for node:http', kind: 'projection', logLevel: 'WARN', transport: 'http' },
+    { name: 'bridge, POWERTOOLS_LOG_LEVEL=WARN', kind: 'bridge', logLevel: 'WARN', transport: 'real' },
+    { name: 'bridge, POWERTOOLS_LOG_LEVEL=INFO (the default)', kind: 'bridge', logLevel: 'INFO', transport: 'real' },
     { name: 'bridge alone: WARN, agent stubbed in process (no network)', kind: 'stub', logLevel: 'WARN', transport: 'stub' },
-    { name: "transport only: fetch, 16 in flight (the bridge's client)", kind: 'probe', client: 'fetch' },
+    { name: "transport only: the bridge's client (lambda/io/http.ts), 16 in flight", kind: 'probe', client: 'bridge' },
     { name: 'transport only: node:http keep-alive, 16 in flight', kind: 'probe', client: 'http' },
+    { name: "transport only: fetch, 16 in flight (the previous run's client)", kind: 'probe', client: 'fetch' },
   ];
   type Sample = { cpu: number; first?: number; warm?: number; wall: number; rss: number; stdout?: number; agentCpuMs: number; agentBusy: number; other: number };
   const samples = new Map<string, Sample[]>();
@@ -490,16 +509,16 @@ interface W3Result {
 }
 
 /**
- * A projection bundle: the same sources and bundle options as `npm run build`, with every `@aws-sdk/client-*`
- * module replaced by an empty stub, i.e. what loading the handler costs when the SDK is not evaluated at load
- * (as with a lazy `await import()` of the client where it is first used). Only for configurations that never
+ * A reference bundle: the same sources and bundle options as `npm run build`, with every `@aws-sdk/client-*`
+ * module replaced by an empty stub, i.e. what loading the handler costs with no AWS SDK in it at all: the floor
+ * the lazy `import()` of each client (lambda/io/*.ts) can reach at load. Only for configurations that never
  * reach an AWS client.
  */
 async function buildWithoutSdk(): Promise<string> {
   const optionsModule = pathToFileURL(path.join(ROOT, 'scripts/bundle-options.mjs')).href;
   const { bundleOptions } = (await import(optionsModule)) as { bundleOptions: Record<string, unknown> };
   const { build } = await import('esbuild');
-  const outfile = path.join(TMP, 'projection-no-sdk/handler.js');
+  const outfile = path.join(TMP, 'reference-no-sdk/handler.js');
   await build({
     ...bundleOptions,
     absWorkingDir: ROOT,
@@ -512,7 +531,7 @@ async function buildWithoutSdk(): Promise<string> {
         setup(b) {
           b.onResolve({ filter: /^@aws-sdk\/client-/ }, (a) => ({ path: a.path, namespace: 'stub' }));
           b.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({
-            contents: 'module.exports = new Proxy({}, { get: () => class { send() { throw new Error("AWS SDK stubbed in a bench projection"); } } });',
+            contents: 'module.exports = new Proxy({}, { get: () => class { send() { throw new Error("AWS SDK stubbed out of a bench reference bundle"); } } });',
             loader: 'js',
           }));
         },
@@ -522,30 +541,99 @@ async function buildWithoutSdk(): Promise<string> {
   return outfile;
 }
 
+/**
+ * A projection bundle for a change to the build (scripts/, infra/), not to lambda/: the same sources and options as
+ * `npm run build`, but each `@aws-sdk/client-*` left out of dist/handler.js and built into a file of its own beside it
+ * (`aws-sdk-client-dynamodb.js`, ...: the client with the SDK core it needs), which the handler's lazy `import()`
+ * loads with `require` at first use. Node then reads and compiles only the ~110 KB of the handler at load, not the
+ * ~590 KB of SDK code that the single bundle makes V8 parse even though it is not evaluated.
+ */
+async function buildSplitSdk(): Promise<string> {
+  const optionsModule = pathToFileURL(path.join(ROOT, 'scripts/bundle-options.mjs')).href;
+  const { bundleOptions } = (await import(optionsModule)) as { bundleOptions: Record<string, unknown> };
+  const { build } = await import('esbuild');
+  const dir = path.join(TMP, 'projection-split-sdk');
+  const file = (client: string) => `aws-sdk-${client.slice('@aws-sdk/'.length)}.js`;
+  await build({
+    ...bundleOptions,
+    absWorkingDir: ROOT,
+    entryPoints: ['lambda/handler.ts'],
+    outfile: path.join(dir, 'handler.js'),
+    sourcemap: false,
+    // import() of an external module stays require()-based (no ESM loader), as for the bundled modules.
+    supported: { 'dynamic-import': false },
+    plugins: [{ name: 'split-aws-sdk-clients', setup: (b) => b.onResolve({ filter: /^@aws-sdk\/client-/ }, (a) => ({ path: `./${file(a.path)}`, external: true })) }],
+  });
+  for (const client of ['@aws-sdk/client-dynamodb', '@aws-sdk/client-sqs', '@aws-sdk/client-secrets-manager']) {
+    await build({ ...bundleOptions, absWorkingDir: ROOT, stdin: { contents: `module.exports = require('${client}');`, resolveDir: ROOT, loader: 'js' }, outfile: path.join(dir, file(client)), sourcemap: false });
+  }
+  return path.join(dir, 'handler.js');
+}
+
+/**
+ * A DynamoDB-compatible server (dynalite: in the bench's process, in memory, on a loopback port) for the cold start
+ * with IDEMPOTENCY_TABLE; one fresh table per run, so every run's record is a first claim, not a duplicate.
+ */
+async function startDynalite(): Promise<{ endpoint: string; createTable(name: string): Promise<void>; stop(): Promise<void> }> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const dynalite = require('dynalite') as (o: { createTableMs?: number }) => import('node:http').Server;
+  const { DynamoDBClient, CreateTableCommand } = await import('@aws-sdk/client-dynamodb');
+  const server = dynalite({ createTableMs: 0 });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', () => resolve()));
+  const endpoint = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`;
+  const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } });
+  return {
+    endpoint,
+    async createTable(name) {
+      await client.send(
+        new CreateTableCommand({ TableName: name, AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }], BillingMode: 'PAY_PER_REQUEST' }),
+      );
+    },
+    async stop() {
+      client.destroy();
+      server.closeAllConnections?.();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
 async function w3(): Promise<W3Result> {
   const bundle = readFileSync(BUNDLE);
   const event = writeEvent('w3.json', buildEvent({ records: 1, partitions: 1, keys: 1, valueBytes: 1024 }));
   const noSdk = await buildWithoutSdk();
-  const configs = [
-    { name: 'routes + token (as W1/W2)', extra: {} as Record<string, string> },
-    { name: 'plus DLQ_URL (SQS client built at init)', extra: { DLQ_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/kafka-a2a-bridge-dlq' } },
-    { name: 'projection: AWS SDK clients not evaluated at load', extra: {}, bundle: noSdk },
-    { name: 'projection: AWS SDK clients not evaluated at load, fetch swapped for node:http', extra: {}, bundle: noSdk, transport: 'http' as const },
+  const split = await buildSplitSdk();
+  const dynamo = await startDynalite();
+  const IDEMPOTENCY = 'plus IDEMPOTENCY_TABLE (the CDK default; DynamoDB client loaded at the first claim)';
+  // Lambda's own credentials are environment variables too; the endpoint variable is the SDK's standard one.
+  const idempotencyEnv = { AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench', AWS_SESSION_TOKEN: 'bench', AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint };
+  const configs: Array<{ name: string; extra: Record<string, string>; bundle?: string }> = [
+    { name: 'routes + token (as W1/W2)', extra: {} },
+    { name: 'plus DLQ_URL (SQS client loaded at the first dead letter)', extra: { DLQ_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/kafka-a2a-bridge-dlq' } },
+    { name: IDEMPOTENCY, extra: idempotencyEnv },
+    { name: 'reference: AWS SDK stubbed out of the bundle (not deployable)', extra: {}, bundle: noSdk },
+    { name: 'projection: routes + token, SDK clients in files of their own', extra: {}, bundle: split },
+    { name: 'projection: plus IDEMPOTENCY_TABLE, SDK clients in files of their own', extra: idempotencyEnv, bundle: split },
   ];
   const samples = new Map<string, ColdReport[]>();
   const spawns = new Map<string, number[]>();
+  let tables = 0;
   const { stats } = await withAgent(0, async (agent) => {
     for (let run = 1; run <= W3.runs; run++) {
       for (const c of configs) {
         const what = `W3 ${c.name} run ${run}`;
-        const env = lambdaEnv(agent, { ordering: 'key', concurrency: 16, logLevel: 'INFO', extra: c.extra });
-        const r = await handlerChild<ColdReport>(env, 'cold', [event], what, { bundle: c.bundle, transport: c.transport });
+        let extra = c.extra;
+        if (c.extra === idempotencyEnv) {
+          extra = { ...extra, IDEMPOTENCY_TABLE: `bench-idempotency-${++tables}` };
+          await dynamo.createTable(extra.IDEMPOTENCY_TABLE);
+        }
+        const env = lambdaEnv(agent, { ordering: 'key', concurrency: 16, logLevel: 'INFO', extra });
+        const r = await handlerChild<ColdReport>(env, 'cold', [event], what, { bundle: c.bundle });
         bucket(samples, c.name).push(r.report);
         bucket(spawns, c.name).push(r.spawnToReportMs);
         log(`${what}: require ${r.report.requireMs.toFixed(0)} ms + first invocation ${r.report.firstInvokeMs.toFixed(0)} ms; spawn to answer ${r.spawnToReportMs.toFixed(0)} ms`);
       }
     }
-  });
+  }).finally(() => dynamo.stop());
   checkAgent(stats, W3.runs * configs.length, 'W3');
   return {
     bundleBytes: bundle.length,
@@ -596,6 +684,19 @@ interface Results {
   loadBefore: number[];
   /** ISO time the bench started. */
   date?: string;
+  /** The commit checked out when the bench started, and lambda/'s uncommitted changes then (the bundle was just built from them). */
+  code?: { commit: string; lambdaChanges: string[] };
+}
+
+/** Read-only git queries; undefined outside a git checkout. */
+function codeUnderTest(): Results['code'] {
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const changes = git('status', '--porcelain', '--', 'lambda', 'scripts/bundle-options.mjs', 'scripts/build.mjs');
+    return { commit: git('rev-parse', '--short', 'HEAD'), lambdaChanges: changes ? changes.split('\n').map((l) => l.trim()) : [] };
+  } catch {
+    return undefined;
+  }
 }
 
 function machine(r: Results): string[] {
@@ -613,6 +714,14 @@ function machine(r: Results): string[] {
       `- Other processes' CPU during the runs (machine busy time from /proc/stat minus the agent and the measured process): ` +
         `${dec(Math.min(...other), 2)}–${dec(worst, 2)} cores of ${CORES} (medians per configuration)` +
         (worst > 0.25 ? ': **the machine was shared while measuring; wall-time figures carry that noise**' : ''),
+    );
+  }
+  if (r.code) {
+    lines.push(
+      `- Code measured: commit ${r.code.commit}` +
+        (r.code.lambdaChanges.length
+          ? `, with uncommitted changes to the bundle's sources when the bench started: ${r.code.lambdaChanges.map((c) => `\`${c}\``).join(', ')}`
+          : ', lambda/ and the build scripts unmodified when the bench started'),
     );
   }
   lines.push(`- Bench wall time: ${(r.elapsedS / 60).toFixed(1)} min (build excluded)`);
@@ -633,10 +742,12 @@ function render(r: Results): { markdown: string; targets: Target[] } {
       '`dist/handler.js` and calling its `handler` with a Lambda MSK event, a Lambda-like context and environment. A run only ' +
       "counts if the handler reported no `batchItemFailures` and the agent's own statistics show every record answered exactly once.",
     '',
-    'The handler runs with routes and `ARCHESTRA_TOKEN` only: no `IDEMPOTENCY_TABLE` (with the table, which the CDK app enables by ' +
-      'default, every record also costs a DynamoDB write before its send and one after, which this bench does not measure) and no ' +
+    'The bundle posts to the agent with `node:http` and a keep-alive agent (lambda/io/http.ts). The handler runs with routes and ' +
+      '`ARCHESTRA_TOKEN` only: no `IDEMPOTENCY_TABLE` except in the W3 cold-start rows that say so (with the table, which the CDK app enables by ' +
+      'default, every record also costs a DynamoDB write before its send and one after, which W1 and W2 do not measure) and no ' +
       '`DLQ_URL` except where W3 says so (no record fails, so the queue would never be written to).',
     '',
+    ...(PREV ? [`Figures from an earlier run appear only where marked *${PREV.short}*, and in [Against the previous run](#against-the-previous-run): every other figure is this run's.`, ''] : []),
     '## Machine',
     '',
     ...machine(r),
@@ -706,8 +817,9 @@ function render(r: Results): { markdown: string; targets: Target[] } {
         "with it: the ratio to it is the scheduler's own loss, the rest is the cost of one request.",
       '- *Slot occupancy*: the sum of the round trips over (parallelism × wall time), parallelism being min(MAX_CONCURRENCY, chains): ' +
         'the share of the time the allowed requests were actually in flight.',
-      '- *Before the first request*: from the handler\'s call to the first `fetch` (decode, route and render of the whole batch, ' +
-        'then scheduling); *after the last answer*: from the last answer to the handler\'s return (reply parsing, report, logs, metrics).',
+      '- *Before the first request*: from the handler\'s call to the first `http.request` (decode, route and render of the whole batch, ' +
+        'then scheduling); *after the last answer*: from the last byte of the last answer (the response\'s `end`) to the handler\'s ' +
+        'return (reply parsing, report, logs, metrics). The bench child wraps `node:http`\'s `request` to see both (one closure per request).',
       '- *CPU busy*: process CPU time over wall time (handler: `process.cpuUsage()` of the measured invocation; agent: /proc). ' +
         '*Event-loop delay*: `perf_hooks.monitorEventLoopDelay` in the handler during the measured invocation.',
       `- With whole requests (a round of ${W1.concurrency} cannot be split), the best possible at exactly ${W1.latencyMs} ms is ` +
@@ -752,6 +864,7 @@ function render(r: Results): { markdown: string; targets: Target[] } {
 
   const w2 = r.w2;
   if (w2) {
+    const prevW2 = PREV?.results.w2?.rows.filter((x) => x.kind === 'bridge' && x.name.includes('WARN')) ?? [];
     out.push(
       '## W2: CPU per record',
       '',
@@ -764,28 +877,33 @@ function render(r: Results): { markdown: string; targets: Target[] } {
         'around the invocations, divided by the records; *first invocation* includes JIT warm-up, *warm* is the later ones. ' +
         'Peak RSS is `process.resourceUsage().maxRSS` (the events themselves included).',
       '',
-      "- *projection*: the same bundle with Node's `fetch` replaced, in the bench's child only, by a minimal fetch over " +
-        '`node:http` with a keep-alive agent (bench/handler-child.cjs `installHttpFetch`): what porting lambda/io/http.ts to `node:http` would give.',
-      "- *bridge alone*: fetch replaced by an in-process stub answering at once with the agent's usual reply " +
-        '(bench/handler-child.cjs `installStubFetch`): no network, so what remains is the bridge\'s own work (decode, route, render, ' +
-        'ids, scheduling, reply parsing, logging, metrics).',
-      "- *transport only*: the bench's probe (bench/baseline.ts with 16 requests in flight: same records, same JSON body, same " +
-        'agent, nothing else: no routing, rendering, scheduling, logging or metrics). What the HTTP client alone costs per request on ' +
-        "this machine: the floor under the bridge's figure.",
+      "- *bridge alone*: `node:http`'s `request` replaced, in the bench's child only, by an in-process fake answering on the next " +
+        "turn of the event loop with the agent's usual reply (bench/stub-http.cjs): no socket, no HTTP " +
+        "parsing, so what remains is the bridge's own work (decode, route, render, ids, scheduling, reply parsing, logging, metrics).",
+      "- *transport only*: the bench's probes (bench/baseline.ts with 16 requests in flight: same records, same JSON body, same " +
+        'agent, nothing else: no routing, rendering, scheduling, logging or metrics). What an HTTP client alone costs per request on ' +
+        "this machine: with the bridge's own client (lambda/io/http.ts `httpPost`, bundled in unchanged) it is the floor under the " +
+        "bridge's figure; a minimal `node:http` client and Node's `fetch` (the previous transport) for comparison.",
+      ...(prevW2.length ? [`- *${PREV!.short}*: not measured in this run, copied from the ${PREV!.label} (bench/previous-run.json) for comparison.`] : []),
       '',
       table(
         ['Configuration', 'CPU µs/record', 'min–max', 'first invocation', 'warm invocations', 'Wall (ms)', 'Records/s', 'Peak RSS (MiB)', 'stdout bytes/record'],
-        w2.rows.map((x) => [
-          x.name,
-          int(x.cpuUs.median),
-          range(x.cpuUs),
-          int(x.firstUs?.median),
-          int(x.warmUs?.median),
-          int(x.wallMs.median),
-          int(W2.records / (x.wallMs.median / 1000)),
-          dec(x.rssMb.median, 0),
-          x.stdoutBytesPerRecord ? int(x.stdoutBytesPerRecord.median) : '—',
-        ]).map((cells) => cells.map((c) => (c === 'n/a' ? '—' : c))),
+        [
+          ...w2.rows.map((x) => ({ x, name: x.name })),
+          ...prevW2.map((x) => ({ x, name: `*${PREV!.short}*: ${x.name}` })),
+        ]
+          .map(({ x, name }) => [
+            name,
+            int(x.cpuUs.median),
+            range(x.cpuUs),
+            int(x.firstUs?.median),
+            int(x.warmUs?.median),
+            int(x.wallMs.median),
+            int(W2.records / (x.wallMs.median / 1000)),
+            dec(x.rssMb.median, 0),
+            x.stdoutBytesPerRecord ? int(x.stdoutBytesPerRecord.median) : '—',
+          ])
+          .map((cells) => cells.map((c) => (c === 'n/a' ? '—' : c))),
       ),
       '',
       'Is the agent the bottleneck? (medians)',
@@ -802,10 +920,10 @@ function render(r: Results): { markdown: string; targets: Target[] } {
     const by = (kind: W2Row['kind'], needle: string) => w2.rows.find((x) => x.kind === kind && x.name.includes(needle))!;
     const warn = by('bridge', 'WARN');
     const info = by('bridge', 'INFO');
-    const proj = by('projection', 'node:http');
     const alone = by('stub', 'stubbed');
-    const fetchFloor = by('probe', 'fetch');
+    const client = by('probe', 'lambda/io/http.ts');
     const httpFloor = by('probe', 'node:http');
+    const fetchFloor = by('probe', 'fetch');
     const cpu = warn.cpuUs.median;
     targets.push({
       what: 'W2: CPU per record, WARN logging',
@@ -814,13 +932,14 @@ function render(r: Results): { markdown: string; targets: Target[] } {
       met: cpu <= 100,
       margin: cpu > 100 ? `${dec(cpu / 100, 1)}x` : `${int(100 - cpu)} µs`,
       why:
-        `Node's fetch alone costs ${int(fetchFloor.cpuUs.median)} µs per request on this machine (the ` +
-        `transport-only probe), ${fetchFloor.cpuUs.median >= 0.9 * cpu ? 'about as much as the whole bridge' : `${pct(fetchFloor.cpuUs.median / cpu)} of the bridge's figure`}: ` +
-        `no bridge built on fetch can meet the target here. node:http costs ${int(httpFloor.cpuUs.median)} µs per request ` +
-        `(${dec(fetchFloor.cpuUs.median / httpFloor.cpuUs.median, 1)}x less), and the bridge with fetch swapped for node:http measures ` +
-        `${int(proj.cpuUs.median)} µs per record (warm ${int(proj.warmUs?.median)} µs). The bridge's own work, measured with the agent ` +
-        `stubbed in process, is ${int(alone.cpuUs.median)} µs per record (warm ${int(alone.warmUs?.median)} µs)` +
-        `${(alone.warmUs?.median ?? Infinity) <= 100 ? ', within the target once warm' : ': above the target by itself, before any network I/O'}.`,
+        `The bridge's HTTP client alone (lambda/io/http.ts, 16 in flight, nothing around it) costs ${int(client.cpuUs.median)} µs of CPU ` +
+        `per request on this machine (the transport-only probe; a minimal node:http client ${int(httpFloor.cpuUs.median)} µs, Node's fetch ` +
+        `${int(fetchFloor.cpuUs.median)} µs): ${pct(client.cpuUs.median / cpu)} of the bridge's figure and ` +
+        `${client.cpuUs.median > 100 ? `${dec(client.cpuUs.median / 100, 1)}x the target by itself: with one HTTP/1.1 request per record, no bridge on Node's HTTP stack can meet it on this machine` : 'within the target by itself'}. ` +
+        `The bridge's own work, measured with node:http's request stubbed in process, is ${int(alone.cpuUs.median)} µs per record ` +
+        `(warm ${int(alone.warmUs?.median)} µs)${(alone.warmUs?.median ?? Infinity) <= 100 ? ', within the target once warm' : ', above the target by itself'}. ` +
+        "(The two overlap, so they need not add up to the bridge's figure: both build each request's JSON body and parse its reply, " +
+        'and both run lambda/io/http.ts up to the socket.)',
     });
     targets.push({
       what: 'W2: CPU per record, INFO logging (the default)',
@@ -852,11 +971,14 @@ function render(r: Results): { markdown: string; targets: Target[] } {
       `Cold start: ${W3.runs} fresh \`node\` processes per configuration, each loading the bundle and serving a first one-record ` +
         'invocation (a ~1 KB record through the template, agent answering at once, INFO logging). *Node start-up* is ' +
         "`performance.now()` at the child script's first line; *require* and *first invocation* are `process.hrtime` inside the " +
-        'child (module evaluation with settings and routes validation; then the invocation, which also loads undici on the first ' +
-        '`fetch` and opens the connection); *spawn to answer* is measured by the bench, from `spawn()` to the child\'s report. ' +
-        'The projections measure the recommended changes without touching lambda/: a bundle built by the bench with the same ' +
-        'options but `@aws-sdk/client-*` stubbed (bench/run.ts `buildWithoutSdk`: what a lazy `import()` of each client where it is ' +
-        "first used would save at load), and fetch swapped for node:http as in W2.",
+        'child (module evaluation with settings and routes validation; then the invocation, which opens the connection to the agent ' +
+        'and, with `IDEMPOTENCY_TABLE`, loads the DynamoDB client and makes its two calls, a claim and a completion, to dynalite in ' +
+        "the bench's process: loopback, not a region's network); *spawn to answer* is measured by the bench, from `spawn()` to the " +
+        "child's report. The *reference* row is a bundle built by the bench with the same options but `@aws-sdk/client-*` stubbed " +
+        "out (bench/run.ts `buildWithoutSdk`): the floor that loading the clients lazily can reach, to check how much of the SDK the " +
+        'real bundle still costs at load. The *projection* rows measure a change to the build, not to lambda/: the same sources with ' +
+        "each AWS SDK client built into a file of its own beside the handler, which the handler's lazy `import()` requires at first " +
+        'use (bench/run.ts `buildSplitSdk`). Only the first three rows are held to the cold-start target.',
       '',
       table(
         ['Configuration', 'Node start-up (ms)', 'require bundle (ms)', 'first invocation (ms)', 'require + first invocation (ms)', 'Spawn to answer (ms)', 'min–max'],
@@ -871,7 +993,7 @@ function render(r: Results): { markdown: string; targets: Target[] } {
       met: w3.bundleBytes <= 1_000_000,
       margin: `${int(Math.abs(1_000_000 - w3.bundleBytes) / 1000)} kB`,
     });
-    for (const v of w3.variants.filter((x) => !x.name.startsWith('projection'))) {
+    for (const v of w3.variants.filter((x) => !x.name.startsWith('reference') && !x.name.startsWith('projection'))) {
       const ms = v.spawnToAnswer.median;
       targets.push({
         what: `W3: cold start, ${v.name}`,
@@ -884,6 +1006,8 @@ function render(r: Results): { markdown: string; targets: Target[] } {
       });
     }
   }
+
+  if (PREV) out.push(...againstPrevious(r, PREV));
 
   if (targets.length) {
     out.push(
@@ -904,50 +1028,143 @@ function render(r: Results): { markdown: string; targets: Target[] } {
     for (const t of close) out.push(`- **${t.what}**: met, with only ${t.margin} to spare.${t.why ? ` ${t.why}` : ''}`);
     out.push('');
     const fixes = remedies(r);
-    if (fixes.length) out.push('What the measurements point at (changes to lambda/, each measured above as a projection where possible):', '', ...fixes, '');
+    if (fixes.length) out.push('What the measurements point at (changes outside bench/, each with the figures it rests on):', '', ...fixes, '');
   }
   return { markdown: out.join('\n'), targets };
+}
+
+/**
+ * This run's medians beside an earlier run's (bench/previous-run.json), figure by figure. The transport probes run the
+ * same code in both runs (fetch and the minimal node:http client): their change is the machine's drift between the two
+ * runs, the yardstick for every other change in the table.
+ */
+function againstPrevious(r: Results, prev: PreviousRun): string[] {
+  const p = prev.results;
+  type Row = [string, number | undefined, number | undefined, (n: number | undefined) => string];
+  const rows: Row[] = [];
+  const ms0 = (n: number | undefined) => dec(n, 0);
+  const ms1 = (n: number | undefined) => dec(n, 1);
+  const ratio = (n: number | undefined) => `${dec(n)}x`;
+  for (const mode of ['partition', 'key', 'none', 'baseline'] as const) {
+    const a = p.w1?.find((x) => x.mode === mode);
+    const b = r.w1?.find((x) => x.mode === mode);
+    if (!a && !b) continue;
+    const label = mode === 'baseline' ? 'W1 baseline (sequential, fetch in both runs)' : `W1 \`${mode}\``;
+    rows.push([`${label}: wall (ms)`, a?.wall?.median, b?.wall?.median, int]);
+    if (mode === 'baseline') continue;
+    if (mode !== 'partition') rows.push([`${label}: ratio to ideal`, a?.wall && a.wall.median / a.idealMs, b?.wall && b.wall.median / b.idealMs, ratio]);
+    rows.push([`${label}: request round trip (ms)`, a?.roundTripMs?.median, b?.roundTripMs?.median, ms1]);
+    if (mode !== 'partition') {
+      rows.push([`${label}: before the first request (ms)`, a?.firstRequestMs?.median, b?.firstRequestMs?.median, ms1]);
+      rows.push([`${label}: handler CPU busy`, a?.handlerBusy?.median, b?.handlerBusy?.median, pct]);
+    }
+  }
+  const w2a = p.w2?.rows ?? [];
+  const w2b = r.w2?.rows ?? [];
+  const find = (rows: W2Row[], kind: string, needle: string) => rows.find((x) => x.kind === kind && x.name.includes(needle));
+  for (const [label, kind, needle] of [
+    ['W2 bridge, WARN: CPU µs/record', 'bridge', 'WARN'],
+    ['W2 bridge, INFO: CPU µs/record', 'bridge', 'INFO'],
+    ['W2 bridge alone (agent stubbed in process; not the same stub, see below): CPU µs/record', 'stub', 'stubbed'],
+    ['W2 transport only, Node\'s fetch (same code in both runs): CPU µs/request', 'probe', 'fetch'],
+    ['W2 transport only, minimal node:http (same code in both runs): CPU µs/request', 'probe', 'node:http'],
+  ] as const) {
+    rows.push([label, find(w2a, kind, needle)?.cpuUs.median, find(w2b, kind, needle)?.cpuUs.median, int]);
+    if (kind === 'bridge' && needle === 'WARN') {
+      rows.push(['W2 bridge, WARN: warm invocations, CPU µs/record', find(w2a, kind, needle)?.warmUs?.median, find(w2b, kind, needle)?.warmUs?.median, int]);
+      rows.push(['W2 bridge, WARN: wall (ms)', find(w2a, kind, needle)?.wallMs.median, find(w2b, kind, needle)?.wallMs.median, int]);
+      rows.push(['W2 bridge, WARN: peak RSS (MiB)', find(w2a, kind, needle)?.rssMb.median, find(w2b, kind, needle)?.rssMb.median, ms0]);
+    }
+  }
+  const cold = (res: Results, needle: string) => res.w3?.variants.find((v) => v.name.startsWith(needle));
+  for (const [label, needle] of [
+    ['W3 routes + token', 'routes'],
+    ['W3 plus DLQ_URL', 'plus DLQ_URL'],
+  ] as const) {
+    const a = cold(p, needle);
+    const b = cold(r, needle);
+    rows.push([`${label}: require bundle (ms)`, a?.require.median, b?.require.median, ms0]);
+    rows.push([`${label}: first invocation (ms)`, a?.firstInvoke.median, b?.firstInvoke.median, ms0]);
+    rows.push([`${label}: spawn to answer (ms)`, a?.spawnToAnswer.median, b?.spawnToAnswer.median, ms0]);
+  }
+  if (r.w3 || p.w3) rows.push(['W3 bundle (bytes)', p.w3?.bundleBytes, r.w3?.bundleBytes, int]);
+  const change = (a: number | undefined, b: number | undefined) => {
+    if (a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) || a === 0) return '—';
+    const c = b / a - 1;
+    return `${c >= 0 ? '+' : '−'}${Math.abs(Math.round(c * 100))}%`;
+  };
+  return [
+    '## Against the previous run',
+    '',
+    `Medians of the ${prev.label}, finished ${prev.finished}, beside this run's (bench/previous-run.json). ${prev.about} ` +
+      'Same bench, same workloads, same machine; the code under test differs. The two transport-only probes run the same code ' +
+      "in both runs: their change is the machine's drift between the two runs, the yardstick for the others.",
+    '',
+    table(
+      ['Figure', prev.short, 'this run', 'Change'],
+      rows.filter(([, a, b]) => a !== undefined || b !== undefined).map(([label, a, b, f]) => [label, f(a).replace('n/a', '—'), f(b).replace('n/a', '—'), change(a, b)]),
+    ),
+    '',
+    "*Bridge alone* measured different things in the two runs: then Node's `fetch` was replaced by an async function resolving at " +
+      "once with the reply (no stream, no event-loop turn); now `node:http`'s `request` is replaced by a fake answering on the next " +
+      "turn of the event loop through a Readable, and the bridge's own lambda/io/http.ts runs around it. The figure is this run's " +
+      'measure of the bridge without the network, not evidence of a change in the bridge between the two runs.',
+    '',
+  ];
 }
 
 /** The changes the figures argue for, with the figures (only those the run measured). */
 function remedies(r: Results): string[] {
   const out: string[] = [];
-  const w2 = r.w2?.rows;
-  const cold = r.w3?.variants;
-  const warn = w2?.find((x) => x.kind === 'bridge' && x.name.includes('WARN'));
-  const proj = w2?.find((x) => x.kind === 'projection');
-  const asIs = cold?.find((x) => x.name.startsWith('routes'));
-  const noSdk = cold?.find((x) => x.name === 'projection: AWS SDK clients not evaluated at load');
-  const both = cold?.find((x) => x.name.includes('not evaluated at load, fetch'));
-  if (warn && proj) {
-    out.push(
-      '1. **lambda/io/http.ts: `node:http`/`node:https` with a keep-alive agent instead of `fetch`.** The bridge\'s CPU per record goes ' +
-        `from ${int(warn.cpuUs.median)} to ${int(proj.cpuUs.median)} µs (W2 projection)` +
-        (noSdk && both ? `, and the first invocation of a cold start from ${dec(noSdk.firstInvoke.median, 0)} to ${dec(both.firstInvoke.median, 0)} ms (W3, the two projections: undici is no longer loaded)` : '') +
-        (r.w1?.find((x) => x.mode === 'key')?.handlerBusy
-          ? `. In W1 the handler's process was ${pct(r.w1.find((x) => x.mode === 'key')!.handlerBusy!.median)} CPU-busy at 16 requests in flight ` +
-            '(`key`): cheaper requests leave its event loop more room and should shorten the round trip (not measured here).'
-          : '.'),
-    );
-  }
-  if (asIs && noSdk) {
-    out.push(
-      '2. **lambda/io/sqs-dead-letters.ts, lambda/io/token.ts: load the AWS SDK clients where they are first used** (`import type` at ' +
-        'the top, `await import(\'@aws-sdk/client-…\')` and the client construction inside the first send / secret read; esbuild keeps ' +
-        `the module in the bundle but evaluates it only then). Requiring the bundle drops from ${dec(asIs.require.median, 0)} to ` +
-        `${dec(noSdk.require.median, 0)} ms (W3 projection); the DLQ and the secret are off the hot path anyway. With ` +
-        '`IDEMPOTENCY_TABLE` set (the CDK default), lambda/handler.ts requires lambda/io/dynamo-idempotency.ts at init, which brings ' +
-        'the shared SDK core back into the cold start unless that client is loaded at its first claim the same way.',
-    );
-  }
+  const n = () => `${out.length + 1}.`;
   const key = r.w1?.find((x) => x.mode === 'key');
   if (key?.firstRequestMs) {
     out.push(
-      `3. **lambda/pipeline.ts: start sending before the whole batch is prepared.** ${dec(key.firstRequestMs.median, 0)} ms pass between the ` +
+      `${n()} **lambda/pipeline.ts: start sending before the whole batch is prepared.** ${dec(key.firstRequestMs.median, 0)} ms pass between the ` +
         `handler's call and the first request in W1 \`key\` (${pct(key.firstRequestMs.median / key.idealMs)} of the ideal), because every ` +
         'record is decoded (base64, UTF-8, JSON) and routed and rendered before the first chain starts. Decoding the envelope ' +
         '(topic, partition, offset, key) is enough to build the chains; the value, the route and the text can be prepared in the ' +
-        'chain, just before each record\'s send.',
+        "chain, just before each record's send. Expected gain: most of those milliseconds of wall time per invocation, as the " +
+        `preparation would then overlap the waits for the agent (the handler's process is ${pct(key.handlerBusy?.median)} CPU-busy in W1 \`key\`).`,
+    );
+  }
+  const v = r.w3?.variants ?? [];
+  const routes = v.find((x) => x.name.startsWith('routes'));
+  const idem = v.find((x) => x.name.startsWith('plus IDEMPOTENCY_TABLE'));
+  const ref = v.find((x) => x.name.startsWith('reference'));
+  const splitRoutes = v.find((x) => x.name.startsWith('projection: routes'));
+  const splitIdem = v.find((x) => x.name.startsWith('projection: plus IDEMPOTENCY_TABLE'));
+  if (routes && idem) {
+    const extra = idem.inProcess.median - routes.inProcess.median;
+    out.push(
+      `${n()} **lambda/io/dynamo-idempotency.ts: the cold start with \`IDEMPOTENCY_TABLE\` (the CDK default) is the AWS SDK's.** ` +
+        `It measures ${dec(idem.spawnToAnswer.median, 0)} ms spawn to answer against ${dec(routes.spawnToAnswer.median, 0)} ms without the table: ` +
+        `${dec(extra, 0)} ms more of require + first invocation (${dec(idem.require.median, 0)} + ${dec(idem.firstInvoke.median, 0)} against ` +
+        `${dec(routes.require.median, 0)} + ${dec(routes.firstInvoke.median, 0)} ms), for loading @aws-sdk/client-dynamodb at the first claim and ` +
+        'its two calls (to dynalite on loopback: a region adds its network round trips). Loading the client at first use moved that cost ' +
+        'from init into the first invocation; it did not remove it' +
+        (splitIdem ? ` (with the clients in files of their own it is ${dec(splitIdem.spawnToAnswer.median, 0)} ms: the SDK is then read and compiled at first use instead)` : '') +
+        '. What would remove it: a minimal client for the four DynamoDB operations the store uses (PutItem, GetItem, UpdateItem, ' +
+        'DeleteItem: one signed JSON POST each, SigV4 from node:crypto, the credentials Lambda puts in the environment, the same ' +
+        'node:https keep-alive agent as lambda/io/http.ts) instead of @aws-sdk/client-dynamodb: ' +
+        (ref ? `the reference row (no SDK in the bundle: ${dec(ref.spawnToAnswer.median, 0)} ms) bounds the gain at ` +
+          `${dec(idem.spawnToAnswer.median - ref.spawnToAnswer.median, 0)} ms, less the two round trips that remain. ` : '') +
+        'The price is owning the retries and the error classification (ConditionalCheckFailedException) the SDK gives today.',
+    );
+  }
+  if (routes && splitRoutes && routes.require.median - splitRoutes.require.median >= 10) {
+    out.push(
+      `${n()} **scripts/build.mjs and the CDK bundling (not lambda/): the AWS SDK clients in files of their own.** Without an AWS ` +
+        'client at the first invocation (no table, and `ARCHESTRA_TOKEN` rather than a Secrets Manager secret, whose first read ' +
+        'loads that client: not measured here), requiring the handler goes from ' +
+        `${dec(routes.require.median, 0)} to ${dec(splitRoutes.require.median, 0)} ms and the cold start from ${dec(routes.spawnToAnswer.median, 0)} to ` +
+        `${dec(splitRoutes.spawnToAnswer.median, 0)} ms (W3 projection): lazy \`import()\` keeps the SDK from being evaluated at load, but in one ` +
+        'bundle V8 still has to read and pre-parse its ~590 KB. ' +
+        (splitIdem && idem
+          ? `With \`IDEMPOTENCY_TABLE\` it measures ${dec(splitIdem.spawnToAnswer.median, 0)} against ${dec(idem.spawnToAnswer.median, 0)} ms` +
+            (overlap(splitIdem.spawnToAnswer, idem.spawnToAnswer) ? ', within the run-to-run spread' : '') +
+            ': the SDK code is then read at the first claim instead, so the gain is for deployments without the table, or comes with the DynamoDB change above.'
+          : ''),
     );
   }
   return out;
@@ -979,7 +1196,7 @@ async function main() {
   }
   mkdirSync(TMP, { recursive: true });
   log(`bench${QUICK ? ' --quick' : ''}: ${RUNS} run(s) per figure; workloads ${[...ONLY].join(', ')}${PARTIAL ? ' (partial: report not written)' : ''}`);
-  const results: Results = { elapsedS: 0, loadBefore: os.loadavg(), date: new Date(started).toISOString() };
+  const results: Results = { elapsedS: 0, loadBefore: os.loadavg(), date: new Date(started).toISOString(), code: codeUnderTest() };
   if (ONLY.has('w3')) results.w3 = await w3();
   if (ONLY.has('w1')) results.w1 = await w1();
   if (ONLY.has('w2')) results.w2 = await w2();

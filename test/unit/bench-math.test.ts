@@ -1,4 +1,7 @@
-// The benchmark's pure parts (bench/workloads.ts): the ideal schedule, chains, statistics and events.
+// The benchmark's pure parts (bench/workloads.ts): the ideal schedule, chains, statistics and events; and the
+// in-process agent stub (bench/stub-http.cjs) against the bridge's own HTTP client.
+import http from 'node:http';
+import https from 'node:https';
 import {
   buildBatches,
   buildEvent,
@@ -16,6 +19,8 @@ import {
   type Ordering,
 } from '../../bench/workloads';
 import { decodeEvent } from '../../lambda/decode';
+import { interpretResponse, sendMessageBody } from '../../lambda/deliver/a2a-protocol';
+import { httpPost } from '../../lambda/io/http';
 import { buildChains } from '../../lambda/schedule';
 
 const W1 = { records: 1000, partitions: 4, keys: 100 };
@@ -176,5 +181,41 @@ describe('events', () => {
     const offsets = (p: number) => batches.flatMap((b) => (b.records[`orders-${p}`] ?? []).map((r) => r.offset));
     expect(offsets(0)).toEqual([0, 1, 2, 3, 4]);
     expect(offsets(1)).toEqual([0, 1, 2, 3, 4]);
+  });
+});
+
+describe('agent stub (bench/stub-http.cjs)', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { installStubHttp } = require('../../bench/stub-http.cjs') as { installStubHttp(): () => void };
+  const realHttp = http.request;
+  const realHttps = https.request;
+  let uninstall: (() => void) | undefined;
+  afterEach(() => {
+    uninstall?.();
+    uninstall = undefined;
+  });
+
+  it.each(['http://127.0.0.1:9/v1/a2a/agent', 'https://agent.invalid/v1/a2a/agent'])(
+    "answers lambda/io/http.ts's POST to %s in process with a reply the bridge accepts (A2A v0.3, the bench's routes)",
+    async (url) => {
+      uninstall = installStubHttp();
+      const rpcId = 'kafka:orders-0-42#"quoted"';
+      const body = JSON.stringify(sendMessageBody('0.3', { rpcId, messageId: 'm-1', text: 'hello', metadata: {} }));
+      const reply = await httpPost(url, { 'content-type': 'application/json' }, body, 1000);
+      expect(reply.status).toBe(200);
+      expect(reply.retryAfter).toBeNull();
+      expect(JSON.parse(reply.text).id).toBe(rpcId);
+      expect(interpretResponse('0.3', reply.status, reply.text, rpcId, reply.retryAfter)).toEqual({ kind: 'success', reply: expect.stringMatching(/^Summary: x+\.\.\.$/) });
+    },
+  );
+
+  it('puts the real request functions back', () => {
+    uninstall = installStubHttp();
+    expect(http.request).not.toBe(realHttp);
+    expect(https.request).not.toBe(realHttps);
+    uninstall();
+    uninstall = undefined;
+    expect(http.request).toBe(realHttp);
+    expect(https.request).toBe(realHttps);
   });
 });
