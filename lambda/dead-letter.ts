@@ -26,8 +26,12 @@ export interface DeadLetterBody {
 }
 
 export interface DeadLetterSink {
-  /** Resolves with the ids that could NOT be written; they must then be reported to Lambda. */
-  send(letters: readonly DeadLetter[]): Promise<Set<string>>;
+  /**
+   * Resolves with the ids that could NOT be written; they must then be reported to Lambda. Each partition's
+   * letters are written in offset order, and a partition stops at its first failed letter (the ones above it
+   * are not written: they come back with the partition). Gives up on anything unwritten at `untilMs`.
+   */
+  send(letters: readonly DeadLetter[], untilMs?: number): Promise<Set<string>>;
 }
 
 export interface QueueMessage {

@@ -6,7 +6,7 @@ import type { DeadLetter, DeadLetterSink } from './dead-letter';
 import { AuthGate, type AgentClient, type DeliveryResult, type Target, type TokenSource } from './deliver/agent-client';
 import { messageIds } from './deliver/ids';
 import type { Counter, Log, MetricsSink } from './observe';
-import { batchResponse, coveredByReport, failureOffsets, type KafkaBatchResponse } from './report';
+import { batchResponse, failureOffsets, type KafkaBatchResponse } from './report';
 import type { Renderer } from './render';
 import type { RouteFn } from './route';
 import { buildChains, PrioritySlots, type Ordering } from './schedule';
@@ -80,6 +80,8 @@ type Stage = FinalStatus | 'send' | 'dead_letter';
 
 interface Item {
   record: KafkaRecord;
+  /** Set for an undecodable record: `record` then only carries its coordinates (and raw key) for ordering. */
+  poison?: PoisonRecord;
   plan?: RoutePlan;
   text?: string;
   stage: Stage;
@@ -96,6 +98,31 @@ interface PoisonItem {
 }
 
 const id = (r: { partitionKey: string; offset: number | null }, i?: number) => `${r.partitionKey}@${r.offset ?? `?${i}`}`;
+
+function poisonInChain(p: PoisonRecord): Item {
+  const raw = (p.raw && typeof p.raw === 'object' ? p.raw : {}) as { key?: unknown };
+  return {
+    poison: p,
+    stage: 'dead_letter',
+    code: 'poison',
+    message: p.reason,
+    record: {
+      partitionKey: p.partitionKey,
+      topic: p.topic ?? '',
+      partition: p.partition ?? -1,
+      offset: p.offset as number,
+      timestamp: null,
+      timestampType: null,
+      keyB64: typeof raw.key === 'string' ? raw.key : null,
+      valueB64: null,
+      key: null,
+      value: null,
+      json: undefined,
+      headers: {},
+      rawHeaders: [],
+    },
+  };
+}
 
 function routeAndRender(record: KafkaRecord, deps: PipelineDeps): Item {
   const route = deps.router(record);
@@ -135,13 +162,18 @@ export async function processBatch(event: unknown, info: InvocationInfo, deps: P
       return { record: r, stage: 'dead_letter', code: 'render_failed', message: `cannot route or render: ${(err as Error).message}` } as Item;
     }
   });
-  const poison: PoisonItem[] = batch.poison.map((p) => ({ poison: p, stage: 'dead_letter', code: 'poison', message: p.reason }));
+  // Undecodable records take their place in their chain; only those without an offset stand apart.
+  for (const p of batch.poison) if (p.offset !== null) items.push(poisonInChain(p));
+  const poison: PoisonItem[] = batch.poison
+    .filter((p) => p.offset === null)
+    .map((p) => ({ poison: p, stage: 'dead_letter', code: 'poison', message: p.reason }));
 
   const needsToken = items.some((i) => i.stage === 'send' && i.plan!.target.sendToken);
   let tokenError: string | undefined;
   if (needsToken) {
     try {
-      await deps.tokens.get();
+      // Bounded by the deadline: a token store that never answers must not hold the batch past it.
+      await withDeadline(deps.tokens.get(), deadline - now(), 'reading the token');
     } catch (err) {
       tokenError = (err as Error).message;
     }
@@ -156,8 +188,10 @@ export async function processBatch(event: unknown, info: InvocationInfo, deps: P
       x.message = tokenError;
     }
   } else {
-    await deliverAll(items, deadline, deps);
-    await deadLetterAll(items, poison, batch.source, info, deps);
+    // Dead-letter writes may use the safety margin, but never the last moments before Lambda's own timeout.
+    const writeBy = started + info.remainingMs - Math.min(250, deps.safetyMarginMs / 2);
+    const letters = new LetterWriter(deps, batch.source, info, writeBy);
+    await deliverAll(items, poison, deadline, letters, deps);
   }
 
   const offsets = failureOffsets([
@@ -170,73 +204,166 @@ export async function processBatch(event: unknown, info: InvocationInfo, deps: P
   return { response: batchResponse(offsets), outcomes, durationMs };
 }
 
-async function deliverAll(items: Item[], deadline: number, deps: PipelineDeps): Promise<void> {
+/** Rejects when `ms` pass first; the underlying call is abandoned, not awaited. */
+function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than the time left in this invocation`)), Math.max(0, ms));
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Lowest failed offset so far per partition. A record above it comes back with its partition: it is
+ * neither dead-lettered now (it would be twice) nor, without an idempotency store, sent (it would run twice).
+ */
+class PartitionFailures {
+  private readonly lowest = new Map<string, number>();
+  mark(partitionKey: string, offset: number): void {
+    if (offset < (this.lowest.get(partitionKey) ?? Infinity)) this.lowest.set(partitionKey, offset);
+  }
+  below(partitionKey: string, offset: number): number | undefined {
+    const at = this.lowest.get(partitionKey);
+    return at !== undefined && at < offset ? at : undefined;
+  }
+}
+
+/**
+ * Per partition, the offsets still in play (to be sent or dead-lettered). A dead letter is written only
+ * once everything below it in its partition is settled: if one of those fails, the letter's record comes
+ * back with its partition and must not already sit in the queue.
+ */
+class Settlement {
+  private readonly parts = new Map<string, { offsets: number[]; done: Set<number>; next: number; waiters: Array<{ offset: number; wake: () => void }> }>();
+
+  constructor(items: readonly Item[]) {
+    for (const i of items) {
+      if (i.stage !== 'send' && i.stage !== 'dead_letter') continue;
+      const pk = i.record.partitionKey;
+      let part = this.parts.get(pk);
+      if (!part) this.parts.set(pk, (part = { offsets: [], done: new Set(), next: 0, waiters: [] }));
+      part.offsets.push(i.record.offset);
+    }
+    for (const part of this.parts.values()) part.offsets.sort((a, b) => a - b);
+  }
+
+  private lowest(part: { offsets: number[]; next: number }): number {
+    return part.next < part.offsets.length ? part.offsets[part.next] : Infinity;
+  }
+
+  settle(pk: string, offset: number): void {
+    const part = this.parts.get(pk);
+    if (!part || part.done.has(offset)) return;
+    part.done.add(offset);
+    while (part.next < part.offsets.length && part.done.has(part.offsets[part.next])) part.next++;
+    const low = this.lowest(part);
+    part.waiters = part.waiters.filter((w) => (w.offset <= low ? (w.wake(), false) : true));
+  }
+
+  /** Resolves when every offset below this one in its partition is settled. */
+  below(pk: string, offset: number): Promise<void> {
+    const part = this.parts.get(pk);
+    if (!part || this.lowest(part) >= offset) return Promise.resolve();
+    return new Promise((wake) => part.waiters.push({ offset, wake }));
+  }
+}
+
+async function deliverAll(items: Item[], poison: PoisonItem[], deadline: number, letters: LetterWriter, deps: PipelineDeps): Promise<void> {
+  const failures = new PartitionFailures();
+  const hold = !deps.idempotency;
+
+  // Undecodable records without an offset cannot be ordered: written first, reported through their
+  // partition's lowest offset if the write fails.
+  for (const { target, ok } of await letters.write(poison.map((p, i) => ({ target: p, letter: poisonLetter(p.poison, i, letters) })))) {
+    if (ok) target.stage = 'dead_lettered';
+    else Object.assign(target, { stage: 'failed', message: `${target.message} (dead-letter write failed: reported instead)` });
+  }
+
   const slots = new PrioritySlots(deps.maxConcurrency);
   const auth = new AuthGate();
-  // Lowest transient failure so far per partition. Without an idempotency store, a record above it is
-  // not sent: Lambda will redeliver it anyway, and sending it now would make the agent run it twice.
-  const partitionFailure = new Map<string, number>();
-  const hold = !deps.idempotency;
+  const settlement = new Settlement(items);
 
   const runChain = async (chain: Item[]) => {
     let stopped: Item | undefined;
+    const stop = (item: Item) => {
+      stopped = item;
+      failures.mark(item.record.partitionKey, item.record.offset);
+    };
     for (let i = 0; i < chain.length; i++) {
       const item = chain[i];
-      if (item.stage !== 'send') continue;
       const r = item.record;
-      if (stopped) {
-        Object.assign(item, { stage: 'failed', code: 'not_sent', message: `held behind offset ${stopped.record.offset} of the same chain` });
-        continue;
+      const inPlay = item.stage === 'send' || item.stage === 'dead_letter';
+      if (item.stage === 'send') {
+        const failedAt = failures.below(r.partitionKey, r.offset);
+        if (stopped || (hold && failedAt !== undefined)) {
+          Object.assign(item, {
+            stage: 'failed',
+            code: 'not_sent',
+            message: stopped ? `held behind offset ${stopped.record.offset} of the same chain` : `partition resumes from offset ${failedAt}`,
+          });
+        } else {
+          await send(item, chain.length - i);
+          if ((item.stage as Stage) === 'failed') stop(item);
+        }
       }
-      const failedAt = partitionFailure.get(r.partitionKey);
-      if (hold && failedAt !== undefined && failedAt < r.offset) {
-        Object.assign(item, { stage: 'failed', code: 'not_sent', message: `partition resumes from offset ${failedAt}` });
-        continue;
+      if (item.stage === 'dead_letter') {
+        if (!stopped) await settlement.below(r.partitionKey, r.offset);
+        const failedAt = failures.below(r.partitionKey, r.offset);
+        if (stopped || failedAt !== undefined) {
+          Object.assign(item, { stage: 'failed', message: `${item.message} (left for redelivery: partition resumes below it)` });
+        } else {
+          // Written before the chain moves on: should the write fail, nothing after it has been sent meanwhile.
+          const letter = item.poison ? poisonLetter(item.poison, i, letters) : recordLetter(item, letters);
+          const [{ ok }] = await letters.write([{ target: item, letter }]);
+          if (ok) item.stage = 'dead_lettered';
+          else {
+            Object.assign(item, { stage: 'failed', message: `${item.message} (dead-letter write failed: reported instead)` });
+            stop(item);
+          }
+        }
       }
-      const plan = item.plan!;
-      const remaining = chain.length - i;
-      const msg = toMessage(item);
-      const key = msg.rpcId.slice('kafka:'.length);
+      if (inPlay) settlement.settle(r.partitionKey, r.offset);
+    }
+  };
 
-      if (deps.idempotency) {
-        let claim: 'claimed' | 'completed' | 'in_progress';
-        try {
-          claim = await deps.idempotency.claim(key, deadline + deps.safetyMarginMs);
-        } catch (err) {
-          claim = 'in_progress';
-          item.message = `idempotency store unavailable: ${(err as Error).message}`;
-        }
-        if (claim === 'completed') {
-          Object.assign(item, { stage: 'duplicate', code: 'duplicate', message: 'already delivered by an earlier invocation' });
-          continue;
-        }
-        if (claim === 'in_progress') {
-          Object.assign(item, { stage: 'failed', code: 'in_progress', message: item.message ?? 'another invocation is delivering this record' });
-          stopped = item;
-          continue;
-        }
+  const send = async (item: Item, remaining: number) => {
+    const r = item.record;
+    const msg = toMessage(item);
+    const key = msg.rpcId.slice('kafka:'.length);
+    if (deps.idempotency) {
+      let claim: 'claimed' | 'completed' | 'in_progress';
+      try {
+        claim = await deps.idempotency.claim(key, deadline + deps.safetyMarginMs);
+      } catch (err) {
+        claim = 'in_progress';
+        item.message = `idempotency store unavailable: ${(err as Error).message}`;
       }
-
-      const res = await deps.client.deliver(msg, plan.target, deadline, (fn) => slots.run(remaining, fn), auth);
-      deps.onDelivered?.();
-      item.result = res;
-      item.code = res.code;
-      item.message = res.message;
-      if (res.status === 'delivered') item.stage = 'delivered';
-      else if (res.status === 'permanent') item.stage = 'dead_letter';
-      else {
-        item.stage = 'failed';
-        stopped = item;
-        if (r.offset < (partitionFailure.get(r.partitionKey) ?? Infinity)) partitionFailure.set(r.partitionKey, r.offset);
+      if (claim === 'completed') {
+        Object.assign(item, { stage: 'duplicate', code: 'duplicate', message: 'already delivered by an earlier invocation' });
+        return;
       }
-      if (deps.idempotency) {
-        try {
-          if (res.status === 'delivered') await deps.idempotency.complete(key);
-          else await deps.idempotency.release(key);
-        } catch (err) {
-          // The claim expires by itself; a delivered record stays delivered.
-          deps.log.warn('idempotency update failed', { key, error: (err as Error).message });
-        }
+      if (claim === 'in_progress') {
+        Object.assign(item, { stage: 'failed', code: 'in_progress', message: item.message ?? 'another invocation is delivering this record' });
+        return;
+      }
+    }
+    const guard = {
+      mayStart: () => !(!deps.idempotency && failures.below(r.partitionKey, r.offset) !== undefined),
+      failing: () => failures.mark(r.partitionKey, r.offset),
+    };
+    const res = await deps.client.deliver(msg, item.plan!.target, deadline, (fn) => slots.run(remaining, fn), auth, guard);
+    deps.onDelivered?.();
+    item.result = res;
+    item.code = res.code;
+    item.message = res.message;
+    item.stage = res.status === 'delivered' ? 'delivered' : res.status === 'permanent' ? 'dead_letter' : 'failed';
+    if (deps.idempotency) {
+      try {
+        if (res.status === 'delivered') await deps.idempotency.complete(key);
+        else await deps.idempotency.release(key);
+      } catch (err) {
+        // The claim expires by itself; a delivered record stays delivered.
+        deps.log.warn('idempotency update failed', { key, error: (err as Error).message });
       }
     }
   };
@@ -258,98 +385,93 @@ function reportableOffset(p: PoisonRecord, items: Item[], poison: PoisonItem[]):
   return { partitionKey: p.partitionKey, offset: Math.min(...known) };
 }
 
-async function deadLetterAll(items: Item[], poison: PoisonItem[], source: string, info: InvocationInfo, deps: PipelineDeps) {
-  const offsets = failureOffsets(items.filter((i) => i.stage === 'failed').map((i) => i.record));
-  const letters: Array<{ letter: DeadLetter; target: Item | PoisonItem }> = [];
-  const at = new Date().toISOString();
-  items.forEach((item) => {
-    if (item.stage !== 'dead_letter') return;
-    if (coveredByReport(offsets, item.record)) {
-      // Lambda redelivers it with its partition; dead-lettering it now would dead-letter it twice.
-      Object.assign(item, { stage: 'failed', message: `${item.message} (left for redelivery: partition resumes below it)` });
-      return;
-    }
-    const r = item.record;
-    letters.push({
-      target: item,
-      letter: {
-        id: id(r),
-        partitionKey: r.partitionKey,
-        offset: r.offset,
-        body: {
-          version: 1,
-          kind: item.code === 'render_failed' ? 'poison' : 'permanent_failure',
-          error: { class: item.code ?? 'unknown', message: item.message ?? '' },
-          attempts: item.result?.attempts ?? 0,
-          route: item.plan?.route.name ?? null,
-          agentId: item.plan?.route.agentId ?? null,
-          deadLetteredAt: at,
-          eventSource: source,
-          requestId: info.requestId,
-          record: {
-            topic: r.topic,
-            partition: r.partition,
-            offset: r.offset,
-            timestamp: r.timestamp,
-            timestampType: r.timestampType,
-            key: r.keyB64,
-            value: r.valueB64,
-            headers: r.rawHeaders,
-          },
-        },
-      },
-    });
-  });
-  poison.forEach((p, i) => {
-    if (coveredByReport(offsets, p.poison)) {
-      Object.assign(p, { stage: 'failed', message: `${p.message} (left for redelivery: partition resumes below it)` });
-      return;
-    }
-    const raw = p.poison.raw;
-    letters.push({
-      target: p,
-      letter: {
-        id: id(p.poison, i),
-        partitionKey: p.poison.partitionKey,
-        offset: p.poison.offset,
-        body: {
-          version: 1,
-          kind: 'poison',
-          error: { class: 'undecodable', message: p.poison.reason },
-          attempts: 0,
-          route: null,
-          agentId: null,
-          deadLetteredAt: at,
-          eventSource: source,
-          requestId: info.requestId,
-          record: {
-            ...(raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : { raw }),
-            topic: p.poison.topic,
-            partition: p.poison.partition,
-            offset: p.poison.offset,
-          },
-        },
-      },
-    });
-  });
-  if (letters.length === 0) return;
-  let failed: Set<string>;
-  if (!deps.deadLetters) {
-    deps.log.error('no DLQ_URL configured: records that need dead-lettering are reported for redelivery instead', { count: letters.length });
-    failed = new Set(letters.map((l) => l.letter.id));
-  } else {
-    failed = await deps.deadLetters.send(letters.map((l) => l.letter));
-  }
-  for (const { letter, target } of letters) {
-    if (failed.has(letter.id)) {
-      Object.assign(target, { stage: 'failed', message: `${target.message} (dead-letter write failed: reported instead)`, code: target.code });
+/** Writes dead letters through the sink (or reports them when there is none), bounded in time. */
+class LetterWriter {
+  readonly at = new Date().toISOString();
+  private warned = false;
+
+  constructor(
+    private readonly deps: PipelineDeps,
+    readonly source: string,
+    readonly info: InvocationInfo,
+    private readonly writeBy: number,
+  ) {}
+
+  async write<T>(entries: Array<{ target: T; letter: DeadLetter }>): Promise<Array<{ target: T; ok: boolean }>> {
+    if (entries.length === 0) return [];
+    let failed: Set<string>;
+    if (!this.deps.deadLetters) {
+      if (!this.warned) this.deps.log.error('no DLQ_URL configured: records that need dead-lettering are reported for redelivery instead');
+      this.warned = true;
+      failed = new Set(entries.map((e) => e.letter.id));
     } else {
-      target.stage = 'dead_lettered';
+      failed = await this.deps.deadLetters.send(
+        entries.map((e) => e.letter),
+        this.writeBy,
+      );
     }
+    return entries.map(({ target, letter }) => ({ target, ok: !failed.has(letter.id) }));
   }
 }
 
+function recordLetter(item: Item, w: LetterWriter): DeadLetter {
+  const r = item.record;
+  return {
+    id: id(r),
+    partitionKey: r.partitionKey,
+    offset: r.offset,
+    body: {
+      version: 1,
+      kind: item.code === 'render_failed' ? 'poison' : 'permanent_failure',
+      error: { class: item.code ?? 'unknown', message: item.message ?? '' },
+      attempts: item.result?.attempts ?? 0,
+      route: item.plan?.route.name ?? null,
+      agentId: item.plan?.route.agentId ?? null,
+      deadLetteredAt: w.at,
+      eventSource: w.source,
+      requestId: w.info.requestId,
+      record: {
+        topic: r.topic,
+        partition: r.partition,
+        offset: r.offset,
+        timestamp: r.timestamp,
+        timestampType: r.timestampType,
+        key: r.keyB64,
+        value: r.valueB64,
+        headers: r.rawHeaders,
+      },
+    },
+  };
+}
+
+function poisonLetter(p: PoisonRecord, i: number, w: LetterWriter): DeadLetter {
+  const raw = p.raw;
+  return {
+    id: id(p, i),
+    partitionKey: p.partitionKey,
+    offset: p.offset,
+    body: {
+      version: 1,
+      kind: 'poison',
+      error: { class: 'undecodable', message: p.reason },
+      attempts: 0,
+      route: null,
+      agentId: null,
+      deadLetteredAt: w.at,
+      eventSource: w.source,
+      requestId: w.info.requestId,
+      record: {
+        ...(raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : { raw }),
+        topic: p.topic,
+        partition: p.partition,
+        offset: p.offset,
+      },
+    },
+  };
+}
+
 function itemOutcome(i: Item): RecordOutcome {
+  if (i.poison) return poisonOutcome({ poison: i.poison, stage: i.stage, code: i.code, message: i.message });
   const r = i.record;
   const res = i.result;
   return {

@@ -29,7 +29,9 @@ export type DeliveryStatus =
   /** Credentials refused: report it, and nothing more is sent in this invocation. */
   | 'auth'
   /** Not attempted or cut short because the invocation's time ran out: report it. */
-  | 'deadline';
+  | 'deadline'
+  /** Not sent because the caller's guard said no (its partition failed below it): report it. */
+  | 'held';
 
 export interface DeliveryResult {
   status: DeliveryStatus;
@@ -67,6 +69,18 @@ export interface ClientOptions {
 export type Slot = <T>(fn: () => Promise<T>) => Promise<T>;
 
 /**
+ * The caller's say on sending, consulted inside the slot at the moment of each send and retry: a request
+ * queued behind a failure that makes it pointless is not sent. `failing` is told, still inside the slot,
+ * when this record is about to end as reported, so a request waiting for the slot sees it at once.
+ */
+export interface SendGuard {
+  mayStart(): boolean;
+  failing(): void;
+}
+
+const ALWAYS: SendGuard = { mayStart: () => true, failing: () => undefined };
+
+/**
  * Shared by every record of one invocation. After an auth failure the token is re-read once, and all
  * other sends wait until one request has tried it: Archestra blocks an IP after 10 failed auths a minute.
  */
@@ -100,6 +114,21 @@ export class AuthGate {
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/**
+ * Agent-supplied text (replies, error messages) goes to logs and the dead-letter queue: an endpoint that
+ * echoes the Authorization header must not be able to put the token there.
+ */
+function redact(out: Outcome, token: string | undefined): Outcome {
+  if (!token) return out;
+  const clean = (t: string) => (t.includes(token) ? t.split(token).join('[redacted]') : t);
+  if (out.kind === 'success') return { ...out, reply: clean(out.reply) };
+  if (out.kind === 'failure') return { ...out, message: clean(out.message) };
+  return out;
+}
+
+/** Marks a send the guard refused inside the slot. */
+const HELD = failure('transient', 'held', 'held');
+
 export class AgentClient {
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
@@ -123,7 +152,7 @@ export class AgentClient {
     const timeoutMs = Math.min(target.timeoutMs, left);
     try {
       const reply = await this.o.post(target.url, requestHeaders(target.version, target.sendToken ? token : undefined), JSON.stringify(body), timeoutMs);
-      return interpretResponse(target.version, reply.status, reply.text, rpcId, reply.retryAfter);
+      return redact(interpretResponse(target.version, reply.status, reply.text, rpcId, reply.retryAfter), target.sendToken ? token : undefined);
     } catch (err) {
       if (err instanceof HttpError) {
         if (err.code === 'timeout' && timeoutMs < target.timeoutMs) return failure('transient', 'deadline', 'request cut short by the invocation deadline');
@@ -133,7 +162,7 @@ export class AgentClient {
     }
   }
 
-  async deliver(msg: OutgoingMessage, target: Target, deadline: number, slot: Slot, auth: AuthGate): Promise<DeliveryResult> {
+  async deliver(msg: OutgoingMessage, target: Target, deadline: number, slot: Slot, auth: AuthGate, guard: SendGuard = ALWAYS): Promise<DeliveryResult> {
     let attempts = 0;
     let retries = 0;
     let authRetried = false;
@@ -153,19 +182,34 @@ export class AgentClient {
       const generation = auth.generation;
       const token = target.sendToken ? await this.o.tokens.get() : undefined;
       let finishProbe: (() => void) | undefined;
+      let delay = 0;
       const outcome = await slot(async () => {
-        // The slot may have been queued: re-check the deadline and the token's standing at the moment of sending.
-        if (deadline - this.now() < this.o.minRequestMs) return failure('transient', 'deadline', 'not enough time left in this invocation');
+        // The slot may have been queued: re-check the deadline, the guard and the token's standing now.
+        if (deadline - this.now() < this.o.minRequestMs) {
+          guard.failing();
+          return failure('transient', 'deadline', 'not enough time left in this invocation');
+        }
+        if (!guard.mayStart()) return HELD;
         if (auth.stale(generation)) return undefined;
         firstSend ??= this.now();
         attempts++;
         const out = await this.exchange(target, body, msg.rpcId, token, deadline);
-        // Claim the probe before the slot is released, so no queued request goes out with the refused token.
-        if (out.kind === 'failure' && out.failure === 'auth' && !authRetried) finishProbe = auth.begin(generation);
+        if (out.kind === 'failure') {
+          // Claim the probe before the slot is released, so no queued request goes out with the refused token.
+          if (out.failure === 'auth' && !authRetried) finishProbe = auth.begin(generation);
+          // Decide on a retry here too, so that a final failure is known before the slot goes to the next request.
+          if (out.failure === 'transient' || out.failure === 'retry-then-permanent') {
+            delay = this.backoffMs(retries, out.retryAfterMs);
+            const final = retries >= this.o.maxRetries || this.now() + delay + this.o.minRequestMs > deadline;
+            if (final && out.failure === 'transient') guard.failing();
+          }
+          if (out.failure === 'auth' && authRetried) guard.failing();
+        }
         return out;
       });
 
       if (outcome === undefined) continue; // the token changed or is in doubt while queued: wait for the verdict
+      if (outcome === HELD) return result('held', { code: 'not_sent', message: 'not sent: its partition failed below it' });
       if (outcome.kind === 'success') return result('delivered', { reply: outcome.reply, taskId: outcome.taskId });
       if (outcome.kind === 'pending') return this.poll(target, msg, outcome.taskId, deadline, slot, result, () => attempts++);
       if (outcome.code === 'deadline') return result('deadline', { code: outcome.code, message: outcome.message });
@@ -201,7 +245,6 @@ export class AgentClient {
       if (retries >= this.o.maxRetries) {
         return result(outcome.failure === 'retry-then-permanent' ? 'permanent' : 'transient', { code: outcome.code, message: outcome.message });
       }
-      const delay = this.backoffMs(retries, outcome.retryAfterMs);
       if (this.now() + delay + this.o.minRequestMs > deadline) {
         return result('transient', { code: outcome.code, message: `${outcome.message} (no time left to retry)` });
       }
@@ -246,9 +289,15 @@ export class AgentClient {
       const rpcId = `${msg.rpcId}:get:${++seq}`;
       const token = target.sendToken ? await this.o.tokens.get() : undefined;
       const outcome = await slot(async () => {
+        // Queued for the slot or paused under load: the time may have run out meanwhile.
+        if (giveUpAt - this.now() < this.o.minRequestMs) return failure('transient', 'deadline', 'no time left to poll');
         count();
         return this.exchange(target, getTaskBody(target.version, rpcId, taskId), rpcId, token, giveUpAt);
       });
+      if (outcome.kind === 'failure' && outcome.code === 'deadline') {
+        const byDeadline = giveUpAt === deadline;
+        return result(byDeadline ? 'deadline' : 'transient', { code: byDeadline ? 'deadline' : 'task_timeout', message: `task ${taskId} still unfinished when the time ran out`, taskId });
+      }
       if (outcome.kind === 'success') return result('delivered', { reply: outcome.reply, taskId });
       if (outcome.kind === 'pending') {
         failures = 0;

@@ -25,7 +25,7 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
   const load = () =>
     (ready ??= import('@aws-sdk/client-dynamodb').then((sdk) => ({
       sdk,
-      client: o.client ?? new sdk.DynamoDBClient({ maxAttempts: 3, requestHandler: { requestTimeout: 3000, connectionTimeout: 1000 } }),
+      client: o.client ?? new sdk.DynamoDBClient({ maxAttempts: 3, requestHandler: { requestTimeout: 3000, connectionTimeout: 1000, throwOnRequestTimeout: true } }),
     })));
   const now = o.now ?? Date.now;
   // One owner per container: a claim is only completed or released by the invocation family that made it.

@@ -10,6 +10,9 @@ export class TokenUnavailableError extends Error {
   }
 }
 
+/** One read, retries included, never takes longer than this. */
+const READ_BUDGET_MS = 10_000;
+
 export interface TokenOptions {
   token?: string;
   secretArn?: string;
@@ -46,10 +49,11 @@ export function createTokenSource(o: TokenOptions): TokenSource {
   let sdk: Promise<typeof import('@aws-sdk/client-secrets-manager')> | undefined;
   const load = async (): Promise<string> => {
     const { GetSecretValueCommand, SecretsManagerClient } = await (sdk ??= import('@aws-sdk/client-secrets-manager'));
-    client ??= new SecretsManagerClient({ maxAttempts: 3, requestHandler: { requestTimeout: 5000, connectionTimeout: 2000 } });
+    // throwOnRequestTimeout: without it the handler only warns and a silent endpoint hangs the read forever.
+    client ??= new SecretsManagerClient({ maxAttempts: 3, requestHandler: { requestTimeout: 5000, connectionTimeout: 2000, throwOnRequestTimeout: true } });
     let secret: string | undefined;
     try {
-      const res = await client.send(new GetSecretValueCommand({ SecretId: o.secretArn }));
+      const res = await client.send(new GetSecretValueCommand({ SecretId: o.secretArn }), { abortSignal: AbortSignal.timeout(READ_BUDGET_MS) });
       secret = res.SecretString;
     } catch (e) {
       const err = e as { name?: string; message?: string };

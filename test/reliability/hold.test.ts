@@ -36,10 +36,10 @@ test('a delivery that would begin after its partition failed below it is held (n
   expect(result.response.batchItemFailures).toEqual([{ itemIdentifier: { partition: 'orders-0', offset: 1 } }]);
 });
 
-// BUG C (lambda/pipeline.ts deliverAll / lambda/deliver/agent-client.ts AgentClient.deliver): the partition hold
+// Regression (bug C, fixed) (lambda/pipeline.ts deliverAll / lambda/deliver/agent-client.ts AgentClient.deliver): the partition hold
 // (`partitionFailure`) is only consulted before deliver() is called. A delivery that was waiting for a
 // concurrency slot when the failure happened still sends once it gets the slot.
-test.failing('BUG C: a delivery queued for a concurrency slot does not send once its partition failed below it', async () => {
+test('a delivery queued for a concurrency slot does not send once its partition failed below it', async () => {
   // MAX_CONCURRENCY 1: offset 1 holds the slot and fails after 50 ms; offsets 2 and 3 (own keys, own chains)
   // were queued for the slot before that. Offset 3 can only get the slot after offset 2's whole exchange,
   // well after offset 1's failure is known.
@@ -51,8 +51,8 @@ test.failing('BUG C: a delivery queued for a concurrency slot does not send once
   expect(sentOffsets()).not.toContain(3);
 });
 
-// BUG C, second path: a retry inside AgentClient.deliver is a new send, started without looking at the hold.
-test.failing('BUG C: a retry does not start once its partition failed below it', async () => {
+// Regression (bug C, fixed), second path: a retry inside AgentClient.deliver is a new send, started without looking at the hold.
+test('a retry does not start once its partition failed below it', async () => {
   // offset 1 (key a) fails three times at once (~40 ms with backoff); offset 2 (key b) gets a 503 after 150 ms
   // and retries well after offset 1's failure is known.
   sim.setBehaviour((r) => (!isSend(r) ? undefined : n(r) === 1 ? { kind: 'http', status: 503 } : n(r) === 2 && r.attempt === 1 ? { kind: 'http', status: 503, delayMs: 150 } : undefined));

@@ -123,18 +123,18 @@ describe(`no loss under random faults (profile ${P.name}, seed ${P.seed})`, () =
     held('1.dead-lettered+delivered', '1.dead-lettered-twice');
   });
 
-  // BUG A (lambda/pipeline.ts, deadLetterAll): the letters of a batch are written all at once; when one write
+  // Regression (bug A, fixed) (lambda/pipeline.ts, deadLetterAll): the letters of a batch are written all at once; when one write
   // fails, its record is reported, which lowers its partition's offset below letters of the same partition that
   // were written. Lambda redelivers those records and they are dead-lettered a second time.
   // See also dead-letter-faults.test.ts for the minimal reproduction.
-  test.failing('invariant 1: never dead-lettered while also at/after the reported offset [BUG A: partial DLQ write failure]', () => {
+  test('invariant 1: never dead-lettered while also at/after the reported offset', () => {
     held('1.dead-lettered+reported');
   });
 
-  // BUG B (lambda/pipeline.ts, processBatch/deadLetterAll): dead-lettering happens after every chain has been
+  // Regression (bug B, fixed) (lambda/pipeline.ts, processBatch/deadLetterAll): dead-lettering happens after every chain has been
   // delivered; a failed dead-letter write then reports a record below records its own chain already delivered,
   // which Lambda sends to the agent again.
-  test.failing('invariant 1: a record both delivered and reported was delivered in another chain than the failure [BUG B: DLQ write failure after the chain went on]', () => {
+  test('invariant 1: a record both delivered and reported was delivered in another chain than the failure', () => {
     held('1.delivered+reported-same-chain');
   });
 
@@ -151,11 +151,11 @@ describe(`no loss under random faults (profile ${P.name}, seed ${P.seed})`, () =
     expect(tally.f.duplicates).toBe(0);
   });
 
-  // BUG C (lambda/pipeline.ts deliverAll + lambda/deliver/agent-client.ts deliver): the partition hold is only
+  // Regression (bug C, fixed) (lambda/pipeline.ts deliverAll + lambda/deliver/agent-client.ts deliver): the partition hold is only
   // checked before AgentClient.deliver is called. A delivery waiting for a concurrency slot, or retrying, still
   // sends after another chain of its partition failed below it; Lambda redelivers that record, so it is sent twice.
   // See hold.test.ts for the minimal reproduction.
-  test.failing('without an idempotency store, no send starts above a partition\'s failure offset once the failure is known [BUG C: hold not re-checked at send time]', () => {
+  test('without an idempotency store, no send starts above a partition\'s failure offset once the failure is known', () => {
     held('hold');
   });
 });

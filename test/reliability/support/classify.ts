@@ -10,7 +10,7 @@
 import type { KafkaBatchResponse } from '../../../lambda/report';
 
 export type RecordClass = 'delivered' | 'dead_lettered' | 'reported' | 'skipped';
-export type DeliveryStatus = 'delivered' | 'permanent' | 'transient' | 'auth' | 'deadline';
+export type DeliveryStatus = 'delivered' | 'permanent' | 'transient' | 'auth' | 'deadline' | 'held';
 
 export interface ObservedRecord {
   /** `<partitionKey>@<offset>` */
