@@ -6,17 +6,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
+import type { SimStats } from '../sim/archestra';
 
 export const ROOT = path.resolve(__dirname, '..');
 
-export interface AgentStats {
-  total: number;
-  byMethod: Record<string, number>;
-  byOutcome: Record<string, number>;
-  byStatus: Record<string, number>;
-  inFlight: number;
-  maxInFlight: number;
-}
+/** The sim's own counters, printed by its CLI with --stats when it stops. */
+export type AgentStats = SimStats;
 
 export interface Agent {
   url: string;
