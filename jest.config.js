@@ -5,8 +5,8 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   // ESM-only packages are transformed to CJS for jest: `jose` (required by @a2a-js/sdk's CJS build) and @middy/core 6.
   transform: {
-    '^.+\\.tsx?$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json', isolatedModules: true }],
-    '^.+\\.m?js$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs' }, isolatedModules: true }],
+    '^.+\\.tsx?$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }],
+    '^.+\\.m?js$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', isolatedModules: true } }],
   },
   transformIgnorePatterns: ['/node_modules/(?!(jose|@middy)/)'],
   testTimeout: 30000,
