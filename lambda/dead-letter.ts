@@ -2,6 +2,7 @@
 // can replay from. A message over the queue's size limit is split into ordered base64 chunks instead of
 // being trimmed: nothing of the record is ever dropped.
 import { randomUUID } from 'node:crypto';
+import type { KafkaRecord, PoisonRecord } from './decode';
 
 export interface DeadLetter {
   /** Correlates the outcome with this entry (the record's id in the batch). */
@@ -32,6 +33,77 @@ export interface DeadLetterSink {
    * are not written: they come back with the partition). Gives up on anything unwritten at `untilMs`.
    */
   send(letters: readonly DeadLetter[], untilMs?: number): Promise<Set<string>>;
+}
+
+/** Who wrote a letter, and when: the same for every letter of an invocation. */
+export interface LetterContext {
+  at: string;
+  source: string;
+  requestId: string | null;
+}
+
+const letterId = (r: { partitionKey: string; offset: number | null }, i: number) => `${r.partitionKey}@${r.offset ?? `?${i}`}`;
+
+/** A decoded record the bridge gave up on: a render failure (poison) or an agent's permanent refusal. */
+export function recordLetter(
+  r: KafkaRecord,
+  why: { kind: 'poison' | 'permanent_failure'; class: string; message: string; attempts: number },
+  route: { name: string; agentId: string } | undefined,
+  ctx: LetterContext,
+): DeadLetter {
+  return {
+    id: letterId(r, 0),
+    partitionKey: r.partitionKey,
+    offset: r.offset,
+    body: {
+      version: 1,
+      kind: why.kind,
+      error: { class: why.class, message: why.message },
+      attempts: why.attempts,
+      route: route?.name ?? null,
+      agentId: route?.agentId ?? null,
+      deadLetteredAt: ctx.at,
+      eventSource: ctx.source,
+      requestId: ctx.requestId,
+      record: {
+        topic: r.topic,
+        partition: r.partition,
+        offset: r.offset,
+        timestamp: r.timestamp,
+        timestampType: r.timestampType,
+        key: r.keyB64,
+        value: r.valueB64,
+        headers: r.rawHeaders,
+      },
+    },
+  };
+}
+
+/** An undecodable record: everything it arrived with, as it arrived. `i` tells apart records without an offset. */
+export function poisonLetter(p: PoisonRecord, i: number, ctx: LetterContext): DeadLetter {
+  const raw = p.raw;
+  return {
+    id: letterId(p, i),
+    partitionKey: p.partitionKey,
+    offset: p.offset,
+    body: {
+      version: 1,
+      kind: 'poison',
+      error: { class: 'undecodable', message: p.reason },
+      attempts: 0,
+      route: null,
+      agentId: null,
+      deadLetteredAt: ctx.at,
+      eventSource: ctx.source,
+      requestId: ctx.requestId,
+      record: {
+        ...(raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : { raw }),
+        topic: p.topic,
+        partition: p.partition,
+        offset: p.offset,
+      },
+    },
+  };
 }
 
 export interface QueueMessage {

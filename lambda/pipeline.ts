@@ -2,13 +2,16 @@
 // Each stage is its own module; this file only sequences them and keeps every record accounted for.
 import type { Route } from './config/routes';
 import { decodeEvent, type KafkaRecord, type PoisonRecord } from './decode';
-import type { DeadLetter, DeadLetterSink } from './dead-letter';
+import { poisonLetter, recordLetter, type DeadLetter, type DeadLetterSink, type LetterContext } from './dead-letter';
 import { AuthGate, type AgentClient, type DeliveryResult, type Target, type TokenSource } from './deliver/agent-client';
 import { messageIds } from './deliver/ids';
-import type { Counter, Log, MetricsSink } from './observe';
+import { logAndMeasure } from './batch-log';
+import type { Log, MetricsSink } from './observe';
+import type { FinalStatus, RecordOutcome } from './outcome';
 import { batchResponse, failureOffsets, type KafkaBatchResponse } from './report';
 import type { Renderer } from './render';
 import type { RouteFn } from './route';
+import { PartitionFailures, Settlement } from './partition-state';
 import { buildChains, PrioritySlots, type Ordering } from './schedule';
 
 export interface RoutePlan {
@@ -52,23 +55,7 @@ export interface InvocationInfo {
   remainingMs: number;
 }
 
-export type FinalStatus = 'delivered' | 'dead_lettered' | 'unrouted' | 'tombstone' | 'duplicate' | 'failed';
-
-export interface RecordOutcome {
-  partitionKey: string;
-  topic: string | null;
-  partition: number | null;
-  offset: number | null;
-  route: string | null;
-  agentId: string | null;
-  status: FinalStatus;
-  code?: string;
-  message?: string;
-  attempts: number;
-  retries: number;
-  latencyMs?: number;
-  reply?: string;
-}
+export type { FinalStatus, RecordOutcome } from './outcome';
 
 export interface BatchResult {
   response: KafkaBatchResponse;
@@ -96,8 +83,6 @@ interface PoisonItem {
   code?: string;
   message?: string;
 }
-
-const id = (r: { partitionKey: string; offset: number | null }, i?: number) => `${r.partitionKey}@${r.offset ?? `?${i}`}`;
 
 function poisonInChain(p: PoisonRecord): Item {
   const raw = (p.raw && typeof p.raw === 'object' ? p.raw : {}) as { key?: unknown };
@@ -200,7 +185,7 @@ export async function processBatch(event: unknown, info: InvocationInfo, deps: P
   ]);
   const outcomes = [...items.map((i) => itemOutcome(i)), ...poison.map((p) => poisonOutcome(p))];
   const durationMs = now() - started;
-  observe(outcomes, offsets, durationMs, info, deps);
+  logAndMeasure(outcomes, offsets, durationMs, info.requestId, deps);
   return { response: batchResponse(offsets), outcomes, durationMs };
 }
 
@@ -213,75 +198,20 @@ function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
-/**
- * Lowest failed offset so far per partition. A record above it comes back with its partition: it is
- * neither dead-lettered now (it would be twice) nor, without an idempotency store, sent (it would run twice).
- */
-class PartitionFailures {
-  private readonly lowest = new Map<string, number>();
-  mark(partitionKey: string, offset: number): void {
-    if (offset < (this.lowest.get(partitionKey) ?? Infinity)) this.lowest.set(partitionKey, offset);
-  }
-  below(partitionKey: string, offset: number): number | undefined {
-    const at = this.lowest.get(partitionKey);
-    return at !== undefined && at < offset ? at : undefined;
-  }
-}
-
-/**
- * Per partition, the offsets still in play (to be sent or dead-lettered). A dead letter is written only
- * once everything below it in its partition is settled: if one of those fails, the letter's record comes
- * back with its partition and must not already sit in the queue.
- */
-class Settlement {
-  private readonly parts = new Map<string, { offsets: number[]; done: Set<number>; next: number; waiters: Array<{ offset: number; wake: () => void }> }>();
-
-  constructor(items: readonly Item[]) {
-    for (const i of items) {
-      if (i.stage !== 'send' && i.stage !== 'dead_letter') continue;
-      const pk = i.record.partitionKey;
-      let part = this.parts.get(pk);
-      if (!part) this.parts.set(pk, (part = { offsets: [], done: new Set(), next: 0, waiters: [] }));
-      part.offsets.push(i.record.offset);
-    }
-    for (const part of this.parts.values()) part.offsets.sort((a, b) => a - b);
-  }
-
-  private lowest(part: { offsets: number[]; next: number }): number {
-    return part.next < part.offsets.length ? part.offsets[part.next] : Infinity;
-  }
-
-  settle(pk: string, offset: number): void {
-    const part = this.parts.get(pk);
-    if (!part || part.done.has(offset)) return;
-    part.done.add(offset);
-    while (part.next < part.offsets.length && part.done.has(part.offsets[part.next])) part.next++;
-    const low = this.lowest(part);
-    part.waiters = part.waiters.filter((w) => (w.offset <= low ? (w.wake(), false) : true));
-  }
-
-  /** Resolves when every offset below this one in its partition is settled. */
-  below(pk: string, offset: number): Promise<void> {
-    const part = this.parts.get(pk);
-    if (!part || this.lowest(part) >= offset) return Promise.resolve();
-    return new Promise((wake) => part.waiters.push({ offset, wake }));
-  }
-}
-
 async function deliverAll(items: Item[], poison: PoisonItem[], deadline: number, letters: LetterWriter, deps: PipelineDeps): Promise<void> {
   const failures = new PartitionFailures();
   const hold = !deps.idempotency;
 
   // Undecodable records without an offset cannot be ordered: written first, reported through their
   // partition's lowest offset if the write fails.
-  for (const { target, ok } of await letters.write(poison.map((p, i) => ({ target: p, letter: poisonLetter(p.poison, i, letters) })))) {
+  for (const { target, ok } of await letters.write(poison.map((p, i) => ({ target: p, letter: poisonLetter(p.poison, i, letters.ctx) })))) {
     if (ok) target.stage = 'dead_lettered';
     else Object.assign(target, { stage: 'failed', message: `${target.message} (dead-letter write failed: reported instead)` });
   }
 
   const slots = new PrioritySlots(deps.maxConcurrency);
   const auth = new AuthGate();
-  const settlement = new Settlement(items);
+  const settlement = new Settlement(items.filter((i) => i.stage === 'send' || i.stage === 'dead_letter').map((i) => i.record));
 
   const runChain = async (chain: Item[]) => {
     let stopped: Item | undefined;
@@ -313,7 +243,14 @@ async function deliverAll(items: Item[], poison: PoisonItem[], deadline: number,
           Object.assign(item, { stage: 'failed', message: `${item.message} (left for redelivery: partition resumes below it)` });
         } else {
           // Written before the chain moves on: should the write fail, nothing after it has been sent meanwhile.
-          const letter = item.poison ? poisonLetter(item.poison, i, letters) : recordLetter(item, letters);
+          const letter = item.poison
+            ? poisonLetter(item.poison, i, letters.ctx)
+            : recordLetter(
+                r,
+                { kind: item.code === 'render_failed' ? 'poison' : 'permanent_failure', class: item.code ?? 'unknown', message: item.message ?? '', attempts: item.result?.attempts ?? 0 },
+                item.plan?.route,
+                letters.ctx,
+              );
           const [{ ok }] = await letters.write([{ target: item, letter }]);
           if (ok) item.stage = 'dead_lettered';
           else {
@@ -387,15 +324,17 @@ function reportableOffset(p: PoisonRecord, items: Item[], poison: PoisonItem[]):
 
 /** Writes dead letters through the sink (or reports them when there is none), bounded in time. */
 class LetterWriter {
-  readonly at = new Date().toISOString();
+  readonly ctx: LetterContext;
   private warned = false;
 
   constructor(
     private readonly deps: PipelineDeps,
-    readonly source: string,
-    readonly info: InvocationInfo,
+    source: string,
+    info: InvocationInfo,
     private readonly writeBy: number,
-  ) {}
+  ) {
+    this.ctx = { at: new Date().toISOString(), source, requestId: info.requestId };
+  }
 
   async write<T>(entries: Array<{ target: T; letter: DeadLetter }>): Promise<Array<{ target: T; ok: boolean }>> {
     if (entries.length === 0) return [];
@@ -412,62 +351,6 @@ class LetterWriter {
     }
     return entries.map(({ target, letter }) => ({ target, ok: !failed.has(letter.id) }));
   }
-}
-
-function recordLetter(item: Item, w: LetterWriter): DeadLetter {
-  const r = item.record;
-  return {
-    id: id(r),
-    partitionKey: r.partitionKey,
-    offset: r.offset,
-    body: {
-      version: 1,
-      kind: item.code === 'render_failed' ? 'poison' : 'permanent_failure',
-      error: { class: item.code ?? 'unknown', message: item.message ?? '' },
-      attempts: item.result?.attempts ?? 0,
-      route: item.plan?.route.name ?? null,
-      agentId: item.plan?.route.agentId ?? null,
-      deadLetteredAt: w.at,
-      eventSource: w.source,
-      requestId: w.info.requestId,
-      record: {
-        topic: r.topic,
-        partition: r.partition,
-        offset: r.offset,
-        timestamp: r.timestamp,
-        timestampType: r.timestampType,
-        key: r.keyB64,
-        value: r.valueB64,
-        headers: r.rawHeaders,
-      },
-    },
-  };
-}
-
-function poisonLetter(p: PoisonRecord, i: number, w: LetterWriter): DeadLetter {
-  const raw = p.raw;
-  return {
-    id: id(p, i),
-    partitionKey: p.partitionKey,
-    offset: p.offset,
-    body: {
-      version: 1,
-      kind: 'poison',
-      error: { class: 'undecodable', message: p.reason },
-      attempts: 0,
-      route: null,
-      agentId: null,
-      deadLetteredAt: w.at,
-      eventSource: w.source,
-      requestId: w.info.requestId,
-      record: {
-        ...(raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : { raw }),
-        topic: p.topic,
-        partition: p.partition,
-        offset: p.offset,
-      },
-    },
-  };
 }
 
 function itemOutcome(i: Item): RecordOutcome {
@@ -507,59 +390,3 @@ function poisonOutcome(p: PoisonItem): RecordOutcome {
   };
 }
 
-const STATUS_COUNTER: Record<FinalStatus, Counter> = {
-  delivered: 'RecordsDelivered',
-  dead_lettered: 'RecordsDeadLettered',
-  unrouted: 'RecordsUnrouted',
-  tombstone: 'TombstonesSkipped',
-  duplicate: 'DuplicatesSkipped',
-  failed: 'RecordsFailed',
-};
-
-function observe(outcomes: RecordOutcome[], offsets: Map<string, number>, durationMs: number, info: InvocationInfo, deps: PipelineDeps) {
-  const totals: Partial<Record<Counter, number>> = { RecordsReceived: outcomes.length };
-  const perRoute = new Map<string, { counts: Partial<Record<Counter, number>>; latenciesMs: number[] }>();
-  const bump = (c: Partial<Record<Counter, number>>, k: Counter, n = 1) => (c[k] = (c[k] ?? 0) + n);
-  for (const o of outcomes) {
-    const counter = STATUS_COUNTER[o.status];
-    bump(totals, counter);
-    if (o.retries) bump(totals, 'RecordsRetried', o.retries);
-    if (o.route) {
-      let r = perRoute.get(o.route);
-      if (!r) perRoute.set(o.route, (r = { counts: {}, latenciesMs: [] }));
-      bump(r.counts, counter);
-      if (o.retries) bump(r.counts, 'RecordsRetried', o.retries);
-      if (o.status === 'delivered' && o.latencyMs !== undefined) r.latenciesMs.push(o.latencyMs);
-    }
-    const fields = {
-      topic: o.topic,
-      partition: o.partition,
-      offset: o.offset,
-      route: o.route,
-      agentId: o.agentId,
-      outcome: o.status,
-      ...(o.code ? { code: o.code } : {}),
-      ...(o.message ? { reason: o.message } : {}),
-      ...(o.attempts ? { attempts: o.attempts } : {}),
-      ...(o.latencyMs !== undefined ? { latencyMs: o.latencyMs } : {}),
-      ...(o.reply !== undefined ? { reply: o.reply.slice(0, deps.logReplyChars) } : {}),
-    };
-    if (o.status === 'dead_lettered') deps.log.error('record dead-lettered', fields);
-    else if (o.status === 'failed') deps.log.warn('record reported for redelivery', fields);
-    else deps.log.info(`record ${o.status}`, fields);
-  }
-  deps.metrics.add(totals, perRoute);
-  deps.log.info('batch summary', {
-    requestId: info.requestId,
-    records: outcomes.length,
-    delivered: totals.RecordsDelivered ?? 0,
-    deadLettered: totals.RecordsDeadLettered ?? 0,
-    unrouted: totals.RecordsUnrouted ?? 0,
-    tombstones: totals.TombstonesSkipped ?? 0,
-    duplicates: totals.DuplicatesSkipped ?? 0,
-    failed: totals.RecordsFailed ?? 0,
-    retries: totals.RecordsRetried ?? 0,
-    reportedPartitions: Object.fromEntries(offsets),
-    durationMs,
-  });
-}

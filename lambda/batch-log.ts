@@ -1,0 +1,69 @@
+// The report stage's observability: what each record became, as log lines and metrics. Kept apart from
+// the pipeline so the wording of logs and the choice of counters live in one place.
+import type { Counter } from './metric-names';
+import type { Log, MetricsSink } from './observe';
+import type { FinalStatus, RecordOutcome } from './outcome';
+
+const STATUS_COUNTER: Record<FinalStatus, Counter> = {
+  delivered: 'RecordsDelivered',
+  dead_lettered: 'RecordsDeadLettered',
+  unrouted: 'RecordsUnrouted',
+  tombstone: 'TombstonesSkipped',
+  duplicate: 'DuplicatesSkipped',
+  failed: 'RecordsFailed',
+};
+
+/** One log line per record and one summary line per invocation, and the invocation's metrics. */
+export function logAndMeasure(
+  outcomes: readonly RecordOutcome[],
+  offsets: ReadonlyMap<string, number>,
+  durationMs: number,
+  requestId: string | null,
+  deps: { log: Log; metrics: MetricsSink; logReplyChars: number },
+): void {
+  const totals: Partial<Record<Counter, number>> = { RecordsReceived: outcomes.length };
+  const perRoute = new Map<string, { counts: Partial<Record<Counter, number>>; latenciesMs: number[] }>();
+  const bump = (c: Partial<Record<Counter, number>>, k: Counter, n = 1) => (c[k] = (c[k] ?? 0) + n);
+  for (const o of outcomes) {
+    const counter = STATUS_COUNTER[o.status];
+    bump(totals, counter);
+    if (o.retries) bump(totals, 'RecordsRetried', o.retries);
+    if (o.route) {
+      let r = perRoute.get(o.route);
+      if (!r) perRoute.set(o.route, (r = { counts: {}, latenciesMs: [] }));
+      bump(r.counts, counter);
+      if (o.retries) bump(r.counts, 'RecordsRetried', o.retries);
+      if (o.status === 'delivered' && o.latencyMs !== undefined) r.latenciesMs.push(o.latencyMs);
+    }
+    const fields = {
+      topic: o.topic,
+      partition: o.partition,
+      offset: o.offset,
+      route: o.route,
+      agentId: o.agentId,
+      outcome: o.status,
+      ...(o.code ? { code: o.code } : {}),
+      ...(o.message ? { reason: o.message } : {}),
+      ...(o.attempts ? { attempts: o.attempts } : {}),
+      ...(o.latencyMs !== undefined ? { latencyMs: o.latencyMs } : {}),
+      ...(o.reply !== undefined ? { reply: o.reply.slice(0, deps.logReplyChars) } : {}),
+    };
+    if (o.status === 'dead_lettered') deps.log.error('record dead-lettered', fields);
+    else if (o.status === 'failed') deps.log.warn('record reported for redelivery', fields);
+    else deps.log.info(`record ${o.status}`, fields);
+  }
+  deps.metrics.add(totals, perRoute);
+  deps.log.info('batch summary', {
+    requestId,
+    records: outcomes.length,
+    delivered: totals.RecordsDelivered ?? 0,
+    deadLettered: totals.RecordsDeadLettered ?? 0,
+    unrouted: totals.RecordsUnrouted ?? 0,
+    tombstones: totals.TombstonesSkipped ?? 0,
+    duplicates: totals.DuplicatesSkipped ?? 0,
+    failed: totals.RecordsFailed ?? 0,
+    retries: totals.RecordsRetried ?? 0,
+    reportedPartitions: Object.fromEntries(offsets),
+    durationMs,
+  });
+}

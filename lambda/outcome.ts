@@ -1,0 +1,19 @@
+// What became of one record: the pipeline's result per record, read by the logs, the metrics and the CLI.
+
+export type FinalStatus = 'delivered' | 'dead_lettered' | 'unrouted' | 'tombstone' | 'duplicate' | 'failed';
+
+export interface RecordOutcome {
+  partitionKey: string;
+  topic: string | null;
+  partition: number | null;
+  offset: number | null;
+  route: string | null;
+  agentId: string | null;
+  status: FinalStatus;
+  code?: string;
+  message?: string;
+  attempts: number;
+  retries: number;
+  latencyMs?: number;
+  reply?: string;
+}
