@@ -4,7 +4,7 @@ import type { Route } from './config/routes';
 import { decodeEvent, type KafkaRecord, type PoisonRecord } from './decode';
 import { poisonLetter, recordLetter, type DeadLetter, type DeadLetterSink, type LetterContext } from './dead-letter';
 import { AuthGate, type AgentClient, type DeliveryResult, type Target, type TokenSource } from './deliver/agent-client';
-import { messageIds } from './deliver/ids';
+import { deliveryKey, messageIds } from './deliver/ids';
 import { logAndMeasure } from './batch-log';
 import type { Log, MetricsSink } from './observe';
 import type { FinalStatus, RecordOutcome } from './outcome';
@@ -266,7 +266,7 @@ async function deliverAll(items: Item[], poison: PoisonItem[], deadline: number,
   const send = async (item: Item, remaining: number) => {
     const r = item.record;
     const msg = toMessage(item);
-    const key = msg.rpcId.slice('kafka:'.length);
+    const key = deliveryKey(r, item.plan!.route.name);
     if (deps.idempotency) {
       let claim: 'claimed' | 'completed' | 'in_progress';
       try {

@@ -27,9 +27,3 @@ export function batchResponse(offsets: ReadonlyMap<string, number>): KafkaBatchR
       .map(([partition, offset]) => ({ itemIdentifier: { partition, offset } })),
   };
 }
-
-/** True when a record at this offset will come back anyway because its partition is reported below it. */
-export const coveredByReport = (offsets: ReadonlyMap<string, number>, r: { partitionKey: string; offset: number | null }): boolean => {
-  const at = offsets.get(r.partitionKey);
-  return at !== undefined && r.offset !== null && r.offset >= at;
-};

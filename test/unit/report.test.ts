@@ -1,4 +1,4 @@
-import { batchResponse, coveredByReport, failureOffsets } from '../../lambda/report';
+import { batchResponse, failureOffsets } from '../../lambda/report';
 
 const f = (partitionKey: string, offset: number) => ({ partitionKey, offset });
 
@@ -59,24 +59,5 @@ describe('batchResponse', () => {
     const res = batchResponse(new Map([['t-0', 12_345_678_901]]));
     expect(JSON.parse(JSON.stringify(res))).toStrictEqual(res);
     expect(typeof res.batchItemFailures[0].itemIdentifier.offset).toBe('number');
-  });
-});
-
-describe('coveredByReport', () => {
-  const offsets = failureOffsets([f('t-0', 5), f('t-1', 0)]);
-
-  test.each([
-    [f('t-0', 5), true], // the reported record itself comes back
-    [f('t-0', 9), true], // above it: redelivered too
-    [f('t-0', 4), false], // below it: not redelivered
-    [f('t-1', 0), true],
-    [f('t-2', 5), false], // another partition, not reported
-    [{ partitionKey: 't-0', offset: null }, false], // no offset: cannot know
-  ])('%j -> %p', (r, expected) => {
-    expect(coveredByReport(offsets, r)).toBe(expected);
-  });
-
-  test('nothing reported covers nothing', () => {
-    expect(coveredByReport(new Map(), f('t-0', 1))).toBe(false);
   });
 });
