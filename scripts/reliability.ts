@@ -11,6 +11,7 @@ import { cpus, totalmem, platform, arch, release } from 'node:os';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
+import type { PropertyFigures } from '../test/reliability/support/figures';
 
 interface Args {
   profile: 'fast' | 'full';
@@ -57,35 +58,7 @@ interface NoLoss {
   profile: string;
   seed: number;
   wallMs: number;
-  figures: {
-    batches: number;
-    byOrdering: Record<string, number>;
-    sqsBatches: number;
-    deadlineBatches: number;
-    dlqDownBatches: number;
-    recordsPerBatch: { min: number; max: number; mean: number };
-    records: number;
-    topicPartitions: number;
-    delivered: number;
-    deadLettered: number;
-    reported: number;
-    skipped: number;
-    deliveredAndReported: number;
-    unacknowledged: number;
-    lost: number;
-    duplicates: number;
-    requests: number;
-    sends: number;
-    polls: number;
-    faults: Record<string, number>;
-    faultsTotal: number;
-    dlqWriteFailures: number;
-    statuses: Record<string, number>;
-    codes: Record<string, number>;
-    violations: Record<string, number>;
-    batchesWithViolations: Record<string, number>;
-    durationMs: number;
-  };
+  figures: PropertyFigures;
 }
 
 interface JestReport {
@@ -227,7 +200,7 @@ function render(a: Args, seed: string, jest: JestReport, wallMs: number, dir: st
   L.push('### Faults injected, by type', '');
   row('Fault', 'Injected');
   row('---', '---:');
-  for (const [k, label] of Object.entries(FAULT_LABELS)) row(label, int(f.faults[k] ?? 0));
+  for (const [k, label] of Object.entries(FAULT_LABELS)) row(label, int(f.faults[k as keyof typeof f.faults] ?? 0));
   row('Dead-letter write failures (per letter or queue down)', int(f.dlqWriteFailures));
   L.push('');
 
@@ -236,8 +209,8 @@ function render(a: Args, seed: string, jest: JestReport, wallMs: number, dir: st
   row('Invariant', 'Violations', 'Batches', 'Verdict');
   row('---', '---:', '---:', '---');
   for (const [id, label] of INVARIANT_LABELS) {
-    const n = f.violations[id] ?? 0;
-    row(label, int(n), int(f.batchesWithViolations[id] ?? 0), n === 0 ? 'holds' : '**violated: known bug, see below**');
+    const n = f.violations[id as keyof typeof f.violations] ?? 0;
+    row(label, int(n), int(f.batchesWithViolations[id as keyof typeof f.batchesWithViolations] ?? 0), n === 0 ? 'holds' : '**violated: known bug, see below**');
   }
   L.push('');
 
