@@ -17,7 +17,7 @@ export class PartitionFailures {
 }
 
 /**
- * Per partition, the offsets still in play (to be sent or dead-lettered). A dead letter is written only
+ * Per partition, the offsets its chains have not yet passed. A dead letter is written only
  * once everything below it in its partition is settled: if one of those fails, the letter's record comes
  * back with its partition and must not already sit in the queue.
  */

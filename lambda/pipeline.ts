@@ -63,7 +63,8 @@ export interface BatchResult {
   durationMs: number;
 }
 
-type Stage = FinalStatus | 'send' | 'dead_letter';
+/** `pending`: decoded, not yet routed and rendered (that happens in its chain, just before it is needed). */
+type Stage = FinalStatus | 'pending' | 'send' | 'dead_letter';
 
 interface Item {
   record: KafkaRecord;
@@ -109,6 +110,15 @@ function poisonInChain(p: PoisonRecord): Item {
   };
 }
 
+/** Route and render are pure and total by design; should one still throw, that record is poison, not the batch. */
+function prepare(record: KafkaRecord, deps: PipelineDeps): Item {
+  try {
+    return routeAndRender(record, deps);
+  } catch (err) {
+    return { record, stage: 'dead_letter', code: 'render_failed', message: `cannot route or render: ${(err as Error).message}` };
+  }
+}
+
 function routeAndRender(record: KafkaRecord, deps: PipelineDeps): Item {
   const route = deps.router(record);
   if (!route) return { record, stage: 'unrouted', code: 'unrouted', message: 'no route matches' };
@@ -139,21 +149,16 @@ export async function processBatch(event: unknown, info: InvocationInfo, deps: P
   const started = now();
   const deadline = started + info.remainingMs - deps.safetyMarginMs;
   const batch = decodeEvent(event);
-  const items = batch.records.map((r) => {
-    try {
-      return routeAndRender(r, deps);
-    } catch (err) {
-      // Route and render are pure and total by design; should one still throw, that record is poison, not the batch.
-      return { record: r, stage: 'dead_letter', code: 'render_failed', message: `cannot route or render: ${(err as Error).message}` } as Item;
-    }
-  });
+  // Routing and rendering wait for each record's turn in its chain, so the first requests leave before the
+  // whole batch is prepared (the preparation then overlaps the agents' answers).
+  const items: Item[] = batch.records.map((record) => ({ record, stage: 'pending' }));
   // Undecodable records take their place in their chain; only those without an offset stand apart.
   for (const p of batch.poison) if (p.offset !== null) items.push(poisonInChain(p));
   const poison: PoisonItem[] = batch.poison
     .filter((p) => p.offset === null)
     .map((p) => ({ poison: p, stage: 'dead_letter', code: 'poison', message: p.reason }));
 
-  const needsToken = items.some((i) => i.stage === 'send' && i.plan!.target.sendToken);
+  const needsToken = items.length > 0 && [...deps.plans.values()].some((p) => p.target.sendToken);
   let tokenError: string | undefined;
   if (needsToken) {
     try {
@@ -211,9 +216,12 @@ async function deliverAll(items: Item[], poison: PoisonItem[], deadline: number,
 
   const slots = new PrioritySlots(deps.maxConcurrency);
   const auth = new AuthGate();
-  const settlement = new Settlement(items.filter((i) => i.stage === 'send' || i.stage === 'dead_letter').map((i) => i.record));
+  const settlement = new Settlement(items.map((i) => i.record));
 
-  const runChain = async (chain: Item[]) => {
+  const runChain = async (chain: Item[], index: number) => {
+    // Chains beyond the concurrency limit could not send yet anyway: they step aside for one turn of the
+    // event loop, so the first requests are on the wire while the rest of the batch is prepared.
+    if (index >= deps.maxConcurrency) await new Promise<void>((resume) => setImmediate(resume));
     let stopped: Item | undefined;
     const stop = (item: Item) => {
       stopped = item;
@@ -222,7 +230,7 @@ async function deliverAll(items: Item[], poison: PoisonItem[], deadline: number,
     for (let i = 0; i < chain.length; i++) {
       const item = chain[i];
       const r = item.record;
-      const inPlay = item.stage === 'send' || item.stage === 'dead_letter';
+      if (item.stage === 'pending') Object.assign(item, prepare(r, deps));
       if (item.stage === 'send') {
         const failedAt = failures.below(r.partitionKey, r.offset);
         if (stopped || (hold && failedAt !== undefined)) {
@@ -259,7 +267,7 @@ async function deliverAll(items: Item[], poison: PoisonItem[], deadline: number,
           }
         }
       }
-      if (inPlay) settlement.settle(r.partitionKey, r.offset);
+      settlement.settle(r.partitionKey, r.offset);
     }
   };
 
@@ -305,7 +313,7 @@ async function deliverAll(items: Item[], poison: PoisonItem[], deadline: number,
     }
   };
 
-  await Promise.all(buildChains(items, deps.ordering).map(runChain));
+  await Promise.all(buildChains(items, deps.ordering).map((chain, index) => runChain(chain, index)));
 }
 
 /** A poison record without an offset can only be reported through its partition's lowest known offset. */
