@@ -846,8 +846,8 @@ function render(r: Results): { markdown: string; targets: Target[] } {
           `cost of a request, ${dec(x.roundTripMs?.median, 1)} ms per round trip with ${W1.concurrency} in flight against ${W1.latencyMs} ms of agent time ` +
           `(${dec(base.roundTripMs?.median, 1)} ms one at a time in the baseline` +
           (part?.roundTripMs ? `, ${dec(part.roundTripMs.median, 1)} ms with 4 in flight in \`partition\` mode` : '') +
-          `), and from ${dec(x.firstRequestMs?.median, 0)} ms spent before the first request left (the whole batch is decoded, routed and ` +
-          `rendered first). Handler CPU busy ${pct(x.handlerBusy?.median)}, event-loop delay p99 ${dec(x.loopP99Ms?.median, 1)} ms, ` +
+          `), and from ${dec(x.firstRequestMs?.median, 0)} ms spent before the first request left (the whole batch is decoded, and the ` +
+          `first chains' records routed and rendered, before the first send). Handler CPU busy ${pct(x.handlerBusy?.median)}, event-loop delay p99 ${dec(x.loopP99Ms?.median, 1)} ms, ` +
           `agent CPU busy ${pct(x.agentBusy?.median)}, other processes ${dec(x.otherCores?.median)} cores of ${CORES}.`,
       });
       targets.push({
@@ -1117,17 +1117,6 @@ function againstPrevious(r: Results, prev: PreviousRun): string[] {
 function remedies(r: Results): string[] {
   const out: string[] = [];
   const n = () => `${out.length + 1}.`;
-  const key = r.w1?.find((x) => x.mode === 'key');
-  if (key?.firstRequestMs) {
-    out.push(
-      `${n()} **lambda/pipeline.ts: start sending before the whole batch is prepared.** ${dec(key.firstRequestMs.median, 0)} ms pass between the ` +
-        `handler's call and the first request in W1 \`key\` (${pct(key.firstRequestMs.median / key.idealMs)} of the ideal), because every ` +
-        'record is decoded (base64, UTF-8, JSON) and routed and rendered before the first chain starts. Decoding the envelope ' +
-        '(topic, partition, offset, key) is enough to build the chains; the value, the route and the text can be prepared in the ' +
-        "chain, just before each record's send. Expected gain: most of those milliseconds of wall time per invocation, as the " +
-        `preparation would then overlap the waits for the agent (the handler's process is ${pct(key.handlerBusy?.median)} CPU-busy in W1 \`key\`).`,
-    );
-  }
   const v = r.w3?.variants ?? [];
   const routes = v.find((x) => x.name.startsWith('routes'));
   const idem = v.find((x) => x.name.startsWith('plus IDEMPOTENCY_TABLE'));
