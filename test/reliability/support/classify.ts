@@ -98,19 +98,22 @@ export interface Violation {
 export interface Verdict {
   classes: Map<string, Set<RecordClass>>;
   violations: Violation[];
-  counts: {
-    records: number;
-    delivered: number;
-    deadLettered: number;
-    reported: number;
-    skipped: number;
-    /** delivered and also reported: sent before another chain of its partition failed; it will come back. */
-    deliveredAndReported: number;
-    /** The agent's success reply raced the bridge's timeout: the bridge reported the record (it comes back). */
-    unacknowledged: number;
-    lost: number;
-    duplicates: number;
-  };
+  counts: RecordCounts;
+}
+
+/** What became of a batch's records, as the judge counts them (summed over batches in the figures). */
+export interface RecordCounts {
+  records: number;
+  delivered: number;
+  deadLettered: number;
+  reported: number;
+  skipped: number;
+  /** delivered and also reported: sent before another chain of its partition failed; it will come back. */
+  deliveredAndReported: number;
+  /** The agent's success reply raced the bridge's timeout: the bridge reported the record (it comes back). */
+  unacknowledged: number;
+  lost: number;
+  duplicates: number;
 }
 
 const FAILED_AT_DELIVERY = new Set<DeliveryStatus>(['transient', 'auth', 'deadline']);

@@ -1,5 +1,5 @@
 // Totals over the generated batches of a property run: what docs/RELIABILITY.md reports.
-import { INVARIANTS, type InvariantId, type Violation } from './classify';
+import { INVARIANTS, type InvariantId, type RecordCounts, type Violation } from './classify';
 import type { FaultKind } from './faults';
 import type { BatchRun, Ordering } from './harness';
 
@@ -10,7 +10,7 @@ export interface Counterexample {
   violations: Violation[];
 }
 
-export interface PropertyFigures {
+export interface PropertyFigures extends RecordCounts {
   batches: number;
   byOrdering: Record<Ordering, number>;
   /** Batches whose dead letters went to a real SQS queue on moto_server. */
@@ -20,16 +20,7 @@ export interface PropertyFigures {
   /** Batches during which the dead-letter queue was down (every write failed). */
   dlqDownBatches: number;
   recordsPerBatch: { min: number; max: number; mean: number };
-  records: number;
   topicPartitions: number;
-  delivered: number;
-  deadLettered: number;
-  reported: number;
-  skipped: number;
-  deliveredAndReported: number;
-  unacknowledged: number;
-  lost: number;
-  duplicates: number;
   requests: number;
   sends: number;
   polls: number;
