@@ -1,14 +1,14 @@
-// Validation against the official A2A v0.3.0 JSON Schema (draft-07, a2aproject/A2A tag v0.3.0), kept outside
-// the clone in ../shared/a2a/ (read-only in CI). Used to prove that what the bridge sends, and what the peers
-// answer, is spec-shaped; A2A 1.0 has no JSON Schema in that directory (its wire format is protobuf JSON).
+// Validation against the official A2A v0.3.0 JSON Schema (draft-07, a2aproject/A2A tag v0.3.0, Apache-2.0), carried
+// in the repository as test data (test/fixtures/a2a/, see its README). Used to prove that what the bridge sends, and
+// what the peers answer, is spec-shaped; A2A 1.0 has no JSON Schema (its wire format is protobuf JSON).
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 
-/** Repo root is two levels up from test/support; shared/ sits beside the clone. `A2A_SCHEMA_PATH` overrides. */
+/** The copy in test/fixtures/a2a/; `A2A_SCHEMA_PATH` points the tests at another one. */
 export const A2A_SCHEMA_PATH =
-  process.env.A2A_SCHEMA_PATH ?? resolve(__dirname, '..', '..', '..', 'shared', 'a2a', 'a2a-v0.3.0.schema.json');
+  process.env.A2A_SCHEMA_PATH ?? resolve(__dirname, '..', 'fixtures', 'a2a', 'a2a-v0.3.0.schema.json');
 
 const SCHEMA_ID = 'https://a2a-protocol.org/v0.3.0/a2a.json';
 
@@ -19,7 +19,7 @@ const compiled = new Map<string, ValidateFunction>();
 function load(): Ajv {
   if (ajv) return ajv;
   if (!existsSync(A2A_SCHEMA_PATH)) {
-    throw new Error(`A2A JSON Schema not found at ${A2A_SCHEMA_PATH} (expected ../shared/a2a/ beside the repo; set A2A_SCHEMA_PATH to override)`);
+    throw new Error(`A2A JSON Schema not found at ${A2A_SCHEMA_PATH} (the repository carries it in test/fixtures/a2a/; A2A_SCHEMA_PATH overrides the path)`);
   }
   const schema = JSON.parse(readFileSync(A2A_SCHEMA_PATH, 'utf8')) as { definitions?: Record<string, unknown> };
   definitions = new Set(Object.keys(schema.definitions ?? {}));
