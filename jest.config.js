@@ -14,4 +14,6 @@ module.exports = {
   },
   transformIgnorePatterns: ['/node_modules/(?!(jose|@middy)/)'],
   testTimeout: 30000,
+  // Names any missing program the tests spawn (moto_server, cfn-lint) once, before the first failure.
+  globalSetup: '<rootDir>/test/support/global-setup.ts',
 };

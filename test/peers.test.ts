@@ -10,6 +10,8 @@ import { DEFAULT_AGENT_ID, defaultSummary, sequence, startArchestraSim, type Arc
 import { startSdkA2AServer, type SdkServer } from './support/a2a-sdk-server';
 import { expectValidA2A, validateA2A } from './support/a2a-schema';
 import { startMoto } from './support/moto';
+import { startPeers } from './support/peers';
+import { describeMissing, missingPrerequisites, onPath } from './support/prerequisites';
 
 const TOKEN = 'platform-token-1';
 
@@ -388,5 +390,41 @@ describe('moto_server', () => {
 
   it('fails clearly when moto_server is missing', async () => {
     await expect(startMoto({ command: 'moto_server_definitely_missing' })).rejects.toThrow(/not found.*pip install/);
+  });
+});
+
+describe('starting peers when one cannot start', () => {
+  it('stops the peers that did start, so nothing is left listening and jest can exit', async () => {
+    let started: ArchestraSim | undefined;
+    const sim = startArchestraSim({ tokens: [TOKEN] }).then((s) => (started = s));
+    await expect(startPeers(sim, startMoto({ command: 'moto_server_definitely_missing' }))).rejects.toThrow(/not found.*pip install/);
+    expect(started).toBeDefined();
+    await expect(fetch(`${started!.url}/`, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
+  });
+
+  it('resolves every peer in order when all start', async () => {
+    const [a, b] = await startPeers(startArchestraSim({ tokens: [TOKEN] }), startArchestraSim({ tokens: [TOKEN] }));
+    try {
+      expect(a.port).not.toBe(b.port);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
+
+describe('test prerequisites', () => {
+  it('names a missing moto_server and cfn-lint with how to install them', () => {
+    const missing = missingPrerequisites({ PATH: '/nonexistent-dir' });
+    expect(missing.map((p) => p.command)).toEqual(['moto_server', 'cfn-lint']);
+    const text = describeMissing(missing);
+    expect(text).toContain('pip install "moto[server]"');
+    expect(text).toContain('pip install cfn-lint');
+  });
+
+  it('finds a program through PATH or as a path, and honours MOTO_SERVER', () => {
+    expect(onPath('node', process.env.PATH)).toBe(true);
+    expect(onPath(process.execPath, '')).toBe(true);
+    expect(onPath('node', '/nonexistent-dir')).toBe(false);
+    expect(missingPrerequisites({ PATH: process.env.PATH, MOTO_SERVER: '/nonexistent/moto' }).map((p) => p.command)).toContain('/nonexistent/moto');
   });
 });

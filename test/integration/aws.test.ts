@@ -7,6 +7,7 @@ import { isSend, startArchestraSim, type ArchestraSim } from '../../sim/archestr
 import { makeBridge, totals } from '../support/bridge';
 import { mskEvent } from '../support/kafka';
 import { startMoto, type MotoServer } from '../support/moto';
+import { startPeers } from '../support/peers';
 
 const AGENT = '33333333-3333-4333-8333-333333333333';
 const TOKEN = 'sm-token-value-9b2c';
@@ -18,7 +19,7 @@ let sm: SecretsManagerClient;
 const saved = { ...process.env };
 
 beforeAll(async () => {
-  [moto, sim] = await Promise.all([startMoto(), startArchestraSim({ tokens: [TOKEN] })]);
+  [moto, sim] = await startPeers(startMoto(), startArchestraSim({ tokens: [TOKEN] }));
   // The bridge's own SDK clients find moto through the standard variables, as they would in a user's shell.
   Object.assign(process.env, {
     AWS_ENDPOINT_URL: moto.endpoint,

@@ -6,6 +6,7 @@ import { isSend, startArchestraSim, type ArchestraSim } from '../../sim/archestr
 import { startDynalite, type Dynalite } from '../support/dynalite';
 import { makeBridge, totals } from '../support/bridge';
 import { mskEvent, type TestRecord } from '../support/kafka';
+import { startPeers } from '../support/peers';
 
 const AGENT = '55555555-5555-4555-8555-555555555555';
 const TOKEN = 'tok-idem-71c0';
@@ -14,7 +15,7 @@ let db: Dynalite;
 let table = 0;
 
 beforeAll(async () => {
-  [sim, db] = await Promise.all([startArchestraSim({ tokens: [TOKEN] }), startDynalite()]);
+  [sim, db] = await startPeers(startArchestraSim({ tokens: [TOKEN] }), startDynalite());
 });
 afterAll(() => Promise.all([sim.close(), db.stop()]));
 beforeEach(() => {

@@ -14,6 +14,7 @@ import { startMoto, type MotoServer } from '../support/moto';
 import { freePort } from '../support/ports';
 import { drainQueue, memoryDeadLetters } from './support/dlq';
 import { writeFigures } from './support/profile';
+import { startPeers } from '../support/peers';
 
 const AGENT = '7c3d2e4f-9a5b-4c6d-8e7f-2a3b4c5d6e7f';
 const TOKEN = `tok-aws-${Date.now().toString(16)}`;
@@ -77,7 +78,7 @@ async function expectAnswerBeforeDeadline(bridge: { run(event: unknown, remainin
 }
 
 beforeAll(async () => {
-  [sim, moto] = await Promise.all([startArchestraSim({ tokens: [TOKEN] }), startMoto()]);
+  [sim, moto] = await startPeers(startArchestraSim({ tokens: [TOKEN] }), startMoto());
   sqs = new SQSClient(moto.clientConfig);
 }, 60_000);
 
