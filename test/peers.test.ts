@@ -1,7 +1,7 @@
 // Proves the protocol peers the rest of the suite relies on: the Archestra simulator (sim/archestra.ts), the
 // reference @a2a-js/sdk server in both wire modes, the A2A v0.3.0 schema validator and moto_server.
 // Doubles as the usage reference for those helpers.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -427,4 +427,17 @@ describe('test prerequisites', () => {
     expect(onPath('node', '/nonexistent-dir')).toBe(false);
     expect(missingPrerequisites({ PATH: process.env.PATH, MOTO_SERVER: '/nonexistent/moto' }).map((p) => p.command)).toContain('/nonexistent/moto');
   });
+
+  it('npm test opens with that message when moto_server is missing, and still runs (and ends) the other suites', () => {
+    const jest = resolve(__dirname, '..', 'node_modules', 'jest', 'bin', 'jest.js');
+    const res = spawnSync(process.execPath, [jest, '--ci', 'test/unit/ids.test.ts'], {
+      cwd: resolve(__dirname, '..'),
+      env: { ...process.env, MOTO_SERVER: '/nonexistent/moto_server' },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(res.stderr).toContain('/nonexistent/moto_server: needed by SQS and Secrets Manager tests');
+    expect(res.stderr).toMatch(/Tests:\s+\d+ passed/);
+    expect(res.status).toBe(0);
+  }, 130_000);
 });
