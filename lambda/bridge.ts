@@ -1,9 +1,11 @@
-// Composition root: settings -> the pipeline's dependencies. The Lambda handler, the local invoke CLI
-// and the tests all build the bridge here, overriding only the edges they replace.
+// Composition root: settings -> the pipeline's dependencies, every edge included (HTTP, token, dead letters,
+// idempotency). The Lambda handler, the local tools (invoke, redrive) and the tests all build the bridge here,
+// overriding only the edges they replace, so a local run uses the same store as the deployed function.
 import { compileRenderer } from './render';
 import type { Settings } from './config/settings';
 import { AgentClient, type TokenSource } from './deliver/agent-client';
 import type { DeadLetterSink } from './dead-letter';
+import { createDynamoIdempotency } from './io/dynamo-idempotency';
 import { httpPost, type HttpPost } from './io/http';
 import { createSqsDeadLetterSink } from './io/sqs-dead-letters';
 import { createTokenSource } from './io/token';
@@ -15,7 +17,8 @@ export interface EdgeOverrides {
   post?: HttpPost;
   tokens?: TokenSource;
   deadLetters?: DeadLetterSink | null;
-  idempotency?: Idempotency;
+  /** null: no store even when IDEMPOTENCY_TABLE is set. */
+  idempotency?: Idempotency | null;
   log?: Log;
   metrics?: MetricsSink;
   now?: () => number;
@@ -61,7 +64,10 @@ export function buildPipeline(s: Settings, o: EdgeOverrides = {}): PipelineDeps 
     }),
     tokens,
     deadLetters,
-    idempotency: o.idempotency,
+    idempotency:
+      o.idempotency === null
+        ? undefined
+        : o.idempotency ?? (s.idempotencyTable ? createDynamoIdempotency({ table: s.idempotencyTable, ttlSeconds: s.idempotencyTtlSeconds }) : undefined),
     ordering: s.ordering,
     maxConcurrency: s.maxConcurrency,
     safetyMarginMs: s.safetyMarginMs,

@@ -6,7 +6,6 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { Context } from 'aws-lambda';
 import { buildPipeline } from './bridge';
-import { createDynamoIdempotency } from './io/dynamo-idempotency';
 import { loadSettings } from './config/settings';
 import { logger, metrics } from './observe';
 import { processBatch, type PipelineDeps } from './pipeline';
@@ -23,9 +22,6 @@ function init(): PipelineDeps {
   try {
     const settings = loadSettings();
     if (!settings.dlqUrl) logger.warn('DLQ_URL is not set: poison records and permanent failures will be reported for redelivery, not dead-lettered');
-    if (settings.idempotencyTable) {
-      return buildPipeline(settings, { idempotency: createDynamoIdempotency({ table: settings.idempotencyTable, ttlSeconds: settings.idempotencyTtlSeconds }) });
-    }
     return buildPipeline(settings);
   } catch (err) {
     logger.error('invalid configuration', { error: (err as Error).message });
