@@ -133,7 +133,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  if (!v.queue) throw new UsageError('--queue URL is required (the poison queue: the stack output DeadLetterQueueUrl)');
+  if (!v.queue) throw new UsageError('--queue URL is required (the poison queue: the stack output PoisonRecordQueueUrl)');
   const queueUrl = v.queue;
   const json = v.json === true;
   const dry = v['dry-run'] === true;

@@ -126,14 +126,16 @@ describe('npm run redrive', () => {
     const [o1, o2] = records('orders.events', [{ order_id: 'B1', note: 'ok' }, { order_id: 'B2', note: big }]);
     const [s1] = records('support.tickets', [{ ticket: 'T-9' }]);
     // B2's letter is over the 16 KB limit used here: it travels as chunks, as the function would write it.
-    await put(url, [letterOf(o1, 'orders', ORDERS), letterOf(o2, 'orders', ORDERS), letterOf(s1, 'support', SUPPORT)], 16 * 1024);
+    // A letter whose topic no route matches any more: it went nowhere, so its message must stay.
+    const [gone] = records('retired.events', [{ order_id: 'R' }]);
+    await put(url, [letterOf(o1, 'orders', ORDERS), letterOf(o2, 'orders', ORDERS), letterOf(s1, 'support', SUPPORT), letterOf(gone, 'orders', ORDERS)], 16 * 1024);
     const r = await redrive(['--queue', url, '--route', 'orders']);
     expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(1); // the unrouted one
     expect(sends()).toEqual(['Order B1: ok', `Order B2: ${big}`]);
-    expect(r.stdout).toMatch(/2 record\(s\) redriven in .*: 2 delivered/);
+    expect(r.stdout).toMatch(/3 record\(s\) redriven in .*: 2 delivered/);
     const left = (await drain(url)).map((b) => JSON.parse(b) as DeadLetterBody);
-    expect(left.map((l) => l.route)).toEqual(['support']); // filtered out: visible again, untouched
+    expect(left.map((l) => `${l.route} ${String(l.record.topic)}`).sort()).toEqual(['orders retired.events', 'support support.tickets']);
   });
 
   it('a permanent failure is dead-lettered again as a new message and the old one deleted; a transient one stays', async () => {
