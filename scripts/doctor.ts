@@ -2,7 +2,7 @@
 // before it meets production traffic. Never sends a message to an agent. See README.md, "Operations".
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseFlags, runCli, UsageError } from './lib/cli';
 import { exitStatus, formatCheck, formatSummary, summarize, type Check } from './lib/checks';
 import { awsClients, checkDeployment } from './lib/deployment';
 import { checkAgents, checkConfig, checkToken, type Env } from './lib/doctor';
@@ -29,18 +29,11 @@ options:
 
 exit status: 0 nothing would fail (warnings allowed), 1 something would fail in production, 2 usage error`;
 
-class UsageError extends Error {}
-
 async function main(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: argv,
-      options: { routes: { type: 'string' }, stack: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const args = parseFlags({
+    args: argv,
+    options: { routes: { type: 'string' }, stack: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  });
   const v = args.values;
   if (v.help) {
     process.stdout.write(`${USAGE}\n`);
@@ -91,17 +84,4 @@ function finish(checks: Check[], json: boolean): number {
   return code;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    if (e instanceof UsageError) {
-      process.stderr.write(`doctor: ${e.message}\n\n${USAGE}\n`);
-      process.exitCode = 2;
-    } else {
-      process.stderr.write(`doctor: ${(e as Error).stack ?? String(e)}\n`);
-      process.exitCode = 1;
-    }
-  },
-);
+runCli(() => main(process.argv.slice(2)), { name: 'doctor', usage: USAGE });

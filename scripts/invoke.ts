@@ -3,7 +3,7 @@
 // "Local invoke".
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { SettingsError } from '../lambda/config/settings';
+import { runCli } from './lib/cli';
 import { EventShapeError } from '../lambda/decode';
 import { dryRunText, outcomeTable, responseBlock, summaryLine } from './lib/output';
 import { countRecords, NotAnEventError, toKafkaEvent } from './lib/msk-event';
@@ -192,24 +192,10 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    if (e instanceof UsageError) {
-      process.stderr.write(`invoke: ${e.message}\n\n${USAGE}\n`);
-      process.exitCode = 2;
-    } else if (e instanceof SettingsError) {
-      process.stderr.write(`invoke: configuration error: ${e.message}\n`);
-      process.exitCode = 2;
-    } else if (e instanceof EventShapeError) {
-      process.stderr.write(`invoke: not a Kafka event: ${e.message}\n`);
-      process.exitCode = 2;
-    } else {
-      // What Lambda would do too: the invocation fails and the whole batch is retried.
-      process.stderr.write(`invoke: the invocation failed (Lambda would retry the whole batch): ${(e as Error).stack ?? String(e)}\n`);
-      process.exitCode = 1;
-    }
-  },
-);
+runCli(() => main(process.argv.slice(2)), {
+  name: 'invoke',
+  usage: USAGE,
+  known: [[EventShapeError, 'not a Kafka event']],
+  // What Lambda would do too: the invocation fails and the whole batch is retried.
+  unexpected: 'the invocation failed (Lambda would retry the whole batch)',
+});

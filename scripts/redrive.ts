@@ -1,18 +1,17 @@
 // npm run redrive -- --queue URL [filters] [--dry-run]: puts dead-lettered records back through the bridge
 // once their cause is fixed. Same routes, same pipeline, same idempotency store as the function; a message is
 // deleted only after its record is settled again. See README.md, "Operations".
-import { parseArgs } from 'node:util';
 import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   ReceiveMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { SettingsError } from '../lambda/config/settings';
+import { parseFlags, runCli, UsageError } from './lib/cli';
 import { countsText, dryRunText, formatMs, outcomeTable } from './lib/output';
 import { eventsOf, isSettled, matches, readLetters, settledMessages, uniqueRecords, UNDECODABLE, type Filter, type QueueMessage } from './lib/redrive';
 import { toKafkaEvent } from './lib/msk-event';
-import { addCounts, countOutcomes, createLocalBridge, DEFAULT_TIMEOUT_SECONDS, dryRun, invoke, orderOutcomes, UsageError, type Counts } from './lib/run-batch';
+import { addCounts, countOutcomes, createLocalBridge, DEFAULT_TIMEOUT_SECONDS, dryRun, invoke, orderOutcomes, type Counts } from './lib/run-batch';
 import type { RecordOutcome } from '../lambda/outcome';
 import { colorEnabled, painter } from './lib/table';
 
@@ -50,30 +49,25 @@ queue, or dead-lettered again), 2 usage or configuration error`;
 const ISO = /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/;
 
 function parse(argv: string[]) {
-  let args;
-  try {
-    args = parseArgs({
-      args: argv,
-      options: {
-        queue: { type: 'string' },
-        routes: { type: 'string' },
-        route: { type: 'string', multiple: true },
-        topic: { type: 'string', multiple: true },
-        class: { type: 'string', multiple: true },
-        since: { type: 'string' },
-        until: { type: 'string' },
-        partition: { type: 'string' },
-        offsets: { type: 'string' },
-        max: { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        timeout: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const args = parseFlags({
+    args: argv,
+    options: {
+      queue: { type: 'string' },
+      routes: { type: 'string' },
+      route: { type: 'string', multiple: true },
+      topic: { type: 'string', multiple: true },
+      class: { type: 'string', multiple: true },
+      since: { type: 'string' },
+      until: { type: 'string' },
+      partition: { type: 'string' },
+      offsets: { type: 'string' },
+      max: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      timeout: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   const v = args.values;
   const filter: Filter = { routes: v.route, topics: v.topic, classes: v.class };
   for (const k of ['since', 'until'] as const) {
@@ -213,20 +207,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    if (e instanceof UsageError) {
-      process.stderr.write(`redrive: ${e.message}\n\n${USAGE}\n`);
-      process.exitCode = 2;
-    } else if (e instanceof SettingsError) {
-      process.stderr.write(`redrive: configuration error: ${e.message}\n`);
-      process.exitCode = 2;
-    } else {
-      process.stderr.write(`redrive: ${(e as Error).stack ?? String(e)}\n`);
-      process.exitCode = 1;
-    }
-  },
-);
+runCli(() => main(process.argv.slice(2)), { name: 'redrive', usage: USAGE });

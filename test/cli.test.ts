@@ -1,52 +1,21 @@
 // The local CLIs as a newcomer runs them: `npm start`, `npm run invoke` and `npm run event` as child
 // processes, against the embedded agent and against a test A2A server (the Archestra simulator) with
 // scripted failures. Checks what a person reads (table, summary), the Lambda response and the exit status.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { decodeEvent } from '../lambda/decode';
 import { isSend, startArchestraSim, type ArchestraSim } from '../sim/archestra';
 import { buildMskEvent } from '../scripts/lib/msk-event';
 import { EVENTS_DIR, REFERENCE, SAMPLES } from '../scripts/lib/samples';
+import { run, tsx } from './support/cli';
 
 jest.setTimeout(60_000);
 
-const ROOT = resolve(__dirname, '..');
 const TOKEN = 'cli-test-token-7d2f';
 const routes = JSON.parse(readFileSync(join(EVENTS_DIR, 'routes.json'), 'utf8')) as Array<{ name: string; prompt_id: string }>;
 const agentOf = (route: string) => routes.find((r) => r.name === route)!.prompt_id;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Environment of a fresh shell: none of the bridge's settings, no colour. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-  for (const k of Object.keys(env)) {
-    if (/^(ARCHESTRA_|DLQ_|ROUTES_CONFIG|IDEMPOTENCY_|MAX_RETRIES|RETRY_DELAY|FORCE_COLOR|npm_)/.test(k)) delete env[k];
-  }
-  return { ...env, ...extra };
-}
-
-function run(cmd: string, args: string[], o: { env?: Record<string, string>; input?: string } = {}): Promise<Run> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { cwd: ROOT, env: cleanEnv(o.env), stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
-    child.stdin.end(o.input ?? '');
-  });
-}
-
-/** A script through tsx, as `npm run` does, without npm's own start-up time. */
-const tsx = (script: string, args: string[], o?: { env?: Record<string, string>; input?: string }) => run(process.execPath, ['--import', 'tsx', script, ...args], o);
 const invoke = (args: string[], o?: { env?: Record<string, string>; input?: string }) => tsx('scripts/invoke.ts', args, o);
 
 /** The pretty JSON after the "Lambda response" heading. */

@@ -12,6 +12,7 @@ import { decodeEvent } from '../../lambda/decode';
 import type { Log, MetricsSink } from '../../lambda/observe';
 import { processBatch, type BatchResult, type FinalStatus, type PipelineDeps, type RecordOutcome } from '../../lambda/pipeline';
 import { defaultSummary, startArchestraSim, UUID_V4, type ArchestraSim } from '../../sim/archestra';
+import { UsageError } from './cli';
 import { createLocalDeadLetterSink, type LocalDeadLetterSink } from './local-dlq';
 
 export const ROOT = resolve(__dirname, '..', '..');
@@ -54,12 +55,7 @@ export interface LocalBridge {
   close(): Promise<void>;
 }
 
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+export { UsageError } from './cli';
 
 /** Powertools-shaped JSON lines on stderr, so stdout keeps only the table (or the --json document). */
 export function stderrLog(service = 'kafka-a2a-bridge'): Log {

@@ -1,10 +1,9 @@
 // `npm run doctor` as an operator runs it: a child process against the Archestra simulator (agent cards on
 // both paths, 401 for a wrong token, 404 for an unknown agent), the @a2a-js/sdk server for an agent with its
 // own url, and moto_server for a deployed stack (CloudFormation, Lambda, SQS, Secrets Manager, CloudWatch).
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateEventSourceMappingCommand, LambdaClient } from '@aws-sdk/client-lambda';
@@ -15,12 +14,12 @@ import { startArchestraSim, type ArchestraSim } from '../../sim/archestra';
 import { PLACEHOLDER } from '../../scripts/lib/doctor';
 import { startSdkA2AServer, type SdkServer } from '../support/a2a-sdk-server';
 import { startMoto, type MotoServer } from '../support/moto';
+import { tsx } from '../support/cli';
 import { startPeers } from '../support/peers';
 import { freePort } from '../support/ports';
 
 jest.setTimeout(60_000);
 
-const ROOT = resolve(__dirname, '..', '..');
 const TOKEN = 'doctor-test-token-41c9';
 const AGENTS = ['11111111-1111-4111-8111-111111111111', '22222222-2222-4222-8222-222222222222', '33333333-3333-4333-8333-333333333333'];
 
@@ -48,25 +47,7 @@ function routesFile(routes: object[]): string {
 }
 const archestraRoute = (name: string, agent: string, extra: object = {}) => ({ name, topic_pattern: `${name}.*`, prompt_id: agent, transform_template: 'x {a}', ...extra });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function doctor(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const base: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-  for (const k of Object.keys(base)) if (/^(ARCHESTRA_|DLQ_|ROUTES_CONFIG|IDEMPOTENCY_|AWS_(?!SDK_JS_)|npm_)/.test(k)) delete base[k];
-  return new Promise((done, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/doctor.ts', ...args], { cwd: ROOT, env: { ...base, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
-}
+const doctor = (args: string[], env: Record<string, string> = {}) => tsx('scripts/doctor.ts', args, { env });
 
 const line = (out: string, start: string) => out.split('\n').find((l) => l.includes(start)) ?? `(no line with ${start})`;
 

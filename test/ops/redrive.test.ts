@@ -1,10 +1,9 @@
 // `npm run redrive` as an operator runs it, against a real SQS poison queue (moto_server), the Archestra
 // simulator as the agents, and dynalite as the idempotency store. Letters are written the way the function
 // writes them (recordLetter, toQueueMessages: chunks included).
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { CreateQueueCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { decodeEvent, type KafkaRecord } from '../../lambda/decode';
 import { poisonLetter, recordLetter, toQueueMessages, type DeadLetter, type DeadLetterBody } from '../../lambda/dead-letter';
@@ -12,11 +11,11 @@ import { isSend, startArchestraSim, type ArchestraSim } from '../../sim/archestr
 import { buildMskEvent } from '../../scripts/lib/msk-event';
 import { startDynalite, type Dynalite } from '../support/dynalite';
 import { startMoto, type MotoServer } from '../support/moto';
+import { tsx } from '../support/cli';
 import { startPeers } from '../support/peers';
 
 jest.setTimeout(90_000);
 
-const ROOT = resolve(__dirname, '..', '..');
 const TOKEN = 'redrive-test-token-0a7e';
 const ORDERS = '55555555-5555-4555-8555-555555555555';
 const SUPPORT = '66666666-6666-4666-8666-666666666666';
@@ -79,25 +78,9 @@ async function drain(url: string): Promise<string[]> {
   }
 }
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(script: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const base: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-  for (const k of Object.keys(base)) if (/^(ARCHESTRA_|DLQ_|ROUTES_CONFIG|IDEMPOTENCY_|AWS_(?!SDK_JS_)|npm_)/.test(k)) delete base[k];
+function cli(script: string, args: string[], env: Record<string, string> = {}) {
   const aws = { AWS_ENDPOINT_URL_SQS: moto.endpoint, AWS_ENDPOINT_URL_DYNAMODB: db.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' };
-  return new Promise((done, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT, env: { ...base, ...aws, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
+  return tsx(script, args, { env: { ...aws, ...env } });
 }
 const redrive = (args: string[], env: Record<string, string> = {}) =>
   cli('scripts/redrive.ts', ['--routes', routes, '--timeout', '60', ...args], { ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ...env });
