@@ -52,6 +52,11 @@ export const CONTEXT_KEYS = [
   'offsetLagThreshold',
   'idempotency',
   'idempotencyTtlSeconds',
+  'enabled',
+  'pointInTimeRecovery',
+  'retainOnDelete',
+  'onFailureDestination',
+  'clusterSecurityGroupId',
 ] as const;
 
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
@@ -105,9 +110,23 @@ export interface BridgeConfig {
   metricsNamespace: string;
   alarmEmail?: string;
   offsetLagThreshold: number;
-  /** The DynamoDB idempotency store (IDEMPOTENCY_TABLE): on by default. */
-  idempotency: { enabled: boolean; ttlSeconds: number };
+  /** The DynamoDB idempotency store (IDEMPOTENCY_TABLE): on by default; PITR on by default. */
+  idempotency: { enabled: boolean; ttlSeconds: number; pointInTimeRecovery: boolean };
+  /**
+   * Whether the event source mappings consume. Off by default while the token secret is one this
+   * stack creates (it holds a placeholder until an operator puts the token in).
+   */
+  enabled: boolean;
+  /** Keep the poison-record queue, the idempotency table and the S3 on-failure bucket when the stack is deleted. */
+  retainOnDelete: boolean;
+  /** Where Lambda writes a batch it gives up on. */
+  onFailure: OnFailureDestination;
+  /** The MSK cluster's security group: gets a self-referencing ingress rule on the auth port. */
+  clusterSecurityGroupId?: string;
 }
+
+/** sqs: metadata only; s3: the whole invocation payload; kafka: the records themselves, to a topic of the same cluster. */
+export type OnFailureDestination = { kind: 'sqs' } | { kind: 's3' } | { kind: 'kafka'; topic: string };
 
 export const DEFAULTS = {
   stackName: 'KafkaA2ABridge',
@@ -129,6 +148,9 @@ export const DEFAULTS = {
   offsetLagThreshold: 1000,
   idempotency: true,
   idempotencyTtlSeconds: 86400,
+  pointInTimeRecovery: true,
+  retainOnDelete: true,
+  onFailureDestination: 'sqs',
 } as const;
 
 // CloudWatch Logs accepts only these retention periods.
@@ -310,7 +332,36 @@ export function readConfig(get: Getter, cwd = process.cwd()): BridgeConfig {
   // Same range as the handler's IDEMPOTENCY_TTL_SECONDS.
   const idempotencyTtlSeconds = knob('idempotencyTtlSeconds', optional(int(60, 366 * 24 * 3600)), '86400') ?? DEFAULTS.idempotencyTtlSeconds;
 
+  const pointInTimeRecovery = knob('pointInTimeRecovery', optional(bool()), 'false') ?? DEFAULTS.pointInTimeRecovery;
+  const retainOnDelete = knob('retainOnDelete', optional(bool()), 'false') ?? DEFAULTS.retainOnDelete;
+  // Default: consume only once the token is known to be set (an imported secret is the operator's own).
+  const enabled = knob('enabled', optional(bool()), 'true') ?? archestraTokenSecretArn !== undefined;
+  const onFailure = knob(
+    'onFailureDestination',
+    optional(
+      z.union(
+        [
+          z.enum(['sqs', 's3']).transform((kind) => ({ kind })),
+          z
+            .string()
+            .regex(/^kafka:\/\/[A-Za-z0-9._-]{1,249}$/)
+            .transform((v) => ({ kind: 'kafka' as const, topic: v.slice('kafka://'.length) })),
+        ],
+        { error: 'must be sqs, s3 or kafka://<topic>' },
+      ),
+    ),
+    'kafka://orders-failed',
+  ) ?? { kind: 'sqs' as const };
+  const clusterSecurityGroupId = knob(
+    'clusterSecurityGroupId',
+    optional(z.string().regex(/^sg-[0-9a-f]+$/, 'must be a security group ID (sg-...)')),
+    'sg-0123456789abcdef0',
+  );
+
   // Cross-knob rules.
+  if (onFailure.kind === 'kafka' && topics?.includes(onFailure.topic)) {
+    problems.push(`"onFailureDestination": kafka://${onFailure.topic} is a consumed topic; failed records would come back to the bridge (Lambda refuses it too)`);
+  }
   if (metricsNamespace.startsWith('AWS/')) problems.push(`"metricsNamespace": must not start with "AWS/" (reserved for AWS services)`);
   if ((vpcId === undefined) !== (subnetIds === undefined) && !problems.some((p) => /"(vpcId|subnetIds)"/.test(p))) {
     problems.push('"vpcId" and "subnetIds" go together: give both to run the function in your VPC, or neither');
@@ -386,7 +437,11 @@ export function readConfig(get: Getter, cwd = process.cwd()): BridgeConfig {
     metricsNamespace,
     alarmEmail,
     offsetLagThreshold,
-    idempotency: { enabled: idempotency, ttlSeconds: idempotencyTtlSeconds },
+    idempotency: { enabled: idempotency, ttlSeconds: idempotencyTtlSeconds, pointInTimeRecovery },
+    enabled,
+    retainOnDelete,
+    onFailure: onFailure as OnFailureDestination,
+    clusterSecurityGroupId,
   };
 }
 

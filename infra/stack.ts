@@ -6,10 +6,12 @@ import { Construct } from 'constructs';
 import type { Route } from '../lambda/config/routes';
 import { ArchestraToken } from './constructs/archestra-token';
 import { BridgeFunction } from './constructs/bridge-function';
+import { ClusterAccess } from './constructs/cluster-access';
 import { DeadLetterQueues } from './constructs/dead-letter-queues';
 import { IdempotencyTable } from './constructs/idempotency-table';
 import { KafkaTriggers } from './constructs/kafka-triggers';
 import { Observability } from './constructs/observability';
+import { OnFailureDestination } from './constructs/on-failure-destination';
 import type { BridgeConfig } from './context';
 import { loadRoutesFile, unroutedTopics } from './routes-file';
 
@@ -24,8 +26,10 @@ export class KafkaA2ABridgeStack extends Stack {
   readonly token: ArchestraToken;
   readonly bridge: BridgeFunction;
   readonly kafka: KafkaTriggers;
+  readonly onFailure: OnFailureDestination;
   readonly observability: Observability;
   readonly idempotency?: IdempotencyTable;
+  readonly clusterAccess?: ClusterAccess;
 
   constructor(scope: Construct, id: string, props: KafkaA2ABridgeStackProps) {
     const { config, ...stackProps } = props;
@@ -39,7 +43,10 @@ export class KafkaA2ABridgeStack extends Stack {
     // Invalid routes fail synth here, with the handler's own messages (route and field named).
     this.routes = loadRoutesFile(config.routesFile);
 
-    this.queues = new DeadLetterQueues(this, 'DeadLetterQueues');
+    this.queues = new DeadLetterQueues(this, 'DeadLetterQueues', {
+      retainPoisonQueue: config.retainOnDelete,
+      onFailureQueue: config.onFailure.kind === 'sqs',
+    });
     this.token = new ArchestraToken(this, 'ArchestraToken', { secretArn: config.archestraTokenSecretArn });
     this.bridge = new BridgeFunction(this, 'Bridge', {
       config,
@@ -49,24 +56,38 @@ export class KafkaA2ABridgeStack extends Stack {
     this.queues.grantSendToPoisonQueue(this.bridge.role);
     this.token.grantGetSecretValue(this.bridge.role);
     if (config.idempotency.enabled) {
-      this.idempotency = new IdempotencyTable(this, 'Idempotency');
+      this.idempotency = new IdempotencyTable(this, 'Idempotency', {
+        pointInTimeRecovery: config.idempotency.pointInTimeRecovery,
+        retain: config.retainOnDelete,
+      });
       this.idempotency.grantStore(this.bridge.role);
       this.bridge.addEnvironment('IDEMPOTENCY_TABLE', this.idempotency.table.tableName);
       this.bridge.addEnvironment('IDEMPOTENCY_TTL_SECONDS', String(config.idempotency.ttlSeconds));
     }
 
+    this.onFailure = new OnFailureDestination(this, 'OnFailure', {
+      choice: config.onFailure,
+      sqs: this.queues.onFailureQueue && this.queues.onFailureDestination(),
+      retain: config.retainOnDelete,
+    });
     this.kafka = new KafkaTriggers(this, 'KafkaTriggers', {
       config,
       function: this.bridge.function,
       role: this.bridge.role,
-      onFailure: this.queues.onFailureDestination(),
+      onFailure: this.onFailure.destination,
     });
+
+    if (config.clusterSecurityGroupId) {
+      this.clusterAccess = new ClusterAccess(this, 'ClusterAccess', { securityGroupId: config.clusterSecurityGroupId, auth: config.kafkaAuth.kind });
+    }
 
     this.observability = new Observability(this, 'Observability', {
       function: this.bridge.function,
       poisonQueue: this.queues.poisonQueue,
       onFailureQueue: this.queues.onFailureQueue,
+      onFailureDescription: this.onFailure.description,
       triggers: this.kafka.triggers,
+      mappingsEnabled: config.enabled,
       routeNames: this.routes.map((r) => r.name),
       serviceName: config.serviceName,
       metricsNamespace: config.metricsNamespace,
@@ -86,10 +107,18 @@ export class KafkaA2ABridgeStack extends Stack {
       value: this.queues.poisonQueue.queueUrl,
       description: 'Records the bridge gave up on, with the error (DLQ_URL)',
     });
-    new CfnOutput(this, 'OnFailureQueueUrl', {
-      value: this.queues.onFailureQueue.queueUrl,
-      description: 'Batches Lambda gave up on: metadata only (topic, partition, offsets), replay from Kafka',
-    });
+    if (this.queues.onFailureQueue) {
+      new CfnOutput(this, 'OnFailureQueueUrl', {
+        value: this.queues.onFailureQueue.queueUrl,
+        description: 'Batches Lambda gave up on: metadata only (topic, partition, offsets), replay from Kafka',
+      });
+    }
+    if (this.onFailure.bucket) {
+      new CfnOutput(this, 'OnFailureBucketName', {
+        value: this.onFailure.bucket.bucketName,
+        description: 'Batches Lambda gave up on: the whole invocation payload (records base64) with the error',
+      });
+    }
     new CfnOutput(this, 'ArchestraTokenSecretArn', { value: this.token.secretArn, description: 'The Archestra API token secret' });
     if (this.token.created) {
       new CfnOutput(this, 'SetArchestraTokenCommand', {
@@ -113,6 +142,15 @@ export class KafkaA2ABridgeStack extends Stack {
   private addWarnings(): void {
     const { config, routes } = this;
     const warn = (id: string, message: string) => Annotations.of(this).addWarningV2(`kafka-a2a-bridge:${id}`, message);
+    if (!config.enabled) {
+      warn(
+        'mappingsDisabled',
+        this.token.created
+          ? 'The Kafka triggers are created disabled: the Archestra token secret holds a placeholder. Put the token in, check it, ' +
+              'then deploy again with -c enabled=true (README, Deploy).'
+          : 'The Kafka triggers are disabled (enabled=false): nothing is consumed until you deploy with -c enabled=true.',
+      );
+    }
     for (const topic of unroutedTopics(config.topics, routes)) {
       warn('unroutedTopic', `Topic "${topic}" is subscribed but no route's topic_pattern matches it: its records will all be unrouted.`);
     }
