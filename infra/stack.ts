@@ -36,7 +36,7 @@ export class KafkaA2ABridgeStack extends Stack {
     super(scope, id, {
       description: 'Kafka (Amazon MSK) to A2A agents bridge: MSK triggers, Lambda, dead-letter queues, dashboard and alarms',
       // An event source mapping must live in its cluster's region: deploy there whatever the CLI default is.
-      env: { region: config.cluster.region },
+      env: { region: config.region },
       ...stackProps,
     });
     this.config = config;
@@ -93,7 +93,7 @@ export class KafkaA2ABridgeStack extends Stack {
       metricsNamespace: config.metricsNamespace,
       offsetLagThreshold: config.offsetLagThreshold,
       alarmEmail: config.alarmEmail,
-      dashboardName: `${this.stackName}-${config.cluster.region}`,
+      dashboardName: `${this.stackName}-${config.region}`,
     });
 
     this.addOutputs();
@@ -101,7 +101,7 @@ export class KafkaA2ABridgeStack extends Stack {
   }
 
   private addOutputs(): void {
-    const region = this.config.cluster.region;
+    const region = this.config.region;
     new CfnOutput(this, 'FunctionName', { value: this.bridge.function.functionName, description: 'The bridge Lambda function' });
     new CfnOutput(this, 'PoisonRecordQueueUrl', {
       value: this.queues.poisonQueue.queueUrl,
@@ -130,7 +130,7 @@ export class KafkaA2ABridgeStack extends Stack {
       new CfnOutput(this, 'IdempotencyTableName', { value: this.idempotency.table.tableName, description: 'Delivery marks that stop duplicate agent runs' });
     }
     new CfnOutput(this, 'DashboardUrl', {
-      value: `https://${consoleHost(this.config.cluster.partition)}/cloudwatch/home?region=${region}#dashboards/dashboard/${this.observability.dashboard.dashboardName}`,
+      value: `https://${consoleHost(this.config.partition)}/cloudwatch/home?region=${region}#dashboards/dashboard/${this.observability.dashboard.dashboardName}`,
       description: 'The CloudWatch dashboard of the bridge',
     });
     new CfnOutput(this, 'AlarmTopicArn', {
@@ -154,7 +154,7 @@ export class KafkaA2ABridgeStack extends Stack {
     for (const topic of unroutedTopics(config.topics, routes)) {
       warn('unroutedTopic', `Topic "${topic}" is subscribed but no route's topic_pattern matches it: its records will all be unrouted.`);
     }
-    if (config.kafkaAuth.kind === 'scram') {
+    if (config.cluster && config.kafkaAuth.kind === 'scram') {
       const name = config.kafkaAuth.secretArn.split(':secret:')[1] ?? '';
       if (!name.startsWith('AmazonMSK_')) {
         warn('scramSecretName', `kafkaSecretArn: MSK only associates SCRAM secrets whose name starts with "AmazonMSK_" (got "${name}").`);

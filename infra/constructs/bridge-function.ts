@@ -11,6 +11,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { loadSettings } from '../../lambda/config/settings';
 import type { BridgeConfig } from '../context';
+import { acknowledgeNetworkInterfaces } from './network-interfaces';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 export const HANDLER_ENTRY = path.join(PROJECT_ROOT, 'lambda', 'handler.ts');
@@ -156,7 +157,7 @@ export class BridgeFunction extends Construct {
         resources: ['*'],
       }),
     );
-    // cdk-nag IAM5 (Resource::*) is acknowledged once for the role, in kafka-triggers.ts, naming this statement.
+    acknowledgeNetworkInterfaces(this.role);
     return { vpc, vpcSubnets: { subnets }, securityGroups, allowPublicSubnet: false };
   }
 }

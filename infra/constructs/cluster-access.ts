@@ -5,8 +5,8 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
 import type { KafkaAuth } from '../context';
 
-/** MSK's TLS broker ports per authentication: IAM 9098, SASL/SCRAM 9096 (in-VPC listeners). */
-export const BROKER_PORT: Record<KafkaAuth['kind'], number> = { iam: 9098, scram: 9096 };
+/** MSK's in-VPC broker ports per authentication: IAM 9098, SASL/SCRAM 9096, TLS (mTLS) 9094. */
+export const BROKER_PORT: Record<KafkaAuth['kind'], number> = { iam: 9098, scram: 9096, mtls: 9094 };
 
 export interface ClusterAccessProps {
   readonly securityGroupId: string;
@@ -20,6 +20,6 @@ export class ClusterAccess extends Construct {
     super(scope, id);
     this.port = BROKER_PORT[props.auth];
     const group = ec2.SecurityGroup.fromSecurityGroupId(this, 'ClusterSecurityGroup', props.securityGroupId, { mutable: true });
-    group.addIngressRule(group, ec2.Port.tcp(this.port), `Lambda Kafka pollers to the brokers (${props.auth === 'iam' ? 'IAM' : 'SASL/SCRAM'})`);
+    group.addIngressRule(group, ec2.Port.tcp(this.port), `Lambda Kafka pollers to the brokers (${{ iam: 'IAM', scram: 'SASL/SCRAM', mtls: 'mTLS' }[props.auth]})`);
   }
 }

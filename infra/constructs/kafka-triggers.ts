@@ -9,9 +9,13 @@
 // function, cluster and topic, which Lambda refuses).
 import { Duration, Names, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { AuthenticationMethod, SelfManagedKafkaEventSource, type SelfManagedKafkaEventSourceProps } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { BridgeConfig, MskCluster } from '../context';
+import { acknowledgeNetworkInterfaces } from './network-interfaces';
 
 export interface KafkaTriggersProps {
   readonly config: BridgeConfig;
@@ -55,44 +59,62 @@ export class KafkaTriggers extends Construct {
     const { config, function: fn } = props;
     const auth = config.kafkaAuth;
     this.pollerGroupName = `${config.stackName}-pollers`;
+    this.triggers = [];
 
-    this.triggers = config.topics.map((topic) => {
-      const consumerGroupId = config.consumerGroupIds[topic];
-      const mapping = new lambda.EventSourceMapping(fn, `KafkaEventSource:${Names.nodeUniqueId(fn.node)}${topic}`, {
-        target: fn,
-        eventSourceArn: config.cluster.arn,
-        kafkaTopic: topic,
-        kafkaConsumerGroupId: consumerGroupId,
-        // Created disabled while the token secret holds its placeholder: see the `enabled` knob.
-        enabled: config.enabled,
-        sourceAccessConfigurations:
-          auth.kind === 'scram' ? [{ type: lambda.SourceAccessConfigurationType.SASL_SCRAM_512_AUTH, uri: auth.secretArn }] : undefined,
-        startingPosition: lambda.StartingPosition[config.startingPosition],
-        batchSize: config.batchSize,
-        maxBatchingWindow:
-          config.maxBatchingWindowSeconds === undefined ? undefined : Duration.seconds(config.maxBatchingWindowSeconds),
-        // Partial batch responses, retry controls and bisection only work in provisioned mode. One
-        // poller group: the stack's mappings share event poller capacity instead of one set each.
-        provisionedPollerConfig: {
-          minimumPollers: config.provisionedPollers.min,
-          maximumPollers: config.provisionedPollers.max,
-          pollerGroupName: this.pollerGroupName,
-        },
-        reportBatchItemFailures: true,
-        retryAttempts: config.retryAttempts,
-        maxRecordAge: config.maxRecordAgeSeconds === undefined ? undefined : Duration.seconds(config.maxRecordAgeSeconds),
-        bisectBatchOnError: config.bisectBatchOnError,
-        onFailure: props.onFailure,
-        supportS3OnFailureDestination: true,
-        metricsConfig: { metrics: MAPPING_METRICS },
-      });
-      return { topic, consumerGroupId, eventSourceMappingId: mapping.eventSourceMappingId };
+    const common = (topic: string) => ({
+      kafkaConsumerGroupId: config.consumerGroupIds[topic],
+      // Created disabled while the token secret holds its placeholder: see the `enabled` knob.
+      enabled: config.enabled,
+      startingPosition: lambda.StartingPosition[config.startingPosition],
+      batchSize: config.batchSize,
+      maxBatchingWindow: config.maxBatchingWindowSeconds === undefined ? undefined : Duration.seconds(config.maxBatchingWindowSeconds),
+      // Partial batch responses, retry controls and bisection only work in provisioned mode. One
+      // poller group: the stack's mappings share event poller capacity instead of one set each.
+      provisionedPollerConfig: {
+        minimumPollers: config.provisionedPollers.min,
+        maximumPollers: config.provisionedPollers.max,
+        pollerGroupName: this.pollerGroupName,
+      },
+      reportBatchItemFailures: true,
+      retryAttempts: config.retryAttempts,
+      maxRecordAge: config.maxRecordAgeSeconds === undefined ? undefined : Duration.seconds(config.maxRecordAgeSeconds),
+      bisectBatchOnError: config.bisectBatchOnError,
+      onFailure: props.onFailure,
+      metricsConfig: { metrics: MAPPING_METRICS },
     });
 
-    grantPollerAccess(props.role, config.cluster);
-    if (auth.kind === 'iam') grantKafkaClusterAccess(props.role, config.cluster, this.triggers);
-    if (auth.kind === 'scram') {
-      // The poller reads the SASL/SCRAM credentials with the function's role.
+    const cluster = config.cluster;
+    if (cluster) {
+      this.triggers = config.topics.map((topic) => {
+        const mapping = new lambda.EventSourceMapping(fn, `KafkaEventSource:${Names.nodeUniqueId(fn.node)}${topic}`, {
+          ...common(topic),
+          target: fn,
+          eventSourceArn: cluster.arn,
+          kafkaTopic: topic,
+          sourceAccessConfigurations:
+            auth.kind === 'scram' ? [{ type: lambda.SourceAccessConfigurationType.SASL_SCRAM_512_AUTH, uri: auth.secretArn }] : undefined,
+          supportS3OnFailureDestination: true,
+        });
+        return { topic, consumerGroupId: config.consumerGroupIds[topic], eventSourceMappingId: mapping.eventSourceMappingId };
+      });
+      grantPollerAccess(props.role, cluster);
+      if (auth.kind === 'iam') grantKafkaClusterAccess(props.role, cluster, this.triggers);
+      if (config.onFailure.kind === 'kafka' && auth.kind === 'iam') {
+        // Lambda produces the failed records to this topic of the same cluster, with the function's role.
+        props.role.addToPrincipalPolicy(
+          new iam.PolicyStatement({
+            sid: 'MskWriteOnFailureTopic',
+            actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:WriteData'],
+            resources: [`${clusterBase(cluster)}:topic/${clusterSuffix(cluster)}/${config.onFailure.topic}`],
+          }),
+        );
+      }
+    } else {
+      this.triggers = this.selfManaged(fn, props.role, config, common);
+    }
+
+    if (auth.kind !== 'iam' && !config.selfManaged) {
+      // The poller reads the SASL/SCRAM credentials with the function's role (SelfManagedKafkaEventSource grants its own).
       props.role.addToPrincipalPolicy(
         new iam.PolicyStatement({
           sid: 'ReadKafkaScramSecret',
@@ -101,7 +123,7 @@ export class KafkaTriggers extends Construct {
         }),
       );
     }
-    if (auth.kind === 'scram' && auth.kmsKeyArn) {
+    if (auth.kind !== 'iam' && auth.kmsKeyArn) {
       // MSK requires SCRAM secrets to be encrypted with a customer managed key; the poller decrypts
       // the secret with the function's role, through Secrets Manager only.
       props.role.addToPrincipalPolicy(
@@ -109,20 +131,73 @@ export class KafkaTriggers extends Construct {
           sid: 'DecryptKafkaScramSecret',
           actions: ['kms:Decrypt'],
           resources: [auth.kmsKeyArn],
-          conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${config.cluster.region}.amazonaws.com` } },
+          conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${config.region}.amazonaws.com` } },
         }),
       );
     }
-    if (config.onFailure.kind === 'kafka' && auth.kind === 'iam') {
-      // Lambda produces the failed records to this topic of the same cluster, with the function's role.
-      props.role.addToPrincipalPolicy(
-        new iam.PolicyStatement({
-          sid: 'MskWriteOnFailureTopic',
-          actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:WriteData'],
-          resources: [`${clusterBase(config.cluster)}:topic/${clusterSuffix(config.cluster)}/${config.onFailure.topic}`],
+  }
+
+  /** Self-managed Kafka: SelfManagedKafkaEventSource, with SASL/SCRAM or mTLS and the pollers' VPC settings. */
+  private selfManaged(
+    fn: lambda.Function,
+    role: iam.IRole,
+    config: BridgeConfig,
+    common: (topic: string) => Record<string, unknown>,
+  ): KafkaTrigger[] {
+    const sm = config.selfManaged!;
+    const auth = config.kafkaAuth;
+    const secret = auth.kind === 'iam' ? undefined : secretsmanager.Secret.fromSecretCompleteArn(this, 'KafkaSecret', auth.secretArn);
+    const rootCa = sm.rootCaSecretArn ? secretsmanager.Secret.fromSecretCompleteArn(this, 'KafkaRootCa', sm.rootCaSecretArn) : undefined;
+    const vpc = sm.vpc && {
+      vpc: ec2.Vpc.fromVpcAttributes(this, 'KafkaVpc', { vpcId: sm.vpc.vpcId, availabilityZones: ['unused'] }),
+      vpcSubnets: {
+        subnets: sm.vpc.subnetIds.map((id, i) => {
+          const subnet = ec2.Subnet.fromSubnetId(this, `KafkaSubnet${i}`, id);
+          Validations.of(subnet).acknowledge({
+            id: '@aws-cdk/aws-ec2:noSubnetRouteTableId',
+            reason: 'Only the subnet ID is needed to place the Kafka pollers; nothing here reads its route table.',
+          });
+          return subnet;
+        }),
+      },
+      securityGroup: ec2.SecurityGroup.fromSecurityGroupId(this, 'KafkaSecurityGroup', sm.vpc.securityGroupId),
+    };
+    const triggers = config.topics.map((topic) => {
+      const before = new Set(fn.node.children);
+      const { kafkaConsumerGroupId, ...rest } = common(topic) as { kafkaConsumerGroupId: string } & Record<string, unknown>;
+      fn.addEventSource(
+        new SelfManagedKafkaEventSource({
+          ...(rest as Omit<SelfManagedKafkaEventSourceProps, 'topic' | 'bootstrapServers'>),
+          bootstrapServers: sm.bootstrapServers,
+          topic,
+          consumerGroupId: kafkaConsumerGroupId,
+          secret,
+          authenticationMethod:
+            auth.kind === 'mtls'
+              ? AuthenticationMethod.CLIENT_CERTIFICATE_TLS_AUTH
+              : auth.kind === 'scram' && auth.mechanism === 'SASL_SCRAM_256'
+                ? AuthenticationMethod.SASL_SCRAM_256_AUTH
+                : AuthenticationMethod.SASL_SCRAM_512_AUTH,
+          rootCACertificate: rootCa,
+          ...vpc,
         }),
       );
+      // SelfManagedKafkaEventSource does not expose its mapping: it is the one child the call added.
+      const mapping = fn.node.children.find((c): c is lambda.EventSourceMapping => !before.has(c) && c instanceof lambda.EventSourceMapping);
+      if (!mapping) throw new Error(`no event source mapping was created for topic ${topic}`);
+      return { topic, consumerGroupId: kafkaConsumerGroupId, eventSourceMappingId: mapping.eventSourceMappingId };
+    });
+    if (rootCa) {
+      // The pollers read the private CA to verify the brokers' certificates (not granted by the event source).
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({ sid: 'ReadKafkaRootCa', actions: ['secretsmanager:GetSecretValue'], resources: [sm.rootCaSecretArn!] }),
+      );
     }
+    if (vpc) {
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'KafkaPollerNetworkInterfaces', actions: [...POLLER_NETWORK_ACTIONS], resources: ['*'] }));
+      acknowledgeNetworkInterfaces(role);
+    }
+    return triggers;
   }
 }
 
@@ -137,14 +212,9 @@ function grantPollerAccess(role: iam.IRole, cluster: MskCluster): void {
     }),
   );
   role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'KafkaPollerNetworkInterfaces', actions: [...POLLER_NETWORK_ACTIONS], resources: ['*'] }));
-  Validations.of(role).acknowledge({
-    id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
-    reason:
-      'Only the statements KafkaPollerNetworkInterfaces (and VpcNetworkInterfaces when the function runs in a VPC) use "*": ' +
-      'they hold EC2 Describe* and network-interface actions, which do not support resource-level permissions; Lambda uses ' +
-      'them to place the Kafka pollers (and the function) in their subnets.',
-  });
+  acknowledgeNetworkInterfaces(role);
 }
+
 
 const clusterBase = (c: MskCluster) => `arn:${c.partition}:kafka:${c.region}:${c.account}`;
 const clusterSuffix = (c: MskCluster) => `${c.name}/${c.uuid}`;
