@@ -10,7 +10,7 @@ import { ClusterAccess } from './constructs/cluster-access';
 import { DeadLetterQueues } from './constructs/dead-letter-queues';
 import { IdempotencyTable } from './constructs/idempotency-table';
 import { KafkaTriggers } from './constructs/kafka-triggers';
-import { Observability } from './constructs/observability';
+import { Observability, STALL_PERIODS } from './constructs/observability';
 import { OnFailureDestination } from './constructs/on-failure-destination';
 import type { BridgeConfig } from './context';
 import { loadRoutesFile, unroutedTopics } from './routes-file';
@@ -149,6 +149,13 @@ export class KafkaA2ABridgeStack extends Stack {
           ? 'The Kafka triggers are created disabled: the Archestra token secret holds a placeholder. Put the token in, check it, ' +
               'then deploy again with -c enabled=true (README, Deploy).'
           : 'The Kafka triggers are disabled (enabled=false): nothing is consumed until you deploy with -c enabled=true.',
+      );
+    }
+    if (config.timeoutSeconds > STALL_PERIODS * 300) {
+      warn(
+        'stallWindow',
+        `timeoutSeconds (${config.timeoutSeconds}) is longer than the Stalled alarms' window (${STALL_PERIODS * 5} minutes): ` +
+          'one invocation that long, with lag and no commit, turns them red.',
       );
     }
     for (const topic of unroutedTopics(config.topics, routes)) {
