@@ -152,7 +152,6 @@ export class Observability extends Construct {
         dimensionsMap: { EventSourceMappingUUID: t.eventSourceMappingId },
         statistic,
         period,
-        label: `${metricName} ${t.topic}`,
       });
     const destination = props.onFailureDescription ?? 'the on-failure destination';
     this.mappingAlarms = Object.fromEntries(
