@@ -281,8 +281,9 @@ describe('5. topic changes CloudFormation cannot apply', () => {
     expect(mappings(changed.template).map(([id]) => id).sort()).toEqual(before);
   });
 
-  test('refused at synth: a Kafka on-failure destination that is a consumed topic', () => {
+  test('refused at synth: a Kafka on-failure destination that is a consumed topic, or an unknown destination', () => {
     expect(() => build({ ...base, onFailureDestination: 'kafka://orders' })).toThrow(/kafka:\/\/orders is a consumed topic/);
+    expect(() => build({ ...base, onFailureDestination: 'sns' })).toThrow(/"onFailureDestination": must be sqs, s3 or kafka:\/\/<topic>/);
   });
 });
 
