@@ -87,7 +87,6 @@ export class KafkaA2ABridgeStack extends Stack {
       onFailureQueue: this.queues.onFailureQueue,
       onFailureDescription: this.onFailure.description,
       triggers: this.kafka.triggers,
-      mappingsEnabled: config.enabled,
       routeNames: this.routes.map((r) => r.name),
       serviceName: config.serviceName,
       metricsNamespace: config.metricsNamespace,

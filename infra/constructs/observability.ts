@@ -19,8 +19,6 @@ export interface ObservabilityProps {
   /** Where the mapping's on-failure destination is, for the dashboard's text. */
   readonly onFailureDescription?: string;
   readonly triggers: readonly KafkaTrigger[];
-  /** False while the mappings are created disabled: the stall alarms then notify nobody (they are red by design). */
-  readonly mappingsEnabled?: boolean;
   /** Route names from the routes file; absent: per-route graphs use SEARCH over the route dimension. */
   readonly routeNames?: readonly string[];
   readonly serviceName: string;
@@ -87,7 +85,6 @@ export class Observability extends Construct {
       evaluationPeriods = 1,
       // Missing data is "nothing happened" for counters emitted only when something happens.
       treatMissingData = cw.TreatMissingData.NOT_BREACHING,
-      actionsEnabled = true,
     ) => {
       const a = new cw.Alarm(this, id, {
         alarmName: `${stackName}-${id}`,
@@ -99,7 +96,6 @@ export class Observability extends Construct {
         comparisonOperator:
           threshold === 1 ? cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD : cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
         treatMissingData,
-        actionsEnabled,
       });
       a.addAlarmAction(new cwActions.SnsAction(this.alarmTopic));
       a.addOkAction(new cwActions.SnsAction(this.alarmTopic));
@@ -197,8 +193,8 @@ export class Observability extends Construct {
             }),
             1,
             STALL_PERIODS,
+            // Disabled mappings included: a deploy that leaves them disabled is paged, not silent.
             cw.TreatMissingData.BREACHING,
-            props.mappingsEnabled ?? true,
           ),
         };
         return [t.topic, alarms];

@@ -128,7 +128,7 @@ describe('2. alarms that reveal loss', () => {
     for (const a of found) {
       expect(a).toMatchObject({ EvaluationPeriods: STALL_PERIODS, DatapointsToAlarm: STALL_PERIODS, Threshold: 1, TreatMissingData: 'breaching' });
       expect(STALL_PERIODS * 300).toBeLessThanOrEqual(15 * 60);
-      expect(a.ActionsEnabled).toBe(true);
+      expect(a.ActionsEnabled ?? true).toBe(true);
       const [expr, ...metrics] = a.Metrics;
       expect(expr.Expression).toBe('IF(FILL(polled, -1) < 0 OR (FILL(lag, 0) > 0 AND FILL(committed, 0) <= 0), 1, 0)');
       expect(metrics.map((m: any) => [m.Id, m.MetricStat.Metric.MetricName, m.MetricStat.Stat, m.MetricStat.Period, m.ReturnData])).toEqual([
@@ -141,9 +141,14 @@ describe('2. alarms that reveal loss', () => {
     }
   });
 
-  test('while the mappings are created disabled, the Stalled alarms notify nobody (they are red by design)', () => {
-    for (const a of alarmsNamed(get('default').template, '-Stalled')) expect(a.ActionsEnabled).toBe(false);
-    for (const a of alarmsNamed(get('default').template, '-Dropped')) expect(a.ActionsEnabled).toBe(true);
+  test('while the mappings are disabled, the Stalled alarms still notify: a deploy that leaves them off is paged', () => {
+    const t = get('default').template;
+    const topic = Object.keys(t.findResources('AWS::SNS::Topic'))[0];
+    for (const a of alarmsNamed(t, '-Stalled')) {
+      expect(a.ActionsEnabled ?? true).toBe(true);
+      expect(a.AlarmActions).toEqual([{ Ref: topic }]);
+      expect(a.TreatMissingData).toBe('breaching');
+    }
   });
 
   test('a timeout longer than the stall window is a synth warning', () => {
