@@ -156,8 +156,8 @@ export class Observability extends Construct {
         const alarms = {
           Dropped: alarm(
             id('Dropped'),
-            `Lambda dropped records of topic ${t.topic} (retries or record age exhausted and not delivered to ${destination}). ` +
-              'They are no longer in any queue: replay their offsets from Kafka (the poller logs and the on-failure metadata name them).',
+            `Lambda dropped records of topic ${t.topic}: retries or record age exhausted, and not delivered to ${destination}. ` +
+              'They are in no queue: find the offsets Lambda moved past (the function logs of the failing batches) and replay them from Kafka.',
             mappingMetric(t, MAPPING_ALARM_METRICS.Dropped, cw.Stats.SUM),
             1,
           ),

@@ -249,6 +249,7 @@ describe('4. networking', () => {
       /without "kafkaVpcId" means brokers on the internet/,
     ],
     [{ ...base, vpcId: 'vpc-0123456789abcdef0' }, /"vpcId" and "subnetIds" go together/],
+    [{ ...base, securityGroupIds: 'sg-0123456789abcdef0' }, /"securityGroupIds" needs "vpcId" and "subnetIds"/],
   ])('refused at synth: %#', (context, message) => {
     expect(() => build(context)).toThrow(ContextError);
     expect(() => build(context)).toThrow(message);
@@ -284,6 +285,23 @@ describe('5. topic changes CloudFormation cannot apply', () => {
     ]);
     const changed = quietly(() => synth({ ...base, consumerGroupId: 'other', startingPosition: 'TRIM_HORIZON' }));
     expect(mappings(changed.template).map(([id]) => id).sort()).toEqual(before);
+  });
+
+  test('self-managed mappings are named after the bootstrap servers and the topic', () => {
+    const ids = mappings(get('self-managed').template).map(([id]) => id);
+    expect(ids.every((id) => id.startsWith('BridgeHandlerKafkaEventSource'))).toBe(true);
+    expect(ids.map((id) => /orders|paymentseu/.exec(id)?.[0]).sort()).toEqual(['orders', 'paymentseu']);
+    const moved = quietly(() => synth({ ...SELF_MANAGED, bootstrapServers: 'b-9.kafka.internal:9096', consumerGroupId: 'other' }));
+    const movedIds = mappings(moved.template).map(([id]) => id);
+    expect(movedIds.filter((id) => ids.includes(id))).toEqual([]);
+    const regrouped = quietly(() => synth({ ...SELF_MANAGED, consumerGroupId: 'other' }));
+    expect(mappings(regrouped.template).map(([id]) => id).sort()).toEqual([...ids].sort());
+  });
+
+  test('refused at synth: a topic listed twice, two topics in one group, a group for a topic not consumed', () => {
+    expect(() => build({ ...base, topics: 'orders,orders' })).toThrow(/"topics": must not repeat a topic/);
+    expect(() => build({ ...base, consumerGroupId: '{"orders":"g","payments.eu":"g"}' })).toThrow(/two topics share a consumer group/);
+    expect(() => build({ ...base, consumerGroupId: '{"refunds":"g"}' })).toThrow(/names topic "refunds", which is not in "topics"/);
   });
 
   test('refused at synth: a Kafka on-failure destination that is a consumed topic, or an unknown destination', () => {
