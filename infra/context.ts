@@ -176,6 +176,11 @@ export const DEFAULTS = {
   onFailureDestination: 'sqs',
 } as const;
 
+// Lambda's poller groups: at most 100 mappings, and their maximum pollers (200 each unless set) add up to 2000 at most.
+export const POLLER_GROUP_MAX_MAPPINGS = 100;
+export const POLLER_GROUP_MAX_POLLERS = 2000;
+export const LAMBDA_DEFAULT_MAX_POLLERS = 200;
+
 // CloudWatch Logs accepts only these retention periods.
 const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
@@ -417,6 +422,19 @@ export function readConfig(get: Getter, cwd = process.cwd()): BridgeConfig {
   );
 
   // Cross-knob rules.
+  // All mappings share one poller group: Lambda allows 100 mappings per group and 2000 maximum pollers summed over them.
+  if (topics) {
+    const pollers: { min: number; max?: number } = provisionedPollers;
+    const max = pollers.max ?? LAMBDA_DEFAULT_MAX_POLLERS;
+    if (topics.length > POLLER_GROUP_MAX_MAPPINGS) {
+      problems.push(`"topics": ${topics.length} topics, but a poller group holds at most ${POLLER_GROUP_MAX_MAPPINGS} mappings`);
+    } else if (topics.length * max > POLLER_GROUP_MAX_POLLERS) {
+      problems.push(
+        `"provisionedPollers": ${topics.length} mappings × ${max} maximum pollers${pollers.max === undefined ? " (Lambda's default)" : ''} ` +
+          `exceeds the ${POLLER_GROUP_MAX_POLLERS} a poller group allows: give "min,max" with max at most ${Math.floor(POLLER_GROUP_MAX_POLLERS / topics.length)}`,
+      );
+    }
+  }
   if (onFailure.kind === 'kafka' && topics?.includes(onFailure.topic)) {
     problems.push(`"onFailureDestination": kafka://${onFailure.topic} is a consumed topic; failed records would come back to the bridge (Lambda refuses it too)`);
   }

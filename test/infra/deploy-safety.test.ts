@@ -318,6 +318,14 @@ describe('6. cost and retention', () => {
     }
   });
 
+  test("refused at synth: more than a poller group holds (100 mappings, 2000 maximum pollers in all)", () => {
+    const topics = (n: number) => Array.from({ length: n }, (_, i) => `t${i}`).join(',');
+    expect(() => build({ ...base, topics: topics(11) })).toThrow(/11 mappings × 200 maximum pollers \(Lambda's default\) exceeds the 2000/);
+    expect(() => build({ ...base, topics: topics(11), provisionedPollers: '1,182' })).toThrow(/give "min,max" with max at most 181/);
+    expect(() => build({ ...base, topics: topics(101), provisionedPollers: '1,2' })).toThrow(/a poller group holds at most 100 mappings/);
+    expect(quietly(() => build({ ...base, topics: topics(11), provisionedPollers: '1,181' })).kafka.triggers).toHaveLength(11);
+  });
+
   test('the poison queue and the idempotency table are retained by default; point-in-time recovery on', () => {
     const t = get('default').template;
     const retained = (type: string, prefix: string) =>
