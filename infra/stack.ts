@@ -1,6 +1,7 @@
-// One stack: the queues, the token secret, the function, one MSK trigger per topic and the
-// dashboard with its alarms. New resources (e.g. an idempotency table) are one more construct
-// here, handed `bridge` to grant its role and wire its environment (bridge.addEnvironment).
+// One stack: the queues, the token secret, the function, one Kafka trigger per topic (MSK or
+// self-managed) with its on-failure destination, and the dashboard with its alarms. New resources
+// (e.g. an idempotency table) are one more construct here, handed `bridge` to grant its role and
+// wire its environment (bridge.addEnvironment).
 import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { Route } from '../lambda/config/routes';
@@ -34,7 +35,7 @@ export class KafkaA2ABridgeStack extends Stack {
   constructor(scope: Construct, id: string, props: KafkaA2ABridgeStackProps) {
     const { config, ...stackProps } = props;
     super(scope, id, {
-      description: 'Kafka (Amazon MSK) to A2A agents bridge: MSK triggers, Lambda, dead-letter queues, dashboard and alarms',
+      description: 'Kafka (Amazon MSK or self-managed) to A2A agents bridge: Kafka triggers, Lambda, dead-letter queues, dashboard and alarms',
       // An event source mapping must live in its cluster's region: deploy there whatever the CLI default is.
       env: { region: config.region },
       ...stackProps,
