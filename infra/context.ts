@@ -422,6 +422,12 @@ export function readConfig(get: Getter, cwd = process.cwd()): BridgeConfig {
   );
 
   // Cross-knob rules.
+  // Per-mapping alarms are named <stack>-<topic>-DestinationDeliveryErrors (the longest); CloudWatch allows 255 characters.
+  for (const t of topics ?? []) {
+    if (stackName.length + t.length + '--DestinationDeliveryErrors'.length > 255) {
+      problems.push(`"topics": the alarm names of topic "${t.slice(0, 40)}..." would exceed CloudWatch's 255 characters with stack name "${stackName}"`);
+    }
+  }
   // All mappings share one poller group: Lambda allows 100 mappings per group and 2000 maximum pollers summed over them.
   if (topics) {
     const pollers: { min: number; max?: number } = provisionedPollers;

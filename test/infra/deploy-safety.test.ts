@@ -151,6 +151,14 @@ describe('2. alarms that reveal loss', () => {
     }
   });
 
+  test('refused at synth: a topic whose alarm names would pass CloudWatch\'s 255 characters', () => {
+    const long = 'x'.repeat(255 - 'KafkaA2ABridge'.length - '--DestinationDeliveryErrors'.length);
+    const ok = { ...base, topics: long, consumerGroupId: JSON.stringify({ [long]: 'g' }) };
+    expect(quietly(() => build(ok)).kafka.triggers).toHaveLength(1);
+    const tooLong = { ...base, topics: `${long}y`, consumerGroupId: JSON.stringify({ [`${long}y`]: 'g' }) };
+    expect(() => build(tooLong)).toThrow(/would exceed CloudWatch's 255 characters/);
+  });
+
   test('a timeout longer than the stall window is a synth warning', () => {
     const s = quietly(() => synth({ ...base, enabled: 'true', timeoutSeconds: '900' }));
     expect(warnings(s)).toContainEqual(expect.stringContaining("timeoutSeconds (900) is longer than the Stalled alarms' window"));
