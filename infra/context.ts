@@ -52,6 +52,18 @@ export const CONTEXT_KEYS = [
   'offsetLagThreshold',
   'idempotency',
   'idempotencyTtlSeconds',
+  'enabled',
+  'pointInTimeRecovery',
+  'retainOnDelete',
+  'onFailureDestination',
+  'clusterSecurityGroupId',
+  'bootstrapServers',
+  'region',
+  'kafkaAuthentication',
+  'kafkaRootCaSecretArn',
+  'kafkaVpcId',
+  'kafkaSubnetIds',
+  'kafkaSecurityGroupId',
 ] as const;
 
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
@@ -65,11 +77,27 @@ export interface MskCluster {
   uuid: string;
 }
 
-export type KafkaAuth = { kind: 'iam' } | { kind: 'scram'; secretArn: string; kmsKeyArn?: string };
+/** iam: MSK IAM access control; scram: SASL/SCRAM (512 on MSK; 256 or 512 self-managed); mtls: client certificate (self-managed). */
+export type KafkaAuth =
+  | { kind: 'iam' }
+  | { kind: 'scram'; secretArn: string; kmsKeyArn?: string; mechanism: 'SASL_SCRAM_512' | 'SASL_SCRAM_256' }
+  | { kind: 'mtls'; secretArn: string; kmsKeyArn?: string };
+
+/** A Kafka cluster that is not MSK: its brokers, optional private CA, and the VPC settings of Lambda's pollers. */
+export interface SelfManagedKafka {
+  bootstrapServers: string[];
+  rootCaSecretArn?: string;
+  vpc?: { vpcId: string; subnetIds: string[]; securityGroupId: string };
+}
 
 export interface BridgeConfig {
   stackName: string;
-  cluster: MskCluster;
+  /** The MSK cluster; absent for self-managed Kafka (selfManaged). */
+  cluster?: MskCluster;
+  selfManaged?: SelfManagedKafka;
+  /** Where the stack deploys: the MSK cluster's region, or the region knob for self-managed Kafka. */
+  region: string;
+  partition: string;
   topics: string[];
   /** Consumer group per topic: Lambda requires each mapping's group to be unique. */
   consumerGroupIds: Record<string, string>;
@@ -105,9 +133,23 @@ export interface BridgeConfig {
   metricsNamespace: string;
   alarmEmail?: string;
   offsetLagThreshold: number;
-  /** The DynamoDB idempotency store (IDEMPOTENCY_TABLE): on by default. */
-  idempotency: { enabled: boolean; ttlSeconds: number };
+  /** The DynamoDB idempotency store (IDEMPOTENCY_TABLE): on by default; PITR on by default. */
+  idempotency: { enabled: boolean; ttlSeconds: number; pointInTimeRecovery: boolean };
+  /**
+   * Whether the event source mappings consume. Off by default while the token secret is one this
+   * stack creates (it holds a placeholder until an operator puts the token in).
+   */
+  enabled: boolean;
+  /** Keep the poison-record queue, the idempotency table and the S3 on-failure bucket when the stack is deleted. */
+  retainOnDelete: boolean;
+  /** Where Lambda writes a batch it gives up on. */
+  onFailure: OnFailureDestination;
+  /** The MSK cluster's security group: gets a self-referencing ingress rule on the auth port. */
+  clusterSecurityGroupId?: string;
 }
+
+/** sqs: metadata only; s3: the whole invocation payload; kafka: the records themselves, to a topic of the same cluster. */
+export type OnFailureDestination = { kind: 'sqs' } | { kind: 's3' } | { kind: 'kafka'; topic: string };
 
 export const DEFAULTS = {
   stackName: 'KafkaA2ABridge',
@@ -129,7 +171,15 @@ export const DEFAULTS = {
   offsetLagThreshold: 1000,
   idempotency: true,
   idempotencyTtlSeconds: 86400,
+  pointInTimeRecovery: true,
+  retainOnDelete: true,
+  onFailureDestination: 'sqs',
 } as const;
+
+// Lambda's poller groups: at most 100 mappings, and their maximum pollers (200 each unless set) add up to 2000 at most.
+export const POLLER_GROUP_MAX_MAPPINGS = 100;
+export const POLLER_GROUP_MAX_POLLERS = 2000;
+export const LAMBDA_DEFAULT_MAX_POLLERS = 200;
 
 // CloudWatch Logs accepts only these retention periods.
 const LOG_RETENTION_DAYS = [
@@ -163,14 +213,49 @@ export function readConfig(get: Getter, cwd = process.cwd()): BridgeConfig {
     'KafkaA2ABridge',
   ) ?? DEFAULTS.stackName;
 
+  const bootstrapServers = knob(
+    'bootstrapServers',
+    optional(
+      z.preprocess(
+        toList,
+        z.array(z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'each must be host:port, e.g. broker1.example.com:9096')).min(1),
+      ),
+    ),
+    'b-1.kafka.internal:9096,b-2.kafka.internal:9096',
+  );
   const clusterArn = knob(
     'mskClusterArn',
-    z
-      .string({ error: 'is required: the ARN of the MSK cluster to consume from' })
-      .trim()
-      .regex(CLUSTER_ARN, 'must be an MSK cluster ARN, arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid>'),
+    bootstrapServers
+      ? optional(z.string())
+      : z
+          .string({ error: 'is required: the ARN of the MSK cluster to consume from (or bootstrapServers for self-managed Kafka)' })
+          .trim()
+          .regex(CLUSTER_ARN, 'must be an MSK cluster ARN, arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid>'),
     'arn:aws:kafka:us-east-1:123456789012:cluster/my-cluster/1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d-1',
   );
+  const regionKnob = knob('region', optional(z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region, e.g. eu-west-1')), 'eu-west-1');
+  const kafkaAuthentication = knob(
+    'kafkaAuthentication',
+    optional(z.enum(['scram512', 'scram256', 'mtls'], { error: 'must be scram512, scram256 or mtls' })),
+    'scram512',
+  );
+  const kafkaRootCaSecretArn = knob(
+    'kafkaRootCaSecretArn',
+    optional(
+      z
+        .string()
+        .regex(SECRET_ARN, 'must be a Secrets Manager secret ARN')
+        .regex(/-[A-Za-z0-9]{6}$/, 'must be the complete secret ARN, ending with the 6-character suffix Secrets Manager adds'),
+    ),
+    'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kafka-ca-AbCdEf',
+  );
+  const kafkaVpcId = knob('kafkaVpcId', optional(z.string().regex(/^vpc-[0-9a-f]+$/, 'must be a VPC ID (vpc-...)')), 'vpc-0123456789abcdef0');
+  const kafkaSubnetIds = knob(
+    'kafkaSubnetIds',
+    optional(z.preprocess(toList, z.array(z.string().regex(/^subnet-[0-9a-f]+$/, 'each must be a subnet ID (subnet-...)')).min(1))),
+    'subnet-0123456789abcdef0,subnet-0fedcba9876543210',
+  );
+  const kafkaSecurityGroupId = knob('kafkaSecurityGroupId', optional(z.string().regex(/^sg-[0-9a-f]+$/, 'must be a security group ID (sg-...)')), 'sg-0123456789abcdef0');
   const topics = knob(
     'topics',
     z.preprocess(
@@ -310,7 +395,55 @@ export function readConfig(get: Getter, cwd = process.cwd()): BridgeConfig {
   // Same range as the handler's IDEMPOTENCY_TTL_SECONDS.
   const idempotencyTtlSeconds = knob('idempotencyTtlSeconds', optional(int(60, 366 * 24 * 3600)), '86400') ?? DEFAULTS.idempotencyTtlSeconds;
 
+  const pointInTimeRecovery = knob('pointInTimeRecovery', optional(bool()), 'false') ?? DEFAULTS.pointInTimeRecovery;
+  const retainOnDelete = knob('retainOnDelete', optional(bool()), 'false') ?? DEFAULTS.retainOnDelete;
+  // Default: consume only once the token is known to be set (an imported secret is the operator's own).
+  const enabled = knob('enabled', optional(bool()), 'true') ?? archestraTokenSecretArn !== undefined;
+  const onFailure = knob(
+    'onFailureDestination',
+    optional(
+      z.union(
+        [
+          z.enum(['sqs', 's3']).transform((kind) => ({ kind })),
+          z
+            .string()
+            .regex(/^kafka:\/\/[A-Za-z0-9._-]{1,249}$/)
+            .transform((v) => ({ kind: 'kafka' as const, topic: v.slice('kafka://'.length) })),
+        ],
+        { error: 'must be sqs, s3 or kafka://<topic>' },
+      ),
+    ),
+    'kafka://orders-failed',
+  ) ?? { kind: 'sqs' as const };
+  const clusterSecurityGroupId = knob(
+    'clusterSecurityGroupId',
+    optional(z.string().regex(/^sg-[0-9a-f]+$/, 'must be a security group ID (sg-...)')),
+    'sg-0123456789abcdef0',
+  );
+
   // Cross-knob rules.
+  // Per-mapping alarms are named <stack>-<topic>-DestinationDeliveryErrors (the longest); CloudWatch allows 255 characters.
+  for (const t of topics ?? []) {
+    if (stackName.length + t.length + '--DestinationDeliveryErrors'.length > 255) {
+      problems.push(`"topics": the alarm names of topic "${t.slice(0, 40)}..." would exceed CloudWatch's 255 characters with stack name "${stackName}"`);
+    }
+  }
+  // All mappings share one poller group: Lambda allows 100 mappings per group and 2000 maximum pollers summed over them.
+  if (topics) {
+    const pollers: { min: number; max?: number } = provisionedPollers;
+    const max = pollers.max ?? LAMBDA_DEFAULT_MAX_POLLERS;
+    if (topics.length > POLLER_GROUP_MAX_MAPPINGS) {
+      problems.push(`"topics": ${topics.length} topics, but a poller group holds at most ${POLLER_GROUP_MAX_MAPPINGS} mappings`);
+    } else if (topics.length * max > POLLER_GROUP_MAX_POLLERS) {
+      problems.push(
+        `"provisionedPollers": ${topics.length} mappings × ${max} maximum pollers${pollers.max === undefined ? " (Lambda's default)" : ''} ` +
+          `exceeds the ${POLLER_GROUP_MAX_POLLERS} a poller group allows: give "min,max" with max at most ${Math.floor(POLLER_GROUP_MAX_POLLERS / topics.length)}`,
+      );
+    }
+  }
+  if (onFailure.kind === 'kafka' && topics?.includes(onFailure.topic)) {
+    problems.push(`"onFailureDestination": kafka://${onFailure.topic} is a consumed topic; failed records would come back to the bridge (Lambda refuses it too)`);
+  }
   if (metricsNamespace.startsWith('AWS/')) problems.push(`"metricsNamespace": must not start with "AWS/" (reserved for AWS services)`);
   if ((vpcId === undefined) !== (subnetIds === undefined) && !problems.some((p) => /"(vpcId|subnetIds)"/.test(p))) {
     problems.push('"vpcId" and "subnetIds" go together: give both to run the function in your VPC, or neither');
@@ -321,7 +454,48 @@ export function readConfig(get: Getter, cwd = process.cwd()): BridgeConfig {
     problems.push(`"maxBatchingWindowSeconds" (${maxBatchingWindowSeconds}) must not exceed "timeoutSeconds" (${timeoutSeconds})`);
   }
 
-  const cluster = clusterArn ? parseClusterArn(clusterArn) : undefined;
+  const cluster = clusterArn && !bootstrapServers ? parseClusterArn(clusterArn) : undefined;
+  if (bootstrapServers) {
+    if (clusterArn) problems.push('"mskClusterArn" and "bootstrapServers" exclude each other: MSK, or self-managed Kafka');
+    if (!regionKnob) problems.push('"region": is required with "bootstrapServers" (the region to deploy the bridge to). Example: -c region=eu-west-1');
+    if (clusterSecurityGroupId) problems.push('"clusterSecurityGroupId" is for MSK; with self-managed Kafka the pollers use "kafkaSecurityGroupId"');
+    const vpcKnobs = [kafkaVpcId, kafkaSubnetIds, kafkaSecurityGroupId].filter((v) => v !== undefined).length;
+    if (vpcKnobs !== 0 && vpcKnobs !== 3) {
+      problems.push('"kafkaVpcId", "kafkaSubnetIds" and "kafkaSecurityGroupId" go together: the VPC, subnets and security group of the pollers');
+    }
+    // Lambda reaches brokers outside a VPC only over the internet, which needs credentials.
+    if (vpcKnobs === 0 && !kafkaSecretArn) {
+      problems.push('"bootstrapServers" without "kafkaVpcId" means brokers on the internet: give "kafkaSecretArn" (SASL/SCRAM or mTLS)');
+    }
+  } else {
+    for (const [key, v] of [
+      ['kafkaRootCaSecretArn', kafkaRootCaSecretArn],
+      ['kafkaVpcId', kafkaVpcId],
+      ['kafkaSubnetIds', kafkaSubnetIds],
+      ['kafkaSecurityGroupId', kafkaSecurityGroupId],
+    ] as const) {
+      if (v !== undefined) problems.push(`"${key}" is for self-managed Kafka ("bootstrapServers"); MSK gives Lambda its own subnets and groups`);
+    }
+    if (kafkaAuthentication && kafkaAuthentication !== 'scram512') {
+      problems.push(`"kafkaAuthentication": ${kafkaAuthentication} is offered for self-managed Kafka only; MSK uses IAM or SASL/SCRAM-512`);
+    }
+    if (cluster && regionKnob && regionKnob !== cluster.region) {
+      problems.push(`"region" is ${regionKnob} but the MSK cluster is in ${cluster.region}: the stack deploys to the cluster's region`);
+    }
+  }
+  if (kafkaAuthentication && !kafkaSecretArn) problems.push('"kafkaAuthentication" needs "kafkaSecretArn" (the credentials or the client certificate)');
+  const region = cluster?.region ?? regionKnob ?? '';
+  if (region) {
+    for (const [key, arn] of [
+      ['kafkaSecretArn', kafkaSecretArn],
+      ['archestraTokenSecretArn', archestraTokenSecretArn],
+      ['kafkaSecretKmsKeyArn', kafkaSecretKmsKeyArn],
+      ['kafkaRootCaSecretArn', kafkaRootCaSecretArn],
+    ] as const) {
+      const r = arn?.split(':')[3];
+      if (r && r !== region && !cluster) problems.push(`"${key}" is in ${r} but "region" is ${region}: the stack deploys there`);
+    }
+  }
   if (cluster) {
     for (const [key, arn] of [
       ['kafkaSecretArn', kafkaSecretArn],
@@ -352,13 +526,32 @@ export function readConfig(get: Getter, cwd = process.cwd()): BridgeConfig {
     }
   }
 
-  if (problems.length || !cluster || !topics) {
+  if (problems.length || !(cluster || bootstrapServers) || !topics || !region) {
     throw new ContextError(`Invalid CDK context:\n  - ${problems.join('\n  - ')}\nEvery knob is described in the Deploy section of the README.`);
   }
 
+  const kafkaAuth: KafkaAuth = !kafkaSecretArn
+    ? { kind: 'iam' }
+    : kafkaAuthentication === 'mtls'
+      ? { kind: 'mtls', secretArn: kafkaSecretArn, kmsKeyArn: kafkaSecretKmsKeyArn }
+      : {
+          kind: 'scram',
+          secretArn: kafkaSecretArn,
+          kmsKeyArn: kafkaSecretKmsKeyArn,
+          mechanism: kafkaAuthentication === 'scram256' ? 'SASL_SCRAM_256' : 'SASL_SCRAM_512',
+        };
   return {
     stackName,
     cluster,
+    selfManaged: bootstrapServers
+      ? {
+          bootstrapServers,
+          rootCaSecretArn: kafkaRootCaSecretArn,
+          vpc: kafkaVpcId && kafkaSubnetIds && kafkaSecurityGroupId ? { vpcId: kafkaVpcId, subnetIds: kafkaSubnetIds, securityGroupId: kafkaSecurityGroupId } : undefined,
+        }
+      : undefined,
+    region,
+    partition: cluster?.partition ?? partitionOf(region),
     topics,
     consumerGroupIds,
     startingPosition,
@@ -368,7 +561,7 @@ export function readConfig(get: Getter, cwd = process.cwd()): BridgeConfig {
     maxRecordAgeSeconds,
     bisectBatchOnError,
     provisionedPollers,
-    kafkaAuth: kafkaSecretArn ? { kind: 'scram', secretArn: kafkaSecretArn, kmsKeyArn: kafkaSecretKmsKeyArn } : { kind: 'iam' },
+    kafkaAuth,
     routesFile,
     archestraUrl,
     archestraTokenSecretArn,
@@ -386,7 +579,11 @@ export function readConfig(get: Getter, cwd = process.cwd()): BridgeConfig {
     metricsNamespace,
     alarmEmail,
     offsetLagThreshold,
-    idempotency: { enabled: idempotency, ttlSeconds: idempotencyTtlSeconds },
+    idempotency: { enabled: idempotency, ttlSeconds: idempotencyTtlSeconds, pointInTimeRecovery },
+    enabled,
+    retainOnDelete,
+    onFailure: onFailure as OnFailureDestination,
+    clusterSecurityGroupId,
   };
 }
 
@@ -412,6 +609,12 @@ function editDistance(a: string, b: string): number {
     prev = cur;
   }
   return prev[b.length];
+}
+
+function partitionOf(region: string): string {
+  if (region.startsWith('cn-')) return 'aws-cn';
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  return 'aws';
 }
 
 export function parseClusterArn(arn: string): MskCluster {

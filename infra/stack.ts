@@ -1,15 +1,18 @@
-// One stack: the queues, the token secret, the function, one MSK trigger per topic and the
-// dashboard with its alarms. New resources (e.g. an idempotency table) are one more construct
-// here, handed `bridge` to grant its role and wire its environment (bridge.addEnvironment).
+// One stack: the queues, the token secret, the function, one Kafka trigger per topic (MSK or
+// self-managed) with its on-failure destination, and the dashboard with its alarms. New resources
+// (e.g. an idempotency table) are one more construct here, handed `bridge` to grant its role and
+// wire its environment (bridge.addEnvironment).
 import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { Route } from '../lambda/config/routes';
 import { ArchestraToken } from './constructs/archestra-token';
 import { BridgeFunction } from './constructs/bridge-function';
+import { ClusterAccess } from './constructs/cluster-access';
 import { DeadLetterQueues } from './constructs/dead-letter-queues';
 import { IdempotencyTable } from './constructs/idempotency-table';
 import { KafkaTriggers } from './constructs/kafka-triggers';
-import { Observability } from './constructs/observability';
+import { Observability, STALL_PERIODS } from './constructs/observability';
+import { OnFailureDestination } from './constructs/on-failure-destination';
 import type { BridgeConfig } from './context';
 import { loadRoutesFile, unroutedTopics } from './routes-file';
 
@@ -24,22 +27,27 @@ export class KafkaA2ABridgeStack extends Stack {
   readonly token: ArchestraToken;
   readonly bridge: BridgeFunction;
   readonly kafka: KafkaTriggers;
+  readonly onFailure: OnFailureDestination;
   readonly observability: Observability;
   readonly idempotency?: IdempotencyTable;
+  readonly clusterAccess?: ClusterAccess;
 
   constructor(scope: Construct, id: string, props: KafkaA2ABridgeStackProps) {
     const { config, ...stackProps } = props;
     super(scope, id, {
-      description: 'Kafka (Amazon MSK) to A2A agents bridge: MSK triggers, Lambda, dead-letter queues, dashboard and alarms',
+      description: 'Kafka (Amazon MSK or self-managed) to A2A agents bridge: Kafka triggers, Lambda, dead-letter queues, dashboard and alarms',
       // An event source mapping must live in its cluster's region: deploy there whatever the CLI default is.
-      env: { region: config.cluster.region },
+      env: { region: config.region },
       ...stackProps,
     });
     this.config = config;
     // Invalid routes fail synth here, with the handler's own messages (route and field named).
     this.routes = loadRoutesFile(config.routesFile);
 
-    this.queues = new DeadLetterQueues(this, 'DeadLetterQueues');
+    this.queues = new DeadLetterQueues(this, 'DeadLetterQueues', {
+      retainPoisonQueue: config.retainOnDelete,
+      onFailureQueue: config.onFailure.kind === 'sqs',
+    });
     this.token = new ArchestraToken(this, 'ArchestraToken', { secretArn: config.archestraTokenSecretArn });
     this.bridge = new BridgeFunction(this, 'Bridge', {
       config,
@@ -49,30 +57,43 @@ export class KafkaA2ABridgeStack extends Stack {
     this.queues.grantSendToPoisonQueue(this.bridge.role);
     this.token.grantGetSecretValue(this.bridge.role);
     if (config.idempotency.enabled) {
-      this.idempotency = new IdempotencyTable(this, 'Idempotency');
+      this.idempotency = new IdempotencyTable(this, 'Idempotency', {
+        pointInTimeRecovery: config.idempotency.pointInTimeRecovery,
+        retain: config.retainOnDelete,
+      });
       this.idempotency.grantStore(this.bridge.role);
       this.bridge.addEnvironment('IDEMPOTENCY_TABLE', this.idempotency.table.tableName);
       this.bridge.addEnvironment('IDEMPOTENCY_TTL_SECONDS', String(config.idempotency.ttlSeconds));
     }
 
+    this.onFailure = new OnFailureDestination(this, 'OnFailure', {
+      choice: config.onFailure,
+      sqs: this.queues.onFailureQueue && this.queues.onFailureDestination(),
+      retain: config.retainOnDelete,
+    });
     this.kafka = new KafkaTriggers(this, 'KafkaTriggers', {
       config,
       function: this.bridge.function,
       role: this.bridge.role,
-      onFailure: this.queues.onFailureDestination(),
+      onFailure: this.onFailure.destination,
     });
+
+    if (config.clusterSecurityGroupId) {
+      this.clusterAccess = new ClusterAccess(this, 'ClusterAccess', { securityGroupId: config.clusterSecurityGroupId, auth: config.kafkaAuth.kind });
+    }
 
     this.observability = new Observability(this, 'Observability', {
       function: this.bridge.function,
       poisonQueue: this.queues.poisonQueue,
       onFailureQueue: this.queues.onFailureQueue,
+      onFailureDescription: this.onFailure.description,
       triggers: this.kafka.triggers,
       routeNames: this.routes.map((r) => r.name),
       serviceName: config.serviceName,
       metricsNamespace: config.metricsNamespace,
       offsetLagThreshold: config.offsetLagThreshold,
       alarmEmail: config.alarmEmail,
-      dashboardName: `${this.stackName}-${config.cluster.region}`,
+      dashboardName: `${this.stackName}-${config.region}`,
     });
 
     this.addOutputs();
@@ -80,16 +101,24 @@ export class KafkaA2ABridgeStack extends Stack {
   }
 
   private addOutputs(): void {
-    const region = this.config.cluster.region;
+    const region = this.config.region;
     new CfnOutput(this, 'FunctionName', { value: this.bridge.function.functionName, description: 'The bridge Lambda function' });
     new CfnOutput(this, 'PoisonRecordQueueUrl', {
       value: this.queues.poisonQueue.queueUrl,
       description: 'Records the bridge gave up on, with the error (DLQ_URL)',
     });
-    new CfnOutput(this, 'OnFailureQueueUrl', {
-      value: this.queues.onFailureQueue.queueUrl,
-      description: 'Batches Lambda gave up on: metadata only (topic, partition, offsets), replay from Kafka',
-    });
+    if (this.queues.onFailureQueue) {
+      new CfnOutput(this, 'OnFailureQueueUrl', {
+        value: this.queues.onFailureQueue.queueUrl,
+        description: 'Batches Lambda gave up on: metadata only (topic, partition, offsets), replay from Kafka',
+      });
+    }
+    if (this.onFailure.bucket) {
+      new CfnOutput(this, 'OnFailureBucketName', {
+        value: this.onFailure.bucket.bucketName,
+        description: 'Batches Lambda gave up on: the whole invocation payload (records base64) with the error',
+      });
+    }
     new CfnOutput(this, 'ArchestraTokenSecretArn', { value: this.token.secretArn, description: 'The Archestra API token secret' });
     if (this.token.created) {
       new CfnOutput(this, 'SetArchestraTokenCommand', {
@@ -101,7 +130,7 @@ export class KafkaA2ABridgeStack extends Stack {
       new CfnOutput(this, 'IdempotencyTableName', { value: this.idempotency.table.tableName, description: 'Delivery marks that stop duplicate agent runs' });
     }
     new CfnOutput(this, 'DashboardUrl', {
-      value: `https://${consoleHost(this.config.cluster.partition)}/cloudwatch/home?region=${region}#dashboards/dashboard/${this.observability.dashboard.dashboardName}`,
+      value: `https://${consoleHost(this.config.partition)}/cloudwatch/home?region=${region}#dashboards/dashboard/${this.observability.dashboard.dashboardName}`,
       description: 'The CloudWatch dashboard of the bridge',
     });
     new CfnOutput(this, 'AlarmTopicArn', {
@@ -113,10 +142,26 @@ export class KafkaA2ABridgeStack extends Stack {
   private addWarnings(): void {
     const { config, routes } = this;
     const warn = (id: string, message: string) => Annotations.of(this).addWarningV2(`kafka-a2a-bridge:${id}`, message);
+    if (!config.enabled) {
+      warn(
+        'mappingsDisabled',
+        this.token.created
+          ? 'The Kafka triggers are created disabled: the Archestra token secret holds a placeholder. Put the token in, check it, ' +
+              'then deploy again with -c enabled=true (README, Deploy).'
+          : 'The Kafka triggers are disabled (enabled=false): nothing is consumed until you deploy with -c enabled=true.',
+      );
+    }
+    if (config.timeoutSeconds > STALL_PERIODS * 300) {
+      warn(
+        'stallWindow',
+        `timeoutSeconds (${config.timeoutSeconds}) is longer than the Stalled alarms' window (${STALL_PERIODS * 5} minutes): ` +
+          'one invocation that long, with lag and no commit, turns them red.',
+      );
+    }
     for (const topic of unroutedTopics(config.topics, routes)) {
       warn('unroutedTopic', `Topic "${topic}" is subscribed but no route's topic_pattern matches it: its records will all be unrouted.`);
     }
-    if (config.kafkaAuth.kind === 'scram') {
+    if (config.cluster && config.kafkaAuth.kind === 'scram') {
       const name = config.kafkaAuth.secretArn.split(':secret:')[1] ?? '';
       if (!name.startsWith('AmazonMSK_')) {
         warn('scramSecretName', `kafkaSecretArn: MSK only associates SCRAM secrets whose name starts with "AmazonMSK_" (got "${name}").`);

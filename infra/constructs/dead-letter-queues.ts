@@ -2,7 +2,7 @@
 // - poisonQueue: the handler sends each record it gives up on (the record itself plus the error), DLQ_URL.
 // - onFailureQueue: the event source mapping's on-failure destination. Lambda writes only metadata
 //   there (topic, partition, offsets, batch size, error), never the records: replay from Kafka.
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -10,14 +10,22 @@ import { Construct } from 'constructs';
 
 const RETENTION = Duration.days(14); // the SQS maximum: operators get two weeks to drain
 
+export interface DeadLetterQueuesProps {
+  /** Keep the poison-record queue (the only full copy of dead-lettered records) when the stack is deleted. */
+  readonly retainPoisonQueue: boolean;
+  /** Create the on-failure queue (the mapping's destination is SQS). */
+  readonly onFailureQueue: boolean;
+}
+
 export class DeadLetterQueues extends Construct {
   readonly poisonQueue: sqs.Queue;
-  readonly onFailureQueue: sqs.Queue;
+  readonly onFailureQueue?: sqs.Queue;
 
-  constructor(scope: Construct, id: string) {
+  constructor(scope: Construct, id: string, props: DeadLetterQueuesProps) {
     super(scope, id);
-    this.poisonQueue = terminalQueue(this, 'PoisonRecordQueue');
-    this.onFailureQueue = terminalQueue(this, 'OnFailureQueue');
+    this.poisonQueue = terminalQueue(this, 'PoisonRecordQueue', props.retainPoisonQueue ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY);
+    // Metadata only (offsets to replay from Kafka): nothing to keep once the stack is gone.
+    if (props.onFailureQueue) this.onFailureQueue = terminalQueue(this, 'OnFailureQueue', RemovalPolicy.DESTROY);
   }
 
   /** sqs:SendMessage on the poison queue and nothing else (no receive, no delete, no other queue). */
@@ -28,6 +36,7 @@ export class DeadLetterQueues extends Construct {
   /** The mapping's on-failure destination, granting only sqs:SendMessage (CDK's SqsDlq also grants GetQueue*). */
   onFailureDestination(): lambda.IEventSourceDlq {
     const queue = this.onFailureQueue;
+    if (!queue) throw new Error('no on-failure queue: the on-failure destination is not SQS');
     return {
       bind(_mapping, target) {
         iam.Grant.addToPrincipal({ grantee: target, actions: ['sqs:SendMessage'], resourceArns: [queue.queueArn] });
@@ -37,11 +46,12 @@ export class DeadLetterQueues extends Construct {
   }
 }
 
-function terminalQueue(scope: Construct, id: string): sqs.Queue {
+function terminalQueue(scope: Construct, id: string, removalPolicy: RemovalPolicy): sqs.Queue {
   const queue = new sqs.Queue(scope, id, {
     encryption: sqs.QueueEncryption.SQS_MANAGED,
     enforceSSL: true,
     retentionPeriod: RETENTION,
+    removalPolicy,
   });
   Validations.of(queue).acknowledge({
     id: 'AwsSolutions::AwsSolutions-SQS3',

@@ -1,25 +1,39 @@
 // The idempotency store's table: a redelivered record is claimed here before it is sent, so the agent
 // never runs it twice. Item shape and access pattern are lambda/io/dynamo-idempotency.ts's.
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 
+export interface IdempotencyTableProps {
+  readonly pointInTimeRecovery: boolean;
+  /** Keep the table when the stack is deleted. */
+  readonly retain: boolean;
+}
+
 export class IdempotencyTable extends Construct {
   readonly table: dynamodb.Table;
 
-  constructor(scope: Construct, id: string) {
+  constructor(scope: Construct, id: string, props: IdempotencyTableProps) {
     super(scope, id);
     this.table = new dynamodb.Table(this, 'Table', {
       partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING },
       // On-demand: the load follows Kafka's, bursty and unknown in advance.
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       timeToLiveAttribute: 'expiresAt',
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: props.pointInTimeRecovery },
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
-      // Only delivery marks live here, each expiring within a day by default: nothing worth retaining.
-      removalPolicy: RemovalPolicy.DESTROY,
+      // Retained by default (retainOnDelete): deleting the stack deletes no data; remove a retained table by hand.
+      removalPolicy: props.retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
+    if (!props.pointInTimeRecovery) {
+      Validations.of(this.table).acknowledge({
+        id: 'AwsSolutions::AwsSolutions-DDB3',
+        reason:
+          'Point-in-time recovery was turned off with the pointInTimeRecovery knob. The table holds only delivery marks that ' +
+          'expire after IDEMPOTENCY_TTL_SECONDS: losing them can cause a duplicate agent run on redelivery, never a lost record.',
+      });
+    }
   }
 
   /** Exactly the four item operations the store performs, on this table only. */

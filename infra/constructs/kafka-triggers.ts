@@ -1,19 +1,27 @@
-// The MSK triggers: an event source mapping subscribes to exactly one topic, so one
-// ManagedKafkaEventSource per topic, all on the same function, each with its own consumer group
-// (Lambda requires the group to be unique per mapping).
-import { Duration, Validations } from 'aws-cdk-lib';
+// The MSK triggers: an event source mapping subscribes to exactly one topic, so one mapping per
+// topic, all on the same function, each with its own consumer group (Lambda requires the group to be
+// unique per mapping), all in one poller group.
+//
+// lambda.EventSourceMapping rather than ManagedKafkaEventSource: the latter attaches the AWS-managed
+// AWSLambdaMSKExecutionRole (logs, kafka and ec2 actions on "*") and kafka:ListScramSecrets to the
+// role, which we cannot take back. The construct IDs are the ones ManagedKafkaEventSource used, so a
+// deployed stack keeps its mappings (a new logical ID would create a second mapping for the same
+// function, cluster and topic, which Lambda refuses).
+import { Duration, Names, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { ManagedKafkaEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { AuthenticationMethod, SelfManagedKafkaEventSource, type SelfManagedKafkaEventSourceProps } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { BridgeConfig, MskCluster } from '../context';
+import { acknowledgeNetworkInterfaces } from './network-interfaces';
 
 export interface KafkaTriggersProps {
   readonly config: BridgeConfig;
   readonly function: lambda.Function;
   readonly role: iam.IRole;
-  /** Where Lambda records (as metadata) the batches it gave up on. */
+  /** Where Lambda writes the batches it gave up on. */
   readonly onFailure: lambda.IEventSourceDlq;
 }
 
@@ -24,44 +32,98 @@ export interface KafkaTrigger {
   readonly eventSourceMappingId: string;
 }
 
+/**
+ * The network-interface actions Lambda's Kafka pollers use to reach the cluster's subnets. EC2 does
+ * not support resource-level permissions for the Describe* actions, and the ENIs do not exist yet when
+ * CreateNetworkInterface is authorised, so they are granted on "*".
+ */
+export const POLLER_NETWORK_ACTIONS = [
+  'ec2:CreateNetworkInterface',
+  'ec2:DescribeNetworkInterfaces',
+  'ec2:DescribeVpcs',
+  'ec2:DeleteNetworkInterface',
+  'ec2:DescribeSubnets',
+  'ec2:DescribeSecurityGroups',
+] as const;
+
+/** The metric groups every mapping emits: EventCount, ErrorCount and KafkaMetrics (lag). */
+export const MAPPING_METRICS = [lambda.MetricType.EVENT_COUNT, lambda.MetricType.ERROR_COUNT, lambda.MetricType.KAFKA_METRICS];
+
 export class KafkaTriggers extends Construct {
   readonly triggers: KafkaTrigger[];
+  /** The PollerGroupName shared by all of this stack's mappings. */
+  readonly pollerGroupName: string;
 
   constructor(scope: Construct, id: string, props: KafkaTriggersProps) {
     super(scope, id);
-    const { config } = props;
+    const { config, function: fn } = props;
     const auth = config.kafkaAuth;
-    const scramSecret =
-      auth.kind === 'scram' ? secretsmanager.Secret.fromSecretCompleteArn(this, 'KafkaScramSecret', auth.secretArn) : undefined;
+    this.pollerGroupName = `${config.stackName}-pollers`;
+    this.triggers = [];
 
-    this.triggers = config.topics.map((topic) => {
-      const consumerGroupId = config.consumerGroupIds[topic];
-      const source = new ManagedKafkaEventSource({
-        clusterArn: config.cluster.arn,
-        topic,
-        consumerGroupId,
-        secret: scramSecret, // present: SASL/SCRAM-512; absent: IAM authentication
-        startingPosition: lambda.StartingPosition[config.startingPosition],
-        batchSize: config.batchSize,
-        maxBatchingWindow:
-          config.maxBatchingWindowSeconds === undefined ? undefined : Duration.seconds(config.maxBatchingWindowSeconds),
-        // Partial batch responses, retry controls and bisection only work in provisioned mode.
-        provisionedPollerConfig: { minimumPollers: config.provisionedPollers.min, maximumPollers: config.provisionedPollers.max },
-        reportBatchItemFailures: true,
-        retryAttempts: config.retryAttempts,
-        maxRecordAge: config.maxRecordAgeSeconds === undefined ? undefined : Duration.seconds(config.maxRecordAgeSeconds),
-        bisectBatchOnError: config.bisectBatchOnError,
-        onFailure: props.onFailure,
-        metricsConfig: {
-          metrics: [lambda.MetricType.EVENT_COUNT, lambda.MetricType.ERROR_COUNT, lambda.MetricType.KAFKA_METRICS],
-        },
-      });
-      props.function.addEventSource(source);
-      return { topic, consumerGroupId, eventSourceMappingId: source.eventSourceMappingId };
+    const common = (topic: string) => ({
+      kafkaConsumerGroupId: config.consumerGroupIds[topic],
+      // Created disabled while the token secret holds its placeholder: see the `enabled` knob.
+      enabled: config.enabled,
+      startingPosition: lambda.StartingPosition[config.startingPosition],
+      batchSize: config.batchSize,
+      maxBatchingWindow: config.maxBatchingWindowSeconds === undefined ? undefined : Duration.seconds(config.maxBatchingWindowSeconds),
+      // Partial batch responses, retry controls and bisection only work in provisioned mode. One
+      // poller group: the stack's mappings share event poller capacity instead of one set each.
+      provisionedPollerConfig: {
+        minimumPollers: config.provisionedPollers.min,
+        maximumPollers: config.provisionedPollers.max,
+        pollerGroupName: this.pollerGroupName,
+      },
+      reportBatchItemFailures: true,
+      retryAttempts: config.retryAttempts,
+      maxRecordAge: config.maxRecordAgeSeconds === undefined ? undefined : Duration.seconds(config.maxRecordAgeSeconds),
+      bisectBatchOnError: config.bisectBatchOnError,
+      onFailure: props.onFailure,
+      metricsConfig: { metrics: MAPPING_METRICS },
     });
 
-    if (auth.kind === 'iam') grantKafkaClusterAccess(props.role, config.cluster, this.triggers);
-    if (auth.kind === 'scram' && auth.kmsKeyArn) {
+    const cluster = config.cluster;
+    if (cluster) {
+      this.triggers = config.topics.map((topic) => {
+        const mapping = new lambda.EventSourceMapping(fn, `KafkaEventSource:${Names.nodeUniqueId(fn.node)}${topic}`, {
+          ...common(topic),
+          target: fn,
+          eventSourceArn: cluster.arn,
+          kafkaTopic: topic,
+          sourceAccessConfigurations:
+            auth.kind === 'scram' ? [{ type: lambda.SourceAccessConfigurationType.SASL_SCRAM_512_AUTH, uri: auth.secretArn }] : undefined,
+          supportS3OnFailureDestination: true,
+        });
+        return { topic, consumerGroupId: config.consumerGroupIds[topic], eventSourceMappingId: mapping.eventSourceMappingId };
+      });
+      grantPollerAccess(props.role, cluster);
+      if (auth.kind === 'iam') grantKafkaClusterAccess(props.role, cluster, this.triggers);
+      if (config.onFailure.kind === 'kafka' && auth.kind === 'iam') {
+        // Lambda produces the failed records to this topic of the same cluster, with the function's role.
+        props.role.addToPrincipalPolicy(
+          new iam.PolicyStatement({
+            sid: 'MskWriteOnFailureTopic',
+            actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:WriteData'],
+            resources: [`${clusterBase(cluster)}:topic/${clusterSuffix(cluster)}/${config.onFailure.topic}`],
+          }),
+        );
+      }
+    } else {
+      this.triggers = this.selfManaged(fn, props.role, config, common);
+    }
+
+    if (auth.kind !== 'iam' && !config.selfManaged) {
+      // The poller reads the SASL/SCRAM credentials with the function's role (SelfManagedKafkaEventSource grants its own).
+      props.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'ReadKafkaScramSecret',
+          actions: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
+          resources: [auth.secretArn],
+        }),
+      );
+    }
+    if (auth.kind !== 'iam' && auth.kmsKeyArn) {
       // MSK requires SCRAM secrets to be encrypted with a customer managed key; the poller decrypts
       // the secret with the function's role, through Secrets Manager only.
       props.role.addToPrincipalPolicy(
@@ -69,26 +131,98 @@ export class KafkaTriggers extends Construct {
           sid: 'DecryptKafkaScramSecret',
           actions: ['kms:Decrypt'],
           resources: [auth.kmsKeyArn],
-          conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${config.cluster.region}.amazonaws.com` } },
+          conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${config.region}.amazonaws.com` } },
         }),
       );
     }
+  }
 
-    // ManagedKafkaEventSource attaches AWSLambdaMSKExecutionRole to the function's role.
-    Validations.of(props.role).acknowledge({
-      id: 'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaMSKExecutionRole]',
-      reason:
-        'Attached by ManagedKafkaEventSource: it is the AWS-maintained policy the MSK event poller needs (DescribeClusterV2, ' +
-        'GetBootstrapBrokers and the ec2 network-interface actions to reach the cluster VPC, which cannot be resource-scoped). ' +
-        'Topic and group access is granted separately, per ARN.',
+  /** Self-managed Kafka: SelfManagedKafkaEventSource, with SASL/SCRAM or mTLS and the pollers' VPC settings. */
+  private selfManaged(
+    fn: lambda.Function,
+    role: iam.IRole,
+    config: BridgeConfig,
+    common: (topic: string) => Record<string, unknown>,
+  ): KafkaTrigger[] {
+    const sm = config.selfManaged!;
+    const auth = config.kafkaAuth;
+    const secret = auth.kind === 'iam' ? undefined : secretsmanager.Secret.fromSecretCompleteArn(this, 'KafkaSecret', auth.secretArn);
+    const rootCa = sm.rootCaSecretArn ? secretsmanager.Secret.fromSecretCompleteArn(this, 'KafkaRootCa', sm.rootCaSecretArn) : undefined;
+    const vpc = sm.vpc && {
+      vpc: ec2.Vpc.fromVpcAttributes(this, 'KafkaVpc', { vpcId: sm.vpc.vpcId, availabilityZones: ['unused'] }),
+      vpcSubnets: {
+        subnets: sm.vpc.subnetIds.map((id, i) => {
+          const subnet = ec2.Subnet.fromSubnetId(this, `KafkaSubnet${i}`, id);
+          Validations.of(subnet).acknowledge({
+            id: '@aws-cdk/aws-ec2:noSubnetRouteTableId',
+            reason: 'Only the subnet ID is needed to place the Kafka pollers; nothing here reads its route table.',
+          });
+          return subnet;
+        }),
+      },
+      securityGroup: ec2.SecurityGroup.fromSecurityGroupId(this, 'KafkaSecurityGroup', sm.vpc.securityGroupId),
+    };
+    const triggers = config.topics.map((topic) => {
+      const before = new Set(fn.node.children);
+      const { kafkaConsumerGroupId, ...rest } = common(topic) as { kafkaConsumerGroupId: string } & Record<string, unknown>;
+      fn.addEventSource(
+        new SelfManagedKafkaEventSource({
+          ...(rest as Omit<SelfManagedKafkaEventSourceProps, 'topic' | 'bootstrapServers'>),
+          bootstrapServers: sm.bootstrapServers,
+          topic,
+          consumerGroupId: kafkaConsumerGroupId,
+          secret,
+          authenticationMethod:
+            auth.kind === 'mtls'
+              ? AuthenticationMethod.CLIENT_CERTIFICATE_TLS_AUTH
+              : auth.kind === 'scram' && auth.mechanism === 'SASL_SCRAM_256'
+                ? AuthenticationMethod.SASL_SCRAM_256_AUTH
+                : AuthenticationMethod.SASL_SCRAM_512_AUTH,
+          rootCACertificate: rootCa,
+          ...vpc,
+        }),
+      );
+      // SelfManagedKafkaEventSource does not expose its mapping: it is the one child the call added.
+      const mapping = fn.node.children.find((c): c is lambda.EventSourceMapping => !before.has(c) && c instanceof lambda.EventSourceMapping);
+      if (!mapping) throw new Error(`no event source mapping was created for topic ${topic}`);
+      return { topic, consumerGroupId: kafkaConsumerGroupId, eventSourceMappingId: mapping.eventSourceMappingId };
     });
+    if (rootCa) {
+      // The pollers read the private CA to verify the brokers' certificates (not granted by the event source).
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({ sid: 'ReadKafkaRootCa', actions: ['secretsmanager:GetSecretValue'], resources: [sm.rootCaSecretArn!] }),
+      );
+    }
+    if (vpc) {
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'KafkaPollerNetworkInterfaces', actions: [...POLLER_NETWORK_ACTIONS], resources: ['*'] }));
+      acknowledgeNetworkInterfaces(role);
+    }
+    return triggers;
   }
 }
 
+/** What the MSK poller needs before any Kafka protocol: find the brokers, and ENIs in the cluster's subnets. */
+function grantPollerAccess(role: iam.IRole, cluster: MskCluster): void {
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'MskBootstrap',
+      // DescribeClusterV2 (not DescribeCluster): it also works for MSK Serverless.
+      actions: ['kafka:DescribeClusterV2', 'kafka:GetBootstrapBrokers'],
+      resources: [cluster.arn],
+    }),
+  );
+  role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'KafkaPollerNetworkInterfaces', actions: [...POLLER_NETWORK_ACTIONS], resources: ['*'] }));
+  acknowledgeNetworkInterfaces(role);
+}
+
+
+const clusterBase = (c: MskCluster) => `arn:${c.partition}:kafka:${c.region}:${c.account}`;
+const clusterSuffix = (c: MskCluster) => `${c.name}/${c.uuid}`;
+
 /** IAM access control for MSK: connect to the cluster, read exactly these topics, use exactly these groups. */
 function grantKafkaClusterAccess(role: iam.IRole, cluster: MskCluster, triggers: readonly KafkaTrigger[]): void {
-  const base = `arn:${cluster.partition}:kafka:${cluster.region}:${cluster.account}`;
-  const suffix = `${cluster.name}/${cluster.uuid}`;
+  const base = clusterBase(cluster);
+  const suffix = clusterSuffix(cluster);
   role.addToPrincipalPolicy(
     new iam.PolicyStatement({
       sid: 'MskConnect',

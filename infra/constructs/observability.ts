@@ -14,7 +14,10 @@ import type { KafkaTrigger } from './kafka-triggers';
 export interface ObservabilityProps {
   readonly function: lambda.IFunction;
   readonly poisonQueue: sqs.IQueue;
-  readonly onFailureQueue: sqs.IQueue;
+  /** The SQS on-failure destination; absent when the destination is S3 or Kafka. */
+  readonly onFailureQueue?: sqs.IQueue;
+  /** Where the mapping's on-failure destination is, for the dashboard's text. */
+  readonly onFailureDescription?: string;
   readonly triggers: readonly KafkaTrigger[];
   /** Route names from the routes file; absent: per-route graphs use SEARCH over the route dimension. */
   readonly routeNames?: readonly string[];
@@ -30,13 +33,27 @@ const ALARM_PERIOD = Duration.minutes(5);
 
 /** The handler's totals (dimension {service}) and per-route counters (dimensions {service, route}). */
 export const TOTAL_METRICS = COUNTERS;
-export const ROUTE_METRICS = ROUTE_COUNTERS;
+// The handler emits every counter a routed record can reach per route (lambda/observe.ts), tombstones included.
+export const ROUTE_METRICS = [...ROUTE_COUNTERS, 'TombstonesSkipped'] as const;
+
+/** Per-mapping alarms on the mapping's own metrics (AWS/Lambda, dimension EventSourceMappingUUID). */
+export const MAPPING_ALARM_METRICS = {
+  Dropped: 'DroppedEventCount',
+  DestinationDeliveryErrors: 'OnFailureDestinationDeliveryErrorCount',
+  PollingErrors: 'PollingErrorCount',
+} as const;
+/** A mapping is stalled when this many 5-minute periods in a row show lag and no commit, or no polling at all. */
+export const STALL_PERIODS = 2;
+/** The KafkaMetrics lag metrics charted per mapping. */
+export const MAPPING_LAG_METRICS = ['MaxOffsetLag', 'SumOffsetLag'] as const;
 export const LATENCY_STATS = ['p50', 'p90', 'p99'] as const;
 
 export class Observability extends Construct {
   readonly alarmTopic: sns.Topic;
   readonly dashboard: cw.Dashboard;
-  readonly alarms: Record<'poisonQueueNotEmpty' | 'onFailureQueueNotEmpty' | 'functionErrors' | 'offsetLag' | 'throttles', cw.Alarm>;
+  readonly alarms: Partial<Record<'poisonQueueNotEmpty' | 'onFailureQueueNotEmpty' | 'functionErrors' | 'offsetLag' | 'throttles', cw.Alarm>>;
+  /** Per topic: the mapping's Dropped, DestinationDeliveryErrors, PollingErrors and Stalled alarms. */
+  readonly mappingAlarms: Record<string, Record<keyof typeof MAPPING_ALARM_METRICS | 'Stalled', cw.Alarm>>;
 
   constructor(scope: Construct, id: string, private readonly props: ObservabilityProps) {
     super(scope, id);
@@ -60,7 +77,15 @@ export class Observability extends Construct {
       q.metricApproximateAgeOfOldestMessage({ statistic: cw.Stats.MAXIMUM, period });
 
     const stackName = Stack.of(this).stackName;
-    const alarm = (id: string, description: string, metric: cw.IMetric, threshold: number, evaluationPeriods = 1) => {
+    const alarm = (
+      id: string,
+      description: string,
+      metric: cw.IMetric,
+      threshold: number,
+      evaluationPeriods = 1,
+      // Missing data is "nothing happened" for counters emitted only when something happens.
+      treatMissingData = cw.TreatMissingData.NOT_BREACHING,
+    ) => {
       const a = new cw.Alarm(this, id, {
         alarmName: `${stackName}-${id}`,
         alarmDescription: description,
@@ -70,7 +95,7 @@ export class Observability extends Construct {
         datapointsToAlarm: evaluationPeriods,
         comparisonOperator:
           threshold === 1 ? cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD : cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+        treatMissingData,
       });
       a.addAlarmAction(new cwActions.SnsAction(this.alarmTopic));
       a.addOkAction(new cwActions.SnsAction(this.alarmTopic));
@@ -85,13 +110,15 @@ export class Observability extends Construct {
         queueDepth(props.poisonQueue, ALARM_PERIOD),
         1,
       ),
-      onFailureQueueNotEmpty: alarm(
-        'OnFailureQueueNotEmpty',
-        'Lambda gave up on a batch (retries or record age exhausted). The on-failure queue holds metadata only ' +
-          '(topic, partition, offsets): replay those offsets from Kafka.',
-        queueDepth(props.onFailureQueue, ALARM_PERIOD),
-        1,
-      ),
+      ...(props.onFailureQueue && {
+        onFailureQueueNotEmpty: alarm(
+          'OnFailureQueueNotEmpty',
+          'Lambda gave up on a batch (retries or record age exhausted). The on-failure queue holds metadata only ' +
+            '(topic, partition, offsets): replay those offsets from Kafka.',
+          queueDepth(props.onFailureQueue, ALARM_PERIOD),
+          1,
+        ),
+      }),
       functionErrors: alarm(
         'FunctionErrors',
         'The bridge function failed whole invocations (crash, timeout, configuration error): Lambda retries the batch. See its logs.',
@@ -114,6 +141,66 @@ export class Observability extends Construct {
       ),
     };
 
+    const mappingMetric = (t: KafkaTrigger, metricName: string, statistic: string, period = ALARM_PERIOD) =>
+      new cw.Metric({
+        namespace: 'AWS/Lambda',
+        metricName,
+        dimensionsMap: { EventSourceMappingUUID: t.eventSourceMappingId },
+        statistic,
+        period,
+      });
+    const destination = props.onFailureDescription ?? 'the on-failure destination';
+    this.mappingAlarms = Object.fromEntries(
+      props.triggers.map((t) => {
+        const id = (name: string) => `${t.topic}-${name}`;
+        const alarms = {
+          Dropped: alarm(
+            id('Dropped'),
+            `Lambda dropped records of topic ${t.topic}: retries or record age exhausted, and not delivered to ${destination}. ` +
+              'They are in no queue: find the offsets Lambda moved past (the function logs of the failing batches) and replay them from Kafka.',
+            mappingMetric(t, MAPPING_ALARM_METRICS.Dropped, cw.Stats.SUM),
+            1,
+          ),
+          DestinationDeliveryErrors: alarm(
+            id('DestinationDeliveryErrors'),
+            `Lambda could not write a failed batch of topic ${t.topic} to ${destination} (permissions, network route from the ` +
+              "cluster's subnets, or size). Those records are dropped: replay them from Kafka and fix the destination.",
+            mappingMetric(t, MAPPING_ALARM_METRICS.DestinationDeliveryErrors, cw.Stats.SUM),
+            1,
+          ),
+          PollingErrors: alarm(
+            id('PollingErrors'),
+            `The mapping of topic ${t.topic} failed to poll the cluster (authentication, authorisation or network). ` +
+              "Check the mapping's state in the Lambda console and the cluster's security group and auth port.",
+            mappingMetric(t, MAPPING_ALARM_METRICS.PollingErrors, cw.Stats.SUM),
+            1,
+          ),
+          Stalled: alarm(
+            id('Stalled'),
+            `The mapping of topic ${t.topic} is not consuming: for ${STALL_PERIODS * 5} minutes it either emitted no metrics at all ` +
+              '(disabled, failed state, deleted) or had offset lag and committed nothing. Check its state and the function errors.',
+            new cw.MathExpression({
+              // A healthy mapping emits PolledEventCount every poll, 0 when the topic is idle; a dead one emits
+              // nothing, so the expression has no data and the alarm treats missing data as breaching.
+              expression: 'IF(FILL(polled, -1) < 0 OR (FILL(lag, 0) > 0 AND FILL(committed, 0) <= 0), 1, 0)',
+              usingMetrics: {
+                polled: mappingMetric(t, 'PolledEventCount', cw.Stats.SUM),
+                lag: mappingMetric(t, 'MaxOffsetLag', cw.Stats.MAXIMUM),
+                committed: mappingMetric(t, 'CommittedEventCount', cw.Stats.SUM),
+              },
+              period: ALARM_PERIOD,
+              label: `stalled ${t.topic}`,
+            }),
+            1,
+            STALL_PERIODS,
+            // Disabled mappings included: a deploy that leaves them disabled is paged, not silent.
+            cw.TreatMissingData.BREACHING,
+          ),
+        };
+        return [t.topic, alarms];
+      }),
+    );
+
     this.dashboard = new cw.Dashboard(this, 'Dashboard', {
       dashboardName: props.dashboardName,
       defaultInterval: Duration.hours(3),
@@ -126,11 +213,15 @@ export class Observability extends Construct {
         markdown: [
           `# Kafka to A2A bridge (${props.serviceName})`,
           `Topics: ${topics}. Handler metrics: namespace \`${props.metricsNamespace}\`.`,
-          'Poison-record queue: the records the bridge gave up on, with the error. On-failure queue: batches Lambda gave up on, ' +
-            '**metadata only** (topic, partition, offsets), replay them from Kafka.',
+          `Poison-record queue: the records the bridge gave up on, with the error. Batches Lambda gave up on go to ${destination}.`,
         ].join('\n\n'),
       }),
-      new cw.AlarmStatusWidget({ title: 'Alarms', width: 12, height: 4, alarms: Object.values(this.alarms) }),
+      new cw.AlarmStatusWidget({
+        title: 'Alarms',
+        width: 12,
+        height: 4,
+        alarms: [...Object.values(this.alarms), ...Object.values(this.mappingAlarms).flatMap((a) => Object.values(a))],
+      }),
     );
     this.dashboard.addWidgets(
       this.graph('Records (all routes)', TOTAL_METRICS.map((m) => this.total(m)), 16),
@@ -169,28 +260,22 @@ export class Observability extends Construct {
       ]),
     );
     this.dashboard.addWidgets(
-      this.graph(
-        'OffsetLag per topic (records)',
-        [
-          offsetLag.with({ period: GRAPH_PERIOD, label: 'all topics (function)' }),
-          ...props.triggers.map(
-            (t) =>
-              // Per mapping: the EventSourceMappingUUID dimension (KafkaMetrics enabled on each mapping).
-              new cw.MathExpression({
-                expression: `SEARCH('Namespace="AWS/Lambda" MetricName="OffsetLag" EventSourceMappingUUID="${t.eventSourceMappingId}"', 'Maximum', 60)`,
-                label: t.topic,
-                period: GRAPH_PERIOD,
-              }),
-          ),
-        ],
-        24,
-        undefined,
-        [{ value: props.offsetLagThreshold, label: 'alarm threshold', color: cw.Color.RED }],
+      this.graph('OffsetLag, all topics (records)', [offsetLag.with({ period: GRAPH_PERIOD, label: 'all topics (function)' })], 8, undefined, [
+        { value: props.offsetLagThreshold, label: 'alarm threshold', color: cw.Color.RED },
+      ]),
+      // The KafkaMetrics group of each mapping (dimension EventSourceMappingUUID), one line per topic.
+      ...MAPPING_LAG_METRICS.map((name) =>
+        this.graph(
+          `${name} per mapping (records)`,
+          props.triggers.map((t) => mappingMetric(t, name, cw.Stats.MAXIMUM, GRAPH_PERIOD).with({ label: t.topic })),
+          8,
+        ),
       ),
     );
+    const onFailureQueue = props.onFailureQueue;
     const bothQueues = (metric: (q: sqs.IQueue, period: Duration) => cw.Metric) => [
       metric(props.poisonQueue, GRAPH_PERIOD).with({ label: 'poison-record queue' }),
-      metric(props.onFailureQueue, GRAPH_PERIOD).with({ label: 'on-failure queue (metadata)' }),
+      ...(onFailureQueue ? [metric(onFailureQueue, GRAPH_PERIOD).with({ label: 'on-failure queue (metadata)' })] : []),
     ];
     this.dashboard.addWidgets(
       this.graph('Queue depth (messages visible)', bothQueues(queueDepth), 12),

@@ -116,4 +116,60 @@ describe('npx cdk synth + cfn-lint', () => {
     expect(output).toBe('');
     expect(status).toBe(0);
   });
+
+  // The variants of issue 16: self-managed Kafka, the Kafka and S3 on-failure destinations, the cluster
+  // security-group rule, PITR off. cdk-nag runs in each synth (an unacknowledged finding throws).
+  const variants: Record<string, [string, Record<string, unknown>]> = {
+    'self-managed Kafka (SASL/SCRAM-256, private CA, pollers in a VPC)': [
+      'eu-west-1',
+      {
+        bootstrapServers: 'b-1.kafka.internal:9096,b-2.kafka.internal:9096',
+        region: 'eu-west-1',
+        kafkaSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kafka-bridge-AbCdEf',
+        kafkaAuthentication: 'scram256',
+        kafkaRootCaSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kafka-ca-AbCdEf',
+        kafkaVpcId: 'vpc-0123456789abcdef0',
+        kafkaSubnetIds: 'subnet-0123456789abcdef0,subnet-0fedcba9876543210',
+        kafkaSecurityGroupId: 'sg-0123456789abcdef0',
+      },
+    ],
+    'self-managed Kafka (mTLS, brokers on the internet)': [
+      'eu-west-1',
+      {
+        bootstrapServers: 'kafka.example.com:9094',
+        region: 'eu-west-1',
+        kafkaSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kafka-client-cert-AbCdEf',
+        kafkaAuthentication: 'mtls',
+      },
+    ],
+    'Kafka on-failure topic, cluster security-group rule, enabled': [
+      'us-east-1',
+      { mskClusterArn: CLUSTER_ARN, onFailureDestination: 'kafka://bridge-failed', clusterSecurityGroupId: 'sg-0123456789abcdef0', enabled: 'true' },
+    ],
+    'S3 on-failure bucket, PITR off, nothing retained': [
+      'us-east-1',
+      { mskClusterArn: CLUSTER_ARN, onFailureDestination: 's3', pointInTimeRecovery: 'false', retainOnDelete: 'false' },
+    ],
+  };
+  test.each(Object.entries(variants))('cfn-lint: %s', (_name, [region, context]) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-synth-variant-'));
+    try {
+      const quiet = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+      let app;
+      try {
+        ({ app } = synth({ [STRICT]: true, topics: 'orders,payments.eu', routesFile: ROUTES, archestraUrl: 'https://archestra.example.com', ...context }, dir));
+      } finally {
+        quiet.mockRestore();
+      }
+      const out = app.synth().directory;
+      const report = JSON.parse(fs.readFileSync(path.join(out, 'validation-report.json'), 'utf8'));
+      const nag = report.pluginReports.find((r: { pluginName: string }) => r.pluginName === 'AwsSolutions');
+      expect(nag.violations).toEqual([]);
+      const { status, output } = cfnLint([path.join(out, 'KafkaA2ABridge.template.json')], region);
+      expect(output).toBe('');
+      expect(status).toBe(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -138,7 +138,7 @@ describe('coercion and defaults', () => {
 
   test('SASL/SCRAM when kafkaSecretArn is given', () => {
     const secret = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:AmazonMSK_x-AbCdEf';
-    expect(read({ ...base, kafkaSecretArn: secret }).kafkaAuth).toEqual({ kind: 'scram', secretArn: secret });
+    expect(read({ ...base, kafkaSecretArn: secret }).kafkaAuth).toEqual({ kind: 'scram', secretArn: secret, mechanism: 'SASL_SCRAM_512' });
     expect(problem({ ...base, kafkaSecretArn: secret.replace('-AbCdEf', '') })).toMatch(/must be the complete secret ARN/);
     expect(problem({ ...base, kafkaSecretArn: secret.replace('us-east-1', 'eu-west-1').replace('us-east-1', 'eu-west-1') })).toMatch(
       /"kafkaSecretArn" is in eu-west-1 but the MSK cluster is in us-east-1/,

@@ -34,3 +34,38 @@ test('without route names, per-route graphs SEARCH the route dimension of the se
     );
   }
 });
+
+// The dashboard's per-route graphs chart what the handler really emits per route: a tombstone on a
+// route is counted with the {service, route} dimensions (the EMF Powertools writes), which is what
+// the "TombstonesSkipped per route" graph reads.
+test('the handler emits TombstonesSkipped with the route dimension, as the per-route graph expects', async () => {
+  const { logAndMeasure } = await import('../../lambda/batch-log');
+  const { powertoolsMetrics } = await import('../../lambda/observe');
+  const written: string[] = [];
+  const out = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    written.push(String(chunk));
+    return true;
+  });
+  const log = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+  try {
+    logAndMeasure(
+      [{ topic: 'customer.profiles', partition: 0, offset: 7, route: 'profiles', status: 'tombstone' } as never],
+      new Map(),
+      1,
+      null,
+      { log, metrics: powertoolsMetrics, logReplyChars: 10 },
+    );
+  } finally {
+    out.mockRestore();
+  }
+  const emf = written
+    .join('')
+    .split('\n')
+    .filter((l) => l.includes('"_aws"'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const perRoute = emf.find((l) => l.route === 'profiles');
+  expect(perRoute).toMatchObject({ TombstonesSkipped: 1, route: 'profiles' });
+  const dims = (perRoute!._aws as { CloudWatchMetrics: Array<{ Dimensions: string[][] }> }).CloudWatchMetrics[0].Dimensions[0];
+  expect([...dims].sort()).toEqual(['route', 'service']);
+  expect(ROUTE_METRICS).toContain('TombstonesSkipped');
+});

@@ -115,8 +115,8 @@ test('VPC: the function in the given subnets with a new egress-only security gro
   expect(statements).toContainEqual(
     expect.objectContaining({ Sid: 'VpcNetworkInterfaces', Resource: '*', Action: expect.arrayContaining(['ec2:CreateNetworkInterface']) }),
   );
-  // The only "*" resource is the ENI statement, whose actions cannot be scoped.
-  expect(statements.filter((st) => st.Resource === '*').map((st) => st.Sid)).toEqual(['VpcNetworkInterfaces']);
+  // The only "*" resources are the ENI statements (function and Kafka pollers), whose actions cannot be scoped.
+  expect(statements.filter((st) => st.Resource === '*').map((st) => st.Sid).sort()).toEqual(['KafkaPollerNetworkInterfaces', 'VpcNetworkInterfaces']);
 });
 
 test('function settings and environment from the knobs', () => {

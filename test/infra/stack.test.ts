@@ -4,7 +4,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { TOKEN_PLACEHOLDER } from '../../infra/constructs/archestra-token';
-import { LATENCY_STATS, ROUTE_METRICS, TOTAL_METRICS } from '../../infra/constructs/observability';
+import { POLLER_NETWORK_ACTIONS } from '../../infra/constructs/kafka-triggers';
+import { LATENCY_STATS, MAPPING_LAG_METRICS, ROUTE_METRICS, TOTAL_METRICS } from '../../infra/constructs/observability';
 import { CLUSTER_ARN, dashboardBody, logicalId, ROUTES, synth, type Synthesized } from './helpers';
 
 const TOPICS = ['orders', 'payments.eu', 'audit']; // "audit" matches no route in the fixture
@@ -62,7 +63,10 @@ describe('event source mappings', () => {
         StartingPosition: 'LATEST',
         DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [ids.onFailure, 'Arn'] } } },
         MetricsConfig: { Metrics: ['EventCount', 'ErrorCount', 'KafkaMetrics'] },
-        ProvisionedPollerConfig: { MinimumPollers: 1 },
+        // All of the stack's mappings in one poller group: they share event poller capacity.
+        ProvisionedPollerConfig: { MinimumPollers: 1, PollerGroupName: 'KafkaA2ABridge-pollers' },
+        // The token secret was created here and holds a placeholder: nothing is consumed until enabled=true.
+        Enabled: false,
       });
       // IAM authentication: no SASL/SCRAM secret; unset knobs keep Lambda's defaults.
       expect(m.Properties.SourceAccessConfigurations).toBeUndefined();
@@ -174,16 +178,24 @@ describe('IAM (least privilege)', () => {
     );
   });
 
-  test('logs to its own log group only; no wildcard action or resource anywhere', () => {
+  test('logs to its own log group only; "*" only for the poller network interfaces', () => {
     expect(actionsOn({ 'Fn::GetAtt': [ids.logs, 'Arn'] })).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
-    for (const st of statements()) {
-      expect(JSON.stringify(st.Action)).not.toContain('*');
-      expect(st.Resource).not.toEqual('*');
-    }
-    // The only managed policy: the one ManagedKafkaEventSource attaches for the MSK poller.
+    for (const st of statements()) expect(JSON.stringify(st.Action)).not.toContain('*');
+    const wildcard = statements().filter((st) => JSON.stringify(st.Resource).includes('*'));
+    expect(wildcard).toEqual([{ Sid: 'KafkaPollerNetworkInterfaces', Effect: 'Allow', Resource: '*', Action: [...POLLER_NETWORK_ACTIONS].sort() }]);
+  });
+
+  test('the MSK poller: DescribeClusterV2 and GetBootstrapBrokers on the cluster ARN, nothing else of kafka:*', () => {
+    const kafka = statements().filter((st) => [st.Action].flat().some((a: string) => a.startsWith('kafka:')));
+    expect(kafka).toEqual([
+      { Sid: 'MskBootstrap', Effect: 'Allow', Action: ['kafka:DescribeClusterV2', 'kafka:GetBootstrapBrokers'], Resource: CLUSTER_ARN },
+    ]);
+  });
+
+  test('no managed policy on the role (AWSLambdaMSKExecutionRole grants logs, kafka and ec2 actions on "*")', () => {
     const role = t.findResources('AWS::IAM::Role')[ids.role];
-    expect(JSON.stringify(role.Properties.ManagedPolicyArns)).toMatch(/service-role\/AWSLambdaMSKExecutionRole"\]\]\}\]$/);
-    expect(role.Properties.ManagedPolicyArns).toHaveLength(1);
+    expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    t.resourceCountIs('AWS::IAM::ManagedPolicy', 0);
   });
 });
 
@@ -204,12 +216,13 @@ describe('alarms', () => {
     return found[0].Properties;
   };
 
-  test('five alarms, each notifying the SNS topic on alarm and on recovery', () => {
-    t.resourceCountIs('AWS::CloudWatch::Alarm', 5);
+  test('five stack alarms and four per mapping, each notifying the SNS topic on alarm and on recovery', () => {
+    t.resourceCountIs('AWS::CloudWatch::Alarm', 5 + 4 * TOPICS.length);
     for (const a of Object.values(t.findResources('AWS::CloudWatch::Alarm'))) {
       expect(a.Properties.AlarmActions).toEqual([{ Ref: ids.topic }]);
       expect(a.Properties.OKActions).toEqual([{ Ref: ids.topic }]);
-      expect(a.Properties.TreatMissingData).toBe('notBreaching');
+      // Only the stall alarms count missing data as bad: a dead mapping emits nothing at all.
+      expect(a.Properties.TreatMissingData).toBe(a.Properties.AlarmName.endsWith('-Stalled') ? 'breaching' : 'notBreaching');
     }
     // No email without alarmEmail; the topic refuses plain-HTTP publishers.
     t.resourceCountIs('AWS::SNS::Subscription', 0);
@@ -336,16 +349,14 @@ describe('dashboard', () => {
     }
   });
 
-  test('OffsetLag per topic: one line per mapping (EventSourceMappingUUID) plus the function-wide maximum', () => {
-    const lines = graph('OffsetLag per topic (records)');
-    expect(lines[0].slice(0, 4)).toEqual(['AWS/Lambda', 'OffsetLag', 'FunctionName', `<<${ids.fn}>>`]);
+  test('OffsetLag of the function, and MaxOffsetLag / SumOffsetLag per mapping (EventSourceMappingUUID)', () => {
+    expect(graph('OffsetLag, all topics (records)').map((l) => l.slice(0, 4))).toEqual([['AWS/Lambda', 'OffsetLag', 'FunctionName', `<<${ids.fn}>>`]]);
     const mappingIds = Object.keys(t.findResources('AWS::Lambda::EventSourceMapping'));
-    const perTopic = lines.slice(1).map((l) => l[0]);
-    expect(perTopic.map((e) => e.label)).toEqual(TOPICS);
-    for (const e of perTopic) {
-      const id = mappingIds.find((m) => e.expression.includes(`EventSourceMappingUUID="<<${m}>>"`));
-      expect(id).toBeDefined();
-      expect(e.expression).toMatch(/^SEARCH\('Namespace="AWS\/Lambda" MetricName="OffsetLag" EventSourceMappingUUID="<<\w+>>"', 'Maximum', 60\)$/);
+    for (const name of MAPPING_LAG_METRICS) {
+      const lines = graph(`${name} per mapping (records)`).map(parse);
+      expect(lines.map((l) => [l.namespace, l.name, l.stat, l.label])).toEqual(TOPICS.map((topic) => ['AWS/Lambda', name, 'Maximum', topic]));
+      // Each line is one mapping's UUID, and each mapping has its line.
+      expect(lines.map((l) => l.dims.EventSourceMappingUUID).sort()).toEqual(mappingIds.map((m) => `<<${m}>>`).sort());
     }
   });
 
@@ -363,7 +374,7 @@ describe('dashboard', () => {
 
   test('an alarm status widget lists every alarm', () => {
     const w = widgets.find((x) => x.type === 'alarm');
-    expect(w?.properties.alarms).toHaveLength(5);
+    expect(w?.properties.alarms).toHaveLength(5 + 4 * TOPICS.length);
   });
 });
 
@@ -404,7 +415,7 @@ describe('synth checks', () => {
       return `${v.ruleName} @ ${v.violatingConstructs.map((c) => c.constructPath).join(',')}`;
     });
     expect(acknowledged.sort()).toEqual([
-      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaMSKExecutionRole] @ KafkaA2ABridge/Bridge/Role/Resource',
+      'AwsSolutions-IAM5[Resource::*] @ KafkaA2ABridge/Bridge/Role/DefaultPolicy/Resource',
       'AwsSolutions-L1 @ KafkaA2ABridge/Bridge/Handler/Resource',
       'AwsSolutions-SMG4 @ KafkaA2ABridge/ArchestraToken/Secret/Resource',
       'AwsSolutions-SQS3 @ KafkaA2ABridge/DeadLetterQueues/OnFailureQueue/Resource',
