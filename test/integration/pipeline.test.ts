@@ -54,28 +54,36 @@ describe('tombstones', () => {
 describe('an undecodable record without an offset', () => {
   const routes = JSON.stringify([{ name: 'orders', topic_pattern: 'orders.events', prompt_id: AGENT }]);
 
-  /** offsets 5, 6, 7 of orders.events-0, and a record of the same partition that carries no offset at all. */
+  /**
+   * offsets 5, 6, 7 of orders.events-0, and a record of the same partition that carries no offset at all. 5 is
+   * a tombstone (skipped: nothing to redeliver), so only the offset-less record can put the partition at 5.
+   */
   function event() {
-    const e = mskEvent([5, 6, 7].map((offset) => ({ topic: 'orders.events', partition: 0, offset, key: `k${offset}`, value: { n: offset } })));
+    const e = mskEvent([5, 6, 7].map((offset) => ({ topic: 'orders.events', partition: 0, offset, key: `k${offset}`, value: offset === 5 ? null : { n: offset } })));
     (e.records['orders.events-0'] as Array<Record<string, unknown>>).splice(1, 0, {
       topic: 'orders.events', partition: 0, timestamp: 1, timestampType: 'CREATE_TIME', value: Buffer.from('{"n":"?"}').toString('base64'), headers: [],
     });
     return e;
   }
 
-  test('with no DLQ it is reported through its partition\'s LOWEST offset, so Lambda redelivers all of it', async () => {
+  test('with no DLQ it is reported through its partition\'s LOWEST offset, and nothing of that partition is sent now', async () => {
     const bridge = makeBridge({ ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: routes });
-    const result = await bridge.run(event());
+    const e = event();
+    e.records['orders.events-1'] = mskEvent([{ topic: 'orders.events', partition: 1, offset: 2, value: { n: 2 } }]).records['orders.events-1'];
+    const result = await bridge.run(e);
     const poison = result.outcomes.find((o) => o.offset === null)!;
     expect(poison).toMatchObject({ status: 'failed', code: 'poison', partitionKey: 'orders.events-0' });
     expect(poison.message).toMatch(/no valid offset/);
-    expect(result.outcomes.filter((o) => o.offset !== null).map((o) => [o.offset, o.status])).toEqual([
-      [5, 'delivered'],
-      [6, 'delivered'],
-      [7, 'delivered'],
-    ]);
     // Not 7 (or 6): Lambda would then skip the records below, and the record without an offset with them.
     expect(result.response.batchItemFailures).toEqual([{ itemIdentifier: { partition: 'orders.events-0', offset: 5 } }]);
+    // Lambda redelivers 5, 6 and 7: sent now, 6 and 7 would reach the agent twice. The other partition goes on.
+    expect(result.outcomes.filter((o) => o.offset !== null).map((o) => [o.partitionKey, o.offset, o.status, o.code])).toEqual([
+      ['orders.events-0', 5, 'tombstone', 'tombstone'],
+      ['orders.events-0', 6, 'failed', 'not_sent'],
+      ['orders.events-0', 7, 'failed', 'not_sent'],
+      ['orders.events-1', 2, 'delivered', undefined],
+    ]);
+    expect(sends().map((r) => r.text)).toEqual(['{\n  "n": 2\n}']);
   });
 
   test('alone in its partition it cannot be named at all: the invocation fails, so Lambda retries the batch whole', async () => {
