@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { PropertyFigures } from '../test/reliability/support/figures';
+import { BEGIN as MUTATE_BEGIN, END as MUTATE_END } from './mutants';
 
 interface Args {
   profile: 'fast' | 'full';
@@ -307,7 +308,12 @@ function main() {
   const noLoss = readJson<NoLoss>(join(dir, 'no-loss.json'));
   const doc = render(a, String(noLoss?.seed ?? seed), jest, wallMs, dir);
   if (a.write) {
-    writeFileSync(a.out, doc);
+    // The mutation-testing section is written by `npm run mutate`, not from these figures: keep it.
+    const previous = existsSync(a.out) ? readFileSync(a.out, 'utf8') : '';
+    const kept = previous.indexOf(MUTATE_BEGIN) !== -1 && previous.indexOf(MUTATE_END) > previous.indexOf(MUTATE_BEGIN)
+      ? previous.slice(previous.indexOf(MUTATE_BEGIN), previous.indexOf(MUTATE_END) + MUTATE_END.length)
+      : undefined;
+    writeFileSync(a.out, kept ? `${doc.replace(/\n*$/, '\n\n')}${kept}\n` : doc);
     process.stdout.write(`reliability: wrote ${a.out} (${secs(wallMs)})\n`);
   } else process.stdout.write(doc);
   rmSync(dir, { recursive: true, force: true });
