@@ -120,7 +120,19 @@ function runJest(dir: string, tests: string[], bail: boolean): Promise<{ ok: boo
     const c = spawn(process.execPath, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: { ...process.env, FORCE_COLOR: '0' } });
     child = c;
     let stderr = '';
-    c.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4000)));
+    // jest names each failing file on a FAIL line (with --bail it may end before writing its JSON report).
+    const failing = new Set<string>();
+    let partial = '';
+    c.stderr?.on('data', (b: Buffer) => {
+      const text = partial + b.toString();
+      const lines = text.split('\n');
+      partial = lines.pop() ?? '';
+      for (const l of lines) {
+        const m = /^FAIL\s+(\S+)/.exec(l.trim());
+        if (m) failing.add(m[1]);
+      }
+      stderr = (stderr + b.toString()).slice(-4000);
+    });
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -140,7 +152,7 @@ function runJest(dir: string, tests: string[], bail: boolean): Promise<{ ok: boo
       } catch {
         report = undefined;
       }
-      const failed = (report?.testResults ?? []).filter((r) => r.status === 'failed').map((r) => relative(dir, r.name));
+      const failed = [...new Set([...failing, ...(report?.testResults ?? []).filter((r) => r.status === 'failed').map((r) => relative(dir, r.name))])];
       if (code !== 0 && !timedOut && failed.length === 0) failed.push(`(jest exited ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')})`);
       resolveRun({ ok: code === 0 && !timedOut, timedOut, failed, total: report?.numTotalTests ?? 0, ms });
     });
