@@ -111,7 +111,7 @@ export const MUTANTS: Mutant[] = [
 
   // ---- io/dynamo-idempotency -------------------------------------------------------------------------------
   { id: 'dynamo-in-progress-read-as-completed', file: 'lambda/io/dynamo-idempotency.ts', find: "return status === 'COMPLETED' ? 'completed' : 'in_progress';", replace: "return status === 'COMPLETED' || status === 'IN_PROGRESS' ? 'completed' : 'in_progress';", why: 'issue 21 #1: a record in progress elsewhere is skipped as a duplicate (lost if that invocation fails)', tests: T.dynamo },
-  { id: 'dynamo-expired-claim-kept', file: 'lambda/io/dynamo-idempotency.ts', find: "ConditionExpression: 'attribute_not_exists(id) OR expiresAt < :now',", replace: "ConditionExpression: 'attribute_not_exists(id)',", why: 'a claim left by a crashed invocation blocks its record until TTL deletion (hours)', tests: T.dynamo },
+  { id: 'dynamo-claim-expiry-reversed', file: 'lambda/io/dynamo-idempotency.ts', find: "ConditionExpression: 'attribute_not_exists(id) OR expiresAt < :now',", replace: "ConditionExpression: 'attribute_not_exists(id) OR expiresAt > :now',", why: 'the expiry test reversed: live claims of other invocations are taken over, expired ones block their record for hours', tests: T.dynamo },
   { id: 'dynamo-completed-without-ttl', file: 'lambda/io/dynamo-idempotency.ts', find: "':exp': { N: String(epoch(now()) + o.ttlSeconds) },", replace: "':exp': { N: String(epoch(now())) },", why: 'a delivered mark expires at once: redelivery sends again', tests: T.dynamo },
 
   // ---- io/token --------------------------------------------------------------------------------------------

@@ -115,7 +115,7 @@ function runJest(dir: string, tests: string[], bail: boolean): Promise<{ ok: boo
   const out = join(dir, '.mutate-jest.json');
   rmSync(out, { force: true });
   const started = Date.now();
-  const args = [join(dir, 'node_modules', 'jest', 'bin', 'jest.js'), '--ci', '--silent', `--maxWorkers=${Math.max(1, Math.min(2, cpus().length))}`, '--json', `--outputFile=${out}`, ...(bail ? ['--bail'] : []), '--runTestsByPath', ...tests];
+  const args = [join(dir, 'node_modules', 'jest', 'bin', 'jest.js'), '--ci', '--silent', '--forceExit', `--maxWorkers=${Math.max(1, Math.min(2, cpus().length))}`, '--json', `--outputFile=${out}`, ...(bail ? ['--bail'] : []), '--runTestsByPath', ...tests];
   return new Promise((resolveRun) => {
     const c = spawn(process.execPath, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: { ...process.env, FORCE_COLOR: '0' } });
     child = c;

@@ -310,6 +310,14 @@ describe('token from Secrets Manager (moto)', () => {
     expect(bridge.logs.find((l) => l.level === 'error')!.error).toMatch(/cannot read the token secret: ResourceNotFoundException/);
   });
 
+  test('a JSON secret with an empty token is refused like a missing one: nothing is sent with an empty bearer', async () => {
+    const arn = (await sm.send(new CreateSecretCommand({ Name: 'archestra/empty', SecretString: JSON.stringify({ token: '' }) }))).ARN!;
+    const bridge = makeBridge({ ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN_SECRET_ARN: arn, ROUTES_CONFIG: routes });
+    const result = await bridge.run(mskEvent([{ topic: 'orders.events', partition: 0, offset: 1, value: { order_id: '1' } }]));
+    expect(result.outcomes[0]).toMatchObject({ status: 'failed', code: 'token_unavailable', message: 'secret JSON has no non-empty "token" field' });
+    expect(sim.requests).toHaveLength(0);
+  });
+
   test('a JSON secret without a token field is a clear error, and its content is never echoed', async () => {
     const arn = (await sm.send(new CreateSecretCommand({ Name: 'archestra/bad', SecretString: JSON.stringify({ tokn: 'secret-value-x' }) }))).ARN!;
     const bridge = makeBridge({ ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN_SECRET_ARN: arn, ROUTES_CONFIG: routes });

@@ -90,7 +90,10 @@ test('concurrent invocations over the same records deliver each record once; one
   const a = bridge(t, { ORDERING: 'none', MAX_CONCURRENCY: '4' });
   const b = bridge(t, { ORDERING: 'none', MAX_CONCURRENCY: '4', ARCHESTRA_TOKEN: TOKEN_B });
   const runA = a.run(mskEvent(all));
-  while (sim.requests.length < 4) await new Promise((r) => setTimeout(r, 5));
+  for (const until = Date.now() + 10_000; sim.requests.length < 4; ) {
+    if (Date.now() > until) throw new Error(`invocation A sent ${sim.requests.length} request(s), expected 4`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
   const heldByA = new Set(sim.requests.map((r) => (JSON.parse(r.text!) as { n: number }).n));
   let rb: Awaited<ReturnType<typeof b.run>>;
   try {
@@ -149,6 +152,27 @@ test('a record another invocation holds IN_PROGRESS is not sent and is reported,
   // The other invocation's claim is left alone.
   const item = await db.client.send(new GetItemCommand({ TableName: t, Key: { id: { S: 'orders.events-0-101#orders' } } }));
   expect(item.Item?.owner.S).toBe('another-invocation');
+});
+
+test('a claim another invocation left behind past its deadline is taken over: the record is delivered', async () => {
+  const t = await freshTable();
+  // An invocation that crashed: its IN_PROGRESS claim expired a minute ago (TTL deletion lags by hours).
+  await db.client.send(
+    new PutItemCommand({
+      TableName: t,
+      Item: {
+        id: { S: 'orders.events-0-100#orders' },
+        status: { S: 'IN_PROGRESS' },
+        owner: { S: 'crashed-invocation' },
+        expiresAt: { N: String(Math.floor(Date.now() / 1000) - 60) },
+      },
+    }),
+  );
+  const result = await bridge(t).run(mskEvent(records(1)));
+  expect(result.outcomes[0]).toMatchObject({ status: 'delivered' });
+  expect(sentNumbers()).toEqual([0]);
+  const item = await db.client.send(new GetItemCommand({ TableName: t, Key: { id: { S: 'orders.events-0-100#orders' } } }));
+  expect(item.Item?.status.S).toBe('COMPLETED');
 });
 
 test('a permanent failure releases the claim', async () => {
