@@ -177,6 +177,29 @@ describe('dead-letter queue (SQS on moto)', () => {
   });
 });
 
+describe('an undecodable record without an offset (moto)', () => {
+  test('its letter is written first; if its partition then fails at its lowest offset, it comes back (a second letter later)', async () => {
+    const dlq = await queue();
+    sim.setBehaviour((r) => (isSend(r) && r.text === 'Order A' ? { kind: 'http', status: 503 } : undefined));
+    const bridge = makeBridge(env({ DLQ_URL: dlq, MAX_RETRIES: '0' }));
+    const event = mskEvent([
+      { topic: 'orders.events', partition: 0, offset: 5, value: { order_id: 'A' } },
+      { topic: 'orders.events', partition: 0, offset: 6, value: { order_id: 'B' } },
+    ]);
+    (event.records['orders.events-0'] as Array<Record<string, unknown>>).push({ topic: 'orders.events', partition: 0, timestamp: 7, value: '%%' });
+    const result = await bridge.run(event);
+    expect(result.outcomes.map((o) => [o.offset, o.status])).toEqual([
+      [5, 'failed'],
+      [6, 'delivered'],
+      [null, 'dead_lettered'],
+    ]);
+    // Lambda resumes the partition at 5: the record without an offset is among what comes back.
+    expect(result.response.batchItemFailures).toEqual([{ itemIdentifier: { partition: 'orders.events-0', offset: 5 } }]);
+    const letters = (await drain(dlq)).map((b) => JSON.parse(b) as DeadLetterBody);
+    expect(letters.map((l) => [l.kind, l.error.class, l.record.offset, l.record.value])).toEqual([['poison', 'undecodable', null, '%%']]);
+  });
+});
+
 describe('the SQS dead-letter sink (moto)', () => {
   /** A letter as the pipeline builds it, small enough for one message. */
   const letter = (partitionKey: string, offset: number): DeadLetter => ({
