@@ -190,7 +190,7 @@ function section(results: Result[], wallMs: number): string {
   L.push(`| Mutants | ${results.length} in ${modules.length} files: ${modules.map((m) => `\`${m.replace(/^lambda\//, '')}\``).join(', ')} |`);
   L.push(`| **Score** | **${caught} of ${results.length} caught (${score} %)** |`);
   L.push(`| Wall time | ${(wallMs / 60_000).toFixed(1)} min |`, '');
-  L.push('| Mutant | Where | The bug | Result | Caught by |', '| --- | --- | --- | --- | --- |');
+  L.push('| Mutant | Where | The bug | Result | Failed first (the run stops there) |', '| --- | --- | --- | --- | --- |');
   for (const r of results) {
     const by = r.timedOut ? 'timeout' : r.killedBy.map((f) => `\`${f.replace(/^test\//, '')}\``).join(', ');
     L.push(`| \`${r.mutant.id}\` | \`${r.mutant.file.replace(/^lambda\//, '')}:${r.line}\` | ${r.mutant.why} | ${r.caught ? 'caught' : '**survived**'} | ${r.caught ? by : '-'} |`);
