@@ -186,6 +186,7 @@ function render(a: Args, seed: string, jest: JestReport, wallMs: number, dir: st
   row('Batches with little time left', int(f.deadlineBatches));
   row('Records', int(f.records));
   row('Topic-partitions (summed over batches)', int(f.topicPartitions));
+  row('Undecodable records without an offset (of which reported at their partition\'s lowest offset)', `${int(f.offsetless ?? 0)} (${int(f.offsetlessReported ?? 0)})`);
   row('Requests to the agent (sends / task polls)', `${int(f.requests)} (${int(f.sends)} / ${int(f.polls)})`);
   row('Faults injected', `${int(f.faultsTotal)} (${pct(f.faultsTotal, f.requests)} of requests)`);
   row('Dead-letter writes made to fail', int(f.dlqWriteFailures));

@@ -108,6 +108,9 @@ describe(`no loss under random faults (profile ${P.name}, seed ${P.seed})`, () =
     expect(injected.length).toBeGreaterThanOrEqual(P.name === 'full' ? SEND_FAULTS.length : 14);
     expect(f.dlqWriteFailures).toBeGreaterThan(0);
     expect(f.deadlineBatches).toBeGreaterThan(0);
+    // Undecodable records without an offset, some of whose dead-letter writes failed (reported instead).
+    expect(f.offsetless).toBeGreaterThan(0);
+    if (P.name === 'full') expect(f.offsetlessReported).toBeGreaterThan(0);
   });
 
   test('invariant 1: no record is lost (each is delivered, dead-lettered, reported, or skipped by configuration)', () => {
