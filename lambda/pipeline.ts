@@ -214,6 +214,10 @@ async function deliverAll(items: Item[], poison: PoisonItem[], deadline: number,
     else Object.assign(target, { stage: 'failed', message: `${target.message} (dead-letter write failed: reported instead)` });
   }
 
+  // One of them unwritten is reported through its partition's lowest offset, so the whole partition comes back:
+  // nothing of it may be dead-lettered now, nor (without an idempotency store) sent, or it would be twice.
+  const resumesWhole = new Set(poison.filter((p) => p.stage === 'failed').map((p) => p.poison.partitionKey));
+
   const slots = new PrioritySlots(deps.maxConcurrency);
   const auth = new AuthGate();
   const settlement = new Settlement(items.map((i) => i.record));
@@ -231,6 +235,11 @@ async function deliverAll(items: Item[], poison: PoisonItem[], deadline: number,
       const item = chain[i];
       const r = item.record;
       if (item.stage === 'pending') Object.assign(item, prepare(r, deps));
+      if (resumesWhole.has(r.partitionKey)) {
+        const why = 'partition resumes from its lowest offset (a record without an offset could not be dead-lettered)';
+        if (item.stage === 'dead_letter') Object.assign(item, { stage: 'failed', message: `${item.message} (left for redelivery: ${why})` });
+        else if (item.stage === 'send' && hold) Object.assign(item, { stage: 'failed', code: 'not_sent', message: why });
+      }
       if (item.stage === 'send') {
         const failedAt = failures.below(r.partitionKey, r.offset);
         if (stopped || (hold && failedAt !== undefined)) {

@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { PropertyFigures } from '../test/reliability/support/figures';
+import { BEGIN as MUTATE_BEGIN, END as MUTATE_END } from './mutants';
 
 interface Args {
   profile: 'fast' | 'full';
@@ -114,7 +115,7 @@ const INVARIANT_LABELS: Array<[string, string]> = [
   ['1.content', '1 - a dead letter holds the full record (base64 key/value, headers, coordinates, reason)'],
   ['1.dead-lettered+delivered', '1 - never dead-lettered AND delivered'],
   ['1.dead-lettered-twice', '1 - never dead-lettered twice'],
-  ['1.dead-lettered+reported', '1 - never dead-lettered while at/after the reported offset'],
+  ['1.dead-lettered+reported', '1 - never dead-lettered while at/after the reported offset (a record without an offset excepted: its place is unknown, its letter is written first)'],
   ['1.delivered+reported-same-chain', '1 - delivered AND reported only when delivered in another chain'],
   ['2.response', '2 - response identifiers exist, one per partition, at the lowest failed-or-unsent offset'],
   ['3.order', '3 - within a chain: offset order, nothing after a transient failure'],
@@ -164,8 +165,9 @@ function render(a: Args, seed: string, jest: JestReport, wallMs: number, dir: st
   L.push(
     `${int(f.batches)} generated batches (fast-check) of ${f.recordsPerBatch.min} to ${f.recordsPerBatch.max} records (mean ${f.recordsPerBatch.mean}) over the topics`,
     '`orders.eu`, `orders.us` (A2A 0.3 route, no template), `payments` (A2A 1.0 route, template with `on_missing: fail`) and',
-    '`metrics` (no route), partitions 0-3, keys `k0`-`k7` or none, with poison records (invalid base64, invalid UTF-8),',
-    'template failures, tombstones and empty values mixed in. Besides its ORDERING mode, each batch draws MAX_CONCURRENCY 1-16,',
+    '`metrics` (no route), partitions 0-3, keys `k0`-`k7` or none, with poison records (invalid base64, invalid UTF-8,',
+    'and undecodable records without an offset, which count as reported only when their partition is listed at its lowest',
+    'offset in the batch), template failures, tombstones and empty values mixed in. Besides its ORDERING mode, each batch draws MAX_CONCURRENCY 1-16,',
     'MAX_RETRIES 0-3, a fault rate (0, 3, 8, 15 or 30 % of requests), sometimes little time left (0.9-2.5 s), and a dead-letter',
     'write failure rate; REQUEST_TIMEOUT and the route timeout are 0.3 s. Requests go over real HTTP to the Archestra sim',
     '(sim/archestra.ts); each request\'s fault is drawn from (batch seed, JSON-RPC id, attempt), so concurrency does not change',
@@ -184,6 +186,7 @@ function render(a: Args, seed: string, jest: JestReport, wallMs: number, dir: st
   row('Batches with little time left', int(f.deadlineBatches));
   row('Records', int(f.records));
   row('Topic-partitions (summed over batches)', int(f.topicPartitions));
+  row('Undecodable records without an offset (of which reported at their partition\'s lowest offset)', `${int(f.offsetless ?? 0)} (${int(f.offsetlessReported ?? 0)})`);
   row('Requests to the agent (sends / task polls)', `${int(f.requests)} (${int(f.sends)} / ${int(f.polls)})`);
   row('Faults injected', `${int(f.faultsTotal)} (${pct(f.faultsTotal, f.requests)} of requests)`);
   row('Dead-letter writes made to fail', int(f.dlqWriteFailures));
@@ -307,7 +310,12 @@ function main() {
   const noLoss = readJson<NoLoss>(join(dir, 'no-loss.json'));
   const doc = render(a, String(noLoss?.seed ?? seed), jest, wallMs, dir);
   if (a.write) {
-    writeFileSync(a.out, doc);
+    // The mutation-testing section is written by `npm run mutate`, not from these figures: keep it.
+    const previous = existsSync(a.out) ? readFileSync(a.out, 'utf8') : '';
+    const kept = previous.indexOf(MUTATE_BEGIN) !== -1 && previous.indexOf(MUTATE_END) > previous.indexOf(MUTATE_BEGIN)
+      ? previous.slice(previous.indexOf(MUTATE_BEGIN), previous.indexOf(MUTATE_END) + MUTATE_END.length)
+      : undefined;
+    writeFileSync(a.out, kept ? `${doc.replace(/\n*$/, '\n\n')}${kept}\n` : doc);
     process.stdout.write(`reliability: wrote ${a.out} (${secs(wallMs)})\n`);
   } else process.stdout.write(doc);
   rmSync(dir, { recursive: true, force: true });

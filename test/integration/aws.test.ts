@@ -2,7 +2,9 @@
 // failures) and the Secrets Manager token (JSON or plain, caching, unreadable secret).
 import { CreateQueueCommand, DeleteQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { joinChunks, type DeadLetterBody } from '../../lambda/dead-letter';
+import { joinChunks, type DeadLetter, type DeadLetterBody } from '../../lambda/dead-letter';
+import { createSqsDeadLetterSink } from '../../lambda/io/sqs-dead-letters';
+import { sequence } from '../../sim/archestra';
 import { isSend, startArchestraSim, type ArchestraSim } from '../../sim/archestra';
 import { makeBridge, totals } from '../support/bridge';
 import { mskEvent } from '../support/kafka';
@@ -176,6 +178,113 @@ describe('dead-letter queue (SQS on moto)', () => {
   });
 });
 
+describe('an undecodable record without an offset (moto)', () => {
+  test('its letter is written first; if its partition then fails at its lowest offset, it comes back (a second letter later)', async () => {
+    const dlq = await queue();
+    sim.setBehaviour((r) => (isSend(r) && r.text === 'Order A' ? { kind: 'http', status: 503 } : undefined));
+    const bridge = makeBridge(env({ DLQ_URL: dlq, MAX_RETRIES: '0' }));
+    const event = mskEvent([
+      { topic: 'orders.events', partition: 0, offset: 5, value: { order_id: 'A' } },
+      { topic: 'orders.events', partition: 0, offset: 6, value: { order_id: 'B' } },
+    ]);
+    (event.records['orders.events-0'] as Array<Record<string, unknown>>).push({ topic: 'orders.events', partition: 0, timestamp: 7, value: '%%' });
+    const result = await bridge.run(event);
+    expect(result.outcomes.map((o) => [o.offset, o.status])).toEqual([
+      [5, 'failed'],
+      [6, 'delivered'],
+      [null, 'dead_lettered'],
+    ]);
+    // Lambda resumes the partition at 5: the record without an offset is among what comes back.
+    expect(result.response.batchItemFailures).toEqual([{ itemIdentifier: { partition: 'orders.events-0', offset: 5 } }]);
+    const letters = (await drain(dlq)).map((b) => JSON.parse(b) as DeadLetterBody);
+    expect(letters.map((l) => [l.kind, l.error.class, l.record.offset, l.record.value])).toEqual([['poison', 'undecodable', null, '%%']]);
+  });
+});
+
+describe('the SQS dead-letter sink (moto)', () => {
+  /** A letter as the pipeline builds it, small enough for one message. */
+  const letter = (partitionKey: string, offset: number): DeadLetter => ({
+    id: `${partitionKey}@${offset}`,
+    partitionKey,
+    offset,
+    body: {
+      version: 1,
+      kind: 'permanent_failure',
+      error: { class: 'http_400', message: 'refused' },
+      attempts: 1,
+      route: 'orders',
+      agentId: AGENT,
+      deadLetteredAt: '2026-01-01T00:00:00.000Z',
+      eventSource: 'aws:kafka',
+      requestId: 'r-1',
+      record: { topic: partitionKey.replace(/-\d+$/, ''), partition: Number(/\d+$/.exec(partitionKey)![0]), offset, value: 'eA==' },
+    },
+  });
+
+  /** A real SQS client to moto that records each SendMessageBatch call (its entries' letters) and can fail the first. */
+  function observedClient(o: { failFirst?: boolean } = {}) {
+    const client = new SQSClient(moto.clientConfig);
+    const calls: string[][] = [];
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'SendMessageBatchCommand') {
+          const entries = (args.input as { Entries: Array<{ MessageBody: string }> }).Entries;
+          calls.push(entries.map((e) => { const b = JSON.parse(e.MessageBody) as DeadLetterBody; return `${b.record.topic}-${b.record.partition}@${b.record.offset}`; }));
+          if (o.failFirst && calls.length === 1) throw new Error('injected: the first SendMessageBatch call fails');
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'observeSendMessageBatch' },
+    );
+    return { client, calls };
+  }
+
+  test('letters of more than ten partitions written in one round are split into calls of at most ten entries, and all land', async () => {
+    const dlq = await queue();
+    const { client, calls } = observedClient();
+    try {
+      const letters = Array.from({ length: 12 }, (_, p) => letter(`orders.events-${p}`, 40 + p));
+      const sink = createSqsDeadLetterSink({ queueUrl: dlq, maxMessageBytes: 256 * 1024, client });
+      const failed = await sink.send(letters);
+      expect([...failed]).toEqual([]);
+      // SQS takes at most ten entries per SendMessageBatch.
+      for (const c of calls) expect(c.length).toBeLessThanOrEqual(10);
+      expect(calls.flat().sort()).toEqual(letters.map((l) => l.id).sort());
+      const landed = (await drain(dlq)).map((b) => { const r = (JSON.parse(b) as DeadLetterBody).record; return `${r.topic}-${r.partition}@${r.offset}`; });
+      expect(landed.sort()).toEqual(letters.map((l) => l.id).sort());
+    } finally {
+      client.destroy();
+    }
+  });
+
+  test('a failed letter stops its partition: the later letter of that partition is reported failed and never sent', async () => {
+    const dlq = await queue();
+    const { client, calls } = observedClient({ failFirst: true });
+    try {
+      const sink = createSqsDeadLetterSink({ queueUrl: dlq, maxMessageBytes: 256 * 1024, client });
+      const failed = await sink.send([letter('orders.events-0', 5), letter('orders.events-0', 6)]);
+      expect([...failed].sort()).toEqual(['orders.events-0@5', 'orders.events-0@6']);
+      expect(calls.flat()).not.toContain('orders.events-0@6');
+      expect(await drain(dlq)).toEqual([]);
+    } finally {
+      client.destroy();
+    }
+  });
+});
+
+describe('tasks and the dead-letter queue (moto)', () => {
+  test('a task still unfinished at the route timeout is reported for redelivery, not dead-lettered', async () => {
+    const dlq = await queue();
+    sim.setBehaviour(sequence([{ kind: 'task', never: true }]));
+    const slow = JSON.stringify([{ name: 'orders', topic_pattern: 'orders.*', prompt_id: AGENT, transform_template: 'Order {order_id}', timeout_seconds: 1 }]);
+    const bridge = makeBridge(env({ DLQ_URL: dlq, ROUTES_CONFIG: slow }));
+    const result = await bridge.run(mskEvent([{ topic: 'orders.events', partition: 0, offset: 3, value: { order_id: 'T' } }]));
+    expect(result.outcomes[0]).toMatchObject({ status: 'failed', code: 'task_timeout' });
+    expect(result.response.batchItemFailures).toEqual([{ itemIdentifier: { partition: 'orders.events-0', offset: 3 } }]);
+    expect(await drain(dlq)).toEqual([]);
+  });
+});
+
 describe('token from Secrets Manager (moto)', () => {
   test('reads a JSON secret once and caches it across invocations', async () => {
     const arn = (await sm.send(new CreateSecretCommand({ Name: 'archestra/token', SecretString: JSON.stringify({ token: TOKEN }) }))).ARN!;
@@ -223,6 +332,14 @@ describe('token from Secrets Manager (moto)', () => {
     expect(sim.requests).toHaveLength(0);
     expect(await drain(dlq)).toEqual([]);
     expect(bridge.logs.find((l) => l.level === 'error')!.error).toMatch(/cannot read the token secret: ResourceNotFoundException/);
+  });
+
+  test('a JSON secret with an empty token is refused like a missing one: nothing is sent with an empty bearer', async () => {
+    const arn = (await sm.send(new CreateSecretCommand({ Name: 'archestra/empty', SecretString: JSON.stringify({ token: '' }) }))).ARN!;
+    const bridge = makeBridge({ ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN_SECRET_ARN: arn, ROUTES_CONFIG: routes });
+    const result = await bridge.run(mskEvent([{ topic: 'orders.events', partition: 0, offset: 1, value: { order_id: '1' } }]));
+    expect(result.outcomes[0]).toMatchObject({ status: 'failed', code: 'token_unavailable', message: 'secret JSON has no non-empty "token" field' });
+    expect(sim.requests).toHaveLength(0);
   });
 
   test('a JSON secret without a token field is a clear error, and its content is never echoed', async () => {

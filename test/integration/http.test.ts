@@ -60,6 +60,24 @@ test('a body cut short of its Content-Length is a network error', async () => {
   expect((await rejection(post())).code).toBe('network');
 });
 
+test('a body cut short by an orderly close (FIN, no reset) is a network error too, not a short reply', async () => {
+  handle = (res) => {
+    res.writeHead(200, { 'content-length': '100' });
+    res.write('{"partial":');
+    setTimeout(() => res.socket?.end(), 20);
+  };
+  expect((await rejection(post())).code).toBe('network');
+});
+
+test('a chunked body that ends without its last chunk is a network error', async () => {
+  handle = (res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{"partial":');
+    setTimeout(() => res.socket?.end(), 20);
+  };
+  expect((await rejection(post())).code).toBe('network');
+});
+
 test('a trickling body cannot outlive the timeout', async () => {
   handle = (res) => {
     res.writeHead(200, { 'content-type': 'application/json' });

@@ -19,6 +19,17 @@ beforeEach(() => sim.clear());
 
 const n = (r: SimRequest) => (JSON.parse(r.text ?? '{}') as { n?: number }).n;
 const sentOffsets = () => sim.requests.filter(isSend).map(n);
+/** Offsets of the records the pipeline handed to the agent client (whether or not the client then sent them). */
+function reachingTheClient(bridge: ReturnType<typeof makeBridge>): number[] {
+  const offsets: number[] = [];
+  const client = bridge.deps.client;
+  const deliver = client.deliver.bind(client);
+  client.deliver = (msg, ...rest) => {
+    offsets.push(Number(/-(\d+)#[^#]*$/.exec(msg.rpcId)![1]));
+    return deliver(msg, ...rest);
+  };
+  return offsets;
+}
 const records = (keys: string[]) => mskEvent(keys.map((key, i) => ({ topic: 'orders', partition: 0, offset: i + 1, key, value: { n: i + 1 } })));
 
 test('a delivery that would begin after its partition failed below it is held (not sent) and reported', async () => {
@@ -26,8 +37,12 @@ test('a delivery that would begin after its partition failed below it is held (n
   // would begin after the failure: held.
   sim.setBehaviour((r) => (!isSend(r) ? undefined : n(r) === 1 ? { kind: 'http', status: 503 } : n(r) === 2 ? { kind: 'message', delayMs: 150 } : undefined));
   const bridge = makeBridge({ ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: ROUTES, ORDERING: 'key', MAX_CONCURRENCY: '4', MAX_RETRIES: '0' });
+  const reached = reachingTheClient(bridge);
   const result = await bridge.run(records(['a', 'b', 'b']));
   expect(sentOffsets().sort()).toEqual([1, 2]);
+  // Held by the pipeline before the send: offset 3 never reached the client (the client's own in-slot guard
+  // would also refuse it, which is why this is asserted on the client's calls and not on the wire).
+  expect(reached.sort()).toEqual([1, 2]);
   expect(result.outcomes.map((o) => [o.offset, o.status, o.code])).toEqual([
     [1, 'failed', 'http_503'],
     [2, 'delivered', undefined],

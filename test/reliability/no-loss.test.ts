@@ -1,5 +1,6 @@
 // The no-loss proof: generated batches (fast-check, fixed seed) of 1 to 200 records over several topics,
-// partitions and keys, under every ORDERING mode, against the Archestra sim answering with seeded faults
+// partitions and keys (poison records with and without an offset among them), under every ORDERING mode,
+// against the Archestra sim answering with seeded faults
 // (resets, hangs, slow and stalled bodies, 5xx, 429 with and without Retry-After, JSON-RPC errors retryable
 // and not, malformed and truncated bodies, wrong ids, tasks that never finish), with dead-letter writes that
 // fail at random (in-memory sink) or go to a real SQS queue on moto_server. Every batch is judged by
@@ -7,8 +8,7 @@
 //
 //   RELIABILITY_PROFILE=full   1,200 batches (400 per ORDERING mode) + 24 on SQS; default `fast` (72 + 6)
 //   RELIABILITY_SEED=n         another fixed seed (default in support/profile.ts)
-//   RELIABILITY_REPLAY=key:17  run only that batch of that property (printed with each counterexample); the
-//                              `test.failing` tests then fail unless that batch shows their bug
+//   RELIABILITY_REPLAY=key:17  run only that batch of that property (printed with each counterexample)
 //   RELIABILITY_SHRINK=1       let fast-check shrink a batch that throws (slow with real I/O)
 //
 // Invariant violations are collected, not thrown inside the property, so that every invariant gets its own
@@ -108,6 +108,9 @@ describe(`no loss under random faults (profile ${P.name}, seed ${P.seed})`, () =
     expect(injected.length).toBeGreaterThanOrEqual(P.name === 'full' ? SEND_FAULTS.length : 14);
     expect(f.dlqWriteFailures).toBeGreaterThan(0);
     expect(f.deadlineBatches).toBeGreaterThan(0);
+    // Undecodable records without an offset, some of whose dead-letter writes failed (reported instead).
+    expect(f.offsetless).toBeGreaterThan(0);
+    if (P.name === 'full') expect(f.offsetlessReported).toBeGreaterThan(0);
   });
 
   test('invariant 1: no record is lost (each is delivered, dead-lettered, reported, or skipped by configuration)', () => {
@@ -126,7 +129,7 @@ describe(`no loss under random faults (profile ${P.name}, seed ${P.seed})`, () =
   // Regression (bug A, fixed) (lambda/pipeline.ts, deadLetterAll): the letters of a batch are written all at once; when one write
   // fails, its record is reported, which lowers its partition's offset below letters of the same partition that
   // were written. Lambda redelivers those records and they are dead-lettered a second time.
-  // See also dead-letter-faults.test.ts for the minimal reproduction.
+  // See aws-faults.test.ts ("minimal reproductions of the dead-letter bugs") for the minimal reproduction.
   test('invariant 1: never dead-lettered while also at/after the reported offset', () => {
     held('1.dead-lettered+reported');
   });

@@ -6,6 +6,7 @@
 //   delivered      the agent answered a send (or a poll) of this record with success
 //   dead_lettered  a dead letter holds the record's full content (base64 key/value, headers, coordinates)
 //   reported       its partition is in the response at an offset <= the record's: Lambda will redeliver it
+//                  (a record without an offset: at or below its partition's lowest offset in the batch)
 //   skipped        nothing to do by configuration: no route matches, or a tombstone without a template
 import type { KafkaBatchResponse } from '../../../lambda/report';
 
@@ -130,25 +131,38 @@ export function reportedOffsets(response: KafkaBatchResponse): Map<string, numbe
   return out;
 }
 
-/** Reported = its partition resumes at or below it. A record without an offset: its partition is listed at all. */
-export function isReported(r: Pick<ObservedRecord, 'partitionKey' | 'offset'>, offsets: ReadonlyMap<string, number[]>): boolean {
+/**
+ * Reported = its partition resumes at or below it. A record without an offset sits somewhere in its partition's
+ * batch: only a response at or below the partition's lowest offset in the batch (`lowestInBatch`) brings it back.
+ */
+export function isReported(r: Pick<ObservedRecord, 'partitionKey' | 'offset'>, offsets: ReadonlyMap<string, number[]>, lowestInBatch?: number): boolean {
   const listed = offsets.get(r.partitionKey);
   if (!listed || listed.length === 0) return false;
-  return r.offset === null || Math.min(...listed) <= r.offset;
+  const resumesAt = Math.min(...listed);
+  if (r.offset === null) return lowestInBatch !== undefined && resumesAt <= lowestInBatch;
+  return resumesAt <= r.offset;
 }
 
-export function classifyRecord(r: ObservedRecord, offsets: ReadonlyMap<string, number[]>): Set<RecordClass> {
+export function classifyRecord(r: ObservedRecord, offsets: ReadonlyMap<string, number[]>, lowestInBatch?: number): Set<RecordClass> {
   const classes = new Set<RecordClass>();
   if (r.successes > 0) classes.add('delivered');
   if (r.deadLetters > 0) classes.add('dead_lettered');
-  if (isReported(r, offsets)) classes.add('reported');
+  if (isReported(r, offsets, lowestInBatch)) classes.add('reported');
   if (r.status === 'unrouted' || r.status === 'tombstone') classes.add('skipped');
   return classes;
+}
+
+/** Per partition, the lowest offset any record of the batch carries. */
+export function lowestOffsets(records: readonly Pick<ObservedRecord, 'partitionKey' | 'offset'>[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const r of records) if (r.offset !== null && r.offset < (out.get(r.partitionKey) ?? Infinity)) out.set(r.partitionKey, r.offset);
+  return out;
 }
 
 export function judge(o: Observation): Verdict {
   const violations: Violation[] = [];
   const offsets = reportedOffsets(o.response);
+  const lowestInBatch = lowestOffsets(o.records);
   const classes = new Map<string, Set<RecordClass>>();
   const byId = new Map(o.records.map((r) => [r.id, r]));
   const counts: Verdict['counts'] = {
@@ -173,7 +187,7 @@ export function judge(o: Observation): Verdict {
 
   // ---- invariant 1 (and 4, and the agent/bridge agreement), record by record ------------------------------
   for (const r of o.records) {
-    const c = classifyRecord(r, offsets);
+    const c = classifyRecord(r, offsets, lowestInBatch.get(r.partitionKey));
     classes.set(r.id, c);
     const v = (invariant: InvariantId, detail: string) => violations.push({ invariant, record: r.id, detail });
     if (c.has('delivered')) counts.delivered++;
@@ -185,7 +199,10 @@ export function judge(o: Observation): Verdict {
       v('1.lost', `neither delivered, dead-lettered, reported nor skipped (bridge status ${r.status})`);
     }
     if (c.has('dead_lettered') && c.has('delivered')) v('1.dead-lettered+delivered', 'dead-lettered although the agent answered it with success');
-    if (c.has('dead_lettered') && c.has('reported')) v('1.dead-lettered+reported', 'dead-lettered and also at/after its partition\'s reported offset: Lambda redelivers it and it is dead-lettered again');
+    // Exempt: a record without an offset. Its place in the partition is unknown, so the bridge writes its letter
+    // first (at least once); should the partition then be reported at its lowest offset, it comes back and may be
+    // dead-lettered again. A duplicate letter, never a loss.
+    if (c.has('dead_lettered') && c.has('reported') && r.offset !== null) v('1.dead-lettered+reported', 'dead-lettered and also at/after its partition\'s reported offset: Lambda redelivers it and it is dead-lettered again');
     if (r.deadLetters > 1) v('1.dead-lettered-twice', `dead-lettered ${r.deadLetters} times`);
     if (r.corruptLetters > 0) v('1.content', `${r.corruptLetters} dead letter(s) without the record's full content`);
     if (c.has('skipped') !== r.skipExpected) v('1.skip', r.skipExpected ? `should be skipped, ended ${r.status}` : `skipped (${r.status}) but a route matches`);
@@ -224,6 +241,9 @@ export function judge(o: Observation): Verdict {
         violations.push({ invariant: '2.response', detail: `${pk}@${off} is not a record of the batch` });
         continue;
       }
+      // A failed record without an offset is reported through the partition's lowest record, whatever became of it.
+      const carrier = off === lowestInBatch.get(pk) && recs.some((r) => r.offset === null && r.status === 'failed');
+      if (carrier) continue;
       if (at.status !== 'failed') violations.push({ invariant: '2.response', record: at.id, detail: `listed, but its status is ${at.status}` });
       const c = classes.get(at.id)!;
       if (c.has('dead_lettered') || (c.has('delivered') && !TIMED_OUT.has(at.code ?? ''))) {
@@ -237,8 +257,10 @@ export function judge(o: Observation): Verdict {
       if (offsets.has(pk)) violations.push({ invariant: '2.response', detail: `partition ${pk} listed without a failed record` });
       continue;
     }
-    const withOffset = failed.filter((r) => r.offset !== null).map((r) => r.offset as number);
-    const lowest = withOffset.length ? Math.min(...withOffset) : Math.min(...recs.filter((r) => r.offset !== null).map((r) => r.offset as number));
+    // A failed record without an offset can only be redelivered with the whole of its partition's batch.
+    const lowest = failed.some((r) => r.offset === null)
+      ? (lowestInBatch.get(pk) ?? Infinity)
+      : Math.min(...failed.map((r) => r.offset as number));
     const listed = offsets.get(pk);
     if (!listed) violations.push({ invariant: '2.response', detail: `partition ${pk} has failed records but is not listed` });
     else if (Math.min(...listed) !== lowest) {

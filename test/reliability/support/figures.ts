@@ -21,6 +21,9 @@ export interface PropertyFigures extends RecordCounts {
   dlqDownBatches: number;
   recordsPerBatch: { min: number; max: number; mean: number };
   topicPartitions: number;
+  /** Undecodable records the event gave no offset, and how many of them ended reported (their write failed). */
+  offsetless: number;
+  offsetlessReported: number;
   requests: number;
   sends: number;
   polls: number;
@@ -71,6 +74,8 @@ export class Tally {
       violations: zero(),
       batchesWithViolations: zero(),
       durationMs: 0,
+      offsetless: 0,
+      offsetlessReported: 0,
     };
   }
 
@@ -85,6 +90,9 @@ export class Tally {
     this.sizes.push(run.records.length);
     f.records += c.records;
     f.topicPartitions += new Set(run.records.map((r) => r.partitionKey)).size;
+    const offsetless = run.observation.records.filter((r) => r.offset === null);
+    f.offsetless += offsetless.length;
+    f.offsetlessReported += offsetless.filter((r) => run.verdict.classes.get(r.id)?.has('reported')).length;
     f.delivered += c.delivered;
     f.deadLettered += c.deadLettered;
     f.reported += c.reported;

@@ -38,9 +38,10 @@ export type Topic = (typeof TOPICS)[number];
 /**
  * json: an object with id and amount; text: not JSON; tombstone: null value; missing_field: JSON without `id`
  * (the payments template fails); empty: an empty value (the agent refuses an empty prompt); bad_base64 /
- * bad_utf8: undecodable (poison).
+ * bad_utf8: undecodable (poison); no_offset: undecodable AND without an offset (it can only be reported
+ * through its partition's lowest offset; the only record of its partition keeps an offset, see buildEvent).
  */
-export type ValueKind = 'json' | 'text' | 'tombstone' | 'missing_field' | 'empty' | 'bad_base64' | 'bad_utf8';
+export type ValueKind = 'json' | 'text' | 'tombstone' | 'missing_field' | 'empty' | 'bad_base64' | 'bad_utf8' | 'no_offset';
 
 export interface RecordSpec {
   topic: Topic;
@@ -80,6 +81,7 @@ const recordArb = fc.record({
     { weight: 1, arbitrary: fc.constant<ValueKind>('empty') },
     { weight: 1, arbitrary: fc.constant<ValueKind>('bad_base64') },
     { weight: 1, arbitrary: fc.constant<ValueKind>('bad_utf8') },
+    { weight: 1, arbitrary: fc.constant<ValueKind>('no_offset') },
   ),
   header: fc.boolean(),
 });
@@ -105,7 +107,8 @@ export interface BuiltRecord {
   partitionKey: string;
   topic: Topic;
   partition: number;
-  offset: number;
+  /** null for a `no_offset` record: the event carries no offset for it. */
+  offset: number | null;
   spec: RecordSpec;
   raw: Record<string, unknown>;
 }
@@ -116,10 +119,15 @@ export function buildEvent(spec: BatchSpec): { event: unknown; records: BuiltRec
   const next = new Map<string, number>();
   const grouped: Record<string, Array<Record<string, unknown>>> = {};
   const records: BuiltRecord[] = [];
+  // A partition of nothing but offset-less records has no offset to report them by (the invocation would fail
+  // whole, by design): its first such record keeps its offset.
+  const withOffset = new Set(spec.records.filter((r) => r.value !== 'no_offset').map((r) => `${r.topic}-${r.partition}`));
   spec.records.forEach((r, i) => {
     const pk = `${r.topic}-${r.partition}`;
-    const offset = (next.get(pk) ?? hash32(spec.seed, pk) % 1_000_000) + r.gap;
-    next.set(pk, offset);
+    const noOffset = r.value === 'no_offset' && withOffset.has(pk);
+    if (r.value === 'no_offset') withOffset.add(pk);
+    const offset = noOffset ? null : (next.get(pk) ?? hash32(spec.seed, pk) % 1_000_000) + r.gap;
+    if (offset !== null) next.set(pk, offset);
     let value: string | null | undefined;
     switch (r.value) {
       case 'json':
@@ -141,13 +149,14 @@ export function buildEvent(spec: BatchSpec): { event: unknown; records: BuiltRec
         value = `not*base64!${i}`;
         break;
       case 'bad_utf8':
+      case 'no_offset':
         value = Buffer.from([0xc3, 0x28, 0xff, 0xfe, i & 0xff]).toString('base64');
         break;
     }
     const raw: Record<string, unknown> = {
       topic: r.topic,
       partition: r.partition,
-      offset,
+      ...(offset === null ? {} : { offset }),
       timestamp: 1736676000000 + i,
       timestampType: 'CREATE_TIME',
       ...(r.key === null ? {} : { key: b64(r.key) }),
@@ -155,12 +164,12 @@ export function buildEvent(spec: BatchSpec): { event: unknown; records: BuiltRec
       headers: r.header ? [{ trace: [...Buffer.from(`t-${i}`)] }, { signed: [-1, -128, 0, 127] }] : [],
     };
     (grouped[pk] ??= []).push(raw);
-    records.push({ id: `${pk}@${offset}`, partitionKey: pk, topic: r.topic, partition: r.partition, offset, spec: r, raw });
+    records.push({ id: offset === null ? `${pk}@none#${i}` : `${pk}@${offset}`, partitionKey: pk, topic: r.topic, partition: r.partition, offset, spec: r, raw });
   });
   return { event: { eventSource: 'aws:kafka', eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/rel/x', records: grouped }, records };
 }
 
-const poisonous = (r: RecordSpec) => r.value === 'bad_base64' || r.value === 'bad_utf8';
+const poisonous = (r: RecordSpec) => r.value === 'bad_base64' || r.value === 'bad_utf8' || r.value === 'no_offset';
 
 /** The test's own oracle of what the routes make of a record: nothing to do (skipped)? */
 export function skipExpected(r: RecordSpec): boolean {
@@ -311,13 +320,20 @@ export async function runBatch(spec: BatchSpec, o: RunOptions): Promise<BatchRun
     if (succeeded(q)) successes.set(recordId, [...(successes.get(recordId) ?? []), q]);
   }
 
-  const outcomes = new Map(result.outcomes.map((x) => [`${x.partitionKey}@${x.offset}`, x]));
-  const failedLetters = new Set((memory?.failed ?? []).map((l) => `${l.partitionKey}@${l.offset}`));
+  const outcomes = new Map(result.outcomes.filter((x) => x.offset !== null).map((x) => [`${x.partitionKey}@${x.offset}`, x]));
+  // Records without an offset: their outcomes come in the event's order within their partition.
+  const offsetless = new Map<string, typeof result.outcomes>();
+  for (const x of result.outcomes) if (x.offset === null) offsetless.set(x.partitionKey, [...(offsetless.get(x.partitionKey) ?? []), x]);
+  const outcomeOf = (r: BuiltRecord) => (r.offset === null ? offsetless.get(r.partitionKey)?.shift() : outcomes.get(r.id));
+  // A letter names its record by coordinates; offset-less ones (all offset null) by their timestamp, unique per record.
+  const names = (l: { topic?: unknown; partition?: unknown; offset?: unknown; timestamp?: unknown }, r: BuiltRecord) =>
+    l.topic === r.topic && l.partition === r.partition && (l.offset ?? null) === r.offset && (r.offset !== null || l.timestamp === r.raw.timestamp);
+  const failedLetters = memory?.failed ?? [];
   const observed: ObservedRecord[] = records.map((r) => {
-    const outcome = outcomes.get(r.id);
+    const outcome = outcomeOf(r);
     const ok = successes.get(r.id) ?? [];
     const firstOk = ok.length ? Math.min(...ok.map((q) => q.seq)) : Infinity;
-    const letters = deadLetters.filter((b) => b.record.topic === r.topic && b.record.partition === r.partition && b.record.offset === r.offset);
+    const letters = deadLetters.filter((b) => names(b.record, r));
     const holding = letters.filter((b) => letterHolds(b, r)).length;
     return {
       id: r.id,
@@ -331,7 +347,7 @@ export async function runBatch(spec: BatchSpec, o: RunOptions): Promise<BatchRun
       sendsAfterSuccess: (sendsOf.get(r.id) ?? []).filter((q) => q.seq > firstOk).length,
       deadLetters: holding,
       corruptLetters: letters.length - holding,
-      deadLetterWriteFailed: failedLetters.has(r.id) || /dead-letter write failed/.test(outcome?.message ?? ''),
+      deadLetterWriteFailed: failedLetters.some((l) => names(l.body.record, r)) || /dead-letter write failed/.test(outcome?.message ?? ''),
     };
   });
   const observation: Observation = { records: observed, response: result.response, arrivals, deliveries, sends };

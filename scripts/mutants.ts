@@ -1,0 +1,124 @@
+// The planted bugs of `npm run mutate` (scripts/mutate.ts): small, plausible mistakes in lambda/, each an exact
+// text replacement that must match its file exactly once (a stale entry fails the run instead of testing
+// nothing). `tests` are the deterministic test files that exercise the module; the seeded no-loss property is
+// deliberately not among them: every bug must be caught without it.
+
+/** Markers of the section `npm run mutate` writes in docs/RELIABILITY.md (`npm run reliability` keeps it). */
+export const BEGIN = '<!-- mutate:begin -->';
+export const END = '<!-- mutate:end -->';
+
+export interface Mutant {
+  id: string;
+  file: string;
+  find: string;
+  replace: string;
+  /** What the bug would do in production. */
+  why: string;
+  tests: string[];
+  /** For a mutant known to survive: why (an equivalent change, or a gap accepted for a stated reason). */
+  survives?: string;
+}
+
+const t = (...names: string[]) => names.map((n) => `test/${n}.test.ts`);
+
+// The deterministic tests that exercise each module (unit first: they fail fastest).
+const T = {
+  report: t('unit/report', 'integration/pipeline', 'integration/archestra'),
+  decode: t('unit/decode', 'unit/edge-cases', 'reliability/hostile-input'),
+  route: t('unit/route', 'integration/archestra'),
+  render: t('unit/render', 'unit/edge-cases', 'integration/pipeline'),
+  schedule: t('unit/schedule', 'integration/archestra', 'reliability/hold'),
+  settings: t('unit/settings', 'integration/handler'),
+  a2a: t('unit/a2a-protocol', 'integration/archestra', 'integration/sdk-agents'),
+  client: t('unit/agent-client', 'integration/archestra', 'reliability/hold', 'reliability/deadline'),
+  partitions: t('unit/partition-state', 'integration/aws', 'reliability/hold', 'reliability/aws-faults'),
+  pipeline: t('integration/pipeline', 'integration/archestra', 'integration/idempotency', 'reliability/hold', 'integration/aws', 'reliability/aws-faults', 'reliability/deadline'),
+  sqs: t('integration/aws', 'reliability/aws-faults'),
+  dynamo: t('integration/idempotency'),
+  token: t('integration/aws', 'reliability/aws-faults', 'reliability/security'),
+  http: t('integration/http', 'integration/archestra'),
+};
+
+export const MUTANTS: Mutant[] = [
+  // ---- report ----------------------------------------------------------------------------------------------
+  { id: 'report-highest-offset', file: 'lambda/report.ts', find: 'if (cur === undefined || f.offset < cur)', replace: 'if (cur === undefined || f.offset > cur)', why: 'a partition reported at its highest failed offset: Lambda skips the failures below it', tests: T.report },
+  { id: 'report-first-failure-wins', file: 'lambda/report.ts', find: 'if (cur === undefined || f.offset < cur)', replace: 'if (cur === undefined)', why: 'the first failure seen, not the lowest, is reported', tests: T.report },
+
+  // ---- decode ----------------------------------------------------------------------------------------------
+  { id: 'decode-offset-zero-invalid', file: 'lambda/decode.ts', find: 'Number.isSafeInteger(n) && n >= 0 ? n : null', replace: 'Number.isSafeInteger(n) && n > 0 ? n : null', why: 'offset 0 (and partition 0) rejected: the first record of a topic is poison', tests: T.decode },
+  { id: 'decode-lenient-utf8', file: 'lambda/decode.ts', find: 'value = strictUtf8.decode(valueBytes);', replace: 'value = lenientUtf8.decode(valueBytes);', why: 'binary values pass as text full of U+FFFD instead of being dead-lettered intact', tests: T.decode },
+  { id: 'decode-base64-length-unchecked', file: 'lambda/decode.ts', find: 'if (n % 4 !== 0 || bytes.length !== (n / 4) * 3 - pad)', replace: 'if (n % 4 !== 0)', why: 'invalid base64 silently decoded to garbage', tests: T.decode },
+  { id: 'decode-depth-unchecked', file: 'lambda/decode.ts', find: "return parsed !== null && typeof parsed === 'object' && tooDeep(text) ? undefined : parsed;", replace: 'return parsed;', why: 'deeply nested JSON reaches JSON.stringify and overflows the stack', tests: T.decode },
+
+  // ---- route -----------------------------------------------------------------------------------------------
+  { id: 'route-glob-unanchored', file: 'lambda/route.ts', find: 'const re = new RegExp(`^${source}$`, \'s\');', replace: "const re = new RegExp(source, 's');", why: 'orders.* also matches xorders.events.dlq', tests: T.route },
+  { id: 'route-field-loose-equality', file: 'lambda/route.ts', find: 'values.some((want) => want === v)', replace: 'values.some((want) => want == v)', why: 'field_match 3 matches "3"', tests: T.route },
+  { id: 'route-last-match-wins', file: 'lambda/route.ts', find: 'for (const c of candidates) if (c.when(record)) return c.route;', replace: 'for (const c of [...candidates].reverse()) if (c.when(record)) return c.route;', why: 'the last matching route wins instead of the first', tests: T.route },
+
+  // ---- render ----------------------------------------------------------------------------------------------
+  { id: 'render-timestamp-iso-unguarded', file: 'lambda/render.ts', find: 'return d && !Number.isNaN(d.getTime()) ? d.toISOString() : undefined;', replace: 'return d ? d.toISOString() : undefined;', why: 'issue 21 #6: an out-of-range timestamp makes the record a render failure', tests: T.render },
+  { id: 'render-on-missing-keep-drops', file: 'lambda/render.ts', find: "else if (route.onMissing === 'keep') text += `{${part.placeholder}}`;", replace: '', why: 'on_missing keep behaves like empty', tests: T.render },
+  { id: 'render-truncate-splits-characters', file: 'lambda/render.ts', find: 'while (end > 0 && (buf[end] & 0xc0) === 0x80) end--;', replace: '', why: 'truncation cuts a multi-byte character in half', tests: T.render },
+  { id: 'render-oversize-off-by-one', file: 'lambda/render.ts', find: 'if (bytes <= maxTextBytes) return res;', replace: 'if (bytes < maxTextBytes) return res;', why: 'a prompt of exactly MAX_TEXT_BYTES is refused', tests: T.render },
+
+  // ---- schedule --------------------------------------------------------------------------------------------
+  { id: 'schedule-keyless-share-a-chain', file: 'lambda/schedule.ts', find: "if (mode === 'key' && r.keyB64 !== null)", replace: "if (mode === 'key')", why: 'records without a key serialised in one chain', tests: T.schedule },
+  { id: 'schedule-chains-unsorted', file: 'lambda/schedule.ts', find: 'for (const c of out) c.sort((a, b) => a.record.offset - b.record.offset);', replace: '', why: 'a chain follows the event order, not offset order', tests: T.schedule },
+  { id: 'schedule-shortest-chain-first', file: 'lambda/schedule.ts', find: 'return a.priority > b.priority ||', replace: 'return a.priority < b.priority ||', why: 'the slot goes to the shortest remaining chain (the batch takes longer)', tests: T.schedule },
+
+  // ---- settings --------------------------------------------------------------------------------------------
+  { id: 'settings-insecure-http-allowed', file: 'lambda/config/settings.ts', find: "if (u.protocol === 'http:' && !allowInsecure && !LOOPBACK.test(u.hostname))", replace: "if (u.protocol === 'http:' && allowInsecure && !LOOPBACK.test(u.hostname))", why: 'the token may travel over plain http to any host', tests: T.settings },
+  { id: 'settings-retry-delay-in-ms', file: 'lambda/config/settings.ts', find: 'retryDelayMs: e.RETRY_DELAY * 1000,', replace: 'retryDelayMs: e.RETRY_DELAY,', why: 'RETRY_DELAY read as milliseconds: retries hammer the agent', tests: T.settings },
+  { id: 'settings-two-token-sources', file: 'lambda/config/settings.ts', find: 'if (e.ARCHESTRA_TOKEN && e.ARCHESTRA_TOKEN_SECRET_ARN) {', replace: 'if (e.ARCHESTRA_TOKEN && e.ARCHESTRA_TOKEN_SECRET_ARN && false) {', why: 'both token sources accepted silently', tests: T.settings },
+
+  // ---- a2a-protocol ----------------------------------------------------------------------------------------
+  { id: 'a2a-429-permanent', file: 'lambda/deliver/a2a-protocol.ts', find: 'if (status === 429 || status === 408 || status >= 500) {', replace: 'if (status === 408 || status >= 500) {', why: 'rate limiting dead-letters records', tests: T.a2a },
+  { id: 'a2a-not-retryable-is-transient', file: 'lambda/deliver/a2a-protocol.ts', find: "if (retryable === false) return failure('permanent', label, detail);", replace: "if (retryable === false) return failure('transient', label, detail);", why: 'an LLM error marked not retryable is redelivered forever', tests: T.a2a },
+  { id: 'a2a-any-reply-id', file: 'lambda/deliver/a2a-protocol.ts', find: 'if (rpc.id !== expectedId) {', replace: 'if (rpc.id === undefined) {', why: "another request's answer accepted as this record's", tests: T.a2a },
+  { id: 'a2a-retry-after-seconds-as-ms', file: 'lambda/deliver/a2a-protocol.ts', find: 'return Math.round(Number(trimmed) * 1000);', replace: 'return Math.round(Number(trimmed));', why: 'Retry-After: 2 waits 2 ms', tests: T.a2a },
+
+  // ---- agent-client ----------------------------------------------------------------------------------------
+  { id: 'client-task-timeout-permanent', file: 'lambda/deliver/agent-client.ts', find: "return result(byDeadline ? 'deadline' : 'transient', {\n          code:", replace: "return result(byDeadline ? 'deadline' : 'permanent', {\n          code:", why: 'issue 21 #5: a slow task is dead-lettered instead of redelivered', tests: [...T.client, 'test/integration/aws.test.ts'] },
+  { id: 'client-retry-after-ignored', file: 'lambda/deliver/agent-client.ts', find: 'if (retryAfterMs !== undefined) return retryAfterMs;', replace: '', why: "the agent's Retry-After is ignored", tests: T.client },
+  { id: 'client-one-retry-too-many', file: 'lambda/deliver/agent-client.ts', find: 'if (retries >= this.o.maxRetries) {', replace: 'if (retries > this.o.maxRetries) {', why: 'MAX_RETRIES + 1 retries', tests: T.client },
+  { id: 'client-auth-no-refresh', file: 'lambda/deliver/agent-client.ts', find: 'await this.o.tokens.get(true);', replace: 'await this.o.tokens.get();', why: 'a refused token is retried from the cache, never re-read', tests: T.client },
+  { id: 'client-timeout-past-deadline', file: 'lambda/deliver/agent-client.ts', find: 'const timeoutMs = Math.min(target.timeoutMs, left);', replace: 'const timeoutMs = target.timeoutMs;', why: 'a request may run past the invocation deadline', tests: T.client },
+  { id: 'client-poll-failures-never-reset', file: 'lambda/deliver/agent-client.ts', find: 'failures = 0;\n        continue;', replace: 'continue;', why: 'scattered poll failures add up and give up on a live task', tests: T.client },
+  { id: 'client-guard-ignored-in-slot', file: 'lambda/deliver/agent-client.ts', find: 'if (!guard.mayStart()) return HELD;', replace: '', why: 'bug C: a queued send goes out after its partition failed below it', tests: T.client },
+  { id: 'client-no-redaction', file: 'lambda/deliver/agent-client.ts', find: "const clean = (t: string) => (t.includes(token) ? t.split(token).join('[redacted]') : t);", replace: 'const clean = (t: string) => t;', why: 'an agent echoing the Authorization header puts the token in logs and the DLQ', tests: [...T.client, 'test/reliability/security.test.ts'] },
+
+  // ---- partition-state -------------------------------------------------------------------------------------
+  { id: 'partitions-highest-failure', file: 'lambda/partition-state.ts', find: 'if (offset < (this.lowest.get(partitionKey) ?? Infinity))', replace: 'if (offset > (this.lowest.get(partitionKey) ?? -Infinity))', why: 'the partition hold starts at the highest failure', tests: T.partitions },
+  { id: 'partitions-below-inclusive', file: 'lambda/partition-state.ts', find: 'return at !== undefined && at < offset ? at : undefined;', replace: 'return at !== undefined && at <= offset ? at : undefined;', why: 'the failed record counts as above its own failure', tests: T.partitions },
+  { id: 'partitions-settle-wakes-late', file: 'lambda/partition-state.ts', find: '(w.offset <= low ? (w.wake(), false) : true)', replace: '(w.offset < low ? (w.wake(), false) : true)', why: 'a dead letter waits for its own record to settle: its chain never finishes', tests: T.partitions },
+  { id: 'partitions-sort-as-text', file: 'lambda/partition-state.ts', find: 'part.offsets.sort((a, b) => a - b);', replace: 'part.offsets.sort();', why: 'offsets ordered as text: 10 before 9', tests: T.partitions },
+
+  // ---- pipeline --------------------------------------------------------------------------------------------
+  { id: 'pipeline-offsetless-highest', file: 'lambda/pipeline.ts', find: 'offset: Math.min(...known)', replace: 'offset: Math.max(...known)', why: 'issue 21 #4: an offset-less poison record reported at the highest offset', tests: T.pipeline },
+  { id: 'pipeline-presend-hold-same-chain-only', file: 'lambda/pipeline.ts', find: 'if (stopped || (hold && failedAt !== undefined)) {', replace: 'if (stopped) {', why: 'issue 21 #7: the pre-send hold only within a chain', tests: T.pipeline },
+  { id: 'pipeline-tombstone-always-skipped', file: 'lambda/pipeline.ts', find: 'if (record.value === null && route.template === undefined) {', replace: 'if (record.value === null) {', why: 'a tombstone is skipped even when its route has a template for it', tests: T.pipeline },
+  { id: 'pipeline-letter-before-settled', file: 'lambda/pipeline.ts', find: 'if (!stopped) await settlement.below(r.partitionKey, r.offset);', replace: '', why: 'bug A: a letter written before the records below it settle', tests: T.pipeline },
+  { id: 'pipeline-failed-letter-does-not-stop', file: 'lambda/pipeline.ts', find: "(dead-letter write failed: reported instead)` });\n            stop(item);", replace: "(dead-letter write failed: reported instead)` });", why: 'bug B: the chain goes on after its dead-letter write failed', tests: T.pipeline },
+  { id: 'pipeline-permanent-reported', file: 'lambda/pipeline.ts', find: "res.status === 'permanent' ? 'dead_letter' : 'failed'", replace: "res.status === 'permanent' ? 'failed' : 'failed'", why: 'agent refusals redelivered forever instead of dead-lettered', tests: T.pipeline },
+  { id: 'pipeline-store-down-sends', file: 'lambda/pipeline.ts', find: "claim = 'in_progress';", replace: "claim = 'claimed';", why: 'an idempotency store outage sends without a claim', tests: T.pipeline },
+  { id: 'pipeline-claim-not-released', file: 'lambda/pipeline.ts', find: 'else await deps.idempotency.release(key);', replace: '', why: 'a failed record stays claimed until the deadline: redelivery reports it again', tests: T.pipeline },
+  { id: 'pipeline-offsetless-failure-ignored', file: 'lambda/pipeline.ts', find: 'if (resumesWhole.has(r.partitionKey)) {', replace: 'if (resumesWhole.has(`${r.partitionKey}?`)) {', why: 'records of a partition that comes back whole are sent now (twice in all)', tests: T.pipeline },
+
+  // ---- io/sqs-dead-letters ---------------------------------------------------------------------------------
+  { id: 'sqs-eleven-per-batch', file: 'lambda/io/sqs-dead-letters.ts', find: 'if (group.length === 10 ||', replace: 'if (group.length === 11 ||', why: 'issue 21 #2: SendMessageBatch with 11 entries is refused whole', tests: T.sqs },
+  { id: 'sqs-later-letters-not-failed', file: 'lambda/io/sqs-dead-letters.ts', find: 'for (const later of queues.get(letter.partitionKey) ?? []) failed.add(later.id);', replace: '', why: 'issue 21 #3: letters after a failed one are neither written nor reported (lost)', tests: T.sqs },
+  { id: 'sqs-failed-call-counted-written', file: 'lambda/io/sqs-dead-letters.ts', find: "// The whole call failed (network, auth, throttling past the SDK's retries, the deadline).\n              for (const m of group) bad.add(m.letterId);", replace: '// swallowed', why: 'a failed SendMessageBatch call counts as written: records lost', tests: T.sqs },
+
+  // ---- io/dynamo-idempotency -------------------------------------------------------------------------------
+  { id: 'dynamo-in-progress-read-as-completed', file: 'lambda/io/dynamo-idempotency.ts', find: "return status === 'COMPLETED' ? 'completed' : 'in_progress';", replace: "return status === 'COMPLETED' || status === 'IN_PROGRESS' ? 'completed' : 'in_progress';", why: 'issue 21 #1: a record in progress elsewhere is skipped as a duplicate (lost if that invocation fails)', tests: T.dynamo },
+  { id: 'dynamo-claim-expiry-reversed', file: 'lambda/io/dynamo-idempotency.ts', find: "ConditionExpression: 'attribute_not_exists(id) OR expiresAt < :now',", replace: "ConditionExpression: 'attribute_not_exists(id) OR expiresAt > :now',", why: 'the expiry test reversed: live claims of other invocations are taken over, expired ones block their record for hours', tests: T.dynamo },
+  { id: 'dynamo-completed-without-ttl', file: 'lambda/io/dynamo-idempotency.ts', find: "':exp': { N: String(epoch(now()) + o.ttlSeconds) },", replace: "':exp': { N: String(epoch(now())) },", why: 'a delivered mark expires at once: redelivery sends again', tests: T.dynamo },
+
+  // ---- io/token --------------------------------------------------------------------------------------------
+  { id: 'token-refresh-served-from-cache', file: 'lambda/io/token.ts', find: 'if (!refresh && cached && now() - cached.at < o.ttlMs) return cached.token;', replace: 'if (cached && now() - cached.at < o.ttlMs) return cached.token;', why: 'a rotated token is not picked up after a refusal', tests: T.token },
+  { id: 'token-empty-json-token-accepted', file: 'lambda/io/token.ts', find: "if (typeof t !== 'string' || t === '') throw", replace: "if (typeof t !== 'string') throw", why: '{"token": ""} sends an empty bearer token', tests: T.token },
+
+  // ---- io/http ---------------------------------------------------------------------------------------------
+  { id: 'http-truncated-body-accepted', file: 'lambda/io/http.ts', find: "if (!res.complete) return fail(new HttpError('network', 'connection closed before the reply was complete'));", replace: '', why: 'a cut connection is read as a (malformed, permanent) reply', tests: T.http, survives: "Equivalent on the Node 20 this runs on: a body cut short of its Content-Length or of its last chunk, by a reset or an orderly close, makes node:http emit 'aborted' / 'error' (both handled as a network error) and never 'end', so this check in the 'end' handler is never reached; http.test.ts pins all three closes. Kept as defence in depth." },
+  { id: 'http-redirect-followed-as-reply', file: 'lambda/io/http.ts', find: 'if (status >= 300 && status < 400) {', replace: 'if (status >= 300 && status < 300) {', why: 'a redirect answer is classified as a permanent refusal instead of a network fault', tests: T.http },
+];
