@@ -240,7 +240,8 @@ interface Buffered {
 
 export async function consume<T>(o: ConsumeOptions<T>): Promise<ConsumeSummary> {
   const maxPayload = o.maxPayloadBytes ?? MAX_PAYLOAD_BYTES;
-  const consumer: Consumer = o.kafka.consumer({ groupId: o.groupId, allowAutoTopicCreation: false });
+  // A short fetch wait: a partition read again after a partial failure should not wait on a long poll.
+  const consumer: Consumer = o.kafka.consumer({ groupId: o.groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 500 });
   const buffer = new Map<string, Buffered>();
   /** Next offset expected per partition: what was already buffered or invoked is never taken twice. */
   const position = new Map<string, number>();
@@ -344,11 +345,12 @@ export async function consume<T>(o: ConsumeOptions<T>): Promise<ConsumeSummary> 
         }
         const n = buffered();
         if (n === 0) {
-          if (o.idleExitMs !== undefined && joinedAt !== undefined && Date.now() - lastActivity >= o.idleExitMs) {
+          // Not idle while a reported partition has not come back yet: its records are still to be handled.
+          if (o.idleExitMs !== undefined && joinedAt !== undefined && pendingSeek.size === 0 && Date.now() - lastActivity >= o.idleExitMs) {
             stoppedBy = 'idle';
             break;
           }
-          await sleep(o.idleExitMs !== undefined && joinedAt !== undefined ? lastActivity + o.idleExitMs - Date.now() : 1000);
+          await sleep(o.idleExitMs !== undefined && joinedAt !== undefined ? Math.max(50, lastActivity + o.idleExitMs - Date.now()) : 1000);
           continue;
         }
         const oldest = Math.min(...[...buffer.values()].map((b) => b.since));
