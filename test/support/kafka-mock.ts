@@ -80,10 +80,15 @@ export async function startKafkaMock(o: { brokers?: number; command?: string; re
     };
     // The debug output never stops (-d mock logs every request): it is read for as long as kcat runs, or
     // kcat would block on a full pipe; only a tail is kept, for error messages.
+    let found = false;
     child.stderr!.on('data', (d: Buffer) => {
-      output = (output + d.toString()).slice(-OUTPUT_TAIL);
-      const m = /bootstrap\.servers=(\S+)/.exec(output);
+      const text = output + d.toString();
+      output = text.slice(-OUTPUT_TAIL);
+      if (found) return;
+      // Searched before the tail is cut: a busy machine hands over the start-up output in large chunks.
+      const m = /bootstrap\.servers=(\S+)/.exec(text);
       if (m) {
+        found = true;
         clearTimeout(timer);
         resolve(m[1]);
       }
