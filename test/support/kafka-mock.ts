@@ -10,6 +10,8 @@ export interface KafkaMock {
   brokers: string[];
   /** The same, comma-separated, as a bootstrap.servers / --brokers value. */
   bootstrap: string;
+  /** kcat's pid, which is also its process group. */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -105,6 +107,7 @@ export async function startKafkaMock(o: { brokers?: number; command?: string; re
   return {
     brokers: bootstrap.split(','),
     bootstrap,
+    pid: child.pid!,
     stop() {
       stopping ??= stopChild(child);
       return stopping;
