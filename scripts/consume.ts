@@ -3,10 +3,10 @@
 // pipeline `npm run invoke` runs) and its partial-batch answer is honoured as Lambda honours it. See README.md,
 // "Operations".
 import { parseArgs } from 'node:util';
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { SettingsError } from '../lambda/config/settings';
 import type { RecordOutcome } from '../lambda/pipeline';
-import { consume, type BatchReport, type KafkaBatchInfoMessage } from './lib/consumer';
+import { consume, sqsOnFailure, type BatchReport } from './lib/consumer';
 import { createKafka, describeKafkaError, KAFKA_PARSE_OPTIONS, KAFKA_USAGE, kafkaConnection, KafkaConfigError, type KafkaConnection } from './lib/kafka';
 import { DEFAULT_CLUSTER_ARN } from './lib/msk-event';
 import { countsText, formatMs, outcomeTable, summaryLine } from './lib/output';
@@ -173,10 +173,7 @@ async function main(argv: string[]): Promise<number> {
       if (r.commitError) say(paint('red', `commit failed (${r.commitError}): these records will be read again`));
     };
 
-    const onFailure = async (info: KafkaBatchInfoMessage) => {
-      if (!sqs) return;
-      await sqs.send(new SendMessageCommand({ QueueUrl: v['on-failure-queue'], MessageBody: JSON.stringify(info) }));
-    };
+    const onFailure = sqs ? sqsOnFailure(sqs, v['on-failure-queue']!) : undefined;
 
     let summary;
     try {

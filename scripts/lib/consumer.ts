@@ -10,6 +10,7 @@
 //   (-1: until it succeeds); then its KafkaBatchInfo goes to the on-failure callback and the batch is
 //   committed past, as Lambda does when it gives up on a batch.
 // One invocation at a time, so a partition is never in two invocations at once and always resumes in order.
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage as KafkaJsMessage } from 'kafkajs';
 import type { KafkaBatchResponse } from '../../lambda/report';
 import { buildMskEvent, type KafkaMessage, type MskEvent } from './msk-event';
@@ -230,6 +231,13 @@ export function invalidFailures(response: unknown, records: readonly ConsumedRec
     }
   }
   return undefined;
+}
+
+/** An on-failure destination on SQS, as the mapping's: one message per batch given up on, its KafkaBatchInfo as the body. */
+export function sqsOnFailure(sqs: SQSClient, queueUrl: string): (info: KafkaBatchInfoMessage) => Promise<void> {
+  return async (info) => {
+    await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(info) }));
+  };
 }
 
 interface Buffered {

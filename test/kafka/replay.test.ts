@@ -13,6 +13,7 @@ import { Partitioners, type Kafka } from 'kafkajs';
 import { isSend, startArchestraSim, type ArchestraSim } from '../../sim/archestra';
 import { createKafka, kafkaConnection } from '../../scripts/lib/kafka';
 import { parseBatchInfo } from '../../scripts/lib/replay';
+import { consume, sqsOnFailure } from '../../scripts/lib/consumer';
 import { startKafkaMock, type KafkaMock } from '../support/kafka-mock';
 import { startMoto, type MotoServer } from '../support/moto';
 
@@ -224,6 +225,35 @@ describe('npm run replay', () => {
     expect(run.stdout).toContain(`missing ${topic}-0@3..5: beyond the end of the log (3)`);
     expect(sentTexts()).toEqual([`order 4 on ${topic}-0@1`, `order 8 on ${topic}-0@2`]);
     expect(run.stdout).toMatch(/kept: records could not be fetched/);
+  });
+
+  test('a batch the consumer gave up on (its invocation kept throwing) is recovered by replay from the on-failure queue', async () => {
+    const topic = `replay.giveup.${randomUUID().slice(0, 6)}`;
+    await produce(topic);
+    const queue = await queueWith();
+    const summary = await consume({
+      kafka,
+      topics: [topic],
+      groupId: `giveup-${randomUUID().slice(0, 8)}`,
+      startingPosition: 'TRIM_HORIZON',
+      batchSize: 100,
+      batchingWindowMs: 500,
+      source: 'msk',
+      bootstrapServers: mock.bootstrap,
+      retryAttempts: 0,
+      idleExitMs: 1500,
+      invoke: async () => {
+        throw new Error('the function fails as a whole');
+      },
+      onFailure: sqsOnFailure(sqs, queue),
+    });
+    expect(summary).toMatchObject({ gaveUp: 1, records: 12 });
+    expect(sim.requests).toHaveLength(0);
+    const run = await replay(['--queue', queue]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/━━ 1 message, 12 records replayed: 12 delivered, 0 failed · 1 message deleted, 0 kept/);
+    expect(sentTexts()).toHaveLength(12);
+    expect(await visibleMessages(queue)).toBe(0);
   });
 
   test('usage errors exit 2; the parser reads Lambda\'s record, also through SNS, and refuses anything else', async () => {
