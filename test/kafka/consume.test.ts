@@ -190,6 +190,7 @@ describe('npm run consume against the kcat mock cluster', () => {
     const flakySends = sim.requests.filter((q) => isSend(q) && q.agentId === FLAKY);
     expect(flakySends.filter((q) => q.outcome === 'http')).toHaveLength(produced.filter((x) => x.kind === 'flaky').length);
     expect(invocations.some((i) => Object.keys(i.resumeFrom).length > 0)).toBe(true);
+    expect(invocations.some((i) => i.partitions.length > 1)).toBe(true); // an event holds several partitions
 
     // Lambda's order: a partition's next batch starts where the previous one ended, or at the reported offset.
     const next = new Map<string, number>();
@@ -232,9 +233,32 @@ describe('npm run consume against the kcat mock cluster', () => {
     expect(run.stdout).toMatch(/^RECORD +ROUTE +AGENT +OUTCOME +LATENCY +REPLY \/ REASON$/m);
     expect(run.stdout).toMatch(new RegExp(`^${id.replace(/\./g, '\\.')} +flaky +${FLAKY.slice(0, 8)}… +failed +[\\d.]+ m?s +http_503`, 'm'));
     expect(run.stdout).toContain(`read again: ${topic}-${flaky.partition} from ${flaky.offset}`);
+    expect(run.stdout).toMatch(new RegExp(`^committed .*${topic.replace(/\./g, '\\.')}-${flaky.partition} -> ${flaky.offset}(,|$)`, 'm'));
     expect(run.stdout).toContain(`left for redelivery: ${topic}-${flaky.partition} from ${flaky.offset}`);
     const { committed } = await committedVsEnd(groupId, topic);
     expect(committed[flaky.partition]).toBe(flaky.offset);
+  });
+
+  test('Ctrl-C (SIGINT) stops after the current invocation, with its records committed; exit 0', async () => {
+    const topic = `bridge.sigint.${randomUUID().slice(0, 8)}`;
+    await produce(topic, ['steady', 'steady']);
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/consume.ts', '--brokers', mock.bootstrap, '--topic', topic, '--group', `sigint-${randomUUID().slice(0, 8)}`,
+      '--starting-position', 'TRIM_HORIZON', '--routes', routesFile(topic), '--dlq-dir', tmp], {
+      cwd: ROOT,
+      env: { ...process.env, NO_COLOR: '1', ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    const code = await new Promise<number | null>((resolvePromise) => {
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+        if (/^committed /m.test(stdout) && !child.killed) child.kill('SIGINT');
+      });
+      child.on('close', (c) => resolvePromise(c));
+    });
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^━━ stopped \(interrupted\): 1 invocation, 2 records in 1 batch: 2 delivered, 0 failed$/m);
+    expect(stdout).toContain('every consumed record is settled');
   });
 
   test('usage and connection errors: exit 2 naming the problem; an unreachable cluster exits 1', async () => {
@@ -295,6 +319,19 @@ describe('the consumer loop in process: an invocation that throws', () => {
     expect(reports[1].event).toEqual(reports[0].event);
     expect(summary).toMatchObject({ thrown: 1, gaveUp: 0, outstanding: {}, interrupted: false, records: 6 });
     expect(Object.values(summary.committed).reduce((a, b) => a + b, 0)).toBe(6);
+  });
+
+  test('a run that stops before the retry of a thrown invocation reports it as interrupted', async () => {
+    const topic = `bridge.stop.${randomUUID().slice(0, 8)}`;
+    await produce(topic, ['steady']);
+    const summary = await consume({
+      kafka, topics: [topic], groupId: `stop-${randomUUID().slice(0, 8)}`, startingPosition: 'TRIM_HORIZON', batchSize: 10, batchingWindowMs: 100,
+      source: 'msk', bootstrapServers: mock.bootstrap, retryAttempts: -1, maxBatches: 1,
+      invoke: async () => {
+        throw new Error('down');
+      },
+    });
+    expect(summary).toMatchObject({ invocations: 1, thrown: 1, interrupted: true, stoppedBy: 'max-batches', committed: {} });
   });
 
   test('after the retry attempts, its KafkaBatchInfo goes to the on-failure destination and the batch is committed past', async () => {
