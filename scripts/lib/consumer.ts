@@ -269,6 +269,16 @@ export async function consume<T>(o: ConsumeOptions<T>): Promise<ConsumeSummary> 
   let crashed: Error | undefined;
 
   const buffered = () => [...buffer.values()].reduce((n, b) => n + b.records.length, 0);
+  /** Fetching resumes for a paused partition once its buffer is down to a batch (or dropped by a seek). */
+  const resumeDrained = () => {
+    for (const tp of [...paused]) {
+      if ((buffer.get(tp)?.records.length ?? 0) < o.batchSize) {
+        paused.delete(tp);
+        const dash = tp.lastIndexOf('-');
+        consumer.resume([{ topic: tp.slice(0, dash), partitions: [Number(tp.slice(dash + 1))] }]);
+      }
+    }
+  };
 
   const eachBatch = async ({ batch, isStale }: EachBatchPayload) => {
     if (isStale()) return;
@@ -385,13 +395,7 @@ export async function consume<T>(o: ConsumeOptions<T>): Promise<ConsumeSummary> 
           if (entry.records.length === 0) buffer.delete(tp);
           else entry.since = Date.now();
         }
-        for (const tp of [...paused]) {
-          if ((buffer.get(tp)?.records.length ?? 0) < o.batchSize) {
-            paused.delete(tp);
-            const dash = tp.lastIndexOf('-');
-            consumer.resume([{ topic: tp.slice(0, dash), partitions: [Number(tp.slice(dash + 1))] }]);
-          }
-        }
+        resumeDrained();
 
         const event = eventOf(take, o);
         const payloadBytes = Buffer.byteLength(JSON.stringify(event));
@@ -454,6 +458,7 @@ export async function consume<T>(o: ConsumeOptions<T>): Promise<ConsumeSummary> 
                 outstanding[p.partition] = at;
               } else delete outstanding[p.partition];
             }
+            resumeDrained(); // a reported partition must be fetched again even if it was paused
             done = true;
           } else {
             thrown++;

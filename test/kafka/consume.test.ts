@@ -105,8 +105,13 @@ function consumeCli(args: string[], env: Record<string, string> = {}): Promise<R
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // A consumer that never stops is a failure of the test, not a process left behind.
+    const guard = setTimeout(() => child.kill('SIGKILL'), 90_000);
     child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
+    child.on('close', (code) => {
+      clearTimeout(guard);
+      resolvePromise({ code, stdout, stderr });
+    });
   });
 }
 
@@ -237,6 +242,31 @@ describe('npm run consume against the kcat mock cluster', () => {
     expect(run.stdout).toContain(`left for redelivery: ${topic}-${flaky.partition} from ${flaky.offset}`);
     const { committed } = await committedVsEnd(groupId, topic);
     expect(committed[flaky.partition]).toBe(flaky.offset);
+  });
+
+  test('a partition paused for being far ahead of the invocations is still read again from a reported offset', async () => {
+    const topic = `bridge.paused.${randomUUID().slice(0, 8)}`;
+    const groupId = `consume-paused-${randomUUID().slice(0, 8)}`;
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    // One send: the 12 records arrive in one fetch, six batches ahead of a batch size of 2.
+    await producer.send({ topic, messages: Array.from({ length: 12 }, (_, n) => ({ partition: 0, key: `K${n}`, value: JSON.stringify({ n, kind: n === 0 ? 'flaky' : 'steady' }) })) });
+    await producer.disconnect();
+    sim.setBehaviour((r) => (isSend(r) && r.agentId === FLAKY && r.attempt === 1 ? { kind: 'http', status: 503 } : undefined));
+    const run = await consumeCli(
+      ['--brokers', mock.bootstrap, '--topic', topic, '--group', groupId, '--starting-position', 'TRIM_HORIZON', '--batch-size', '2', '--batching-window', '0',
+        '--idle-exit', '2', '--routes', routesFile(topic), '--dlq-dir', tmp, '--json'],
+      { ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, MAX_RETRIES: '0', ORDERING: 'partition' },
+    );
+    expect(run.code).toBe(0);
+    const invocations = run.stdout.trim().split('\n').map((l) => JSON.parse(l)).filter((d) => d.type === 'invocation') as InvocationDoc[];
+    expect(invocations[0]).toMatchObject({ partitions: [{ first: 0, last: 1 }], resumeFrom: { [`${topic}-0`]: 0 } });
+    expect(invocations[1].partitions[0].first).toBe(0);
+    const answered = sim.requests.filter((q) => isSend(q) && q.outcome === 'message').map((q) => q.text);
+    expect(answered).toEqual(['flaky 0', ...Array.from({ length: 11 }, (_, i) => `steady ${i + 1} from {$headers.source}`)]);
+    const { committed, end } = await committedVsEnd(groupId, topic);
+    expect(committed[0]).toBe(12);
+    expect(end[0]).toBe(12);
   });
 
   test('Ctrl-C (SIGINT) stops after the current invocation, with its records committed; exit 0', async () => {

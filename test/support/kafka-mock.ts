@@ -81,7 +81,8 @@ export async function startKafkaMock(o: { brokers?: number; command?: string; re
       void stopChild(child).then(() => reject(e));
     };
     // The debug output never stops (-d mock logs every request): it is read for as long as kcat runs, or
-    // kcat would block on a full pipe; only a tail is kept, for error messages.
+    // kcat would block on a full pipe; only a tail is kept, for error messages. So a test that holds a mock
+    // must not block its event loop for long (spawnSync, busy loops): the brokers would stall meanwhile.
     let found = false;
     child.stderr!.on('data', (d: Buffer) => {
       const text = output + d.toString();
