@@ -190,20 +190,21 @@ async function main(argv: string[]): Promise<number> {
     const messages = sqs ? await receiveAll(sqs, v.queue!, maxMessages, visibility) : readFileMessages(v.file!);
     const valid = messages.filter((m) => m.info);
     const brokersDefault = valid.find((m) => m.info!.bootstrapServers)?.info!.bootstrapServers;
-    const conn = kafkaConnection(
-      { ...v, brokers: v.brokers ?? (process.env.KAFKA_BROKERS ? undefined : brokersDefault) },
-      process.env,
-      'kafka-a2a-bridge-replay',
-    );
+    const brokersGiven = v.brokers ?? (process.env.KAFKA_BROKERS || undefined) ?? brokersDefault;
+    // With nothing to fetch (an empty queue), Kafka is not needed, so its settings are not either.
+    const conn =
+      valid.length || brokersGiven
+        ? kafkaConnection({ ...v, brokers: v.brokers ?? (process.env.KAFKA_BROKERS ? undefined : brokersDefault) }, process.env, 'kafka-a2a-bridge-replay')
+        : undefined;
     if (!json) {
       if (!dry) for (const line of bridge.describe()) say(paint('dim', line));
       else say(paint('dim', `routes  ${bridge.routesSource} (${bridge.settings.routes.length} routes)`));
       say(paint('dim', `queue   ${v.queue ?? display(v.file!)}: ${messages.length} message${messages.length === 1 ? '' : 's'} read${sqs ? `, hidden for ${visibility} s` : ''}`));
-      say(paint('dim', `kafka   ${conn.brokers.join(',')} (auth ${conn.auth}, ${conn.tls ? 'TLS' : 'plaintext'})`));
+      if (conn) say(paint('dim', `kafka   ${conn.brokers.join(',')} (auth ${conn.auth}, ${conn.tls ? 'TLS' : 'plaintext'})`));
     }
 
     let fetched: FetchResult = { records: [], missing: [] };
-    if (valid.length) {
+    if (valid.length && conn) {
       const kafka = createKafka(conn, v.verbose ? { log: (l) => process.stderr.write(`${l}\n`) } : {});
       try {
         fetched = await fetchRanges(kafka, valid.flatMap((m) => m.info!.ranges), { timeoutMs: fetchTimeout * 1000 });
@@ -226,8 +227,9 @@ async function main(argv: string[]): Promise<number> {
       const mine = fetched.records.filter(inRange);
       const missing = fetched.missing.filter((x) => info.ranges.some((r) => r.partitionKey === x.partitionKey && x.from <= r.last && x.to >= r.first));
       let selected = mine.filter((r) => matchesFilter(r, filter));
-      const source = info.eventSourceArn?.startsWith('arn:aws:kafka:') || !info.eventSourceArn ? 'msk' : 'self-managed';
-      const eventOpts = { source, eventSourceArn: source === 'msk' ? info.eventSourceArn : undefined, bootstrapServers: info.bootstrapServers ?? conn.brokers.join(',') } as const;
+      // An MSK mapping records its cluster's ARN; a self-managed one has none.
+      const source = info.eventSourceArn?.startsWith('arn:aws:kafka:') ? 'msk' : 'self-managed';
+      const eventOpts = { source, eventSourceArn: source === 'msk' ? info.eventSourceArn : undefined, bootstrapServers: info.bootstrapServers ?? conn!.brokers.join(',') } as const;
       if (routeFilter && selected.length) {
         const routed = new Set(
           decodeEvent(eventOf(selected, eventOpts))

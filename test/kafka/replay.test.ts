@@ -260,6 +260,9 @@ describe('npm run replay', () => {
     const none = await replay([]);
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(/give the on-failure queue \(--queue URL\) or a file/);
+    const empty = await replay(['--queue', await queueWith()]);
+    expect(empty.code).toBe(0);
+    expect(empty.stdout).toMatch(/━━ 0 messages, 0 records replayed: 0 failed · 0 messages deleted, 0 kept/);
     const body = batchInfoBody({ 'a.b-c-12': [40, 41] }, 'b-1:9092');
     expect(parseBatchInfo(body)).toMatchObject({ condition: 'RetryAttemptsExhausted', bootstrapServers: 'b-1:9092', ranges: [{ partitionKey: 'a.b-c-12', topic: 'a.b-c', partition: 12, first: 40, last: 41 }] });
     expect(parseBatchInfo(JSON.stringify({ Type: 'Notification', Message: body })).ranges).toHaveLength(1);
