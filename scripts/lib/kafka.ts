@@ -159,6 +159,10 @@ export function describeKafkaError(e: unknown, c: Pick<KafkaConnection, 'brokers
   const root = err.originalError ?? err.cause;
   const what = `${err.message}${root && root.message && !err.message.includes(root.message) ? ` (${root.message})` : ''}`;
   const where = `${c.brokers.join(',')} (auth ${c.auth}, ${c.tls ? 'TLS' : 'plaintext'})`;
+  if (c.auth !== 'none' && err.name === 'KafkaJSServerDoesNotSupportApiKey') {
+    // The SASL handshake itself was refused: the brokers listen without SASL on that port.
+    return `the brokers at ${where} do not offer SASL authentication on this port (MSK listens with SCRAM on 9096 and IAM on 9098): ${what}`;
+  }
   if (/SASL|authenticat/i.test(`${err.name} ${what}`)) return `Kafka refused the credentials at ${where}: ${what}`;
   if (/Connection|ECONNREFUSED|ENOTFOUND|ETIMEDOUT|timeout|NumberOfRetriesExceeded/i.test(`${err.name} ${what}`)) {
     return `cannot reach Kafka at ${where}: ${what}`;

@@ -105,6 +105,21 @@ describe('the kcat mock cluster', () => {
     expect(() => process.kill(mock.pid, 0)).toThrow(/ESRCH/);
   });
 
+  test('SCRAM against a listener without SASL (the mock\'s) is named as such, not as a vague failure', async () => {
+    const mock = await startKafkaMock({ brokers: 1 });
+    try {
+      const conn = kafkaConnection({ brokers: mock.bootstrap, auth: 'scram-sha-512', 'no-tls': true }, { KAFKA_USERNAME: 'alice', KAFKA_PASSWORD: 'hunter2-secret' });
+      const producer = createKafka(conn, { retries: 0 }).producer({ createPartitioner: Partitioners.DefaultPartitioner });
+      const err = await producer.connect().then(() => undefined, (e: unknown) => e);
+      await producer.disconnect().catch(() => undefined);
+      const text = describeKafkaError(err, conn);
+      expect(text).toBe(`the brokers at ${mock.bootstrap} (auth scram-sha-512, plaintext) do not offer SASL authentication on this port (MSK listens with SCRAM on 9096 and IAM on 9098): The Kafka server does not support the requested API version`);
+      expect(text).not.toContain('hunter2');
+    } finally {
+      await mock.stop();
+    }
+  });
+
   test('a missing kcat says how to install it', async () => {
     const err = await startKafkaMock({ command: '/nonexistent/kcat' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KcatMissingError);
