@@ -195,7 +195,7 @@ async function main(argv: string[]): Promise<number> {
 runCli(() => main(process.argv.slice(2)), {
   name: 'invoke',
   usage: USAGE,
-  known: [[EventShapeError, 'not a Kafka event']],
+  known: [{ error: EventShapeError, words: 'not a Kafka event' }],
   // What Lambda would do too: the invocation fails and the whole batch is retried.
   unexpected: 'the invocation failed (Lambda would retry the whole batch)',
 });

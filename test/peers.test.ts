@@ -413,11 +413,12 @@ describe('starting peers when one cannot start', () => {
 });
 
 describe('test prerequisites', () => {
-  it('names a missing moto_server and cfn-lint with how to install them', () => {
+  it('names a missing moto_server, kcat and cfn-lint with how to install them', () => {
     const missing = missingPrerequisites({ PATH: '/nonexistent-dir' });
-    expect(missing.map((p) => p.command)).toEqual(['moto_server', 'cfn-lint']);
+    expect(missing.map((p) => p.command)).toEqual(['moto_server', 'kcat', 'cfn-lint']);
     const text = describeMissing(missing);
     expect(text).toContain('pip install "moto[server]"');
+    expect(text).toContain('apt-get install kcat');
     expect(text).toContain('pip install cfn-lint');
   });
 

@@ -23,8 +23,8 @@ export interface CliOptions {
   /** The command's name, the prefix of every error line. */
   name: string;
   usage: string;
-  /** Extra error classes and how to word them (exit status 2). */
-  known?: Array<[new (...args: never[]) => Error, string]>;
+  /** Expected error classes: the words before the message (none: the message alone) and the exit status (default 2). */
+  known?: Array<{ error: new (...args: never[]) => Error; words?: string; code?: 1 | 2 }>;
   /** Words for an unexpected error (exit status 1). */
   unexpected?: string;
 }
@@ -42,10 +42,10 @@ export function runCli(main: () => Promise<number>, o: CliOptions): void {
         process.exitCode = 2;
         return;
       }
-      for (const [cls, words] of [[SettingsError, 'configuration error'] as const, ...(o.known ?? [])]) {
-        if (e instanceof cls) {
-          process.stderr.write(`${o.name}: ${words}: ${err.message}\n`);
-          process.exitCode = 2;
+      for (const k of [{ error: SettingsError, words: 'configuration error' }, ...(o.known ?? [])]) {
+        if (e instanceof k.error) {
+          process.stderr.write(`${o.name}: ${k.words ? `${k.words}: ` : ''}${err.message}\n`);
+          process.exitCode = k.code ?? 2;
           return;
         }
       }

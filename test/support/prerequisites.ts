@@ -1,4 +1,5 @@
-// The programs the suite runs that npm cannot install: Python's moto_server and cfn-lint. Checked once before
+// The programs the suite runs that npm cannot install: Python's moto_server and cfn-lint, and kcat (whose
+// librdkafka mock cluster is the tests' Kafka broker). Checked once before
 // the run so that a machine without them gets one plain message naming what is missing and how to install it,
 // instead of only the failures of the suites that need them.
 import { accessSync, constants } from 'node:fs';
@@ -18,6 +19,11 @@ export function prerequisites(env: NodeJS.ProcessEnv = process.env): Prerequisit
       command: env.MOTO_SERVER ?? 'moto_server',
       neededBy: 'SQS and Secrets Manager tests (integration/aws, reliability/aws-faults, reliability/no-loss, peers)',
       install: 'pip install "moto[server]" (or set MOTO_SERVER to its path)',
+    },
+    {
+      command: env.KCAT ?? 'kcat',
+      neededBy: 'the Kafka tests against its mock cluster (kafka/)',
+      install: 'apt-get install kcat (Debian/Ubuntu; brew install kcat on macOS), or set KCAT to its path',
     },
     {
       command: 'cfn-lint',
