@@ -63,17 +63,15 @@ describe('buildMskEvent round-trips through the decoder', () => {
     expect(recs[1]).not.toHaveProperty('key');
 
     const batch = decodeEvent(event);
-    expect(batch.records.map((r) => [r.offset, r.value])).toEqual([
-      [0, null],
-      [1, 'héllo ✓'],
-      [100, 'x'],
-      [101, 'y'],
+    expect(batch.records.map((r) => [r.offset, r.value, r.undecodable])).toEqual([
+      [0, null, undefined],
+      [1, 'héllo ✓', undefined],
+      [100, 'x', undefined],
+      [101, 'y', undefined],
+      [103, null, 'value is not valid UTF-8 text'],
     ]);
     expect(batch.records[1].key).toBeNull();
-    expect(batch.poison.map((p) => [p.offset, p.reason])).toEqual([
-      [102, 'undecodable record: value is not valid base64'],
-      [103, 'undecodable record: value is not valid UTF-8 text'],
-    ]);
+    expect(batch.poison.map((p) => [p.offset, p.reason])).toEqual([[102, 'undecodable record: value is not valid base64']]);
   });
 
   test('self-managed Kafka events', () => {
