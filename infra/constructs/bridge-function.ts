@@ -1,6 +1,7 @@
 // The bridge Lambda: lambda/handler.ts bundled locally with esbuild (the options of `npm run build`,
 // scripts/bundle-options.mjs), Node.js 22 on ARM64, its own log group and a role that starts empty:
 // every permission is added by the construct that needs it.
+import { readFileSync } from 'fs';
 import * as path from 'path';
 import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -10,6 +11,8 @@ import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-n
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { loadSettings } from '../../lambda/config/settings';
+import { parseRoutesText } from '../../lambda/config/routes';
+import { schemaFiles } from '../../lambda/schema/load';
 import type { BridgeConfig } from '../context';
 import { acknowledgeNetworkInterfaces } from './network-interfaces';
 
@@ -104,7 +107,13 @@ export class BridgeFunction extends Construct {
         // Bundle the AWS SDK too, as `npm run build` does: the code runs against the versions it was tested with.
         externalModules: [],
         forceDockerBundling: false,
-        commandHooks: copyIntoPackage(config.routesFile, path.basename(ROUTES_FILE_IN_PACKAGE)),
+        // The routes file, and the schema files its routes name at the same paths relative to it.
+        commandHooks: copyIntoPackage([
+          [config.routesFile, path.basename(ROUTES_FILE_IN_PACKAGE)],
+          ...schemaFiles(parseRoutesText(readFileSync(config.routesFile, 'utf8'))).map(
+            (f): [string, string] => [path.resolve(path.dirname(config.routesFile), f), f],
+          ),
+        ]),
       },
     });
     Validations.of(this.function).acknowledge({
@@ -182,13 +191,13 @@ function defined(env: Record<string, string | number | undefined>): Record<strin
   return Object.fromEntries(Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [[k, String(v)]])));
 }
 
-/** esbuild hooks that copy a file next to the bundle (cross-platform: node, not cp). */
-function copyIntoPackage(source: string, name: string) {
+/** esbuild hooks that copy files into the package, at a path relative to it (cross-platform: node, not cp). */
+function copyIntoPackage(files: ReadonlyArray<[source: string, relative: string]>) {
+  const copy = "const f=require('fs'),p=require('path');f.mkdirSync(p.dirname(process.argv[2]),{recursive:true});f.copyFileSync(process.argv[1],process.argv[2])";
   return {
     beforeBundling: () => [],
     beforeInstall: () => [],
-    afterBundling: (_inputDir: string, outputDir: string) => [
-      `node -e "require('fs').copyFileSync(process.argv[1], process.argv[2])" ${JSON.stringify(source)} ${JSON.stringify(path.join(outputDir, name))}`,
-    ],
+    afterBundling: (_inputDir: string, outputDir: string) =>
+      files.map(([source, rel]) => `node -e "${copy}" ${JSON.stringify(source)} ${JSON.stringify(path.join(outputDir, rel))}`),
   };
 }
