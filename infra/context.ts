@@ -441,8 +441,10 @@ export function readConfig(get: Getter, cwd = process.cwd()): BridgeConfig {
   const schemaRegistryUri = knob(
     'schemaRegistryUri',
     optional(
-      z.union([z.string().regex(GLUE_REGISTRY_ARN), z.url({ protocol: /^https?$/ })], {
-        error: 'must be a Glue registry ARN (arn:aws:glue:<region>:<account>:registry/<name>) or a Confluent Schema Registry http(s) URL',
+      z.union([z.string().regex(GLUE_REGISTRY_ARN), z.url({ protocol: /^https?$/ }).refine((u) => !/^[a-z]+:\/\/[^/]*@/i.test(u))], {
+        error:
+          'must be a Glue registry ARN (arn:aws:glue:<region>:<account>:registry/<name>) or a Confluent Schema Registry http(s) URL ' +
+          'without credentials in it (they go in schemaRegistryAuthSecretArn)',
       }),
     ),
     'arn:aws:glue:eu-west-1:123456789012:registry/orders',

@@ -4,7 +4,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { CLUSTER_ARN, EU_CLUSTER_ARN, FIXTURES, ROUTES, build, synth } from './helpers';
+import { CLUSTER_ARN, EU_CLUSTER_ARN, FIXTURES, ROUTES, build, dashboardBody, synth } from './helpers';
 
 jest.setTimeout(180_000);
 
@@ -99,6 +99,27 @@ describe.each([
   });
 });
 
+test('dashboard and alarms: records sent to the on-failure destination per mapping, schema failures named; none without a registry', () => {
+  const withRegistry = synth({ mskClusterArn: EU_CLUSTER_ARN, topics: 'orders,payments.eu', routesFile: ROUTES, archestraUrl: 'https://archestra.example.com', schemaRegistryUri: GLUE });
+  const alarms = Object.values(withRegistry.template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
+  const onFailure = alarms.filter((a) => a.MetricName === 'OnFailureDestinationDeliveredEventCount');
+  expect(onFailure.map((a) => a.AlarmName).sort()).toEqual(['KafkaA2ABridge-orders-OnFailureRecords', 'KafkaA2ABridge-payments.eu-OnFailureRecords']);
+  for (const a of onFailure) {
+    expect(a.AlarmDescription).toContain('SCHEMA_NOT_FOUND, DESERIALIZATION_ERROR');
+    expect(a.AlarmDescription).toContain(GLUE);
+    expect(a.Threshold).toBe(1);
+    expect(a.Dimensions[0].Name).toBe('EventSourceMappingUUID');
+  }
+  const body = JSON.stringify(dashboardBody(withRegistry.template));
+  expect(body).toContain('schema failures included (per mapping)');
+  expect(body).toContain('OnFailureDestinationDeliveredEventCount');
+
+  const without = synth({ mskClusterArn: EU_CLUSTER_ARN, topics: 'orders', routesFile: ROUTES, archestraUrl: 'https://archestra.example.com' });
+  const names = Object.values(without.template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties.MetricName);
+  expect(names).not.toContain('OnFailureDestinationDeliveredEventCount');
+  expect(JSON.stringify(dashboardBody(without.template))).not.toContain('schema failures');
+});
+
 test('a Confluent registry without auth: no AccessConfigs, no permission', () => {
   const { template } = synth({ mskClusterArn: CLUSTER_ARN, topics: 'orders', routesFile: ROUTES, archestraUrl: 'https://archestra.example.com', schemaRegistryUri: 'http://registry.internal:8081' });
   const [m] = mappings(template);
@@ -116,6 +137,7 @@ test('without schemaRegistryUri no mapping has a SchemaRegistryConfig', () => {
 });
 
 test.each([
+  [{ schemaRegistryUri: 'https://user:secret@registry.example.com' }, /without credentials in it/],
   [{ schemaRegistryUri: 'ftp://x' }, /"schemaRegistryUri": must be a Glue registry ARN .* or a Confluent Schema Registry http\(s\) URL/],
   [{ schemaRecordFormat: 'JSON' }, /"schemaRecordFormat" needs "schemaRegistryUri"/],
   [{ schemaRegistryUri: GLUE.replace('eu-west-1', 'us-east-1'), schemaRegistryAuthSecretArn: CONFLUENT_SECRET }, /are for a Confluent registry/],
