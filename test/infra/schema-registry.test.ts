@@ -113,6 +113,7 @@ test('dashboard and alarms: records sent to the on-failure destination per mappi
   const body = JSON.stringify(dashboardBody(withRegistry.template));
   expect(body).toContain('schema failures included (per mapping)');
   expect(body).toContain('OnFailureDestinationDeliveredEventCount');
+  expect(body).toContain('Records dropped (per mapping)');
 
   const without = synth({ mskClusterArn: EU_CLUSTER_ARN, topics: 'orders', routesFile: ROUTES, archestraUrl: 'https://archestra.example.com' });
   const names = Object.values(without.template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties.MetricName);
