@@ -29,6 +29,8 @@ export const BUNDLING = {
   format: OutputFormat.CJS,
   esbuildArgs: { '--legal-comments': 'none' },
   logLevel: LogLevel.WARNING,
+  /** Built apart into node_modules/<name>/index.js of the package (scripts/bundle-lazy.mjs): loaded only by schema routes. */
+  externalModules: ['avsc', 'protobufjs'],
 } as const;
 
 export interface BridgeFunctionProps {
@@ -105,7 +107,8 @@ export class BridgeFunction extends Construct {
         ...BUNDLING,
         esbuildArgs: { ...BUNDLING.esbuildArgs },
         // Bundle the AWS SDK too, as `npm run build` does: the code runs against the versions it was tested with.
-        externalModules: [],
+        // Only the Avro/Protobuf libraries stay out of the main file; copyIntoPackage builds them beside it.
+        externalModules: [...BUNDLING.externalModules],
         forceDockerBundling: false,
         // The routes file, and the schema files its routes name at the same paths relative to it.
         commandHooks: copyIntoPackage([
@@ -191,13 +194,15 @@ function defined(env: Record<string, string | number | undefined>): Record<strin
   return Object.fromEntries(Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [[k, String(v)]])));
 }
 
-/** esbuild hooks that copy files into the package, at a path relative to it (cross-platform: node, not cp). */
+/** esbuild hooks that copy files into the package at a path relative to it (node, not cp), and build the lazy modules. */
 function copyIntoPackage(files: ReadonlyArray<[source: string, relative: string]>) {
   const copy = "const f=require('fs'),p=require('path');f.mkdirSync(p.dirname(process.argv[2]),{recursive:true});f.copyFileSync(process.argv[1],process.argv[2])";
   return {
     beforeBundling: () => [],
     beforeInstall: () => [],
-    afterBundling: (_inputDir: string, outputDir: string) =>
-      files.map(([source, rel]) => `node -e "${copy}" ${JSON.stringify(source)} ${JSON.stringify(path.join(outputDir, rel))}`),
+    afterBundling: (_inputDir: string, outputDir: string) => [
+      ...files.map(([source, rel]) => `node -e "${copy}" ${JSON.stringify(source)} ${JSON.stringify(path.join(outputDir, rel))}`),
+      `node ${JSON.stringify(path.join(PROJECT_ROOT, 'scripts', 'bundle-lazy.mjs'))} ${JSON.stringify(outputDir)}`,
+    ],
   };
 }

@@ -167,6 +167,26 @@ describe('routes with value_format', () => {
         expect(fs.readFileSync(path.join(asset!, f), 'utf8')).toBe(fs.readFileSync(path.join(FIXTURES, f), 'utf8'));
       }
       expect(fs.existsSync(path.join(asset!, 'schemas/broken.avsc'))).toBe(false);
+      // avsc and protobufjs are files of their own beside the handler, not in it; the packaged handler, started
+      // from a copy outside the repository (no node_modules to fall back on), compiles both schema routes with them.
+      for (const lib of ['avsc', 'protobufjs']) expect(fs.statSync(path.join(asset!, 'node_modules', lib, 'index.js')).size).toBeGreaterThan(50_000);
+      // An error text of each library: in its own file, not in the handler.
+      expect(fs.readFileSync(path.join(asset!, 'node_modules/avsc/index.js'), 'utf8')).toContain('truncated buffer');
+      expect(fs.readFileSync(path.join(asset!, 'node_modules/protobufjs/index.js'), 'utf8')).toContain('invalid wire type');
+      expect(fs.readFileSync(path.join(asset!, 'index.js'), 'utf8')).not.toMatch(/truncated buffer|invalid wire type/);
+      const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'bridge-package-'));
+      try {
+        fs.cpSync(asset!, copy, { recursive: true });
+        const start = `const { handler } = require('./index.js');
+          const ev = { eventSource: 'aws:kafka', records: { 'nowhere-0': [{ topic: 'nowhere', partition: 0, offset: 1, value: 'e30=' }] } };
+          handler(ev, { awsRequestId: 'r', getRemainingTimeInMillis: () => 30000, functionName: 'f' }).then((r) => process.stderr.write('RESULT ' + JSON.stringify(r)));`;
+        const env = { PATH: process.env.PATH, ROUTES_CONFIG_FILE: path.join(copy, 'routes.json'), ARCHESTRA_URL: 'https://archestra.example.com', ARCHESTRA_TOKEN: 't', POWERTOOLS_METRICS_DISABLED: 'true' };
+        const res = spawnSync(process.execPath, ['-e', start], { cwd: copy, env, encoding: 'utf8' });
+        expect(res.stderr).toContain('RESULT {"batchItemFailures":[]}');
+        expect(res.status).toBe(0);
+      } finally {
+        fs.rmSync(copy, { recursive: true, force: true });
+      }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
