@@ -87,6 +87,9 @@ export class BridgeFunction extends Construct {
     assertHandlerAccepts(environment, config.routesFile);
 
     const network = config.vpc && this.network(config.vpc);
+    const schemas = schemaFiles(parseRoutesText(readFileSync(config.routesFile, 'utf8'))).map(
+      (f): [string, string] => [path.resolve(path.dirname(config.routesFile), f), f],
+    );
 
     this.function = new NodejsFunction(this, 'Handler', {
       entry: HANDLER_ENTRY,
@@ -110,13 +113,9 @@ export class BridgeFunction extends Construct {
         // Only the Avro/Protobuf libraries stay out of the main file; copyIntoPackage builds them beside it.
         externalModules: [...BUNDLING.externalModules],
         forceDockerBundling: false,
-        // The routes file, and the schema files its routes name at the same paths relative to it.
-        commandHooks: copyIntoPackage([
-          [config.routesFile, path.basename(ROUTES_FILE_IN_PACKAGE)],
-          ...schemaFiles(parseRoutesText(readFileSync(config.routesFile, 'utf8'))).map(
-            (f): [string, string] => [path.resolve(path.dirname(config.routesFile), f), f],
-          ),
-        ]),
+        // The routes file, and the schema files its routes name at the same paths relative to it (with the
+        // Avro/Protobuf libraries, which only those routes load).
+        commandHooks: copyIntoPackage([[config.routesFile, path.basename(ROUTES_FILE_IN_PACKAGE)], ...schemas], schemas.length > 0),
       },
     });
     Validations.of(this.function).acknowledge({
@@ -195,14 +194,14 @@ function defined(env: Record<string, string | number | undefined>): Record<strin
 }
 
 /** esbuild hooks that copy files into the package at a path relative to it (node, not cp), and build the lazy modules. */
-function copyIntoPackage(files: ReadonlyArray<[source: string, relative: string]>) {
+function copyIntoPackage(files: ReadonlyArray<[source: string, relative: string]>, lazyModules: boolean) {
   const copy = "const f=require('fs'),p=require('path');f.mkdirSync(p.dirname(process.argv[2]),{recursive:true});f.copyFileSync(process.argv[1],process.argv[2])";
   return {
     beforeBundling: () => [],
     beforeInstall: () => [],
     afterBundling: (_inputDir: string, outputDir: string) => [
       ...files.map(([source, rel]) => `node -e "${copy}" ${JSON.stringify(source)} ${JSON.stringify(path.join(outputDir, rel))}`),
-      `node ${JSON.stringify(path.join(PROJECT_ROOT, 'scripts', 'bundle-lazy.mjs'))} ${JSON.stringify(outputDir)}`,
+      ...(lazyModules ? [`node ${JSON.stringify(path.join(PROJECT_ROOT, 'scripts', 'bundle-lazy.mjs'))} ${JSON.stringify(outputDir)}`] : []),
     ],
   };
 }
