@@ -64,6 +64,11 @@ export const CONTEXT_KEYS = [
   'kafkaVpcId',
   'kafkaSubnetIds',
   'kafkaSecurityGroupId',
+  'schemaRegistryUri',
+  'schemaRegistryAuthSecretArn',
+  'schemaRegistryAuthentication',
+  'schemaRecordFormat',
+  'schemaValidation',
 ] as const;
 
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
@@ -146,7 +151,18 @@ export interface BridgeConfig {
   onFailure: OnFailureDestination;
   /** The MSK cluster's security group: gets a self-referencing ingress rule on the auth port. */
   clusterSecurityGroupId?: string;
+  /** Applied to every mapping. */
+  schemaRegistry?: SchemaRegistry;
 }
+
+/**
+ * The mapping's schema registry (provisioned mode only, which the stack always uses): Lambda validates and
+ * deserializes the key and/or value before invoking; records that fail go to the on-failure destination.
+ */
+export type SchemaRegistry = (
+  | { kind: 'glue'; arn: string }
+  | { kind: 'confluent'; url: string; auth?: { type: 'BASIC_AUTH' | 'CLIENT_CERTIFICATE_TLS_AUTH'; secretArn: string } }
+) & { recordFormat: 'JSON' | 'SOURCE'; validate: Array<'KEY' | 'VALUE'> };
 
 /** sqs: metadata only; s3: the whole invocation payload; kafka: the records themselves, to a topic of the same cluster. */
 export type OnFailureDestination = { kind: 'sqs' } | { kind: 's3' } | { kind: 'kafka'; topic: string };
@@ -190,6 +206,7 @@ const CLUSTER_ARN = /^arn:(aws[a-z-]*):kafka:([a-z0-9-]+):(\d{12}):cluster\/([^/
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/;
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
+const GLUE_REGISTRY_ARN = /^arn:aws[a-z-]*:glue:[a-z0-9-]+:\d{12}:registry\/[A-Za-z0-9_$#.-]{1,255}$/;
 // Lambda's pattern for KafkaConsumerGroupId, 1..200 characters.
 const GROUP_ID = /^[a-zA-Z0-9\-/*:_+=.@]{1,200}$/;
 
@@ -421,7 +438,64 @@ export function readConfig(get: Getter, cwd = process.cwd()): BridgeConfig {
     'sg-0123456789abcdef0',
   );
 
+  const schemaRegistryUri = knob(
+    'schemaRegistryUri',
+    optional(
+      z.union([z.string().regex(GLUE_REGISTRY_ARN), z.url({ protocol: /^https?$/ }).refine((u) => !/^[a-z]+:\/\/[^/]*@/i.test(u))], {
+        error:
+          'must be a Glue registry ARN (arn:aws:glue:<region>:<account>:registry/<name>) or a Confluent Schema Registry http(s) URL ' +
+          'without credentials in it (they go in schemaRegistryAuthSecretArn)',
+      }),
+    ),
+    'arn:aws:glue:eu-west-1:123456789012:registry/orders',
+  );
+  const schemaRegistryAuthSecretArn = knob(
+    'schemaRegistryAuthSecretArn',
+    optional(
+      z
+        .string()
+        .regex(SECRET_ARN, 'must be a Secrets Manager secret ARN')
+        .regex(/-[A-Za-z0-9]{6}$/, 'must be the complete secret ARN, ending with the 6-character suffix Secrets Manager adds'),
+    ),
+    'arn:aws:secretsmanager:eu-west-1:123456789012:secret:schema-registry-AbCdEf',
+  );
+  const schemaRegistryAuthentication = knob(
+    'schemaRegistryAuthentication',
+    optional(z.enum(['basic', 'mtls'], { error: 'must be basic or mtls' })),
+    'basic',
+  );
+  const schemaRecordFormat = knob('schemaRecordFormat', optional(upper(z.enum(['JSON', 'SOURCE'], { error: 'must be JSON or SOURCE' }))), 'JSON');
+  const schemaValidation = knob(
+    'schemaValidation',
+    optional(
+      z.preprocess(
+        (v) => (toList(v) as unknown[] | unknown),
+        z
+          .array(z.string().transform((s) => s.toUpperCase()).pipe(z.enum(['KEY', 'VALUE'], { error: 'each must be key or value' })), { error: 'must be key, value or key,value' })
+          .min(1, 'must name key, value or both')
+          .refine((a) => new Set(a).size === a.length, 'must not repeat key or value'),
+      ),
+    ),
+    'key,value',
+  );
+
   // Cross-knob rules.
+  if (!schemaRegistryUri) {
+    for (const [key, v] of [
+      ['schemaRegistryAuthSecretArn', schemaRegistryAuthSecretArn],
+      ['schemaRegistryAuthentication', schemaRegistryAuthentication],
+      ['schemaRecordFormat', schemaRecordFormat],
+      ['schemaValidation', schemaValidation],
+    ] as const) {
+      if (v !== undefined && !problems.some((p) => p.startsWith('"schemaRegistryUri"'))) problems.push(`"${key}" needs "schemaRegistryUri" (the mapping's schema registry)`);
+    }
+  } else if (schemaRegistryUri.startsWith('arn:')) {
+    if (schemaRegistryAuthSecretArn || schemaRegistryAuthentication) {
+      problems.push('"schemaRegistryAuthSecretArn" and "schemaRegistryAuthentication" are for a Confluent registry; Lambda reads a Glue registry with the function role');
+    }
+  } else if (schemaRegistryAuthentication && !schemaRegistryAuthSecretArn) {
+    problems.push('"schemaRegistryAuthentication" needs "schemaRegistryAuthSecretArn" (the credentials or the client certificate)');
+  }
   // Per-mapping alarms are named <stack>-<topic>-DestinationDeliveryErrors (the longest); CloudWatch allows 255 characters.
   for (const t of topics ?? []) {
     if (stackName.length + t.length + '--DestinationDeliveryErrors'.length > 255) {
@@ -584,6 +658,21 @@ export function readConfig(get: Getter, cwd = process.cwd()): BridgeConfig {
     retainOnDelete,
     onFailure: onFailure as OnFailureDestination,
     clusterSecurityGroupId,
+    schemaRegistry: schemaRegistryUri
+      ? {
+          ...(schemaRegistryUri.startsWith('arn:')
+            ? { kind: 'glue' as const, arn: schemaRegistryUri }
+            : {
+                kind: 'confluent' as const,
+                url: schemaRegistryUri,
+                auth: schemaRegistryAuthSecretArn
+                  ? { type: schemaRegistryAuthentication === 'mtls' ? ('CLIENT_CERTIFICATE_TLS_AUTH' as const) : ('BASIC_AUTH' as const), secretArn: schemaRegistryAuthSecretArn }
+                  : undefined,
+              }),
+          recordFormat: schemaRecordFormat ?? 'JSON',
+          validate: schemaValidation ?? ['VALUE'],
+        }
+      : undefined,
   };
 }
 

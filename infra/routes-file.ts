@@ -1,8 +1,10 @@
 // The routes file is checked at synth with the handler's own schema and topic matcher, so a
 // deployment never ships a routes file that the function would reject at cold start.
 import * as fs from 'fs';
+import * as path from 'path';
 import { parseRoutesText, RouteConfigError, type Route } from '../lambda/config/routes';
 import { compileTopicPattern } from '../lambda/route';
+import { loadReaders } from '../lambda/schema/load';
 
 export function loadRoutesFile(file: string): Route[] {
   let text: string;
@@ -11,7 +13,14 @@ export function loadRoutesFile(file: string): Route[] {
   } catch (e) {
     throw new RouteConfigError(`routesFile ${file}: cannot be read: ${(e as Error).message}`);
   }
-  return parseRoutesText(text, `routesFile ${file}`);
+  const routes = parseRoutesText(text, `routesFile ${file}`);
+  // The schema files routes name are compiled as the function compiles them at cold start.
+  try {
+    loadReaders(routes, path.dirname(file));
+  } catch (e) {
+    throw new RouteConfigError(`routesFile ${file}: ${(e as Error).message}`);
+  }
+  return routes;
 }
 
 /** Subscribed topics that no route's topic_pattern matches: their records would all be unrouted. */

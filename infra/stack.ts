@@ -88,6 +88,7 @@ export class KafkaA2ABridgeStack extends Stack {
       onFailureQueue: this.queues.onFailureQueue,
       onFailureDescription: this.onFailure.description,
       triggers: this.kafka.triggers,
+      schemaRegistry: config.schemaRegistry && (config.schemaRegistry.kind === 'glue' ? config.schemaRegistry.arn : config.schemaRegistry.url),
       routeNames: this.routes.map((r) => r.name),
       serviceName: config.serviceName,
       metricsNamespace: config.metricsNamespace,

@@ -11,7 +11,8 @@ import { createSqsDeadLetterSink } from './io/sqs-dead-letters';
 import { createTokenSource } from './io/token';
 import { logger, powertoolsMetrics, type Log, type MetricsSink } from './observe';
 import type { Idempotency, PipelineDeps, RoutePlan } from './pipeline';
-import { createRouter } from './route';
+import { createRecordRouter } from './route';
+import { loadReaders } from './schema/load';
 
 export interface EdgeOverrides {
   post?: HttpPost;
@@ -51,7 +52,8 @@ export function buildPipeline(s: Settings, o: EdgeOverrides = {}): PipelineDeps 
   const deadLetters =
     o.deadLetters === null ? undefined : o.deadLetters ?? (s.dlqUrl ? createSqsDeadLetterSink({ queueUrl: s.dlqUrl, maxMessageBytes: s.dlqMaxMessageBytes }) : undefined);
   return {
-    router: createRouter(s.routes),
+    // Schema files are read and compiled here, at cold start: a bad one fails the init, not a record.
+    router: createRecordRouter(s.routes, loadReaders(s.routes, s.routesDir)),
     plans,
     client: new AgentClient({
       post: o.post ?? httpPost,

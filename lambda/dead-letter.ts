@@ -74,6 +74,8 @@ export function recordLetter(
         key: r.keyB64,
         value: r.valueB64,
         headers: r.rawHeaders,
+        ...(r.keySchema && { keySchemaMetadata: r.keySchema }),
+        ...(r.valueSchema && { valueSchemaMetadata: r.valueSchema }),
       },
     },
   };

@@ -10,6 +10,15 @@ export interface RawKafkaRecord {
   key?: unknown;
   value?: unknown;
   headers?: unknown;
+  /** Set by the event source mapping when it deserializes with a schema registry. */
+  keySchemaMetadata?: unknown;
+  valueSchemaMetadata?: unknown;
+}
+
+/** The format and schema of a key or value: from the mapping's schema registry, or from an in-function read. */
+export interface SchemaMeta {
+  dataFormat: string;
+  schemaId: string | null;
 }
 
 export interface KafkaRecord {
@@ -31,6 +40,13 @@ export interface KafkaRecord {
   json: unknown;
   headers: Record<string, string>;
   rawHeaders: unknown;
+  /**
+   * Why the value could not be read as text (it is binary, e.g. Avro): only a route with a value_format can
+   * read the record; when none does, it is poison with this reason. The bytes stay in valueB64.
+   */
+  undecodable?: string;
+  keySchema?: SchemaMeta;
+  valueSchema?: SchemaMeta;
 }
 
 export interface PoisonRecord {
@@ -166,11 +182,12 @@ function decodeRecord(partitionKey: string, raw: RawKafkaRecord): KafkaRecord {
   const keyBytes = base64Bytes('key', raw.key);
   const valueBytes = base64Bytes('value', raw.value);
   let value: string | null = null;
+  let undecodable: string | undefined;
   if (valueBytes) {
     try {
       value = strictUtf8.decode(valueBytes);
     } catch {
-      throw new RecordError('value is not valid UTF-8 text');
+      undecodable = NOT_TEXT; // routing decides: a route with a value_format may read it
     }
   }
   const ts = typeof raw.timestamp === 'number' && Number.isFinite(raw.timestamp) ? raw.timestamp : null;
@@ -188,7 +205,20 @@ function decodeRecord(partitionKey: string, raw: RawKafkaRecord): KafkaRecord {
     json: value === null ? undefined : parseJson(value),
     headers: decodeHeaders(raw.headers),
     rawHeaders: raw.headers ?? [],
+    ...(undecodable !== undefined && { undecodable }),
+    ...schemaMeta('keySchema', raw.keySchemaMetadata),
+    ...schemaMeta('valueSchema', raw.valueSchemaMetadata),
   };
+}
+
+export const NOT_TEXT = 'value is not valid UTF-8 text';
+
+/** The mapping's keySchemaMetadata / valueSchemaMetadata; anything without a dataFormat string is ignored. */
+function schemaMeta(field: 'keySchema' | 'valueSchema', raw: unknown): Partial<Record<typeof field, SchemaMeta>> {
+  if (!raw || typeof raw !== 'object') return {};
+  const m = raw as { dataFormat?: unknown; schemaId?: unknown };
+  if (typeof m.dataFormat !== 'string') return {};
+  return { [field]: { dataFormat: m.dataFormat, schemaId: typeof m.schemaId === 'string' ? m.schemaId : null } };
 }
 
 export function decodeEvent(event: unknown): DecodedBatch {

@@ -10,7 +10,7 @@ import type { Log, MetricsSink } from './observe';
 import type { FinalStatus, RecordOutcome } from './outcome';
 import { batchResponse, failureOffsets, type KafkaBatchResponse } from './report';
 import type { Renderer } from './render';
-import type { RouteFn } from './route';
+import type { RecordRouter } from './route';
 import { PartitionFailures, Settlement } from './partition-state';
 import { buildChains, PrioritySlots, type Ordering } from './schedule';
 
@@ -32,7 +32,7 @@ export interface Idempotency {
 }
 
 export interface PipelineDeps {
-  router: RouteFn;
+  router: RecordRouter;
   plans: ReadonlyMap<string, RoutePlan>;
   client: AgentClient;
   tokens: TokenSource;
@@ -119,9 +119,14 @@ function prepare(record: KafkaRecord, deps: PipelineDeps): Item {
   }
 }
 
-function routeAndRender(record: KafkaRecord, deps: PipelineDeps): Item {
-  const route = deps.router(record);
-  if (!route) return { record, stage: 'unrouted', code: 'unrouted', message: 'no route matches' };
+function routeAndRender(decoded: KafkaRecord, deps: PipelineDeps): Item {
+  const routed = deps.router(decoded);
+  if (!routed.route) {
+    const u = routed.unreadable;
+    if (u) return { record: decoded, stage: 'dead_letter', code: u.code, message: u.reason };
+    return { record: decoded, stage: 'unrouted', code: 'unrouted', message: 'no route matches' };
+  }
+  const { route, record } = routed;
   const plan = deps.plans.get(route.name)!;
   if (record.value === null && route.template === undefined) {
     return { record, plan, stage: 'tombstone', code: 'tombstone', message: 'tombstone with no template: nothing to send' };
@@ -264,7 +269,7 @@ async function deliverAll(items: Item[], poison: PoisonItem[], deadline: number,
             ? poisonLetter(item.poison, i, letters.ctx)
             : recordLetter(
                 r,
-                { kind: item.code === 'render_failed' ? 'poison' : 'permanent_failure', class: item.code ?? 'unknown', message: item.message ?? '', attempts: item.result?.attempts ?? 0 },
+                letterReason(item),
                 item.plan?.route,
                 letters.ctx,
               );
@@ -323,6 +328,17 @@ async function deliverAll(items: Item[], poison: PoisonItem[], deadline: number,
   };
 
   await Promise.all(buildChains(items, deps.ordering).map((chain, index) => runChain(chain, index)));
+}
+
+/** Records the bridge cannot read or render are poison; an agent's refusal is a permanent failure. */
+function letterReason(item: Item) {
+  const code = item.code ?? 'unknown';
+  return {
+    kind: code === 'render_failed' || code === 'poison' || code === 'schema_error' ? ('poison' as const) : ('permanent_failure' as const),
+    class: code === 'poison' ? 'undecodable' : code,
+    message: item.message ?? '',
+    attempts: item.result?.attempts ?? 0,
+  };
 }
 
 /** A poison record without an offset can only be reported through its partition's lowest known offset. */

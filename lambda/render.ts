@@ -27,6 +27,15 @@ function meta(record: KafkaRecord, part: { placeholder: string; path: string[] }
     }
     case 'value':
       return record.value ?? undefined;
+    // The format and schema the value / key was read with: the mapping's schema metadata, or the route's own reader.
+    case 'value_format':
+      return record.valueSchema?.dataFormat;
+    case 'value_schema_id':
+      return record.valueSchema?.schemaId ?? undefined;
+    case 'key_format':
+      return record.keySchema?.dataFormat;
+    case 'key_schema_id':
+      return record.keySchema?.schemaId ?? undefined;
     case 'headers': {
       // Header names may contain dots: everything after `$headers.` is the name.
       const name = part.placeholder.slice('$headers.'.length);

@@ -40,7 +40,20 @@ export function parseTemplate(template: string): TemplatePart[] {
   return parts;
 }
 
-export const META_FIELDS = ['topic', 'partition', 'offset', 'key', 'timestamp', 'timestamp_iso', 'value', 'headers'] as const;
+export const META_FIELDS = [
+  'topic',
+  'partition',
+  'offset',
+  'key',
+  'timestamp',
+  'timestamp_iso',
+  'value',
+  'headers',
+  'value_format',
+  'value_schema_id',
+  'key_format',
+  'key_schema_id',
+] as const;
 
 /** Config-time check: unknown `{$x}` names are typos, not missing data. */
 export function checkTemplate(template: string): string | undefined {

@@ -8,4 +8,6 @@ export const bundleOptions = {
   sourcemap: true,
   legalComments: 'none',
   logLevel: 'warning',
+  // Built apart by scripts/bundle-lazy.mjs and loaded only by routes that name a value_format / key_format.
+  external: ['avsc', 'protobufjs'],
 };

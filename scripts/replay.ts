@@ -233,7 +233,7 @@ async function main(argv: string[]): Promise<number> {
       if (routeFilter && selected.length) {
         const routed = new Set(
           decodeEvent(eventOf(selected, eventOpts))
-            .records.filter((r) => routeFilter.has(bridge.deps.router(r)?.name ?? ''))
+            .records.filter((r) => routeFilter.has(bridge.deps.router(r).route?.name ?? ''))
             .map((r) => `${r.partitionKey}@${r.offset}`),
         );
         selected = selected.filter((r) => routed.has(`${r.topic}-${r.partition}@${r.offset}`));

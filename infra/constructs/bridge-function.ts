@@ -1,6 +1,7 @@
 // The bridge Lambda: lambda/handler.ts bundled locally with esbuild (the options of `npm run build`,
 // scripts/bundle-options.mjs), Node.js 22 on ARM64, its own log group and a role that starts empty:
 // every permission is added by the construct that needs it.
+import { readFileSync } from 'fs';
 import * as path from 'path';
 import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -10,6 +11,8 @@ import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-n
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { loadSettings } from '../../lambda/config/settings';
+import { parseRoutesText } from '../../lambda/config/routes';
+import { schemaFiles } from '../../lambda/schema/load';
 import type { BridgeConfig } from '../context';
 import { acknowledgeNetworkInterfaces } from './network-interfaces';
 
@@ -26,6 +29,8 @@ export const BUNDLING = {
   format: OutputFormat.CJS,
   esbuildArgs: { '--legal-comments': 'none' },
   logLevel: LogLevel.WARNING,
+  /** Built apart into node_modules/<name>/index.js of the package (scripts/bundle-lazy.mjs): loaded only by schema routes. */
+  externalModules: ['avsc', 'protobufjs'],
 } as const;
 
 export interface BridgeFunctionProps {
@@ -82,6 +87,9 @@ export class BridgeFunction extends Construct {
     assertHandlerAccepts(environment, config.routesFile);
 
     const network = config.vpc && this.network(config.vpc);
+    const schemas = schemaFiles(parseRoutesText(readFileSync(config.routesFile, 'utf8'))).map(
+      (f): [string, string] => [path.resolve(path.dirname(config.routesFile), f), f],
+    );
 
     this.function = new NodejsFunction(this, 'Handler', {
       entry: HANDLER_ENTRY,
@@ -102,9 +110,12 @@ export class BridgeFunction extends Construct {
         ...BUNDLING,
         esbuildArgs: { ...BUNDLING.esbuildArgs },
         // Bundle the AWS SDK too, as `npm run build` does: the code runs against the versions it was tested with.
-        externalModules: [],
+        // Only the Avro/Protobuf libraries stay out of the main file; copyIntoPackage builds them beside it.
+        externalModules: [...BUNDLING.externalModules],
         forceDockerBundling: false,
-        commandHooks: copyIntoPackage(config.routesFile, path.basename(ROUTES_FILE_IN_PACKAGE)),
+        // The routes file, and the schema files its routes name at the same paths relative to it (with the
+        // Avro/Protobuf libraries, which only those routes load).
+        commandHooks: copyIntoPackage([[config.routesFile, path.basename(ROUTES_FILE_IN_PACKAGE)], ...schemas], schemas.length > 0),
       },
     });
     Validations.of(this.function).acknowledge({
@@ -182,13 +193,15 @@ function defined(env: Record<string, string | number | undefined>): Record<strin
   return Object.fromEntries(Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [[k, String(v)]])));
 }
 
-/** esbuild hooks that copy a file next to the bundle (cross-platform: node, not cp). */
-function copyIntoPackage(source: string, name: string) {
+/** esbuild hooks that copy files into the package at a path relative to it (node, not cp), and build the lazy modules. */
+function copyIntoPackage(files: ReadonlyArray<[source: string, relative: string]>, lazyModules: boolean) {
+  const copy = "const f=require('fs'),p=require('path');f.mkdirSync(p.dirname(process.argv[2]),{recursive:true});f.copyFileSync(process.argv[1],process.argv[2])";
   return {
     beforeBundling: () => [],
     beforeInstall: () => [],
     afterBundling: (_inputDir: string, outputDir: string) => [
-      `node -e "require('fs').copyFileSync(process.argv[1], process.argv[2])" ${JSON.stringify(source)} ${JSON.stringify(path.join(outputDir, name))}`,
+      ...files.map(([source, rel]) => `node -e "${copy}" ${JSON.stringify(source)} ${JSON.stringify(path.join(outputDir, rel))}`),
+      ...(lazyModules ? [`node ${JSON.stringify(path.join(PROJECT_ROOT, 'scripts', 'bundle-lazy.mjs'))} ${JSON.stringify(outputDir)}`] : []),
     ],
   };
 }

@@ -11,10 +11,16 @@ import { Duration, Names, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { AuthenticationMethod, SelfManagedKafkaEventSource, type SelfManagedKafkaEventSourceProps } from 'aws-cdk-lib/aws-lambda-event-sources';
+import {
+  AuthenticationMethod,
+  ConfluentSchemaRegistry,
+  GlueSchemaRegistry,
+  SelfManagedKafkaEventSource,
+  type SelfManagedKafkaEventSourceProps,
+} from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import type { BridgeConfig, MskCluster } from '../context';
+import type { BridgeConfig, MskCluster, SchemaRegistry } from '../context';
 import { acknowledgeNetworkInterfaces } from './network-interfaces';
 
 export interface KafkaTriggersProps {
@@ -61,6 +67,7 @@ export class KafkaTriggers extends Construct {
     this.pollerGroupName = `${config.stackName}-pollers`;
     this.triggers = [];
 
+    const registry = config.schemaRegistry && this.schemaRegistry(config.schemaRegistry, props.role);
     const common = (topic: string) => ({
       kafkaConsumerGroupId: config.consumerGroupIds[topic],
       // Created disabled while the token secret holds its placeholder: see the `enabled` knob.
@@ -81,6 +88,8 @@ export class KafkaTriggers extends Construct {
       bisectBatchOnError: config.bisectBatchOnError,
       onFailure: props.onFailure,
       metricsConfig: { metrics: MAPPING_METRICS },
+      // Every mapping validates (and with JSON, deserializes) through the same registry.
+      ...(registry && { schemaRegistryConfig: registry }),
     });
 
     const cluster = config.cluster;
@@ -135,6 +144,39 @@ export class KafkaTriggers extends Construct {
         }),
       );
     }
+  }
+
+  /**
+   * The CDK's GlueSchemaRegistry grants glue:GetRegistry on the registry and glue:GetSchemaVersion on it and
+   * its schemas; ConfluentSchemaRegistry grants read on the auth secret only. A Confluent registry without
+   * auth needs no permission, and CDK has no class for it: the same configuration without AccessConfigs.
+   */
+  private schemaRegistry(r: SchemaRegistry, role: iam.IRole): lambda.ISchemaRegistry {
+    const eventRecordFormat = r.recordFormat === 'SOURCE' ? lambda.EventRecordFormat.SOURCE : lambda.EventRecordFormat.JSON;
+    const schemaValidationConfigs = r.validate.map((a) => ({
+      attribute: a === 'KEY' ? lambda.KafkaSchemaValidationAttribute.KEY : lambda.KafkaSchemaValidationAttribute.VALUE,
+    }));
+    if (r.kind === 'glue') {
+      const name = r.arn.split(':registry/')[1];
+      Validations.of(role).acknowledge({
+        id: `AwsSolutions::AwsSolutions-IAM5[Resource::["arn:\${AWS::Partition}:glue:\${AWS::Region}:\${AWS::AccountId}:schema/\${registryName}/*",{"registryName":"${name}"}]]`,
+        reason:
+          'glue:GetSchemaVersion on the schemas of the one registry schemaRegistryUri names (GlueSchemaRegistry): the mapping ' +
+          'looks up whichever schema version a record was written with, and those versions are not known at deploy time.',
+      });
+      return new GlueSchemaRegistry({ schemaRegistryArn: r.arn, eventRecordFormat, schemaValidationConfigs });
+    }
+    if (r.auth) {
+      return new ConfluentSchemaRegistry({
+        schemaRegistryUri: r.url,
+        eventRecordFormat,
+        schemaValidationConfigs,
+        authenticationType:
+          r.auth.type === 'BASIC_AUTH' ? lambda.KafkaSchemaRegistryAccessConfigType.BASIC_AUTH : lambda.KafkaSchemaRegistryAccessConfigType.CLIENT_CERTIFICATE_TLS_AUTH,
+        secret: secretsmanager.Secret.fromSecretCompleteArn(this, 'SchemaRegistrySecret', r.auth.secretArn),
+      });
+    }
+    return { bind: () => ({ schemaRegistryUri: r.url, eventRecordFormat, schemaValidationConfigs }) };
   }
 
   /** Self-managed Kafka: SelfManagedKafkaEventSource, with SASL/SCRAM or mTLS and the pollers' VPC settings. */

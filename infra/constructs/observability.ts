@@ -19,6 +19,8 @@ export interface ObservabilityProps {
   /** Where the mapping's on-failure destination is, for the dashboard's text. */
   readonly onFailureDescription?: string;
   readonly triggers: readonly KafkaTrigger[];
+  /** The mappings' schema registry (schemaRegistryUri), when one is configured. */
+  readonly schemaRegistry?: string;
   /** Route names from the routes file; absent: per-route graphs use SEARCH over the route dimension. */
   readonly routeNames?: readonly string[];
   readonly serviceName: string;
@@ -44,6 +46,8 @@ export const MAPPING_ALARM_METRICS = {
 } as const;
 /** A mapping is stalled when this many 5-minute periods in a row show lag and no commit, or no polling at all. */
 export const STALL_PERIODS = 2;
+/** Records a mapping delivered to its on-failure destination (AWS/Lambda, dimension EventSourceMappingUUID). */
+export const ON_FAILURE_RECORDS = 'OnFailureDestinationDeliveredEventCount';
 /** The KafkaMetrics lag metrics charted per mapping. */
 export const MAPPING_LAG_METRICS = ['MaxOffsetLag', 'SumOffsetLag'] as const;
 export const LATENCY_STATS = ['p50', 'p90', 'p99'] as const;
@@ -54,6 +58,8 @@ export class Observability extends Construct {
   readonly alarms: Partial<Record<'poisonQueueNotEmpty' | 'onFailureQueueNotEmpty' | 'functionErrors' | 'offsetLag' | 'throttles', cw.Alarm>>;
   /** Per topic: the mapping's Dropped, DestinationDeliveryErrors, PollingErrors and Stalled alarms. */
   readonly mappingAlarms: Record<string, Record<keyof typeof MAPPING_ALARM_METRICS | 'Stalled', cw.Alarm>>;
+  /** With a schema registry, per topic: records Lambda sent to the on-failure destination (schema failures among them). */
+  readonly registryAlarms: Record<string, cw.Alarm>;
 
   constructor(scope: Construct, id: string, private readonly props: ObservabilityProps) {
     super(scope, id);
@@ -200,6 +206,23 @@ export class Observability extends Construct {
         return [t.topic, alarms];
       }),
     );
+    // With a registry, records that fail validation or deserialization (SCHEMA_NOT_FOUND, DESERIALIZATION_ERROR)
+    // never reach the function: Lambda sends them to the on-failure destination, counted per mapping.
+    this.registryAlarms = props.schemaRegistry
+      ? Object.fromEntries(
+          props.triggers.map((t) => [
+            t.topic,
+            alarm(
+              `${t.topic}-OnFailureRecords`,
+              `Lambda sent records of topic ${t.topic} to ${destination} instead of the function: retries or record age ` +
+                `exhausted, or records the schema registry (${props.schemaRegistry}) could not validate or deserialize ` +
+                '(SCHEMA_NOT_FOUND, DESERIALIZATION_ERROR). Read them there, fix the producer or the schema, and replay from Kafka.',
+              mappingMetric(t, ON_FAILURE_RECORDS, cw.Stats.SUM),
+              1,
+            ),
+          ]),
+        )
+      : {};
 
     this.dashboard = new cw.Dashboard(this, 'Dashboard', {
       dashboardName: props.dashboardName,
@@ -281,6 +304,20 @@ export class Observability extends Construct {
       this.graph('Queue depth (messages visible)', bothQueues(queueDepth), 12),
       this.graph('Age of oldest message (s)', bothQueues(queueAge), 12),
     );
+    if (props.schemaRegistry) {
+      this.dashboard.addWidgets(
+        this.graph(
+          `Records sent to ${destination}, schema failures included (per mapping)`,
+          props.triggers.map((t) => mappingMetric(t, ON_FAILURE_RECORDS, cw.Stats.SUM, GRAPH_PERIOD).with({ label: t.topic })),
+          12,
+        ),
+        this.graph(
+          'Records dropped (per mapping)',
+          props.triggers.map((t) => mappingMetric(t, MAPPING_ALARM_METRICS.Dropped, cw.Stats.SUM, GRAPH_PERIOD).with({ label: t.topic })),
+          12,
+        ),
+      );
+    }
   }
 
   private total(metricName: string): cw.Metric {

@@ -4,11 +4,39 @@
 import * as z from 'zod/mini';
 import { en } from 'zod/locales';
 import { checkTemplate } from '../template';
+import type { FormatSpec } from '../schema/codecs';
 
 z.config(en());
 
 const nonEmpty = () => z.string().check(z.minLength(1, 'must be a non-empty string'));
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+
+// A schema file ships inside the deployment package next to the routes file: a relative path that stays inside it.
+const schemaPath = () =>
+  nonEmpty().check(
+    z.refine((p) => !p.startsWith('/') && !/^[A-Za-z]:/.test(p) && !p.split(/[\\/]/).includes('..'), 'must be a path relative to the routes file, without ".."'),
+  );
+
+const formatSchema = z
+  .strictObject({
+    type: z.enum(['avro', 'protobuf']),
+    schema_file: schemaPath(),
+    message_type: z.optional(nonEmpty()),
+    framing: z._default(z.enum(['auto', 'confluent', 'glue', 'none']), 'auto'),
+    writer_schemas: z.optional(z.record(nonEmpty(), schemaPath())),
+  })
+  .check(
+    z.superRefine((f, ctx) => {
+      if (f.type === 'protobuf' && f.message_type === undefined) ctx.addIssue({ code: 'custom', path: ['message_type'], message: 'is required for protobuf' });
+      if (f.type === 'avro' && f.message_type !== undefined) ctx.addIssue({ code: 'custom', path: ['message_type'], message: 'is for protobuf only' });
+      if (f.type === 'protobuf' && f.writer_schemas !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['writer_schemas'], message: 'is for avro only (Protobuf reads older messages with the current schema)' });
+      }
+    }),
+  );
+
+const toFormat = (f: z.output<typeof formatSchema> | undefined): FormatSpec | undefined =>
+  f && { type: f.type, schemaFile: f.schema_file, messageType: f.message_type, framing: f.framing, writerSchemas: f.writer_schemas };
 
 const routeSchema = z
   .strictObject({
@@ -25,6 +53,8 @@ const routeSchema = z
     a2a_version: z._default(z.enum(['0.3', '1.0']), '0.3'),
     url: z.optional(z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' })),
     timeout_seconds: z.optional(z.number().check(z.positive('must be a positive number of seconds'), z.maximum(900, 'must be at most 900 (the Lambda maximum)'))),
+    value_format: z.optional(formatSchema),
+    key_format: z.optional(formatSchema),
   })
   .check(
     z.superRefine((route, ctx) => {
@@ -63,6 +93,9 @@ export interface Route {
   a2aVersion: '0.3' | '1.0';
   url?: string;
   timeoutSeconds?: number;
+  /** In-function Avro/Protobuf decoding of the value / key (lambda/schema). */
+  valueFormat?: FormatSpec;
+  keyFormat?: FormatSpec;
 }
 
 export class RouteConfigError extends Error {
@@ -113,6 +146,8 @@ export function parseRoutes(json: unknown, source = 'routes'): Route[] {
       a2aVersion: r.a2a_version,
       url: r.url,
       timeoutSeconds: r.timeout_seconds,
+      ...(r.value_format && { valueFormat: toFormat(r.value_format) }),
+      ...(r.key_format && { keyFormat: toFormat(r.key_format) }),
     });
   });
   if (problems.length) throw new RouteConfigError(`${source} is invalid:\n  - ${problems.join('\n  - ')}`);

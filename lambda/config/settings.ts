@@ -1,6 +1,7 @@
 // Environment settings, validated once at cold start. Every knob, its default and its meaning is in
 // the README's configuration table; an invalid value fails the cold start with the variable's name.
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import * as z from 'zod/mini';
 import { parseRoutesText, RouteConfigError, type Route } from './routes';
 
@@ -34,6 +35,8 @@ const envSchema = z.object({
 
 export interface Settings {
   routes: Route[];
+  /** Where routes' schema files are found: the routes file's directory (the working directory for ROUTES_CONFIG). */
+  routesDir: string;
   archestraUrl?: string;
   token?: string;
   tokenSecretArn?: string;
@@ -114,6 +117,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   if (problems.length) throw new SettingsError(`invalid environment:\n  - ${problems.join('\n  - ')}`);
   return {
     routes,
+    routesDir: e.ROUTES_CONFIG === undefined && e.ROUTES_CONFIG_FILE !== undefined ? dirname(resolve(e.ROUTES_CONFIG_FILE)) : process.cwd(),
     archestraUrl: e.ARCHESTRA_URL?.replace(/\/+$/, ''),
     token: e.ARCHESTRA_TOKEN,
     tokenSecretArn: e.ARCHESTRA_TOKEN_SECRET_ARN,

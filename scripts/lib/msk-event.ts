@@ -27,6 +27,14 @@ export interface KafkaMessage {
   timestampType?: 'CREATE_TIME' | 'LOG_APPEND_TIME';
   /** Put verbatim in the event instead of encoding `value`: for deliberately undecodable records. */
   rawValue?: string;
+  /** What a mapping with a schema registry adds to a record it deserialized (EventRecordFormat JSON). */
+  keySchemaMetadata?: SchemaMetadata;
+  valueSchemaMetadata?: SchemaMetadata;
+}
+
+export interface SchemaMetadata {
+  dataFormat: 'AVRO' | 'PROTOBUF' | 'JSON';
+  schemaId: string;
 }
 
 export interface MskEventOptions {
@@ -67,6 +75,8 @@ export interface MskEventRecord {
   key?: string;
   value: string | null;
   headers: Array<Record<string, number[]>>;
+  keySchemaMetadata?: SchemaMetadata;
+  valueSchemaMetadata?: SchemaMetadata;
 }
 
 export interface MskEvent {
@@ -175,6 +185,8 @@ export function buildMskEvent(messages: ReadonlyArray<KafkaMessage | string>, op
       ...(key !== null ? { key: bytesOf(key).toString('base64') } : {}),
       value: m.rawValue !== undefined ? m.rawValue : encodeValue(m.value),
       headers: [...headerEntries(options.headers), ...headerEntries(m.headers)],
+      ...(m.keySchemaMetadata && { keySchemaMetadata: m.keySchemaMetadata }),
+      ...(m.valueSchemaMetadata && { valueSchemaMetadata: m.valueSchemaMetadata }),
     };
     (records[pk] ??= []).push(record);
   });

@@ -180,9 +180,9 @@ export function lambdaContext(timeoutSeconds: number, functionName = DEFAULT_FUN
 /** Records that will be sent to an agent (for the progress bar): routed, and not a template-less tombstone. */
 export function plannedSends(event: unknown, deps: PipelineDeps): number {
   try {
-    return decodeEvent(event).records.filter((r) => {
-      const route = deps.router(r);
-      return route !== undefined && !(r.value === null && route.template === undefined);
+    return decodeEvent(event).records.filter((decoded) => {
+      const routed = deps.router(decoded);
+      return routed.route !== undefined && !(routed.record.value === null && routed.route.template === undefined);
     }).length;
   } catch {
     return 0;
@@ -264,10 +264,15 @@ export interface DryRow {
 /** Routes and renders every record without sending anything. */
 export function dryRun(bridge: LocalBridge, event: unknown, embedded: boolean): DryRow[] {
   const batch = decodeEvent(event);
-  const rows: DryRow[] = batch.records.map((r) => {
-    const base = { id: `${r.partitionKey}@${r.offset}`, topic: r.topic, partition: r.partition, offset: r.offset };
-    const route = bridge.deps.router(r);
-    if (!route) return { ...base, route: null, agentId: null, url: null, action: 'unrouted', reason: 'no route matches' };
+  const rows: DryRow[] = batch.records.map((decoded) => {
+    const base = { id: `${decoded.partitionKey}@${decoded.offset}`, topic: decoded.topic, partition: decoded.partition, offset: decoded.offset };
+    const match = bridge.deps.router(decoded);
+    if (!match.route) {
+      const u = match.unreadable;
+      if (u) return { ...base, route: null, agentId: null, url: null, action: 'dead_letter', reason: u.reason };
+      return { ...base, route: null, agentId: null, url: null, action: 'unrouted', reason: 'no route matches' };
+    }
+    const { route, record: r } = match;
     const plan = bridge.deps.plans.get(route.name)!;
     const url = route.url ?? (embedded ? `(embedded agent)/${route.a2aVersion === '1.0' ? 'v2' : 'v1'}/a2a/${route.agentId}` : targetUrl(bridge.settings, route));
     const routed = { ...base, route: route.name, agentId: route.agentId, url };

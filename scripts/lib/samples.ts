@@ -1,8 +1,10 @@
 // The sample events in events/, built with the event generator from the reference messages. The JSON files
 // are committed (readable, usable with any tool); this module is their source: `tsx scripts/lib/samples.ts`
 // rewrites them, and a test checks the files still match.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import * as avro from 'avsc';
+import * as protobuf from 'protobufjs';
 import { buildMskEvent, formatEvent, type MskEvent } from './msk-event';
 
 export const REFERENCE = {
@@ -12,6 +14,24 @@ export const REFERENCE = {
 };
 
 const T0 = '2025-01-12T10:00:00Z';
+
+/** The Glue schema version id of the sample Protobuf schema. */
+export const SAMPLE_GLUE_SCHEMA_VERSION = '7c9e6679-7425-40de-944b-e07fc1f90ae7';
+
+const schemaText = (file: string) => readFileSync(resolve(__dirname, '..', '..', 'events', 'schemas', file), 'utf8');
+
+/** Confluent's wire format: magic byte 0, the schema id as a big-endian int32, the Avro datum. */
+function confluentAvro(schemaId: number, file: string, value: object): Uint8Array {
+  const head = Buffer.alloc(5);
+  head.writeUInt32BE(schemaId, 1);
+  return Buffer.concat([head, avro.Type.forSchema(JSON.parse(schemaText(file))).toBuffer(value)]);
+}
+
+/** Glue's framing: header version 3, compression 0 (none), the 16-byte schema version UUID, the message. */
+function glueProtobuf(versionId: string, type: string, value: object): Uint8Array {
+  const t = protobuf.parse(schemaText('payment.proto'), { keepCase: true }).root.lookupType(type);
+  return Buffer.concat([Buffer.from([3, 0]), Buffer.from(versionId.replace(/-/g, ''), 'hex'), t.encode(t.fromObject(value)).finish()]);
+}
 
 export interface Sample {
   file: string;
@@ -101,10 +121,48 @@ export const SAMPLES: Sample[] = [
         [
           { topic: 'customer.profiles', key: 'CUST-001', value: null },
           { topic: 'app.logs', key: 'payment-service', value: 'WARN payment-service: retrying charge for CUST-001 (attempt 2 of 3)' },
-          // A schema-registry framed binary (Avro) value: magic byte, schema id, bytes that are not UTF-8.
+          // Binary that no route reads (orders.events has no value_format): truly undecodable, dead-lettered.
           { topic: 'orders.events', key: 'ORD-125', value: Uint8Array.from([0x00, 0x00, 0x00, 0x00, 0x07, 0x0e, 0x4f, 0x52, 0x44, 0xff, 0xfe, 0x80]) },
         ],
         { startOffset: 3150, timestamp: T0 },
+      ),
+  },
+  {
+    file: 'schema-registry.json',
+    title: 'Avro and Protobuf records, and a record the mapping deserialized with its schema registry',
+    expect: 'Avro (schema 2, and 1 read through its writer schema) and Glue-framed Protobuf read by their routes; the JSON record routed with its schema metadata',
+    build: () =>
+      buildMskEvent(
+        [
+          {
+            topic: 'orders.avro',
+            key: 'ORD-200',
+            value: confluentAvro(2, 'order.avsc', { order_id: 'ORD-200', event_type: 'shipped', customer_email: 'user@example.com', amount: 42.5, currency: 'USD' }),
+          },
+          {
+            topic: 'orders.avro',
+            key: 'ORD-201',
+            value: confluentAvro(1, 'order.v1.avsc', { order_id: 'ORD-201', event_type: 'delivered', customer_email: 'other@example.com', amount: 19.99 }),
+          },
+          {
+            topic: 'payments.proto',
+            key: 'PAY-77',
+            value: glueProtobuf(SAMPLE_GLUE_SCHEMA_VERSION, 'com.example.payments.Payment', {
+              payment_id: 'PAY-77',
+              customer_id: 'CUST-001',
+              amount_cents: 4250,
+              status: 'DECLINED',
+              reason: 'card expired',
+            }),
+          },
+          {
+            topic: 'orders.registry',
+            key: 'ORD-202',
+            value: { order_id: 'ORD-202', event_type: 'created', customer_email: 'user@example.com' },
+            valueSchemaMetadata: { dataFormat: 'AVRO', schemaId: '2b1d9f7e-5a3c-4e8b-9d6f-1a2b3c4d5e6f' },
+          },
+        ],
+        { startOffset: 610, timestamp: T0 },
       ),
   },
   {

@@ -17,5 +17,6 @@ test('NodejsFunction bundling mirrors scripts/bundle-options.mjs', () => {
     sourcemap: BUNDLING.sourceMap,
     legalComments: BUNDLING.esbuildArgs['--legal-comments'],
     logLevel: BUNDLING.logLevel,
+    external: BUNDLING.externalModules,
   });
 });

@@ -311,15 +311,25 @@ describe('decodeEvent: poison records never throw', () => {
     expect(poisonOf(raw).reason).toMatch(/key is not valid base64/);
   });
 
-  test('a value that is not valid UTF-8 is poison (its bytes could not be sent as text)', () => {
-    const p = poisonOf(rawRecord({ offset: 3, value: Uint8Array.from([0x7b, 0xc3, 0x28, 0x7d]) }));
-    expect(p.reason).toBe('undecodable record: value is not valid UTF-8 text');
-    expect(p.offset).toBe(3);
+  // A binary value is not poison yet: a route with a value_format may read it (lambda/route.ts); the router
+  // dead-letters it with this same reason when none does (test/unit/schema-records.test.ts).
+  test('a value that is not valid UTF-8 is kept as bytes and marked undecodable for the router', () => {
+    const batch = one(rawRecord({ offset: 3, value: Uint8Array.from([0x7b, 0xc3, 0x28, 0x7d]) }));
+    expect(batch.poison).toEqual([]);
+    expect(batch.records[0]).toMatchObject({ offset: 3, value: null, json: undefined, valueB64: Buffer.from([0x7b, 0xc3, 0x28, 0x7d]).toString('base64') });
+    expect(batch.records[0].undecodable).toBe('value is not valid UTF-8 text');
   });
 
-  test('a truncated multi-byte sequence in the value is poison', () => {
+  test('a truncated multi-byte sequence in the value is marked undecodable', () => {
     const bytes = Buffer.from('日本', 'utf8').subarray(0, 4);
-    expect(poisonOf(rawRecord({ value: bytes })).reason).toMatch(/not valid UTF-8/);
+    expect(one(rawRecord({ value: bytes })).records[0].undecodable).toMatch(/not valid UTF-8/);
+  });
+
+  test('a text value is never marked undecodable; the mapping\'s schema metadata is kept, malformed metadata ignored', () => {
+    const batch = one({ ...rawRecord({ value: '{"a":1}' }), valueSchemaMetadata: { dataFormat: 'AVRO', schemaId: '42' }, keySchemaMetadata: 'junk' });
+    expect(batch.records[0]).not.toHaveProperty('undecodable');
+    expect(batch.records[0].valueSchema).toEqual({ dataFormat: 'AVRO', schemaId: '42' });
+    expect(batch.records[0]).not.toHaveProperty('keySchema');
   });
 
   test.each([

@@ -63,17 +63,15 @@ describe('buildMskEvent round-trips through the decoder', () => {
     expect(recs[1]).not.toHaveProperty('key');
 
     const batch = decodeEvent(event);
-    expect(batch.records.map((r) => [r.offset, r.value])).toEqual([
-      [0, null],
-      [1, 'héllo ✓'],
-      [100, 'x'],
-      [101, 'y'],
+    expect(batch.records.map((r) => [r.offset, r.value, r.undecodable])).toEqual([
+      [0, null, undefined],
+      [1, 'héllo ✓', undefined],
+      [100, 'x', undefined],
+      [101, 'y', undefined],
+      [103, null, 'value is not valid UTF-8 text'],
     ]);
     expect(batch.records[1].key).toBeNull();
-    expect(batch.poison.map((p) => [p.offset, p.reason])).toEqual([
-      [102, 'undecodable record: value is not valid base64'],
-      [103, 'undecodable record: value is not valid UTF-8 text'],
-    ]);
+    expect(batch.poison.map((p) => [p.offset, p.reason])).toEqual([[102, 'undecodable record: value is not valid base64']]);
   });
 
   test('self-managed Kafka events', () => {
@@ -200,9 +198,14 @@ describe('sample events', () => {
     expect(new Set(mixed.records.map((r) => r.partitionKey)).size).toBeGreaterThanOrEqual(4);
     expect(mixed.records.some((r) => r.key !== null && Object.keys(r.headers).length > 0)).toBe(true);
     const edge = read('edge-cases.json');
-    expect(edge.records.filter((r) => r.value === null)).toHaveLength(1);
+    expect(edge.records.filter((r) => r.value === null && r.undecodable === undefined)).toHaveLength(1);
     expect(edge.records.filter((r) => r.value !== null && r.json === undefined)).toHaveLength(1);
-    expect(edge.poison).toHaveLength(1);
+    // Binary on a topic no route reads with a schema: the router dead-letters it (see test/cli.test.ts).
+    expect(edge.records.filter((r) => r.undecodable === 'value is not valid UTF-8 text')).toHaveLength(1);
+    expect(edge.poison).toHaveLength(0);
+    const schemas = read('schema-registry.json');
+    expect(schemas.records.filter((r) => r.undecodable !== undefined).map((r) => r.topic)).toEqual(['orders.avro', 'payments.proto']);
+    expect(schemas.records.find((r) => r.topic === 'orders.registry')?.valueSchema).toEqual({ dataFormat: 'AVRO', schemaId: expect.any(String) });
     expect(read('self-managed.json').source).toBe('SelfManagedKafka');
   });
 });

@@ -1,4 +1,4 @@
-import { compileTopicPattern, createRouter } from '../../lambda/route';
+import { compileTopicPattern, createRecordRouter, createRouter } from '../../lambda/route';
 import { jsonRecord, record, routes } from './helpers';
 
 describe('compileTopicPattern', () => {
@@ -256,5 +256,36 @@ describe('createRouter', () => {
       'glob',
       undefined,
     ]);
+  });
+});
+
+describe('createRecordRouter: routes that read a schema', () => {
+  const { compileReader } = require('../../lambda/schema/codecs') as typeof import('../../lambda/schema/codecs');
+  const schema = JSON.stringify({ type: 'record', name: 'R', fields: [{ name: 'kind', type: 'string' }] });
+  const rs = routes(
+    { name: 'avro-urgent', topic_pattern: 't', header_match: { prio: 'urgent' }, value_format: { type: 'avro', schema_file: 'r.avsc' } },
+    { name: 'text', topic_pattern: 't' },
+  );
+  const readers = new Map([['avro-urgent', { value: compileReader(rs[0].valueFormat!, { schema, writers: {} }, 'value') }]]);
+  const router = createRecordRouter(rs, readers);
+  // As decode leaves a value that is not UTF-8: no text, the bytes in valueB64, the reason in undecodable.
+  const binary = (headers: Record<string, string>) => ({
+    ...record({ topic: 't', headers, value: null, json: undefined }),
+    valueB64: Buffer.from([0, 0, 0, 0, 1, 0xff]).toString('base64'),
+    undecodable: 'value is not valid UTF-8 text',
+  });
+
+  test('header_match is checked before reading: a route whose headers do not match never judges the bytes', () => {
+    expect(router(binary({}))).toEqual({ unreadable: { code: 'poison', reason: 'undecodable record: value is not valid UTF-8 text' } });
+  });
+
+  test('the first route whose topic and headers match owns the record: an unreadable value is its schema_error, not a fall-through', () => {
+    const r = router(binary({ prio: 'urgent' }));
+    expect(r.route).toBeUndefined();
+    expect(r).toMatchObject({ unreadable: { code: 'schema_error', reason: expect.stringMatching(/^route "avro-urgent": value does not match its Avro schema \(r\.avsc, schema id 1\): /) } });
+  });
+
+  test('a text record skips nothing: the format-less route takes it when the schema route does not match', () => {
+    expect(router(record({ topic: 't', value: 'hello' })).route?.name).toBe('text');
   });
 });

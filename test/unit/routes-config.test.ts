@@ -234,3 +234,22 @@ describe('parseRoutesText', () => {
     expect(() => parseRoutesText('[{"name":"a","topic_pattern":"t"}]')).toThrow(/route 0 \("a"\): field "prompt_id"/);
   });
 });
+
+describe('value_format / key_format', () => {
+  const base = { name: 'r', topic_pattern: 't', prompt_id: 'a' };
+  test('parsed into the route, framing auto by default', () => {
+    const [r] = parseRoutes([{ ...base, value_format: { type: 'avro', schema_file: 'schemas/o.avsc', writer_schemas: { '1': 'schemas/o1.avsc' } } }]);
+    expect(r.valueFormat).toEqual({ type: 'avro', schemaFile: 'schemas/o.avsc', framing: 'auto', messageType: undefined, writerSchemas: { '1': 'schemas/o1.avsc' } });
+    expect(r.keyFormat).toBeUndefined();
+  });
+  test.each([
+    [{ type: 'protobuf', schema_file: 'p.proto' }, 'field "value_format.message_type": is required for protobuf'],
+    [{ type: 'avro', schema_file: 'o.avsc', message_type: 'x.Y' }, 'field "value_format.message_type": is for protobuf only'],
+    [{ type: 'protobuf', schema_file: 'p.proto', message_type: 'x.Y', writer_schemas: { '1': 'a' } }, 'field "value_format.writer_schemas": is for avro only'],
+    [{ type: 'avro', schema_file: '../o.avsc' }, 'field "value_format.schema_file": must be a path relative to the routes file, without ".."'],
+    [{ type: 'avro', schema_file: '/etc/o.avsc' }, 'field "value_format.schema_file": must be a path relative to the routes file'],
+    [{ type: 'json', schema_file: 'o.avsc' }, 'field "value_format.type"'],
+  ])('%j is refused', (format, message) => {
+    expect(() => parseRoutes([{ ...base, value_format: format }])).toThrow(message);
+  });
+});

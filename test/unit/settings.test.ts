@@ -22,6 +22,7 @@ describe('loadSettings: defaults', () => {
     const s = loadSettings(env());
     expect(s).toEqual({
       routes: [expect.objectContaining({ name: 'orders', agentId: 'agent-1' })],
+      routesDir: process.cwd(),
       archestraUrl: 'https://archestra.example.com',
       token: undefined,
       tokenSecretArn: undefined,

@@ -1,0 +1,30 @@
+// The libraries only some deployments run (Avro, Protobuf: routes with value_format / key_format) are left
+// out of the main bundle and built into node_modules/<name>/index.js beside it, where the handler's
+// require('<name>') finds them at run time (Lambda: /var/task/node_modules). A deployment without such
+// routes never loads them. `node scripts/bundle-lazy.mjs <outdir>` is what the CDK app runs after bundling.
+import { build } from 'esbuild';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bundleOptions } from './bundle-options.mjs';
+
+export const LAZY_MODULES = ['avsc', 'protobufjs'];
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const require = createRequire(join(root, 'package.json'));
+
+/** Builds each lazy module into <outdir>/node_modules/<name>/index.js; returns their sizes in bytes. */
+export async function bundleLazy(outdir) {
+  const sizes = {};
+  for (const name of LAZY_MODULES) {
+    const outfile = join(outdir, 'node_modules', name, 'index.js');
+    const result = await build({ ...bundleOptions, absWorkingDir: root, entryPoints: [require.resolve(name)], outfile, metafile: true });
+    sizes[name] = Object.entries(result.metafile.outputs).find(([k]) => k.endsWith('index.js'))[1].bytes;
+  }
+  return sizes;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  if (!process.argv[2]) throw new Error('usage: node scripts/bundle-lazy.mjs <outdir>');
+  await bundleLazy(process.argv[2]);
+}
