@@ -3,6 +3,7 @@
 import { compileRenderer } from './render';
 import type { Settings } from './config/settings';
 import { AgentClient, type TokenSource } from './deliver/agent-client';
+import { CredentialGates } from './deliver/credential-gate';
 import type { DeadLetterSink } from './dead-letter';
 import { httpPost, type HttpPost } from './io/http';
 import { createSqsDeadLetterSink } from './io/sqs-dead-letters';
@@ -16,6 +17,8 @@ export interface EdgeOverrides {
   tokens?: TokenSource;
   deadLetters?: DeadLetterSink | null;
   idempotency?: Idempotency;
+  /** Credential memory shared with another pipeline (tests: several invocations of one warm container). */
+  gates?: CredentialGates;
   log?: Log;
   metrics?: MetricsSink;
   now?: () => number;
@@ -60,11 +63,13 @@ export function buildPipeline(s: Settings, o: EdgeOverrides = {}): PipelineDeps 
       sleep: o.sleep,
     }),
     tokens,
+    gates: o.gates ?? new CredentialGates({ coolDownMs: s.authCooldownMs, now: o.now }),
     deadLetters,
     idempotency: o.idempotency,
     ordering: s.ordering,
     maxConcurrency: s.maxConcurrency,
     safetyMarginMs: s.safetyMarginMs,
+    minRequestMs: s.minRequestMs,
     logReplyChars: s.logReplyChars,
     log: o.log ?? logger,
     metrics: o.metrics ?? powertoolsMetrics,
