@@ -95,8 +95,9 @@ export class CredentialGate {
 
   private settle(value: string, verdict: CredentialVerdict): void {
     if (verdict === 'accepted') {
-      this.accepted = { value, at: this.now() };
-      if (this.refused?.value === value) this.refused = undefined;
+      // A request that was already in flight when the value was refused may still come back accepted (a
+      // revocation races it): the refusal stands until the cool-down or a new value.
+      if (this.refusedAt(value) === undefined) this.accepted = { value, at: this.now() };
     } else if (verdict === 'refused') {
       this.refused = { value, at: this.now() };
       if (this.accepted?.value === value) this.accepted = undefined;

@@ -65,3 +65,13 @@ test('gates are per credential; "no credential" gates do not trial', async () =>
   expect(typeof p1).toBe('object');
   expect(typeof p2).toBe('object');
 });
+
+test('an acceptance that comes back after a refusal (a request already in flight) does not lift the refusal', async () => {
+  const c = clock();
+  const gate = new CredentialGate({ coolDownMs: 60_000, now: c.now });
+  ((await gate.acquire('v')) as { release(v: string): void }).release('accepted');
+  const [a, b] = (await Promise.all([gate.acquire('v'), gate.acquire('v')])) as Array<{ release(v: string): void }>;
+  a.release('refused');
+  b.release('accepted');
+  expect(await gate.acquire('v')).toBe('refused');
+});

@@ -58,6 +58,17 @@ export interface Observation {
   arrivals: Array<{ recordId: string; seq: number }>;
   deliveries: ObservedDelivery[];
   sends: ObservedSend[];
+  /** The handler threw (its message): Lambda would retry the whole batch while abandoned work went on. */
+  threw?: string;
+  /** Wall time of the handler, and the time Lambda gave it (context.getRemainingTimeInMillis()). */
+  durationMs?: number;
+  remainingMs?: number;
+  /** Requests that reached the agent after the handler had returned. */
+  lateRequests?: number;
+  /** Sends started after the agent's refusal of the (only) token had reached the bridge. */
+  sendsAfterRefusal?: number;
+  /** The idempotency store was on: the pipeline does not hold partitions then (no `hold` check). */
+  idempotency?: boolean;
 }
 
 export type InvariantId =
@@ -72,7 +83,12 @@ export type InvariantId =
   | '3.order' // within a chain: offset order, nothing after a transient failure
   | '4.duplicate' // delivered twice (or sent again after success) within the invocation
   | 'ack' // the bridge's verdict disagrees with what the agent answered
-  | 'hold'; // a send started above a partition's failure offset after that failure was known
+  | 'hold' // a send started above a partition's failure offset after that failure was known
+  | 'throws' // the handler threw instead of answering with a batch response
+  | 'deadline' // the handler answered after Lambda's deadline (or not at all)
+  | 'after-return' // a request reached the agent after the handler had returned
+  | 'refused-resend' // the token was sent again after the agent refused it, within the cool-down
+  | 'refusals'; // more refused requests per container per 60 s than the published figure (wrong-token batches)
 
 export const INVARIANTS: readonly InvariantId[] = [
   '1.lost',
@@ -87,6 +103,11 @@ export const INVARIANTS: readonly InvariantId[] = [
   '4.duplicate',
   'ack',
   'hold',
+  'throws',
+  'deadline',
+  'after-return',
+  'refused-resend',
+  'refusals',
 ];
 
 export interface Violation {
@@ -287,8 +308,16 @@ export function judge(o: Observation): Verdict {
     }
   }
 
+  // ---- the handler itself: it answers, in time, and nothing of it outlives the answer ------------------------
+  if (o.threw !== undefined) violations.push({ invariant: 'throws', detail: `the handler threw: ${o.threw}` });
+  if (o.durationMs !== undefined && o.remainingMs !== undefined && o.durationMs >= o.remainingMs) {
+    violations.push({ invariant: 'deadline', detail: `answered after ${o.durationMs.toFixed(0)} ms, Lambda's deadline was ${o.remainingMs} ms` });
+  }
+  if (o.lateRequests) violations.push({ invariant: 'after-return', detail: `${o.lateRequests} request(s) reached the agent after the handler returned` });
+  if (o.sendsAfterRefusal) violations.push({ invariant: 'refused-resend', detail: `${o.sendsAfterRefusal} send(s) started after the agent refused the token` });
+
   // ---- hold: no send starts above a partition's failure offset once that failure is known ------------------
-  for (const [pk, recs] of partitions) {
+  for (const [pk, recs] of o.idempotency ? [] : partitions) {
     const failures = recs
       .filter((r) => r.offset !== null)
       .flatMap((r) => (deliveriesOf.get(r.id) ?? []).filter((d) => FAILED_AT_DELIVERY.has(d.status)).map((d) => ({ r, d })));
