@@ -354,8 +354,8 @@ async function deliverAll(items: Item[], poison: PoisonItem[], deadline: number,
       try {
         await storeSlots.run(remaining, () => (res.status === 'delivered' ? store.complete(key, signals.writeBy) : store.release(key, signals.writeBy)));
       } catch (err) {
-        // A complete that fails leaves the claim IN_PROGRESS (a redelivery is reported until it lapses, never
-        // sent twice); a release that fails lets the claim lapse at the deadline. A delivered record stays delivered.
+        // A complete that fails leaves the claim IN_PROGRESS (a redelivery is reported until it lapses at the
+        // deadline); a release that fails lets the claim lapse there too. A delivered record stays delivered.
         deps.log.warn('idempotency update failed', { key, error: signals.writeBy.aborted ? 'no answer before the deadline' : (err as Error).message });
       }
     }
