@@ -4,6 +4,7 @@
 //
 //   npm run reliability                      full profile (>= 1,000 generated batches), default seed
 //   npm run reliability -- --seed 42         another seed
+//   npm run reliability -- --profile medium  360 + 12 batches, when the full profile does not fit (about 30 min)
 //   npm run reliability -- --profile fast    the quick profile `npm test` runs (handy to check the script)
 //   npm run reliability -- --no-write        run and print the summary, leave the document alone
 import { spawnSync } from 'node:child_process';
@@ -14,7 +15,7 @@ import { tmpdir } from 'node:os';
 import type { PropertyFigures } from '../test/reliability/support/figures';
 
 interface Args {
-  profile: 'fast' | 'full';
+  profile: 'fast' | 'medium' | 'full';
   seed?: string;
   write: boolean;
   out: string;
@@ -28,7 +29,7 @@ function parseArgs(argv: string[]): Args {
     switch (flag) {
       case '--profile': {
         const p = value();
-        if (p !== 'fast' && p !== 'full') throw new Error(`--profile must be fast or full, got ${p}`);
+        if (p !== 'fast' && p !== 'medium' && p !== 'full') throw new Error(`--profile must be fast, medium or full, got ${p}`);
         a.profile = p;
         break;
       }
@@ -43,7 +44,7 @@ function parseArgs(argv: string[]): Args {
         a.out = resolve(value());
         break;
       case '--help':
-        process.stdout.write('usage: npm run reliability -- [--profile full|fast] [--seed N] [--no-write] [--out FILE]\n');
+        process.stdout.write('usage: npm run reliability -- [--profile full|medium|fast] [--seed N] [--no-write] [--out FILE]\n');
         process.exit(0);
       default:
         throw new Error(`unknown argument ${argv[i]} (see --help)`);
@@ -187,7 +188,7 @@ function render(a: Args, seed: string, jest: JestReport, wallMs: number, dir: st
   row('Run', '');
   row('---', '---');
   row('Date', new Date().toISOString());
-  row('Profile', `\`${a.profile}\`${a.profile === 'full' ? '' : ' (the quick profile of `npm test`)'}`);
+  row('Profile', `\`${a.profile}\`${a.profile === 'full' ? '' : a.profile === 'medium' ? ' (120 batches per ORDERING mode + 12 on SQS: the full profile, 400 + 24, takes about 30 min since the AWS peers joined)' : ' (the quick profile of `npm test`)'}`);
   row('Seed', `\`${seed}\` (replay one batch: \`RELIABILITY_PROFILE=${a.profile} RELIABILITY_SEED=${seed} RELIABILITY_REPLAY=<mode>:<index> npx jest test/reliability/no-loss.test.ts\`)`);
   row('Machine', machine());
   row('Wall time', `${secs(wallMs)} for the whole suite (${jest.numTotalTests} tests, ${jest.numPassedTests} passed); no-loss property ${secs(nl.wallMs)}`);

@@ -353,7 +353,7 @@ describe('the rendered text can never break the JSON-RPC body', () => {
       }),
       { seed: P.seed + 21, numRuns: P.propertyRuns, endOnFailure: !P.shrink },
     );
-  }, P.name === 'full' ? 600_000 : 60_000);
+  }, P.name === 'fast' ? 60_000 : 600_000);
 });
 
 describe('MAX_TEXT_BYTES: the text of one request is bounded', () => {
@@ -405,7 +405,7 @@ describe('MAX_TEXT_BYTES: the text of one request is bounded', () => {
       }),
       { seed: P.seed + 31, numRuns: P.propertyRuns, endOnFailure: !P.shrink },
     );
-  }, P.name === 'full' ? 600_000 : 60_000);
+  }, P.name === 'fast' ? 60_000 : 600_000);
 
   test('the limit is on text bytes: 256 KB of control characters escapes to ~1.5 MB of JSON, which Archestra refuses (413); the record is dead-lettered with that reason, not lost', async () => {
     const dlq = memoryDeadLetters({ seed: 1, failRate: 0 });
