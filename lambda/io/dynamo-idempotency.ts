@@ -32,9 +32,11 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
   const owner = randomUUID();
   const epoch = (ms: number) => Math.ceil(ms / 1000);
   return {
-    async claim(key, holdUntilMs) {
+    async claim(key, holdUntilMs, signal) {
       const { client, sdk } = await load();
       const { ConditionalCheckFailedException, GetItemCommand, PutItemCommand } = sdk;
+      // Every call carries the caller's signal: the SDK's own timeouts (3 s x 3 attempts) know no deadline.
+      const opts = { abortSignal: signal };
       try {
         await client.send(
           new PutItemCommand({
@@ -50,6 +52,7 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
             ExpressionAttributeValues: { ':now': { N: String(Math.floor(now() / 1000)) } },
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
+          opts,
         );
         return 'claimed';
       } catch (err) {
@@ -57,14 +60,14 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
           // Older DynamoDB-compatible stores do not return the item with the failure: read it then.
           const status =
             err.Item?.status?.S ??
-            (await client.send(new GetItemCommand({ TableName: o.table, Key: { id: { S: key } }, ConsistentRead: true, ProjectionExpression: '#s', ExpressionAttributeNames: { '#s': 'status' } })))
+            (await client.send(new GetItemCommand({ TableName: o.table, Key: { id: { S: key } }, ConsistentRead: true, ProjectionExpression: '#s', ExpressionAttributeNames: { '#s': 'status' } }), opts))
               .Item?.status?.S;
           return status === 'COMPLETED' ? 'completed' : 'in_progress';
         }
         throw err;
       }
     },
-    async complete(key) {
+    async complete(key, signal) {
       const { client, sdk } = await load();
       await client.send(
         new sdk.UpdateItemCommand({
@@ -80,9 +83,10 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
             ':me': { S: owner },
           },
         }),
+        { abortSignal: signal },
       );
     },
-    async release(key) {
+    async release(key, signal) {
       const { client, sdk } = await load();
       try {
         await client.send(
@@ -93,6 +97,7 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
             ExpressionAttributeNames: { '#o': 'owner', '#s': 'status' },
             ExpressionAttributeValues: { ':me': { S: owner }, ':inprog': { S: 'IN_PROGRESS' } },
           }),
+          { abortSignal: signal },
         );
       } catch (err) {
         if (!(err instanceof sdk.ConditionalCheckFailedException)) throw err;
