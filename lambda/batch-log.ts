@@ -47,6 +47,7 @@ export function logAndMeasure(
       ...(o.attempts ? { attempts: o.attempts } : {}),
       ...(o.latencyMs !== undefined ? { latencyMs: o.latencyMs } : {}),
       ...(o.reply !== undefined ? { reply: o.reply.slice(0, deps.logReplyChars) } : {}),
+      ...(o.traceparent !== undefined ? { traceparent: o.traceparent } : {}),
     };
     if (o.status === 'dead_lettered') deps.log.error('record dead-lettered', fields);
     else if (o.status === 'failed') deps.log.warn('record reported for redelivery', fields);

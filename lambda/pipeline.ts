@@ -7,6 +7,7 @@ import { poisonLetter, recordLetter, type DeadLetter, type DeadLetterSink, type 
 import type { AgentClient, DeliveryResult, Target, TokenSource } from './deliver/agent-client';
 import type { CredentialGates } from './deliver/credential-gate';
 import { deliveryKey, messageIds } from './deliver/ids';
+import { travellingHeaders } from './headers';
 import { logAndMeasure } from './batch-log';
 import type { Log, MetricsSink } from './observe';
 import type { FinalStatus, RecordOutcome } from './outcome';
@@ -146,13 +147,16 @@ function routeAndRender(decoded: KafkaRecord, deps: PipelineDeps): Item {
 function toMessage(item: Item) {
   const r = item.record;
   const route = item.plan!.route;
+  // Issue 19: only allow-listed Kafka headers (and a valid traceparent) travel with the request.
+  const h = travellingHeaders(r, route);
   return {
     ...messageIds(r, route.name),
     text: item.text!,
     metadata: {
-      kafka: { topic: r.topic, partition: r.partition, offset: r.offset, key: r.key, timestamp: r.timestamp },
+      kafka: { topic: r.topic, partition: r.partition, offset: r.offset, key: r.key, timestamp: r.timestamp, ...(h.metadata && { headers: h.metadata }) },
       route: route.name,
     },
+    ...(h.http && { headers: h.http }),
   };
 }
 
@@ -448,7 +452,14 @@ function itemOutcome(i: Item): RecordOutcome {
     retries: res?.retries ?? 0,
     ...(res?.latencyMs !== undefined ? { latencyMs: res.latencyMs } : {}),
     ...(res?.reply !== undefined ? { reply: res.reply } : {}),
+    ...(r.headers.traceparent !== undefined && i.plan ? traceOf(i) : {}),
   };
+}
+
+/** The record's valid W3C trace context, for its log line. */
+function traceOf(i: Item): { traceparent?: string } {
+  const tp = travellingHeaders(i.record, i.plan!.route).traceparent;
+  return tp ? { traceparent: tp } : {};
 }
 
 function poisonOutcome(p: PoisonItem): RecordOutcome {

@@ -18,6 +18,8 @@ const envSchema = z.object({
   ARCHESTRA_TOKEN_SECRET_ARN: z.optional(z.string().check(z.startsWith('arn:', 'must be a Secrets Manager ARN'))),
   TOKEN_CACHE_TTL_SECONDS: seconds(300),
   AUTH_COOLDOWN_SECONDS: z._default(z.coerce.number().check(z.minimum(0)), 60),
+  CIRCUIT_BREAKER_FAILURES: count(5, 0, 1000),
+  CIRCUIT_BREAKER_COOLDOWN_SECONDS: z._default(z.coerce.number().check(z.minimum(0)), 30),
   DLQ_URL: z.optional(z.url({ error: 'must be the SQS queue URL' })),
   DLQ_MAX_MESSAGE_BYTES: count(256 * 1024, 16 * 1024, 1024 * 1024),
   ORDERING: z._default(z.enum(['partition', 'key', 'none']), 'key'),
@@ -44,6 +46,10 @@ export interface Settings {
   tokenTtlMs: number;
   /** A token value the agent refused is not sent again before this has passed, unless the secret changes. */
   authCooldownMs: number;
+  /** Consecutive transient failures of one target that open its circuit (0: never). */
+  breakerFailures: number;
+  /** How long an open circuit (or a spent budget) keeps a target unsent before one probe. */
+  breakerCooldownMs: number;
   dlqUrl?: string;
   dlqMaxMessageBytes: number;
   ordering: 'partition' | 'key' | 'none';
@@ -154,6 +160,8 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     tokenSecretArn: e.ARCHESTRA_TOKEN_SECRET_ARN,
     tokenTtlMs: e.TOKEN_CACHE_TTL_SECONDS * 1000,
     authCooldownMs: e.AUTH_COOLDOWN_SECONDS * 1000,
+    breakerFailures: e.CIRCUIT_BREAKER_FAILURES,
+    breakerCooldownMs: e.CIRCUIT_BREAKER_COOLDOWN_SECONDS * 1000,
     dlqUrl: e.DLQ_URL,
     dlqMaxMessageBytes: e.DLQ_MAX_MESSAGE_BYTES,
     ordering: e.ORDERING,
