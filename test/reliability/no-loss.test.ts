@@ -163,6 +163,11 @@ describe(`no loss under random faults (profile ${P.name}, seed ${P.seed})`, () =
     expect(tally.f.wrongTokenRefusedPer60s).toBeLessThanOrEqual(2);
   });
 
+  test('issue 19: requests in flight to an agent never exceed its max_in_flight; circuits open under sustained faults and no record is lost to them', () => {
+    held('agent-limit');
+    expect(tally.f.codes.circuit_open ?? 0).toBeGreaterThan(0);
+  });
+
   test('invariant 1: no record is lost (each is delivered, dead-lettered, reported, or skipped by configuration)', () => {
     held('1.lost', '1.skip');
     expect(tally.f.lost).toBe(0);
