@@ -16,6 +16,7 @@ import { logger, powertoolsMetrics, type Log, type MetricsSink } from './observe
 import type { Idempotency, PipelineDeps, RoutePlan } from './pipeline';
 import { createRecordRouter } from './route';
 import { loadReaders } from './schema/load';
+import { compileUrlTemplate } from './url-template';
 
 export interface EdgeOverrides {
   post?: HttpPost;
@@ -34,13 +35,15 @@ export interface EdgeOverrides {
   sleep?: (ms: number) => Promise<void>;
 }
 
+/** The target URL (for a templated route: its template, filled per record); an OpenAI route's url is a base URL. */
 export function targetUrl(s: Settings, route: RoutePlan['route']): string {
+  const own = route.url ?? route.urlTemplate;
   if (route.target === 'openai') {
-    // Archestra's LLM proxy applies the platform's guardrails, budgets and logs to the call; a route's url is a base URL.
-    if (route.url) return `${route.url.replace(/\/+$/, '')}/chat/completions`;
+    // Archestra's LLM proxy applies the platform's guardrails, budgets and logs to the call.
+    if (own) return `${own.replace(/\/+$/, '')}/chat/completions`;
     return `${s.archestraUrl}/v1/openai/${encodeURIComponent(route.agentId)}/chat/completions`;
   }
-  if (route.url) return route.url;
+  if (own) return own;
   const prefix = route.a2aVersion === '1.0' ? 'v2' : 'v1';
   return `${s.archestraUrl}/${prefix}/a2a/${encodeURIComponent(route.agentId)}`;
 }
@@ -54,6 +57,7 @@ export function buildPipeline(s: Settings, o: EdgeOverrides = {}): PipelineDeps 
     plans.set(route.name, {
       route,
       render: compileRenderer(route, s.maxTextBytes),
+      ...(route.urlTemplate && { urlFor: compileUrlTemplate(url) }),
       target: {
         url,
         version: route.a2aVersion,
@@ -61,7 +65,7 @@ export function buildPipeline(s: Settings, o: EdgeOverrides = {}): PipelineDeps 
         sendToken: archestraOrigin !== undefined && new URL(url).origin === archestraOrigin,
         protocol: route.target,
         ...(route.target === 'openai' && { chat: { model: route.model!, systemPrompt: route.systemPrompt } }),
-        ...(limits.has(url) && { limits: limits.get(url) }),
+        ...(limits.has(url) && { limits: limits.get(url), limitKey: url }),
       },
     });
   }

@@ -21,6 +21,8 @@ export interface RoutePlan {
   route: Route;
   render: Renderer;
   target: Target;
+  /** A templated route's per-record URL (issue 19); absent: `target.url` for every record. */
+  urlFor?: (record: KafkaRecord) => { ok: true; url: string } | { ok: false; reason: string };
 }
 
 /** Optional idempotency store (see idempotency.ts): claims a record before sending it. */
@@ -80,6 +82,8 @@ interface Item {
   poison?: PoisonRecord;
   plan?: RoutePlan;
   text?: string;
+  /** Set when the route's URL is templated per record. */
+  url?: string;
   stage: Stage;
   code?: string;
   message?: string;
@@ -141,7 +145,9 @@ function routeAndRender(decoded: KafkaRecord, deps: PipelineDeps): Item {
   }
   const rendered = plan.render(record);
   if (!rendered.ok) return { record, plan, stage: 'dead_letter', code: 'render_failed', message: rendered.reason };
-  return { record, plan, text: rendered.text, stage: 'send' };
+  const at = plan.urlFor?.(record);
+  if (at && !at.ok) return { record, plan, stage: 'dead_letter', code: 'render_failed', message: at.reason };
+  return { record, plan, text: rendered.text, stage: 'send', ...(at?.ok && { url: at.url }) };
 }
 
 function toMessage(item: Item) {
@@ -356,7 +362,7 @@ async function deliverAll(items: Item[], poison: PoisonItem[], deadline: number,
       mayStart: () => !(!deps.idempotency && failures.below(r.partitionKey, r.offset) !== undefined),
       failing: () => failures.mark(r.partitionKey, r.offset),
     };
-    const target = item.plan!.target;
+    const target = item.url ? { ...item.plan!.target, url: item.url } : item.plan!.target;
     const res = await deps.client.deliver(msg, target, deadline, (fn) => slots.run(remaining, fn), gateOf(deps, target), guard, signals.deadline, signals.startedAt);
     deps.onDelivered?.();
     item.result = res;

@@ -4,6 +4,7 @@
 import * as z from 'zod/mini';
 import { en } from 'zod/locales';
 import { checkTemplate } from '../template';
+import { checkUrlTemplate } from '../url-template';
 import type { FormatSpec } from '../schema/codecs';
 
 z.config(en());
@@ -62,6 +63,7 @@ const routeSchema = z
     timeout_seconds: z.optional(z.number().check(z.positive('must be a positive number of seconds'), z.maximum(900, 'must be at most 900 (the Lambda maximum)'))),
     value_format: z.optional(formatSchema),
     key_format: z.optional(formatSchema),
+    url_template: z.optional(nonEmpty()),
     target: z._default(z.enum(['a2a', 'openai']), 'a2a'),
     model: z.optional(nonEmpty()),
     system_prompt: z.optional(z.string()),
@@ -81,6 +83,11 @@ const routeSchema = z
       if (route.transform_template !== undefined) {
         const problem = checkTemplate(route.transform_template);
         if (problem) ctx.addIssue({ code: 'custom', path: ['transform_template'], message: problem });
+      }
+      if (route.url_template !== undefined) {
+        const problem = checkUrlTemplate(route.url_template);
+        if (problem) ctx.addIssue({ code: 'custom', path: ['url_template'], message: problem });
+        if (route.url !== undefined) ctx.addIssue({ code: 'custom', path: ['url_template'], message: 'conflicts with url: give one of them' });
       }
       if (route.target === 'openai' && route.model === undefined) ctx.addIssue({ code: 'custom', path: ['model'], message: 'is required for target "openai"' });
       if (route.target !== 'openai') {
@@ -115,6 +122,8 @@ export interface Route {
   onOversize: 'dead_letter' | 'truncate';
   a2aVersion: '0.3' | '1.0';
   url?: string;
+  /** A per-record URL outside Archestra: `{header.NAME}` placeholders in its path or query (lambda/url-template). */
+  urlTemplate?: string;
   timeoutSeconds?: number;
   /** In-function Avro/Protobuf decoding of the value / key (lambda/schema). */
   valueFormat?: FormatSpec;
@@ -195,6 +204,7 @@ export function parseRoutes(json: unknown, source = 'routes'): Route[] {
       onOversize: r.on_oversize,
       a2aVersion: r.a2a_version,
       url: r.url,
+      ...(r.url_template !== undefined && { urlTemplate: r.url_template }),
       timeoutSeconds: r.timeout_seconds,
       ...(r.value_format && { valueFormat: toFormat(r.value_format) }),
       ...(r.key_format && { keyFormat: toFormat(r.key_format) }),

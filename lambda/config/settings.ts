@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import * as z from 'zod/mini';
+import { templateOrigin } from '../url-template';
 import { parseRoutesText, RouteConfigError, type Route } from './routes';
 
 const seconds = (def: number) => z._default(z.coerce.number().check(z.positive()), def);
@@ -125,25 +126,31 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   const routes = readRoutes(given, problems);
   if (!parsed.success || !routes) throw new SettingsError(`invalid environment:\n  - ${problems.join('\n  - ')}`);
   const e = { ...parsed.data, ALLOW_INSECURE_HTTP: truthy(parsed.data.ALLOW_INSECURE_HTTP) };
-  const needsArchestra = routes.filter((r) => !r.url).map((r) => r.name);
+  const needsArchestra = routes.filter((r) => !r.url && !r.urlTemplate).map((r) => r.name);
   if (needsArchestra.length && !e.ARCHESTRA_URL) {
     problems.push(`ARCHESTRA_URL: required by route(s) without their own url: ${needsArchestra.join(', ')}`);
   }
   for (const r of routes) {
     // Archestra answers HTTP 400 for an agent id that is not a UUID: every record of the route would be dead-lettered.
-    if (!r.url && !UUID.test(r.agentId)) problems.push(`route "${r.name}": prompt_id ${JSON.stringify(r.agentId)} is not a UUID (Archestra's agent ids are UUIDs)`);
+    if (!r.url && !r.urlTemplate && !UUID.test(r.agentId)) problems.push(`route "${r.name}": prompt_id ${JSON.stringify(r.agentId)} is not a UUID (Archestra's agent ids are UUIDs)`);
   }
   if (e.ARCHESTRA_URL) {
     const p = checkTransport(e.ARCHESTRA_URL, e.ALLOW_INSECURE_HTTP, 'ARCHESTRA_URL');
     if (p) problems.push(p);
     const origin = new URL(e.ARCHESTRA_URL).origin;
-    const withToken = routes.filter((r) => !r.url || new URL(r.url).origin === origin).map((r) => r.name);
+    const withToken = routes.filter((r) => !r.urlTemplate && (!r.url || new URL(r.url).origin === origin)).map((r) => r.name);
+    // A record's headers choose the path of a templated URL: never one that would carry the Archestra token.
+    for (const r of routes) {
+      if (r.urlTemplate && templateOrigin(r.urlTemplate) === origin) problems.push(`route "${r.name}": url_template is for agents outside Archestra (it may not point at ARCHESTRA_URL's origin)`);
+    }
     if (withToken.length && !e.ARCHESTRA_TOKEN && !e.ARCHESTRA_TOKEN_SECRET_ARN) {
       problems.push(`ARCHESTRA_TOKEN_SECRET_ARN (or ARCHESTRA_TOKEN): required by route(s) sent to Archestra: ${withToken.join(', ')}`);
     }
   }
   for (const r of routes) {
-    const p = r.url && checkTransport(r.url, e.ALLOW_INSECURE_HTTP, `route "${r.name}" url`);
+    const p =
+      (r.url && checkTransport(r.url, e.ALLOW_INSECURE_HTTP, `route "${r.name}" url`)) ||
+      (r.urlTemplate && checkTransport(templateOrigin(r.urlTemplate), e.ALLOW_INSECURE_HTTP, `route "${r.name}" url_template`));
     if (p) problems.push(p);
   }
   if (e.ARCHESTRA_TOKEN && e.ARCHESTRA_TOKEN_SECRET_ARN) {

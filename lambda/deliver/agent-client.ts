@@ -27,6 +27,8 @@ export interface Target {
   chat?: ChatOptions;
   /** Per-target limits below MAX_CONCURRENCY; the limiter and the circuit are keyed by `url`. */
   limits?: LimitSpec;
+  /** The limiter's key when it is not `url` (a templated route: one limiter for all its per-record URLs). */
+  limitKey?: string;
 }
 
 export type DeliveryStatus =
@@ -252,7 +254,7 @@ export class AgentClient {
     result: ResultFn,
   ): Promise<DeliveryResult> {
     const body = target.protocol === 'openai' ? chatCompletionBody(target.chat ?? { model: '' }, msg) : sendMessageBody(target.version, msg);
-    const limiter = this.o.limits?.for(target.url, target.limits);
+    const limiter = this.o.limits?.for(target.limitKey ?? target.url, target.limits);
     const breakers = this.o.breakers;
     let reread = false;
     const outOfTime = () => result('deadline', { code: 'deadline', message: 'not enough time left in this invocation' });
@@ -385,7 +387,7 @@ export class AgentClient {
       if (permit === 'aborted') return unfinished('when the time ran out');
       if (permit === 'refused') return result('auth', { code: 'auth_refused', message: `the agent refused this credential while task ${taskId} ran`, taskId });
       let outcome: Outcome;
-      const limiter = this.o.limits?.for(target.url, target.limits);
+      const limiter = this.o.limits?.for(target.limitKey ?? target.url, target.limits);
       let limit: Release | 'aborted' | undefined;
       try {
         limit = limiter && (await limiter.acquire(signal));

@@ -3,6 +3,8 @@
 import { startArchestraSim, type ArchestraSim, type Reply } from '../../sim/archestra';
 import { CircuitBreakers } from '../../lambda/deliver/circuit-breaker';
 import { CredentialGates } from '../../lambda/deliver/credential-gate';
+import { loadSettings } from '../../lambda/config/settings';
+import { startSdkA2AServer } from '../support/a2a-sdk-server';
 import { makeBridge } from '../support/bridge';
 import { mskEvent, type TestRecord } from '../support/kafka';
 
@@ -215,5 +217,42 @@ describe('Kafka headers and trace context', () => {
     const b = makeBridge(env([openaiRoute()]));
     await b.run(mskEvent([{ topic: 'events', partition: 0, offset: 1, value: { n: 1 }, headers: { traceparent: TP } }]));
     expect(chat()[0].headers.traceparent).toBe(TP);
+  });
+});
+
+describe('templated per-record URLs (url_template)', () => {
+  test("a header fills the path of a non-Archestra route's URL (no token sent); a record without it is dead-lettered, not sent", async () => {
+    const agent = await startSdkA2AServer();
+    try {
+      const letters: unknown[] = [];
+      const b = makeBridge(env([{ name: 't', topic_pattern: 'events', agent_id: 'per-tenant', url_template: `${agent.baseUrl}/a2a/{header.endpoint}` }], { ORDERING: 'none' }), {
+        deadLetters: { send: async (l) => (letters.push(...l), new Set()) },
+      });
+      const res = await b.run(
+        mskEvent([
+          { topic: 'events', partition: 0, offset: 1, value: { n: 1 }, headers: { endpoint: 'jsonrpc' } },
+          { topic: 'events', partition: 1, offset: 1, value: { n: 2 }, headers: { endpoint: 'jsonrpc' } },
+          { topic: 'events', partition: 2, offset: 1, value: { n: 3 } },
+        ]),
+      );
+      expect(res.response).toEqual({ batchItemFailures: [] });
+      const posts = agent.requests.filter((r) => r.method === 'POST');
+      expect(posts.map((r) => r.path)).toEqual(['/a2a/jsonrpc', '/a2a/jsonrpc']);
+      expect(posts.every((r) => r.headers.authorization === undefined)).toBe(true);
+      expect(res.outcomes.map((o) => o.status)).toEqual(['delivered', 'delivered', 'dead_lettered']);
+      expect(res.outcomes[2].message).toBe('url_template: the record has no (or an empty) header "endpoint"');
+      expect(letters).toHaveLength(1);
+    } finally {
+      await agent.close();
+    }
+  });
+
+  test('validated at cold start: a template on the Archestra origin (the token) or with a placeholder in the host is refused', () => {
+    expect(() => loadSettings(env([{ name: 't', topic_pattern: 'e', agent_id: 'a', url_template: `${sim.url}/v1/a2a/{header.agent}` }]))).toThrow(
+      'route "t": url_template is for agents outside Archestra',
+    );
+    expect(() => loadSettings(env([{ name: 't', topic_pattern: 'e', agent_id: 'a', url_template: 'https://{header.tenant}.example.com/a2a' }]))).toThrow(
+      'field "url_template": may only use placeholders after the host',
+    );
   });
 });
