@@ -151,7 +151,32 @@ describe('circuit breaker per agent', () => {
   });
 });
 
+describe('circuit breaker: what counts', () => {
+  test('an answer, even a permanent error, resets the count of consecutive transient failures', async () => {
+    sim.setBehaviour((r) => (r.method !== 'message/send' ? undefined : Number(/"n": (\d+)/.exec(r.text ?? '')?.[1]) % 2 === 0 ? { kind: 'http', status: 503 } : { kind: 'rpcError', code: -32602, message: 'bad params' }));
+    const breakers = new CircuitBreakers({ threshold: 2, coolDownMs: 60_000 });
+    const b = makeBridge(env([{ name: 'a', topic_pattern: 'events', agent_id: AGENT }], { ORDERING: 'none', MAX_CONCURRENCY: '1', MAX_RETRIES: '0' }), {
+      breakers,
+      deadLetters: { send: async () => new Set() },
+    });
+    const res = await b.run(mskEvent(records(8, 'events', 8)));
+    expect(res.outcomes.map((o) => o.code)).toEqual(Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? 'http_503' : 'jsonrpc_-32602')));
+    expect(breakers.openTargets()).toEqual([]);
+  });
+});
+
 describe('per-agent limits', () => {
+  test('routes of one target URL share one limiter with the smallest limit', () => {
+    const b = makeBridge(env([
+      { name: 'a', topic_pattern: 'x', agent_id: AGENT, max_in_flight: 3 },
+      { name: 'b', topic_pattern: 'y', agent_id: AGENT, max_in_flight: 2, rate_per_second: 5 },
+      { name: 'c', topic_pattern: 'z', agent_id: OTHER },
+    ]));
+    expect(b.deps.plans.get('a')!.target.limits).toEqual({ maxInFlight: 2, ratePerSecond: 5 });
+    expect(b.deps.plans.get('b')!.target.limits).toEqual({ maxInFlight: 2, ratePerSecond: 5 });
+    expect(b.deps.plans.get('c')!.target.limits).toBeUndefined();
+  });
+
   test('max_in_flight below MAX_CONCURRENCY: the measured in-flight maximum at the agent never exceeds it, nothing fails for waiting', async () => {
     sim.setLatency(30);
     const b = makeBridge(env([{ name: 'a', topic_pattern: 'events', agent_id: AGENT, max_in_flight: 2 }, { name: 'b', topic_pattern: 'other', agent_id: OTHER }], { ORDERING: 'none', MAX_CONCURRENCY: '10' }));
