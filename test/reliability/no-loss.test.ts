@@ -2,7 +2,8 @@
 // partitions and keys (poison records with and without an offset among them), under every ORDERING mode,
 // against the Archestra sim answering with seeded faults
 // (resets, hangs, slow and stalled bodies, 5xx, 429 with and without Retry-After, JSON-RPC errors retryable
-// and not, malformed and truncated bodies, wrong ids, tasks that never finish), with dead-letter writes that
+// and not, malformed and truncated bodies, wrong ids, tasks that never finish; circuits that open after 2
+// transient failures in a row in a quarter of the batches; a per-agent max_in_flight on the payments route), with dead-letter writes that
 // fail at random (in-memory sink) or go to a real SQS queue on moto_server. Every batch is judged by
 // support/classify.ts; each invariant is one test below, with the first counterexample and how to replay it.
 //
