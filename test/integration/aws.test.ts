@@ -338,7 +338,7 @@ describe('token from Secrets Manager (moto)', () => {
     const arn = (await sm.send(new CreateSecretCommand({ Name: 'archestra/empty', SecretString: JSON.stringify({ token: '' }) }))).ARN!;
     const bridge = makeBridge({ ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN_SECRET_ARN: arn, ROUTES_CONFIG: routes });
     const result = await bridge.run(mskEvent([{ topic: 'orders.events', partition: 0, offset: 1, value: { order_id: '1' } }]));
-    expect(result.outcomes[0]).toMatchObject({ status: 'failed', code: 'token_unavailable', message: 'secret JSON has no non-empty "token" field' });
+    expect(result.outcomes[0]).toMatchObject({ status: 'failed', code: 'token_invalid', message: 'secret JSON has no non-empty "token" field' });
     expect(sim.requests).toHaveLength(0);
   });
 
