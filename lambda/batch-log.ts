@@ -13,6 +13,9 @@ const STATUS_COUNTER: Record<FinalStatus, Counter> = {
   failed: 'RecordsFailed',
 };
 
+/** Records reported because their target was stopped (issue 19): counted besides RecordsFailed. */
+const STOP_COUNTER: Record<string, Counter | undefined> = { circuit_open: 'RecordsCircuitOpen', budget_exhausted: 'RecordsBudgetStopped' };
+
 /** One log line per record and one summary line per invocation, and the invocation's metrics. */
 export function logAndMeasure(
   outcomes: readonly RecordOutcome[],
@@ -28,11 +31,14 @@ export function logAndMeasure(
     const counter = STATUS_COUNTER[o.status];
     bump(totals, counter);
     if (o.retries) bump(totals, 'RecordsRetried', o.retries);
+    const stopped = STOP_COUNTER[o.code ?? ''];
+    if (stopped) bump(totals, stopped);
     if (o.route) {
       let r = perRoute.get(o.route);
       if (!r) perRoute.set(o.route, (r = { counts: {}, latenciesMs: [] }));
       bump(r.counts, counter);
       if (o.retries) bump(r.counts, 'RecordsRetried', o.retries);
+      if (stopped) bump(r.counts, stopped);
       if (o.status === 'delivered' && o.latencyMs !== undefined) r.latenciesMs.push(o.latencyMs);
     }
     const fields = {
@@ -47,6 +53,7 @@ export function logAndMeasure(
       ...(o.attempts ? { attempts: o.attempts } : {}),
       ...(o.latencyMs !== undefined ? { latencyMs: o.latencyMs } : {}),
       ...(o.reply !== undefined ? { reply: o.reply.slice(0, deps.logReplyChars) } : {}),
+      ...(o.traceparent !== undefined ? { traceparent: o.traceparent } : {}),
     };
     if (o.status === 'dead_lettered') deps.log.error('record dead-lettered', fields);
     else if (o.status === 'failed') deps.log.warn('record reported for redelivery', fields);

@@ -4,6 +4,8 @@
 import { compileRenderer } from './render';
 import type { Settings } from './config/settings';
 import { AgentClient, type TokenSource } from './deliver/agent-client';
+import { AgentLimits, type LimitSpec } from './deliver/agent-limits';
+import { CircuitBreakers } from './deliver/circuit-breaker';
 import { CredentialGates } from './deliver/credential-gate';
 import type { DeadLetterSink } from './dead-letter';
 import { createDynamoIdempotency } from './io/dynamo-idempotency';
@@ -14,6 +16,7 @@ import { logger, powertoolsMetrics, type Log, type MetricsSink } from './observe
 import type { Idempotency, PipelineDeps, RoutePlan } from './pipeline';
 import { createRecordRouter } from './route';
 import { loadReaders } from './schema/load';
+import { compileUrlTemplate } from './url-template';
 
 export interface EdgeOverrides {
   post?: HttpPost;
@@ -23,14 +26,24 @@ export interface EdgeOverrides {
   idempotency?: Idempotency | null;
   /** Credential memory shared with another pipeline (tests: several invocations of one warm container). */
   gates?: CredentialGates;
+  /** Circuits and per-target limiters shared with another pipeline (several invocations of one warm container). */
+  breakers?: CircuitBreakers;
+  limits?: AgentLimits;
   log?: Log;
   metrics?: MetricsSink;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }
 
+/** The target URL (for a templated route: its template, filled per record); an OpenAI route's url is a base URL. */
 export function targetUrl(s: Settings, route: RoutePlan['route']): string {
-  if (route.url) return route.url;
+  const own = route.url ?? route.urlTemplate;
+  if (route.target === 'openai') {
+    // Archestra's LLM proxy applies the platform's guardrails, budgets and logs to the call.
+    if (own) return `${own.replace(/\/+$/, '')}/chat/completions`;
+    return `${s.archestraUrl}/v1/openai/${encodeURIComponent(route.agentId)}/chat/completions`;
+  }
+  if (own) return own;
   const prefix = route.a2aVersion === '1.0' ? 'v2' : 'v1';
   return `${s.archestraUrl}/${prefix}/a2a/${encodeURIComponent(route.agentId)}`;
 }
@@ -38,16 +51,21 @@ export function targetUrl(s: Settings, route: RoutePlan['route']): string {
 export function buildPipeline(s: Settings, o: EdgeOverrides = {}): PipelineDeps {
   const archestraOrigin = s.archestraUrl ? new URL(s.archestraUrl).origin : undefined;
   const plans = new Map<string, RoutePlan>();
+  const limits = sharedLimits(s);
   for (const route of s.routes) {
     const url = targetUrl(s, route);
     plans.set(route.name, {
       route,
       render: compileRenderer(route, s.maxTextBytes),
+      ...(route.urlTemplate && { urlFor: compileUrlTemplate(url) }),
       target: {
         url,
         version: route.a2aVersion,
         timeoutMs: route.timeoutSeconds !== undefined ? route.timeoutSeconds * 1000 : s.requestTimeoutMs,
         sendToken: archestraOrigin !== undefined && new URL(url).origin === archestraOrigin,
+        protocol: route.target,
+        ...(route.target === 'openai' && { chat: { model: route.model!, systemPrompt: route.systemPrompt } }),
+        ...(limits.has(url) && { limits: limits.get(url), limitKey: url }),
       },
     });
   }
@@ -66,6 +84,8 @@ export function buildPipeline(s: Settings, o: EdgeOverrides = {}): PipelineDeps 
       minRequestMs: s.minRequestMs,
       now: o.now,
       sleep: o.sleep,
+      breakers: o.breakers ?? new CircuitBreakers({ threshold: s.breakerFailures, coolDownMs: s.breakerCooldownMs, now: o.now }),
+      limits: o.limits ?? new AgentLimits(o.now),
     }),
     tokens,
     gates: o.gates ?? new CredentialGates({ coolDownMs: s.authCooldownMs, now: o.now }),
@@ -83,4 +103,17 @@ export function buildPipeline(s: Settings, o: EdgeOverrides = {}): PipelineDeps 
     metrics: o.metrics ?? powertoolsMetrics,
     now: o.now,
   };
+}
+
+/** Routes that share a target URL share its limiter: the smallest limit any of them sets applies to all. */
+function sharedLimits(s: Settings): Map<string, LimitSpec> {
+  const out = new Map<string, LimitSpec>();
+  const min = (a: number | undefined, b: number | undefined) => (a === undefined ? b : b === undefined ? a : Math.min(a, b));
+  for (const route of s.routes) {
+    if (route.maxInFlight === undefined && route.ratePerSecond === undefined) continue;
+    const url = targetUrl(s, route);
+    const prev = out.get(url) ?? {};
+    out.set(url, { maxInFlight: min(prev.maxInFlight, route.maxInFlight), ratePerSecond: min(prev.ratePerSecond, route.ratePerSecond) });
+  }
+  return out;
 }

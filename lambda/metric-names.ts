@@ -1,6 +1,12 @@
 // The handler's metric names, shared with the CDK dashboard and alarms so a rename cannot drift apart.
 // Kept free of imports: infra/ loads it at synth without starting Powertools.
 
+/**
+ * Records reported without being sent because their target was stopped: its circuit open (consecutive
+ * transient failures) or its budget exhausted (HTTP 402). Also emitted per route; charted on the dashboard.
+ */
+export const TARGET_STOP_COUNTERS = ['RecordsCircuitOpen', 'RecordsBudgetStopped'] as const;
+
 /** Counters emitted as totals (dimension {service}). */
 export const COUNTERS = [
   'RecordsReceived',
@@ -11,6 +17,8 @@ export const COUNTERS = [
   'RecordsFailed',
   'DuplicatesSkipped',
   'TombstonesSkipped',
+  'RecordsCircuitOpen',
+  'RecordsBudgetStopped',
 ] as const;
 export type Counter = (typeof COUNTERS)[number];
 

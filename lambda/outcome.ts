@@ -16,4 +16,6 @@ export interface RecordOutcome {
   retries: number;
   latencyMs?: number;
   reply?: string;
+  /** The record's W3C traceparent header, when valid: its log line carries it so a trace crosses the bridge. */
+  traceparent?: string;
 }

@@ -7,6 +7,7 @@ import { poisonLetter, recordLetter, type DeadLetter, type DeadLetterSink, type 
 import type { AgentClient, DeliveryResult, Target, TokenSource } from './deliver/agent-client';
 import type { CredentialGates } from './deliver/credential-gate';
 import { deliveryKey, messageIds } from './deliver/ids';
+import { travellingHeaders } from './headers';
 import { logAndMeasure } from './batch-log';
 import type { Log, MetricsSink } from './observe';
 import type { FinalStatus, RecordOutcome } from './outcome';
@@ -20,6 +21,8 @@ export interface RoutePlan {
   route: Route;
   render: Renderer;
   target: Target;
+  /** A templated route's per-record URL (issue 19); absent: `target.url` for every record. */
+  urlFor?: (record: KafkaRecord) => { ok: true; url: string } | { ok: false; reason: string };
 }
 
 /** Optional idempotency store (see idempotency.ts): claims a record before sending it. */
@@ -79,6 +82,8 @@ interface Item {
   poison?: PoisonRecord;
   plan?: RoutePlan;
   text?: string;
+  /** Set when the route's URL is templated per record. */
+  url?: string;
   stage: Stage;
   code?: string;
   message?: string;
@@ -140,19 +145,24 @@ function routeAndRender(decoded: KafkaRecord, deps: PipelineDeps): Item {
   }
   const rendered = plan.render(record);
   if (!rendered.ok) return { record, plan, stage: 'dead_letter', code: 'render_failed', message: rendered.reason };
-  return { record, plan, text: rendered.text, stage: 'send' };
+  const at = plan.urlFor?.(record);
+  if (at && !at.ok) return { record, plan, stage: 'dead_letter', code: 'render_failed', message: at.reason };
+  return { record, plan, text: rendered.text, stage: 'send', ...(at?.ok && { url: at.url }) };
 }
 
 function toMessage(item: Item) {
   const r = item.record;
   const route = item.plan!.route;
+  // Issue 19: only allow-listed Kafka headers (and a valid traceparent) travel with the request.
+  const h = travellingHeaders(r, route);
   return {
     ...messageIds(r, route.name),
     text: item.text!,
     metadata: {
-      kafka: { topic: r.topic, partition: r.partition, offset: r.offset, key: r.key, timestamp: r.timestamp },
+      kafka: { topic: r.topic, partition: r.partition, offset: r.offset, key: r.key, timestamp: r.timestamp, ...(h.metadata && { headers: h.metadata }) },
       route: route.name,
     },
+    ...(h.http && { headers: h.http }),
   };
 }
 
@@ -352,7 +362,7 @@ async function deliverAll(items: Item[], poison: PoisonItem[], deadline: number,
       mayStart: () => !(!deps.idempotency && failures.below(r.partitionKey, r.offset) !== undefined),
       failing: () => failures.mark(r.partitionKey, r.offset),
     };
-    const target = item.plan!.target;
+    const target = item.url ? { ...item.plan!.target, url: item.url } : item.plan!.target;
     const res = await deps.client.deliver(msg, target, deadline, (fn) => slots.run(remaining, fn), gateOf(deps, target), guard, signals.deadline, signals.startedAt);
     deps.onDelivered?.();
     item.result = res;
@@ -448,7 +458,14 @@ function itemOutcome(i: Item): RecordOutcome {
     retries: res?.retries ?? 0,
     ...(res?.latencyMs !== undefined ? { latencyMs: res.latencyMs } : {}),
     ...(res?.reply !== undefined ? { reply: res.reply } : {}),
+    ...(r.headers.traceparent !== undefined && i.plan ? traceOf(i) : {}),
   };
+}
+
+/** The record's valid W3C trace context, for its log line. */
+function traceOf(i: Item): { traceparent?: string } {
+  const tp = travellingHeaders(i.record, i.plan!.route).traceparent;
+  return tp ? { traceparent: tp } : {};
 }
 
 function poisonOutcome(p: PoisonItem): RecordOutcome {

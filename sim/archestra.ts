@@ -200,6 +200,10 @@ export interface ArchestraSim {
   agents: Record<string, AgentConfig>;
   /** JSON-RPC endpoint of an agent: /v1/a2a/<id> for '0.3' (default), /v2/a2a/<id> for '1.0'. */
   agentUrl(agentId?: string, version?: ApiVersion): string;
+  /** Archestra's LLM proxy of an agent: /v1/openai/<id>/chat/completions. */
+  chatUrl(agentId?: string): string;
+  /** A plain OpenAI-compatible base URL (no token checked): POST <base>/chat/completions. */
+  chatBaseUrl: string;
   setBehaviour(behaviour: Behaviour | undefined): void;
   setLatency(latency: Latency | undefined): void;
   stats(): SimStats;
@@ -506,6 +510,75 @@ export async function startArchestraSim(opts: ArchestraSimOptions = {}): Promise
   }
 
   const ROUTE = /^\/(v1|v2)\/a2a\/([^/]+)(\/\.well-known\/(agent\.json|agent-card\.json))?\/?$/;
+  /** Archestra's LLM proxy (per agent, token required) and a plain OpenAI-compatible base URL (no token). */
+  const CHAT_ROUTE = /^\/v1\/(?:openai\/([^/]+)\/)?chat\/completions\/?$/;
+
+  function openaiError(status: number, message: string, type: string) {
+    return { error: { message, type, param: null, code: type } };
+  }
+
+  /** An OpenAI-compatible Chat Completions call: method `chat.completions`, `text` = the last user message. */
+  async function handleChat(req: IncomingMessage, res: ServerResponse, rec: RecordedRequest, m: RegExpExecArray) {
+    const { raw, tooLarge } = await readBody(req);
+    rec.rawBody = raw;
+    if (tooLarge) throw new HttpReply(413, openaiError(413, 'Request body is too large', 'invalid_request_error'));
+    try {
+      rec.body = raw ? JSON.parse(raw) : undefined;
+    } catch {
+      /* answered below */
+    }
+    if (req.method !== 'POST') throw new HttpReply(405, openaiError(405, `Method ${req.method} not allowed`, 'invalid_request_error'), { allow: 'POST' });
+    const agentId = m[1] !== undefined ? decodeURIComponent(m[1]) : undefined;
+    rec.agentId = agentId;
+    const agent = agentId !== undefined ? agents[agentId] : undefined;
+    if (agentId !== undefined) {
+      if (!UUID_V4.test(agentId) || (!agent && !acceptAny)) throw new HttpReply(unknownAgentStatus, openaiError(404, 'Agent not found', 'not_found_error'));
+      const accepted = agent?.tokens ?? opts.tokens;
+      const token = /^Bearer\s+(\S.*)$/i.exec(headersOf(rec).authorization ?? '')?.[1].trim();
+      if (!token || (accepted && !accepted.includes(token))) {
+        throw new HttpReply(401, openaiError(401, token ? 'Invalid or unauthorized token' : 'Authorization header required', 'invalid_api_key'));
+      }
+    }
+    const b = rec.body;
+    const messages = isObj(b) && Array.isArray(b.messages) ? b.messages : undefined;
+    if (!isObj(b) || typeof b.model !== 'string' || !messages || messages.length === 0) {
+      throw new HttpReply(400, openaiError(400, 'model and a non-empty messages array are required', 'invalid_request_error'));
+    }
+    rec.method = 'chat.completions';
+    bump(stats.byMethod, rec.method);
+    const lastUser = [...messages].reverse().find((x) => isObj(x) && x.role === 'user') as { content?: unknown } | undefined;
+    rec.text = typeof lastUser?.content === 'string' ? lastUser.content : '';
+    let reply: Reply | undefined;
+    try {
+      reply = (await agent?.behaviour?.(rec)) ?? (await behaviour?.(rec)) ?? undefined;
+    } catch (e) {
+      throw new HttpReply(500, openaiError(500, `archestra sim: behaviour threw: ${(e as Error).message}`, 'server_error'));
+    }
+    if (reply?.kind === 'hang') return finish(rec, 'hang');
+    const lat = agent?.latencyMs ?? latency;
+    await sleep(reply?.delayMs ?? (typeof lat === 'function' ? lat(rec) : lat ?? 0));
+    if (closed || res.destroyed) return;
+    const r = reply ?? { kind: 'message' as const };
+    if (r.kind === 'message') {
+      const content = r.text ?? summarize(rec.text);
+      return send(res, rec, 'message', 200, {
+        id: `chatcmpl-${randomUUID()}`,
+        object: 'chat.completion',
+        created: Math.floor(Date.now() / 1000),
+        model: b.model,
+        choices: [{ index: 0, message: { role: 'assistant', content, refusal: null }, finish_reason: 'stop', logprobs: null }],
+        usage: { prompt_tokens: rec.text.length, completion_tokens: content.length, total_tokens: rec.text.length + content.length },
+      });
+    }
+    if (r.kind === 'http' && r.body === undefined) {
+      const type = r.status === 402 ? 'budget_exceeded' : r.status === 429 ? 'rate_limit_exceeded' : r.status === 401 ? 'invalid_api_key' : r.status >= 500 ? 'server_error' : 'invalid_request_error';
+      return respond(res, rec, '0.3', null, { ...r, body: openaiError(r.status, STATUS_CODES[r.status] ?? 'Error', type) });
+    }
+    if (r.kind === 'http' || r.kind === 'reset' || r.kind === 'malformed' || r.kind === 'truncated') return respond(res, rec, '0.3', null, r);
+    throw new HttpReply(500, openaiError(500, `archestra sim: reply kind ${r.kind} has no chat completions form`, 'server_error'));
+  }
+
+  const headersOf = (rec: RecordedRequest) => rec.headers;
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const path = (req.url ?? '/').split('?')[0];
@@ -532,6 +605,8 @@ export async function startArchestraSim(opts: ArchestraSimOptions = {}): Promise
 
     let id: JsonRpcId = null;
     try {
+      const chat = CHAT_ROUTE.exec(path);
+      if (chat) return await handleChat(req, res, rec, chat);
       const { raw, tooLarge } = await readBody(req);
       rec.rawBody = raw;
       if (tooLarge) throw new HttpReply(413, fastifyError(413, 'Request body is too large', 'FST_ERR_CTP_BODY_TOO_LARGE'));
@@ -752,6 +827,8 @@ export async function startArchestraSim(opts: ArchestraSimOptions = {}): Promise
     requests,
     agents,
     agentUrl: (agentId = DEFAULT_AGENT_ID, version: ApiVersion = '0.3') => `${url}/${version === '0.3' ? 'v1' : 'v2'}/a2a/${agentId}`,
+    chatUrl: (agentId = DEFAULT_AGENT_ID) => `${url}/v1/openai/${agentId}/chat/completions`,
+    chatBaseUrl: `${url}/v1`,
     setBehaviour: (b) => void (behaviour = b),
     setLatency: (l) => void (latency = l),
     stats: () => ({ ...stats, byMethod: { ...stats.byMethod }, byOutcome: { ...stats.byOutcome }, byStatus: { ...stats.byStatus } }),

@@ -8,7 +8,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { COUNTERS, LATENCY_METRIC, ROUTE_COUNTERS } from '../../lambda/metric-names';
+import { COUNTERS, LATENCY_METRIC, ROUTE_COUNTERS, TARGET_STOP_COUNTERS } from '../../lambda/metric-names';
 import type { KafkaTrigger } from './kafka-triggers';
 
 export interface ObservabilityProps {
@@ -260,6 +260,10 @@ export class Observability extends Construct {
     );
     this.dashboard.addWidgets(
       ...ROUTE_METRICS.map((m) => this.graph(`${m} per route`, this.perRoute(m, cw.Stats.SUM), 8)),
+    );
+    // Issue 19: a target whose circuit is open (or whose budget is spent) has its records reported unsent.
+    this.dashboard.addWidgets(
+      ...TARGET_STOP_COUNTERS.map((m) => this.graph(`${m === 'RecordsCircuitOpen' ? 'Circuit open' : 'Budget exhausted'}: records not sent, per route`, this.perRoute(m, cw.Stats.SUM), 12)),
     );
     this.dashboard.addWidgets(
       ...LATENCY_STATS.map((stat) =>

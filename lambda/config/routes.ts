@@ -4,6 +4,7 @@
 import * as z from 'zod/mini';
 import { en } from 'zod/locales';
 import { checkTemplate } from '../template';
+import { checkUrlTemplate } from '../url-template';
 import type { FormatSpec } from '../schema/codecs';
 
 z.config(en());
@@ -40,6 +41,11 @@ const formatSchema = z
 const toFormat = (f: z.output<typeof formatSchema> | undefined): FormatSpec | undefined =>
   f && { type: f.type, schemaFile: f.schema_file, messageType: f.message_type, framing: f.framing, writerSchemas: f.writer_schemas };
 
+/** RFC 9110 token: what Node accepts as a header name. */
+const HTTP_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Headers of the request the bridge owns: a record must not be able to set them. */
+const RESERVED_HEADERS = new Set(['authorization', 'content-type', 'content-length', 'accept', 'a2a-version', 'host', 'connection', 'transfer-encoding', 'traceparent', 'tracestate']);
+
 const routeSchema = z
   .strictObject({
     name: nonEmpty(),
@@ -57,6 +63,14 @@ const routeSchema = z
     timeout_seconds: z.optional(z.number().check(z.positive('must be a positive number of seconds'), z.maximum(900, 'must be at most 900 (the Lambda maximum)'))),
     value_format: z.optional(formatSchema),
     key_format: z.optional(formatSchema),
+    url_template: z.optional(nonEmpty()),
+    target: z._default(z.enum(['a2a', 'openai']), 'a2a'),
+    model: z.optional(nonEmpty()),
+    system_prompt: z.optional(z.string()),
+    max_in_flight: z.optional(z.int().check(z.minimum(1, 'must be at least 1'))),
+    rate_per_second: z.optional(z.number().check(z.positive('must be a positive number of requests per second'))),
+    metadata_headers: z.optional(z.array(nonEmpty())),
+    forward_headers: z.optional(z.array(z.string().check(z.regex(HTTP_TOKEN, 'must be a valid HTTP header name')))),
   })
   .check(
     z.superRefine((route, ctx) => {
@@ -69,6 +83,20 @@ const routeSchema = z
       if (route.transform_template !== undefined) {
         const problem = checkTemplate(route.transform_template);
         if (problem) ctx.addIssue({ code: 'custom', path: ['transform_template'], message: problem });
+      }
+      if (route.url_template !== undefined) {
+        const problem = checkUrlTemplate(route.url_template);
+        if (problem) ctx.addIssue({ code: 'custom', path: ['url_template'], message: problem });
+        if (route.url !== undefined) ctx.addIssue({ code: 'custom', path: ['url_template'], message: 'conflicts with url: give one of them' });
+      }
+      if (route.target === 'openai' && route.model === undefined) ctx.addIssue({ code: 'custom', path: ['model'], message: 'is required for target "openai"' });
+      if (route.target !== 'openai') {
+        for (const f of ['model', 'system_prompt'] as const) {
+          if (route[f] !== undefined) ctx.addIssue({ code: 'custom', path: [f], message: 'is for target "openai" only' });
+        }
+      }
+      for (const name of route.forward_headers ?? []) {
+        if (RESERVED_HEADERS.has(name.toLowerCase())) ctx.addIssue({ code: 'custom', path: ['forward_headers'], message: `"${name}" is set by the bridge itself and cannot be forwarded` });
       }
       const p = route.topic_pattern;
       if (p.length > 1 && p.startsWith('/') && p.endsWith('/')) {
@@ -94,10 +122,23 @@ export interface Route {
   onOversize: 'dead_letter' | 'truncate';
   a2aVersion: '0.3' | '1.0';
   url?: string;
+  /** A per-record URL outside Archestra: `{header.NAME}` placeholders in its path or query (lambda/url-template). */
+  urlTemplate?: string;
   timeoutSeconds?: number;
   /** In-function Avro/Protobuf decoding of the value / key (lambda/schema). */
   valueFormat?: FormatSpec;
   keyFormat?: FormatSpec;
+  /** The wire protocol: A2A (default) or an OpenAI-compatible Chat Completions endpoint. */
+  target: 'a2a' | 'openai';
+  model?: string;
+  systemPrompt?: string;
+  /** Per-route limits below MAX_CONCURRENCY (shared by the routes of one target URL: the smallest wins). */
+  maxInFlight?: number;
+  ratePerSecond?: number;
+  /** Kafka headers copied into the A2A message's metadata (`kafka.headers`); nothing else is. */
+  metadataHeaders?: string[];
+  /** Kafka headers sent as HTTP headers of the request; nothing else is. */
+  forwardHeaders?: string[];
 }
 
 export class RouteConfigError extends Error {
@@ -163,9 +204,17 @@ export function parseRoutes(json: unknown, source = 'routes'): Route[] {
       onOversize: r.on_oversize,
       a2aVersion: r.a2a_version,
       url: r.url,
+      ...(r.url_template !== undefined && { urlTemplate: r.url_template }),
       timeoutSeconds: r.timeout_seconds,
       ...(r.value_format && { valueFormat: toFormat(r.value_format) }),
       ...(r.key_format && { keyFormat: toFormat(r.key_format) }),
+      target: r.target,
+      ...(r.model !== undefined && { model: r.model }),
+      ...(r.system_prompt !== undefined && { systemPrompt: r.system_prompt }),
+      ...(r.max_in_flight !== undefined && { maxInFlight: r.max_in_flight }),
+      ...(r.rate_per_second !== undefined && { ratePerSecond: r.rate_per_second }),
+      ...(r.metadata_headers !== undefined && { metadataHeaders: r.metadata_headers }),
+      ...(r.forward_headers !== undefined && { forwardHeaders: r.forward_headers }),
     });
   });
   if (problems.length) throw new RouteConfigError(`${source} is invalid:\n  - ${problems.join('\n  - ')}`);

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import * as z from 'zod/mini';
+import { templateOrigin } from '../url-template';
 import { parseRoutesText, RouteConfigError, type Route } from './routes';
 
 const seconds = (def: number) => z._default(z.coerce.number().check(z.positive()), def);
@@ -18,6 +19,8 @@ const envSchema = z.object({
   ARCHESTRA_TOKEN_SECRET_ARN: z.optional(z.string().check(z.startsWith('arn:', 'must be a Secrets Manager ARN'))),
   TOKEN_CACHE_TTL_SECONDS: seconds(300),
   AUTH_COOLDOWN_SECONDS: z._default(z.coerce.number().check(z.minimum(0)), 60),
+  CIRCUIT_BREAKER_FAILURES: count(5, 0, 1000),
+  CIRCUIT_BREAKER_COOLDOWN_SECONDS: z._default(z.coerce.number().check(z.minimum(0)), 30),
   DLQ_URL: z.optional(z.url({ error: 'must be the SQS queue URL' })),
   DLQ_MAX_MESSAGE_BYTES: count(256 * 1024, 16 * 1024, 1024 * 1024),
   ORDERING: z._default(z.enum(['partition', 'key', 'none']), 'key'),
@@ -44,6 +47,10 @@ export interface Settings {
   tokenTtlMs: number;
   /** A token value the agent refused is not sent again before this has passed, unless the secret changes. */
   authCooldownMs: number;
+  /** Consecutive transient failures of one target that open its circuit (0: never). */
+  breakerFailures: number;
+  /** How long an open circuit (or a spent budget) keeps a target unsent before one probe. */
+  breakerCooldownMs: number;
   dlqUrl?: string;
   dlqMaxMessageBytes: number;
   ordering: 'partition' | 'key' | 'none';
@@ -123,25 +130,31 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   const routes = readRoutes(given, problems);
   if (!parsed.success || !routes) throw new SettingsError(`invalid environment:\n  - ${problems.join('\n  - ')}`);
   const e = { ...parsed.data, ALLOW_INSECURE_HTTP: truthy(parsed.data.ALLOW_INSECURE_HTTP) };
-  const needsArchestra = routes.filter((r) => !r.url).map((r) => r.name);
+  const needsArchestra = routes.filter((r) => !r.url && !r.urlTemplate).map((r) => r.name);
   if (needsArchestra.length && !e.ARCHESTRA_URL) {
     problems.push(`ARCHESTRA_URL: required by route(s) without their own url: ${needsArchestra.join(', ')}`);
   }
   for (const r of routes) {
     // Archestra answers HTTP 400 for an agent id that is not a UUID: every record of the route would be dead-lettered.
-    if (!r.url && !UUID.test(r.agentId)) problems.push(`route "${r.name}": prompt_id ${JSON.stringify(r.agentId)} is not a UUID (Archestra's agent ids are UUIDs)`);
+    if (!r.url && !r.urlTemplate && !UUID.test(r.agentId)) problems.push(`route "${r.name}": prompt_id ${JSON.stringify(r.agentId)} is not a UUID (Archestra's agent ids are UUIDs)`);
   }
   if (e.ARCHESTRA_URL) {
     const p = checkTransport(e.ARCHESTRA_URL, e.ALLOW_INSECURE_HTTP, 'ARCHESTRA_URL');
     if (p) problems.push(p);
     const origin = new URL(e.ARCHESTRA_URL).origin;
-    const withToken = routes.filter((r) => !r.url || new URL(r.url).origin === origin).map((r) => r.name);
+    const withToken = routes.filter((r) => !r.urlTemplate && (!r.url || new URL(r.url).origin === origin)).map((r) => r.name);
+    // A record's headers choose the path of a templated URL: never one that would carry the Archestra token.
+    for (const r of routes) {
+      if (r.urlTemplate && templateOrigin(r.urlTemplate) === origin) problems.push(`route "${r.name}": url_template is for agents outside Archestra (it may not point at ARCHESTRA_URL's origin)`);
+    }
     if (withToken.length && !e.ARCHESTRA_TOKEN && !e.ARCHESTRA_TOKEN_SECRET_ARN) {
       problems.push(`ARCHESTRA_TOKEN_SECRET_ARN (or ARCHESTRA_TOKEN): required by route(s) sent to Archestra: ${withToken.join(', ')}`);
     }
   }
   for (const r of routes) {
-    const p = r.url && checkTransport(r.url, e.ALLOW_INSECURE_HTTP, `route "${r.name}" url`);
+    const p =
+      (r.url && checkTransport(r.url, e.ALLOW_INSECURE_HTTP, `route "${r.name}" url`)) ||
+      (r.urlTemplate && checkTransport(templateOrigin(r.urlTemplate), e.ALLOW_INSECURE_HTTP, `route "${r.name}" url_template`));
     if (p) problems.push(p);
   }
   if (e.ARCHESTRA_TOKEN && e.ARCHESTRA_TOKEN_SECRET_ARN) {
@@ -158,6 +171,8 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     tokenSecretArn: e.ARCHESTRA_TOKEN_SECRET_ARN,
     tokenTtlMs: e.TOKEN_CACHE_TTL_SECONDS * 1000,
     authCooldownMs: e.AUTH_COOLDOWN_SECONDS * 1000,
+    breakerFailures: e.CIRCUIT_BREAKER_FAILURES,
+    breakerCooldownMs: e.CIRCUIT_BREAKER_COOLDOWN_SECONDS * 1000,
     dlqUrl: e.DLQ_URL,
     dlqMaxMessageBytes: e.DLQ_MAX_MESSAGE_BYTES,
     ordering: e.ORDERING,

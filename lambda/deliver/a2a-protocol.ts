@@ -9,6 +9,8 @@ export interface OutgoingMessage {
   messageId: string;
   text: string;
   metadata: Record<string, unknown>;
+  /** Extra HTTP headers of the request (allow-listed record headers, W3C trace context). */
+  headers?: Record<string, string>;
 }
 
 export type FailureClass =
@@ -17,7 +19,9 @@ export type FailureClass =
   /** Dead-letter now. */
   | 'permanent'
   /** The credential was refused: remember the refusal (see CredentialGate), re-read the token, report the record. */
-  | 'auth';
+  | 'auth'
+  /** HTTP 402 from an LLM proxy: the spending limit is reached; the target stops for a cool-down, records are reported. */
+  | 'budget';
 
 export type Outcome =
   | { kind: 'success'; reply: string; taskId?: string }

@@ -1,7 +1,10 @@
 // Deliver stage: one record's message to its agent, with retries, Retry-After, task polling,
 // the credential gate and token re-read on auth failure, and the invocation's deadline. The HTTP call itself is injected.
 import { HttpError, type HttpPost } from '../io/http';
+import type { AgentLimits, LimitSpec, Release } from './agent-limits';
+import type { CircuitBreakers } from './circuit-breaker';
 import type { CredentialGate, CredentialVerdict } from './credential-gate';
+import { chatCompletionBody, chatRequestHeaders, interpretChatResponse, type ChatOptions } from './openai-protocol';
 import {
   failure,
   getTaskBody,
@@ -19,6 +22,13 @@ export interface Target {
   timeoutMs: number;
   /** Only Archestra's own origin receives the bearer token; a route's foreign `url` never sees it. */
   sendToken: boolean;
+  /** The wire protocol: A2A JSON-RPC (default) or OpenAI-compatible Chat Completions (with `chat`). */
+  protocol?: 'a2a' | 'openai';
+  chat?: ChatOptions;
+  /** Per-target limits below MAX_CONCURRENCY; the limiter and the circuit are keyed by `url`. */
+  limits?: LimitSpec;
+  /** The limiter's key when it is not `url` (a templated route: one limiter for all its per-record URLs). */
+  limitKey?: string;
 }
 
 export type DeliveryStatus =
@@ -73,6 +83,10 @@ export interface ClientOptions {
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
+  /** Per container: one circuit per target (absent: never open). */
+  breakers?: CircuitBreakers;
+  /** Per container: the per-target limiters (absent: no per-target limit). */
+  limits?: AgentLimits;
 }
 
 /** Runs a request when a concurrency slot is free; the scheduler decides who goes first. */
@@ -119,6 +133,14 @@ function verdictOf(out: Outcome, status: number | undefined): CredentialVerdict 
   return out.kind !== 'failure' || /^(jsonrpc_|task_)/.test(out.code) ? 'accepted' : 'unknown';
 }
 
+/** What one exchange says about its target's health: an answer closes the circuit, a transient failure counts. */
+function settleCircuit(b: CircuitBreakers, key: string, out: Outcome): void {
+  if (out.kind !== 'failure' || out.failure === 'permanent') b.success(key);
+  else if (out.failure === 'budget') b.trip(key, 'budget exhausted');
+  else if (out.failure === 'transient' && out.code !== 'deadline') b.failure(key, out.code);
+  else b.neutral(key);
+}
+
 interface Tally {
   attempts: number;
   retries: number;
@@ -145,12 +167,24 @@ export class AgentClient {
     return Math.round(base + this.random() * this.o.retryDelayMs);
   }
 
-  private async exchange(target: Target, body: unknown, rpcId: string, token: string | undefined, deadline: number): Promise<{ out: Outcome; status?: number }> {
+  private async exchange(
+    target: Target,
+    body: unknown,
+    rpcId: string,
+    token: string | undefined,
+    deadline: number,
+    extra: Record<string, string> | undefined,
+  ): Promise<{ out: Outcome; status?: number }> {
     const left = deadline - this.now();
     const timeoutMs = Math.min(target.timeoutMs, left);
+    const openai = target.protocol === 'openai';
+    const tok = target.sendToken ? token : undefined;
+    // Forwarded record headers first: the protocol's own headers (content type, credential) always win.
+    const headers = { ...extra, ...(openai ? chatRequestHeaders(tok) : requestHeaders(target.version, tok)) };
     try {
-      const reply = await this.o.post(target.url, requestHeaders(target.version, target.sendToken ? token : undefined), JSON.stringify(body), timeoutMs);
-      return { out: redact(interpretResponse(target.version, reply.status, reply.text, rpcId, reply.retryAfter), target.sendToken ? token : undefined), status: reply.status };
+      const reply = await this.o.post(target.url, headers, JSON.stringify(body), timeoutMs);
+      const out = openai ? interpretChatResponse(reply.status, reply.text, reply.retryAfter) : interpretResponse(target.version, reply.status, reply.text, rpcId, reply.retryAfter);
+      return { out: redact(out, tok), status: reply.status };
     } catch (err) {
       if (err instanceof HttpError) {
         if (err.code === 'timeout' && timeoutMs < target.timeoutMs) return { out: failure('transient', 'deadline', 'request cut short by the invocation deadline') };
@@ -219,7 +253,9 @@ export class AgentClient {
     t: Tally,
     result: ResultFn,
   ): Promise<DeliveryResult> {
-    const body = sendMessageBody(target.version, msg);
+    const body = target.protocol === 'openai' ? chatCompletionBody(target.chat ?? { model: '' }, msg) : sendMessageBody(target.version, msg);
+    const limiter = this.o.limits?.for(target.limitKey ?? target.url, target.limits);
+    const breakers = this.o.breakers;
     let reread = false;
     const outOfTime = () => result('deadline', { code: 'deadline', message: 'not enough time left in this invocation' });
 
@@ -250,17 +286,28 @@ export class AgentClient {
 
       let delay = 0;
       let outcome: Outcome;
+      // A per-target limit is waited for before the global slot, so a busy agent never holds a slot others could use.
+      let limit: Release | 'aborted' | undefined;
       try {
+        limit = limiter && (await limiter.acquire(signal));
+        if (limit === 'aborted') return outOfTime();
         outcome = await slot(async () => {
           // The slot may have been queued: re-check the deadline and the guard now.
           if (deadline - this.now() < this.o.minRequestMs) return failure('transient', 'deadline', 'not enough time left in this invocation');
           if (!guard.mayStart()) return HELD;
           if (gate.refusedAt(value) !== undefined) return STALE;
+          const admission = breakers?.admit(target.url);
+          if (admission?.kind === 'open') {
+            guard.failing();
+            return failure('transient', 'circuit_open', `not sent: the circuit of this target is open (${admission.reason}) until ${new Date(admission.until).toISOString()}`);
+          }
           t.firstSend ??= this.now();
           t.attempts++;
-          const { out, status } = await this.exchange(target, body, msg.rpcId, token, deadline);
+          const { out, status } = await this.exchange(target, body, msg.rpcId, token, deadline, msg.headers);
           // Settled before the slot is released: a request queued for it must see a refusal at once.
           permit.release(verdictOf(out, status));
+          if (breakers) settleCircuit(breakers, target.url, out);
+          if (out.kind === 'failure' && out.failure === 'budget') guard.failing();
           if (out.kind === 'failure') {
             // Decided inside the slot, so that a final failure is known before the slot goes to the next request.
             if (out.failure === 'transient') {
@@ -273,6 +320,7 @@ export class AgentClient {
         });
       } finally {
         permit.release('unknown');
+        if (typeof limit === 'function') limit();
       }
 
       if (outcome === HELD) return result('held', { code: 'not_sent', message: 'not sent: its partition failed below it' });
@@ -280,6 +328,8 @@ export class AgentClient {
       if (outcome.kind === 'success') return result('delivered', { reply: outcome.reply, taskId: outcome.taskId });
       if (outcome.kind === 'pending') return this.poll(target, msg, outcome.taskId, deadline, slot, gate, signal, result, t);
       if (outcome.code === 'deadline') return result('deadline', { code: outcome.code, message: outcome.message });
+      // Reported at once: an open circuit or a spent budget is not retried record by record.
+      if (outcome.failure === 'budget' || outcome.code === 'circuit_open') return result('transient', { code: outcome.code, message: outcome.message });
       if (outcome.failure === 'auth') {
         // The gate now holds the refusal: the next turn re-reads the secret (once) or reports the record.
         if (finalAuth) return result('auth', { code: outcome.code, message: outcome.message });
@@ -337,19 +387,24 @@ export class AgentClient {
       if (permit === 'aborted') return unfinished('when the time ran out');
       if (permit === 'refused') return result('auth', { code: 'auth_refused', message: `the agent refused this credential while task ${taskId} ran`, taskId });
       let outcome: Outcome;
+      const limiter = this.o.limits?.for(target.limitKey ?? target.url, target.limits);
+      let limit: Release | 'aborted' | undefined;
       try {
+        limit = limiter && (await limiter.acquire(signal));
+        if (limit === 'aborted') return unfinished('when the time ran out');
         outcome = await slot(async () => {
           // Queued for the slot or paused under load: the time may have run out meanwhile.
           if (giveUpAt - this.now() < this.o.minRequestMs) return failure('transient', 'deadline', 'no time left to poll');
           if (gate.refusedAt(value) !== undefined) return STALE;
           t.attempts++;
-          const { out, status } = await this.exchange(target, getTaskBody(target.version, rpcId, taskId), rpcId, token, giveUpAt);
+          const { out, status } = await this.exchange(target, getTaskBody(target.version, rpcId, taskId), rpcId, token, giveUpAt, msg.headers);
           // Settled before the slot is released: a request queued for it must see a refusal at once.
           permit.release(verdictOf(out, status));
           return out;
         });
       } finally {
         permit.release('unknown');
+        if (typeof limit === 'function') limit();
       }
       if (outcome.kind === 'failure' && outcome.code === 'deadline') return unfinished('when the time ran out');
       if (outcome === STALE) return result('auth', { code: 'auth_refused', message: `the agent refused this credential while task ${taskId} ran`, taskId });

@@ -28,6 +28,9 @@ test('without route names, per-route graphs SEARCH the route dimension of the se
   for (const m of ROUTE_METRICS) {
     expect(expression(`${m} per route`)).toBe(`SEARCH('{"Acme/Bridge",route,service} MetricName="${m}" service="svc"', 'Sum', 60)`);
   }
+  // Issue 19: the records a stopped target (open circuit, spent budget) had reported unsent, per route.
+  expect(expression('Circuit open: records not sent, per route')).toBe(`SEARCH('{"Acme/Bridge",route,service} MetricName="RecordsCircuitOpen" service="svc"', 'Sum', 60)`);
+  expect(expression('Budget exhausted: records not sent, per route')).toBe(`SEARCH('{"Acme/Bridge",route,service} MetricName="RecordsBudgetStopped" service="svc"', 'Sum', 60)`);
   for (const stat of LATENCY_STATS) {
     expect(expression(`A2A latency ${stat} per route (ms)`)).toBe(
       `SEARCH('{"Acme/Bridge",route,service} MetricName="A2ALatency" service="svc"', '${stat}', 60)`,
@@ -68,4 +71,22 @@ test('the handler emits TombstonesSkipped with the route dimension, as the per-r
   const dims = (perRoute!._aws as { CloudWatchMetrics: Array<{ Dimensions: string[][] }> }).CloudWatchMetrics[0].Dimensions[0];
   expect([...dims].sort()).toEqual(['route', 'service']);
   expect(ROUTE_METRICS).toContain('TombstonesSkipped');
+});
+
+test('a record reported because its circuit is open is counted as RecordsCircuitOpen, total and per route', async () => {
+  const { logAndMeasure } = await import('../../lambda/batch-log');
+  const adds: Array<[Record<string, number>, Map<string, { counts: Record<string, number> }>]> = [];
+  const log = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+  logAndMeasure(
+    [
+      { topic: 't', partition: 0, offset: 1, route: 'r', status: 'failed', code: 'circuit_open', attempts: 0, retries: 0 } as never,
+      { topic: 't', partition: 1, offset: 1, route: 'r', status: 'failed', code: 'budget_exhausted', attempts: 1, retries: 0 } as never,
+    ],
+    new Map(),
+    1,
+    null,
+    { log, metrics: { add: (t, p) => adds.push([t as Record<string, number>, p as never]) }, logReplyChars: 10 },
+  );
+  expect(adds[0][0]).toMatchObject({ RecordsFailed: 2, RecordsCircuitOpen: 1, RecordsBudgetStopped: 1 });
+  expect(adds[0][1].get('r')!.counts).toMatchObject({ RecordsCircuitOpen: 1, RecordsBudgetStopped: 1 });
 });

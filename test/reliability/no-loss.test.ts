@@ -2,7 +2,8 @@
 // partitions and keys (poison records with and without an offset among them), under every ORDERING mode,
 // against the Archestra sim answering with seeded faults
 // (resets, hangs, slow and stalled bodies, 5xx, 429 with and without Retry-After, JSON-RPC errors retryable
-// and not, malformed and truncated bodies, wrong ids, tasks that never finish), with dead-letter writes that
+// and not, malformed and truncated bodies, wrong ids, tasks that never finish; circuits that open after 2
+// transient failures in a row in a quarter of the batches; a per-agent max_in_flight on the payments route), with dead-letter writes that
 // fail at random (in-memory sink) or go to a real SQS queue on moto_server. Every batch is judged by
 // support/classify.ts; each invariant is one test below, with the first counterexample and how to replay it.
 //
@@ -161,6 +162,11 @@ describe(`no loss under random faults (profile ${P.name}, seed ${P.seed})`, () =
   test('a refused token is not sent again within the cool-down; a wrong token costs at most 2 refused requests per container per 60 s', () => {
     held('refused-resend', 'refusals');
     expect(tally.f.wrongTokenRefusedPer60s).toBeLessThanOrEqual(2);
+  });
+
+  test('issue 19: requests in flight to an agent never exceed its max_in_flight; circuits open under sustained faults and no record is lost to them', () => {
+    held('agent-limit');
+    expect(tally.f.codes.circuit_open ?? 0).toBeGreaterThan(0);
   });
 
   test('invariant 1: no record is lost (each is delivered, dead-lettered, reported, or skipped by configuration)', () => {

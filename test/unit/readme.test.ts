@@ -19,3 +19,12 @@ test('every environment variable the settings read is in the configuration table
   expect(vars.length).toBeGreaterThan(15);
   for (const v of vars) expect(readme).toContain(`| \`${v}\` |`);
 });
+
+test('the route targets example in the README is a valid routes file', () => {
+  const block = readme.split('## Route targets and traffic')[1].match(/```json\n([\s\S]*?)```/)![1];
+  const routes = parseRoutesText(block, 'README targets example');
+  expect(routes.map((r) => [r.name, r.target])).toEqual([
+    ['summaries', 'openai'],
+    ['tenant-agents', 'a2a'],
+  ]);
+});

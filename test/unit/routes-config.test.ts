@@ -43,6 +43,7 @@ describe('parseRoutes: valid configurations', () => {
       a2aVersion: '1.0',
       url: 'https://agents.example.com/a2a/concierge',
       timeoutSeconds: 120,
+      target: 'a2a',
     });
   });
 
@@ -60,6 +61,7 @@ describe('parseRoutes: valid configurations', () => {
       a2aVersion: '0.3',
       url: undefined,
       timeoutSeconds: undefined,
+      target: 'a2a',
     });
   });
 
@@ -251,5 +253,29 @@ describe('value_format / key_format', () => {
     [{ type: 'json', schema_file: 'o.avsc' }, 'field "value_format.type"'],
   ])('%j is refused', (format, message) => {
     expect(() => parseRoutes([{ ...base, value_format: format }])).toThrow(message);
+  });
+});
+
+describe('issue 19 route options', () => {
+  test('an OpenAI-compatible target with model and system prompt, limits and header allow-lists', () => {
+    const [r] = parseRoutes([
+      { ...base, target: 'openai', model: 'gpt-4o-mini', system_prompt: 'Be brief.', max_in_flight: 2, rate_per_second: 0.5, metadata_headers: ['tenant'], forward_headers: ['x-tenant'] },
+    ]);
+    expect(r).toMatchObject({ target: 'openai', model: 'gpt-4o-mini', systemPrompt: 'Be brief.', maxInFlight: 2, ratePerSecond: 0.5, metadataHeaders: ['tenant'], forwardHeaders: ['x-tenant'] });
+  });
+
+  test.each([
+    [{ target: 'openai' }, 'field "model": is required for target "openai"'],
+    [{ model: 'm' }, 'field "model": is for target "openai" only'],
+    [{ system_prompt: 's' }, 'field "system_prompt": is for target "openai" only'],
+    [{ target: 'grpc' }, 'field "target"'],
+    [{ max_in_flight: 0 }, 'field "max_in_flight": must be at least 1'],
+    [{ max_in_flight: 1.5 }, 'field "max_in_flight"'],
+    [{ rate_per_second: 0 }, 'field "rate_per_second": must be a positive number'],
+    [{ forward_headers: ['bad header'] }, 'must be a valid HTTP header name'],
+    [{ forward_headers: ['Authorization'] }, '"Authorization" is set by the bridge itself'],
+    [{ forward_headers: ['traceparent'] }, '"traceparent" is set by the bridge itself'],
+  ])('%j is refused: %s', (extra, message) => {
+    expect(problem([{ ...base, ...extra }])).toContain(message);
   });
 });

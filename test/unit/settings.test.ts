@@ -36,6 +36,8 @@ describe('loadSettings: defaults', () => {
       tokenSecretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:archestra-AbCdEf',
       tokenTtlMs: 300_000,
       authCooldownMs: 60_000,
+      breakerFailures: 5,
+      breakerCooldownMs: 30_000,
       dlqUrl: undefined,
       dlqMaxMessageBytes: 262_144,
       ordering: 'key',

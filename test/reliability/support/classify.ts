@@ -72,6 +72,8 @@ export interface Observation {
   sendsAfterRefusal?: number;
   /** The idempotency store was on: the pipeline does not hold partitions then (no `hold` check). */
   idempotency?: boolean;
+  /** Per agent with a limit: the most requests in flight at once, as the HTTP edge saw them. */
+  agentInFlight?: Array<{ agent: string; limit: number; max: number }>;
 }
 
 export type InvariantId =
@@ -91,6 +93,7 @@ export type InvariantId =
   | 'deadline' // the handler answered after Lambda's deadline (or not at all)
   | 'after-return' // a request reached the agent after the handler had returned
   | 'refused-resend' // the token was sent again after the agent refused it, within the cool-down
+  | 'agent-limit' // more requests in flight to one agent than its route's max_in_flight
   | 'refusals'; // more refused requests per container per 60 s than the published figure (wrong-token batches)
 
 export const INVARIANTS: readonly InvariantId[] = [
@@ -111,6 +114,7 @@ export const INVARIANTS: readonly InvariantId[] = [
   'after-return',
   'refused-resend',
   'refusals',
+  'agent-limit',
 ];
 
 export interface Violation {
@@ -353,6 +357,9 @@ export function judge(o: Observation): Verdict {
     violations.push({ invariant: 'deadline', detail: `answered after ${o.durationMs.toFixed(0)} ms, Lambda's deadline was ${o.remainingMs} ms` });
   }
   if (o.lateRequests) violations.push({ invariant: 'after-return', detail: `${o.lateRequests} request(s) reached the agent after the handler returned` });
+  for (const a of o.agentInFlight ?? []) {
+    if (a.max > a.limit) violations.push({ invariant: 'agent-limit', detail: `${a.max} requests in flight to agent ${a.agent} at once, its limit is ${a.limit}` });
+  }
   if (o.sendsAfterRefusal) violations.push({ invariant: 'refused-resend', detail: `${o.sendsAfterRefusal} send(s) started after the agent refused the token` });
 
   // ---- hold: no send starts above a partition's failure offset once that failure is known ------------------

@@ -35,8 +35,12 @@ export const ROUTES = [
     a2a_version: '1.0',
     transform_template: 'Payment {id}: {amount} [{$topic}/{$partition}@{$offset}]',
     on_missing: 'fail',
+    // Issue 19: a per-agent limit below MAX_CONCURRENCY, measured at the HTTP edge (invariant agent-limit).
+    max_in_flight: 2,
   },
 ];
+/** The per-agent limits of ROUTES, by agent id. */
+export const AGENT_LIMITS: Record<string, number> = { [AGENT_PAYMENTS]: 2 };
 
 export const TOPICS = ['orders.eu', 'orders.us', 'payments', 'metrics'] as const;
 export type Topic = (typeof TOPICS)[number];
@@ -299,7 +303,22 @@ export async function runBatch(spec: BatchSpec, o: RunOptions): Promise<BatchRun
   // When the agent's first refusal of the token reached the bridge, and the requests started after it.
   let refusedAt = Infinity;
   let sendsAfterRefusal = 0;
+  // Requests in flight per agent, as the HTTP edge sees them (issue 19's per-agent limit).
+  const inFlight = new Map<string, number>();
+  const maxInFlight = new Map<string, number>();
   const post: HttpPost = async (url, headers, body, timeoutMs) => {
+    const agent = Object.keys(AGENT_LIMITS).find((a) => url.includes(a));
+    if (agent) {
+      inFlight.set(agent, (inFlight.get(agent) ?? 0) + 1);
+      maxInFlight.set(agent, Math.max(maxInFlight.get(agent) ?? 0, inFlight.get(agent)!));
+    }
+    try {
+      return await observedPost(url, headers, body, timeoutMs);
+    } finally {
+      if (agent) inFlight.set(agent, inFlight.get(agent)! - 1);
+    }
+  };
+  const observedPost: HttpPost = async (url, headers, body, timeoutMs) => {
     const at = performance.now();
     // 1 ms of grace: the refusal is seen here a few microtasks before the bridge has recorded it.
     if (at > refusedAt + 1) sendsAfterRefusal++;
@@ -333,6 +352,9 @@ export async function runBatch(spec: BatchSpec, o: RunOptions): Promise<BatchRun
       MAX_CONCURRENCY: String(spec.maxConcurrency),
       MAX_RETRIES: String(spec.maxRetries),
       REQUEST_TIMEOUT: '0.3',
+      // Issue 19: in a quarter of the batches a low threshold, so that circuits open (and report their records)
+      // under the fault mix; the others keep the default and the full reach of the fault catalogue.
+      ...(spec.seed % 4 === 0 ? { CIRCUIT_BREAKER_FAILURES: '2' } : {}),
       ...(o.sqs ? { DLQ_URL: o.sqs.queueUrl } : {}),
       ...o.env,
     },
@@ -435,6 +457,7 @@ export async function runBatch(spec: BatchSpec, o: RunOptions): Promise<BatchRun
     lateRequests,
     sendsAfterRefusal,
     idempotency: idempotency !== undefined,
+    agentInFlight: Object.entries(AGENT_LIMITS).map(([agent, limit]) => ({ agent, limit, max: maxInFlight.get(agent) ?? 0 })),
   };
   const verdict = judge(observation);
   // Disagreements between the bridge and the agent are timing stories: attach the record's exchange to them.
