@@ -19,17 +19,7 @@ export interface Mutant {
   survives?: string;
 }
 
-/**
- * Test files red on main without any mutant (merge of issues 12 and 15, 2026-12-01): a red baseline stops the
- * whole run, so they are left out of every list below until they are green again (then empty this set):
- * - integration/aws: the empty JSON token now ends as token_invalid (the test expects token_unavailable), and the
- *   offset-less letter test expects [5 failed, 6 delivered] and 6 now ends failed too;
- * - integration/idempotency: the concurrent-invocations test expects 4 requests in flight with a token never
- *   accepted, which the credential gate (one trial request) now forbids;
- * - integration/schema-records: the cold-start schema-file checks build settings without a token.
- */
-const RED_ON_MAIN = new Set(['integration/aws', 'integration/idempotency', 'integration/schema-records']);
-const t = (...names: string[]) => names.filter((n) => !RED_ON_MAIN.has(n)).map((n) => `test/${n}.test.ts`);
+const t = (...names: string[]) => names.map((n) => `test/${n}.test.ts`);
 
 // The deterministic tests that exercise each module (unit first: they fail fastest).
 const T = {
@@ -91,7 +81,7 @@ export const MUTANTS: Mutant[] = [
   { id: 'a2a-retry-after-seconds-as-ms', file: 'lambda/deliver/a2a-protocol.ts', find: 'return Math.round(Number(trimmed) * 1000);', replace: 'return Math.round(Number(trimmed));', why: 'Retry-After: 2 waits 2 ms', tests: T.a2a },
 
   // ---- agent-client ----------------------------------------------------------------------------------------
-  { id: 'client-task-timeout-permanent', file: 'lambda/deliver/agent-client.ts', find: "return result(byDeadline ? 'deadline' : 'transient', {", replace: "return result(byDeadline ? 'deadline' : 'permanent', {", why: 'issue 21 #5: a slow task is dead-lettered instead of redelivered', tests: T.client },
+  { id: 'client-task-timeout-permanent', file: 'lambda/deliver/agent-client.ts', find: "return result(byDeadline ? 'deadline' : 'transient', {", replace: "return result(byDeadline ? 'deadline' : 'permanent', {", why: 'issue 21 #5: a slow task is dead-lettered instead of redelivered', tests: [...T.client, 'test/integration/aws.test.ts'] },
   { id: 'client-retry-after-ignored', file: 'lambda/deliver/agent-client.ts', find: 'if (retryAfterMs !== undefined) return retryAfterMs;', replace: '', why: "the agent's Retry-After is ignored", tests: T.client },
   { id: 'client-one-retry-too-many', file: 'lambda/deliver/agent-client.ts', find: "if (t.retries >= this.o.maxRetries) return result('transient',", replace: "if (t.retries > this.o.maxRetries) return result('transient',", why: 'MAX_RETRIES + 1 retries', tests: T.client },
   { id: 'client-auth-no-refresh', file: 'lambda/deliver/agent-client.ts', find: 'return this.o.tokens.get({ fresherThan: Math.max(at, invocationStart ?? this.now() - REREAD_REFUSED_MS), signal });', replace: 'return this.o.tokens.get({ signal });', why: 'a refused token is retried from the cache, never re-read', tests: T.client },
@@ -118,7 +108,7 @@ export const MUTANTS: Mutant[] = [
   { id: 'pipeline-letter-before-settled', file: 'lambda/pipeline.ts', find: 'if (!st.stopped) await settlement.below(r.partitionKey, r.offset);', replace: '', why: 'bug A: a letter written before the records below it settle', tests: T.pipeline },
   { id: 'pipeline-failed-letter-does-not-stop', file: 'lambda/pipeline.ts', find: "(dead-letter write failed: reported instead)` });\n          stop(item);", replace: "(dead-letter write failed: reported instead)` });", why: 'bug B: the chain goes on after its dead-letter write failed', tests: T.pipeline },
   { id: 'pipeline-permanent-reported', file: 'lambda/pipeline.ts', find: "res.status === 'permanent' ? 'dead_letter' : 'failed'", replace: "res.status === 'permanent' ? 'failed' : 'failed'", why: 'agent refusals redelivered forever instead of dead-lettered', tests: T.pipeline },
-  { id: 'pipeline-store-down-sends', file: 'lambda/pipeline.ts', find: "claim = 'in_progress';", replace: "claim = 'claimed';", why: 'an idempotency store outage sends without a claim', tests: T.pipeline, survives: "Not equivalent: a gap while test/integration/idempotency.test.ts is red on main and left out (see RED_ON_MAIN). Its test 'the store being down loses nothing' fails under this mutant (checked by hand in a copy); it counts again once that file is green." },
+  { id: 'pipeline-store-down-sends', file: 'lambda/pipeline.ts', find: "claim = 'in_progress';", replace: "claim = 'claimed';", why: 'an idempotency store outage sends without a claim', tests: T.pipeline },
   { id: 'pipeline-claim-not-released', file: 'lambda/pipeline.ts', find: ': store.release(key, signals.writeBy)));', replace: ': Promise.resolve()));', why: 'a failed record stays claimed until the deadline: redelivery reports it again', tests: T.pipeline },
   { id: 'pipeline-offsetless-failure-ignored', file: 'lambda/pipeline.ts', find: 'resumesWhole.has(r.partitionKey)', replace: 'resumesWhole.has(`${r.partitionKey}?`)', why: 'records of a partition that comes back whole are sent or dead-lettered now (twice in all)', tests: T.pipeline },
   { id: 'pipeline-claims-unbounded', file: 'lambda/pipeline.ts', find: 'const storeSlots = new PrioritySlots(deps.maxConcurrency);', replace: 'const storeSlots = new PrioritySlots(Math.max(1, items.length));', why: 'idempotency claims without a limit: with ORDERING=none a batch of 200 throws 200 PutItems at DynamoDB at once (throttled, then reported)', tests: T.pipeline },
@@ -126,18 +116,18 @@ export const MUTANTS: Mutant[] = [
   { id: 'pipeline-claim-unbounded-by-deadline', file: 'lambda/pipeline.ts', find: 'store.claim(key, deadline + deps.safetyMarginMs, signals.deadline)', replace: 'store.claim(key, deadline + deps.safetyMarginMs)', why: "a DynamoDB endpoint that never answers holds the invocation past Lambda's timeout (the whole batch comes back)", tests: T.pipeline },
 
   // ---- io/sqs-dead-letters ---------------------------------------------------------------------------------
-  { id: 'sqs-eleven-per-batch', file: 'lambda/io/sqs-dead-letters.ts', find: 'if (group.length === 10 ||', replace: 'if (group.length === 11 ||', why: 'issue 21 #2: SendMessageBatch with 11 entries is refused whole', tests: T.sqs, survives: "Not equivalent: a gap while test/integration/aws.test.ts is red on main and left out (see RED_ON_MAIN). Its test 'letters of more than ten partitions written in one round are split into calls of at most ten entries' fails under this mutant (checked by hand in a copy); it counts again once that file is green." },
-  { id: 'sqs-later-letters-not-failed', file: 'lambda/io/sqs-dead-letters.ts', find: 'for (const later of queues.get(letter.partitionKey) ?? []) failed.add(later.id);', replace: '', why: 'issue 21 #3: letters after a failed one are neither written nor reported (lost)', tests: T.sqs, survives: "Not equivalent: a gap while test/integration/aws.test.ts is red on main and left out (see RED_ON_MAIN). Its test 'a failed letter stops its partition' fails under this mutant (checked by hand in a copy); it counts again once that file is green." },
+  { id: 'sqs-eleven-per-batch', file: 'lambda/io/sqs-dead-letters.ts', find: 'if (group.length === 10 ||', replace: 'if (group.length === 11 ||', why: 'issue 21 #2: SendMessageBatch with 11 entries is refused whole', tests: T.sqs },
+  { id: 'sqs-later-letters-not-failed', file: 'lambda/io/sqs-dead-letters.ts', find: 'for (const later of queues.get(letter.partitionKey) ?? []) failed.add(later.id);', replace: '', why: 'issue 21 #3: letters after a failed one are neither written nor reported (lost)', tests: T.sqs },
   { id: 'sqs-failed-call-counted-written', file: 'lambda/io/sqs-dead-letters.ts', find: "// The whole call failed (network, auth, throttling past the SDK's retries, the deadline).\n          return group.map((m) => ({ m, retry: false }));", replace: '// swallowed\n          return [];', why: 'a failed SendMessageBatch call counts as written: records lost', tests: T.sqs },
 
   // ---- io/dynamo-idempotency -------------------------------------------------------------------------------
   { id: 'dynamo-in-progress-read-as-completed', file: 'lambda/io/dynamo-idempotency.ts', find: "return status === 'COMPLETED' ? 'completed' : 'in_progress';", replace: "return status === 'COMPLETED' || status === 'IN_PROGRESS' ? 'completed' : 'in_progress';", why: 'issue 21 #1: a record in progress elsewhere is skipped as a duplicate (lost if that invocation fails)', tests: T.dynamo },
   { id: 'dynamo-claim-expiry-reversed', file: 'lambda/io/dynamo-idempotency.ts', find: "ConditionExpression: 'attribute_not_exists(id) OR expiresAt < :now',", replace: "ConditionExpression: 'attribute_not_exists(id) OR expiresAt > :now',", why: 'the expiry test reversed: live claims of other invocations are taken over, expired ones block their record for hours', tests: T.dynamo },
-  { id: 'dynamo-completed-without-ttl', file: 'lambda/io/dynamo-idempotency.ts', find: "':exp': { N: String(epoch(now()) + o.ttlSeconds) },", replace: "':exp': { N: String(epoch(now())) },", why: 'a delivered mark expires at once: redelivery sends again', tests: T.dynamo, survives: "Not equivalent: a gap while test/integration/idempotency.test.ts is red on main and left out (see RED_ON_MAIN). Its test 'a batch redelivered from a middle offset' checks the expiresAt of the COMPLETED mark and fails under this mutant (checked by hand in a copy); it counts again once that file is green." },
+  { id: 'dynamo-completed-without-ttl', file: 'lambda/io/dynamo-idempotency.ts', find: "':exp': { N: String(epoch(now()) + o.ttlSeconds) },", replace: "':exp': { N: String(epoch(now())) },", why: 'a delivered mark expires at once: redelivery sends again', tests: T.dynamo },
 
   // ---- io/token --------------------------------------------------------------------------------------------
   { id: 'token-refresh-served-from-cache', file: 'lambda/io/token.ts', find: 'if (cached && !mustRead && (now() - cached.at < o.ttlMs', replace: 'if (cached && (now() - cached.at < o.ttlMs', why: 'a rotated token is not picked up after a refusal', tests: T.token },
-  { id: 'token-empty-json-token-accepted', file: 'lambda/io/token.ts', find: "if (typeof t !== 'string' || t.trim() === '') throw", replace: "if (typeof t !== 'string') throw", why: '{"token": ""} sends an empty bearer token', tests: T.token, survives: "Equivalent since issue 12: an empty or blank JSON token still ends as token_invalid before any request is made, refused by the checks after this one ('secret is empty', then tokenProblem, which allows only visible ASCII); only the error message changes. Planting the empty bearer again would take all three checks out. integration/aws.test.ts pins the message, but that file is red on main and left out." },
+  { id: 'token-empty-json-token-accepted', file: 'lambda/io/token.ts', find: "if (typeof t !== 'string' || t.trim() === '') throw", replace: "if (typeof t !== 'string') throw", why: '{"token": ""} sends an empty bearer token', tests: T.token },
 
   // ---- io/http ---------------------------------------------------------------------------------------------
   { id: 'http-truncated-body-accepted', file: 'lambda/io/http.ts', find: "if (!res.complete) return fail(new HttpError('network', 'connection closed before the reply was complete'));", replace: '', why: 'a cut connection is read as a (malformed, permanent) reply', tests: T.http, survives: "Equivalent on the Node 20 this runs on: a body cut short of its Content-Length or of its last chunk, by a reset or an orderly close, makes node:http emit 'aborted' / 'error' (both handled as a network error) and never 'end', so this check in the 'end' handler is never reached; http.test.ts pins all three closes. Kept as defence in depth." },
