@@ -28,11 +28,15 @@ export function logAndMeasure(
     const counter = STATUS_COUNTER[o.status];
     bump(totals, counter);
     if (o.retries) bump(totals, 'RecordsRetried', o.retries);
+    if (o.replyTo) bump(totals, 'RepliesWritten');
+    if (o.replyWriteFailed) bump(totals, 'ReplyWriteFailures');
     if (o.route) {
       let r = perRoute.get(o.route);
       if (!r) perRoute.set(o.route, (r = { counts: {}, latenciesMs: [] }));
       bump(r.counts, counter);
       if (o.retries) bump(r.counts, 'RecordsRetried', o.retries);
+      if (o.replyTo) bump(r.counts, 'RepliesWritten');
+      if (o.replyWriteFailed) bump(r.counts, 'ReplyWriteFailures');
       if (o.status === 'delivered' && o.latencyMs !== undefined) r.latenciesMs.push(o.latencyMs);
     }
     const fields = {
@@ -47,6 +51,7 @@ export function logAndMeasure(
       ...(o.attempts ? { attempts: o.attempts } : {}),
       ...(o.latencyMs !== undefined ? { latencyMs: o.latencyMs } : {}),
       ...(o.reply !== undefined ? { reply: o.reply.slice(0, deps.logReplyChars) } : {}),
+      ...(o.replyTo !== undefined ? { replyTo: o.replyTo } : {}),
     };
     if (o.status === 'dead_lettered') deps.log.error('record dead-lettered', fields);
     else if (o.status === 'failed') deps.log.warn('record reported for redelivery', fields);

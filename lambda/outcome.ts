@@ -16,4 +16,8 @@ export interface RecordOutcome {
   retries: number;
   latencyMs?: number;
   reply?: string;
+  /** Where the reply was written (destination and message id or file); absent when none was. */
+  replyTo?: string;
+  /** A reply write failed in this invocation (the reason is in message). */
+  replyWriteFailed?: boolean;
 }

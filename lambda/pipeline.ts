@@ -13,6 +13,7 @@ import type { Renderer } from './render';
 import type { RecordRouter } from './route';
 import { PartitionFailures, Settlement } from './partition-state';
 import { buildChains, PrioritySlots, type Ordering } from './schedule';
+import type { ReplyResult, ReplyStage } from './reply/stage';
 
 export interface RoutePlan {
   route: Route;
@@ -26,9 +27,13 @@ export interface Idempotency {
    * 'claimed' = send it; 'completed' = already delivered; 'in_progress' = another invocation holds it.
    * The claim lapses at holdUntilMs (this invocation's deadline) if it is never completed or released.
    */
-  claim(key: string, holdUntilMs: number): Promise<'claimed' | 'completed' | 'in_progress'>;
+  claim(key: string, holdUntilMs: number): Promise<'claimed' | 'completed' | 'in_progress' | { replyPending: string }>;
   complete(key: string): Promise<void>;
   release(key: string): Promise<void>;
+  /** Reply stage (lambda/reply/stage.ts): the agent answered, its reply is unwritten; keep it for the redelivery. */
+  keepReply?(key: string, reply: string): Promise<void>;
+  /** The kept reply was written: the record is completed. */
+  replyWritten?(key: string): Promise<void>;
 }
 
 export interface PipelineDeps {
@@ -45,6 +50,8 @@ export interface PipelineDeps {
   log: Log;
   metrics: MetricsSink;
   now?: () => number;
+  /** Writes agents' replies for routes with a `reply` destination (lambda/reply). */
+  replies?: ReplyStage;
   /** Called when the agent client is done with a record (delivered or not): progress for the local CLI. */
   onDelivered?: () => void;
 }
@@ -76,6 +83,8 @@ interface Item {
   code?: string;
   message?: string;
   result?: DeliveryResult;
+  replyTo?: string;
+  replyWriteFailed?: boolean;
 }
 
 interface PoisonItem {
@@ -186,7 +195,8 @@ export async function processBatch(event: unknown, info: InvocationInfo, deps: P
     // Dead-letter writes may use the safety margin, but never the last moments before Lambda's own timeout.
     const writeBy = started + info.remainingMs - Math.min(250, deps.safetyMarginMs / 2);
     const letters = new LetterWriter(deps, batch.source, info, writeBy);
-    await deliverAll(items, poison, deadline, letters, deps);
+    const bootstrapServers = (event as { bootstrapServers?: unknown } | null)?.bootstrapServers;
+    await deliverAll(items, poison, deadline, letters, deps, typeof bootstrapServers === 'string' ? bootstrapServers : undefined);
   }
 
   const offsets = failureOffsets([
@@ -208,7 +218,14 @@ function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
-async function deliverAll(items: Item[], poison: PoisonItem[], deadline: number, letters: LetterWriter, deps: PipelineDeps): Promise<void> {
+async function deliverAll(
+  items: Item[],
+  poison: PoisonItem[],
+  deadline: number,
+  letters: LetterWriter,
+  deps: PipelineDeps,
+  bootstrapServers?: string,
+): Promise<void> {
   const failures = new PartitionFailures();
   const hold = !deps.idempotency;
 
@@ -289,8 +306,9 @@ async function deliverAll(items: Item[], poison: PoisonItem[], deadline: number,
     const r = item.record;
     const msg = toMessage(item);
     const key = deliveryKey(r, item.plan!.route.name);
+    const dest = item.plan!.route.reply;
     if (deps.idempotency) {
-      let claim: 'claimed' | 'completed' | 'in_progress';
+      let claim: Awaited<ReturnType<Idempotency['claim']>>;
       try {
         claim = await deps.idempotency.claim(key, deadline + deps.safetyMarginMs);
       } catch (err) {
@@ -305,6 +323,16 @@ async function deliverAll(items: Item[], poison: PoisonItem[], deadline: number,
         Object.assign(item, { stage: 'failed', code: 'in_progress', message: item.message ?? 'another invocation is delivering this record' });
         return;
       }
+      if (typeof claim === 'object') {
+        // --- reply stage (issue 14): an earlier invocation kept this record's reply; write it, do not call the agent.
+        if (!dest || !deps.replies) {
+          Object.assign(item, { stage: 'failed', code: 'reply_pending', message: 'a kept reply waits for a route reply destination that is no longer configured' });
+          return;
+        }
+        const res = await deps.replies.rewrite(dest, claim.replyPending, r, deadline, deps.idempotency, key, bootstrapServers);
+        applyReply(item, res, 'rewritten from the idempotency store; the agent was not called again');
+        return;
+      }
     }
     const guard = {
       mayStart: () => !(!deps.idempotency && failures.below(r.partitionKey, r.offset) !== undefined),
@@ -316,6 +344,15 @@ async function deliverAll(items: Item[], poison: PoisonItem[], deadline: number,
     item.code = res.code;
     item.message = res.message;
     item.stage = res.status === 'delivered' ? 'delivered' : res.status === 'permanent' ? 'dead_letter' : 'failed';
+    if (res.status === 'delivered' && dest && deps.replies) {
+      // --- reply stage (issue 14): the record is delivered only once its reply is written.
+      const rep = await writeReply(item, res, key, dest, bootstrapServers);
+      if (rep === 'kept') return; // the store holds the reply (REPLY_PENDING): neither complete nor release
+      if (rep === 'rerun') {
+        await deps.idempotency?.release(key).catch(() => undefined);
+        return;
+      }
+    }
     if (deps.idempotency) {
       try {
         if (res.status === 'delivered') await deps.idempotency.complete(key);
@@ -327,7 +364,45 @@ async function deliverAll(items: Item[], poison: PoisonItem[], deadline: number,
     }
   };
 
+  /** Writes a delivered record's reply; when that fails, keeps it in the store or dead-letters it with the record. */
+  const writeReply = async (item: Item, res: DeliveryResult, key: string, dest: NonNullable<RoutePlan['route']['reply']>, bootstrap?: string) => {
+    const route = item.plan!.route;
+    let result: ReplyResult;
+    try {
+      const prepared = deps.replies!.prepare(dest, item.record, route, { text: res.reply ?? '', taskId: res.taskId, attempts: res.attempts, latencyMs: res.latencyMs }, bootstrap);
+      result = await deps.replies!.write(prepared, deadline, deps.idempotency, key);
+    } catch (err) {
+      result = { outcome: 'kept', error: `reply could not be prepared: ${(err as Error).message}` };
+      Object.assign(item, { stage: 'failed', code: 'reply_write_failed', message: result.error, replyWriteFailed: true });
+      return 'rerun' as const;
+    }
+    if (result.outcome === 'unkept') {
+      // Overflow: the dead-letter queue keeps the answer with the record, so the agent is not run again.
+      const letter = recordLetter(item.record, { kind: 'reply_unwritten', class: 'reply_write_failed', message: result.error, attempts: res.attempts }, route, letters.ctx, result.envelope);
+      const [{ ok }] = await letters.write([{ target: item, letter }]);
+      Object.assign(item, { code: 'reply_write_failed', replyWriteFailed: true });
+      if (ok) {
+        Object.assign(item, { stage: 'dead_lettered', message: `${result.error}; the reply is in the dead-letter queue` });
+        return 'done' as const;
+      }
+      Object.assign(item, { stage: 'failed', message: `${result.error}; the dead-letter write failed too: the record runs again on redelivery` });
+      return 'rerun' as const;
+    }
+    applyReply(item, result, undefined);
+    return result.outcome === 'kept' ? ('kept' as const) : ('done' as const);
+  };
+
   await Promise.all(buildChains(items, deps.ordering).map((chain, index) => runChain(chain, index)));
+}
+
+function applyReply(item: Item, res: ReplyResult, note: string | undefined): void {
+  if (res.outcome === 'written') {
+    item.stage = 'delivered';
+    item.replyTo = res.where;
+    if (note) Object.assign(item, { code: 'reply_rewritten', message: `reply ${note}` });
+  } else {
+    Object.assign(item, { stage: 'failed', code: 'reply_write_failed', message: `${res.error}; the reply is kept and written on redelivery`, replyWriteFailed: true });
+  }
 }
 
 /** Records the bridge cannot read or render are poison; an agent's refusal is a permanent failure. */
@@ -404,6 +479,8 @@ function itemOutcome(i: Item): RecordOutcome {
     retries: res?.retries ?? 0,
     ...(res?.latencyMs !== undefined ? { latencyMs: res.latencyMs } : {}),
     ...(res?.reply !== undefined ? { reply: res.reply } : {}),
+    ...(i.replyTo !== undefined ? { replyTo: i.replyTo } : {}),
+    ...(i.replyWriteFailed ? { replyWriteFailed: true } : {}),
   };
 }
 

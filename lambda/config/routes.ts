@@ -5,6 +5,7 @@ import * as z from 'zod/mini';
 import { en } from 'zod/locales';
 import { checkTemplate } from '../template';
 import type { FormatSpec } from '../schema/codecs';
+import { parseDestination, type Destination } from '../reply/destination';
 
 z.config(en());
 
@@ -55,6 +56,8 @@ const routeSchema = z
     timeout_seconds: z.optional(z.number().check(z.positive('must be a positive number of seconds'), z.maximum(900, 'must be at most 900 (the Lambda maximum)'))),
     value_format: z.optional(formatSchema),
     key_format: z.optional(formatSchema),
+    reply: z.optional(nonEmpty()),
+    reply_headers: z.optional(z.array(nonEmpty())),
   })
   .check(
     z.superRefine((route, ctx) => {
@@ -67,6 +70,13 @@ const routeSchema = z
       if (route.transform_template !== undefined) {
         const problem = checkTemplate(route.transform_template);
         if (problem) ctx.addIssue({ code: 'custom', path: ['transform_template'], message: problem });
+      }
+      if (route.reply !== undefined) {
+        const d = parseDestination(route.reply);
+        if (typeof d === 'string') ctx.addIssue({ code: 'custom', path: ['reply'], message: d });
+      }
+      if (route.reply_headers !== undefined && route.reply === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['reply_headers'], message: 'needs reply (it chooses the headers copied into the reply)' });
       }
       const p = route.topic_pattern;
       if (p.length > 1 && p.startsWith('/') && p.endsWith('/')) {
@@ -96,6 +106,10 @@ export interface Route {
   /** In-function Avro/Protobuf decoding of the value / key (lambda/schema). */
   valueFormat?: FormatSpec;
   keyFormat?: FormatSpec;
+  /** Where the agent's replies go (lambda/reply). */
+  reply?: Destination;
+  /** Source headers copied into the reply envelope. */
+  replyHeaders?: string[];
 }
 
 export class RouteConfigError extends Error {
@@ -148,6 +162,8 @@ export function parseRoutes(json: unknown, source = 'routes'): Route[] {
       timeoutSeconds: r.timeout_seconds,
       ...(r.value_format && { valueFormat: toFormat(r.value_format) }),
       ...(r.key_format && { keyFormat: toFormat(r.key_format) }),
+      ...(r.reply !== undefined && { reply: parseDestination(r.reply) as Destination }),
+      ...(r.reply_headers && { replyHeaders: r.reply_headers }),
     });
   });
   if (problems.length) throw new RouteConfigError(`${source} is invalid:\n  - ${problems.join('\n  - ')}`);

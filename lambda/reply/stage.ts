@@ -1,0 +1,102 @@
+// The reply stage: after an agent answered, its reply is written to the route's destination before the record
+// counts as delivered. A failed write never sends the record to the agent again: the answer is kept in the
+// idempotency item (size-capped) and rewritten on redelivery, or, when it cannot be kept there, put in the
+// dead-letter queue with the record. Only when that write fails too is the record left to run again.
+import type { KafkaRecord } from '../decode';
+import { describeDestination, type Destination } from './destination';
+import { buildEnvelope, serializeEnvelope, type ReplyEnvelope } from './envelope';
+import { edgeFor, type ReplyEdges, type ReplyMessage } from './sink';
+
+export interface ReplyStore {
+  keepReply?(key: string, reply: string): Promise<void>;
+  replyWritten?(key: string): Promise<void>;
+}
+
+export interface ReplyStageOptions {
+  edges: ReplyEdges;
+  /** Largest serialized envelope kept in the idempotency item (DynamoDB items end at 400 KB). */
+  maxStoredBytes: number;
+  now?: () => number;
+}
+
+/** What became of a reply. `kept`: in the store, written on redelivery. `overflow`: the caller dead-letters it. */
+export type ReplyResult =
+  | { outcome: 'written'; where: string }
+  | { outcome: 'kept'; error: string }
+  | { outcome: 'unkept'; error: string; envelope: ReplyEnvelope; body: string };
+
+export interface PreparedReply {
+  dest: Destination;
+  envelope: ReplyEnvelope;
+  message: ReplyMessage;
+}
+
+export class ReplyStage {
+  constructor(private readonly o: ReplyStageOptions) {}
+
+  prepare(
+    dest: Destination,
+    record: KafkaRecord,
+    route: { name: string; agentId: string; replyHeaders?: readonly string[] },
+    answer: { text: string; taskId?: string; attempts: number; latencyMs?: number },
+    bootstrapServers?: string,
+  ): PreparedReply {
+    const envelope = buildEnvelope({ record, route, ...answer, at: new Date((this.o.now ?? Date.now)()) });
+    const body = serializeEnvelope(envelope, edgeFor(this.o.edges, dest).maxBytes);
+    return { dest, envelope, message: messageOf(envelope, body, record, bootstrapServers) };
+  }
+
+  /** Writes a prepared reply before `deadline` (epoch ms); on failure keeps it in the store when it can. */
+  async write(p: PreparedReply, deadline: number, store: ReplyStore | undefined, key: string): Promise<ReplyResult> {
+    const { error, where } = await this.attempt(p.dest, p.message, deadline);
+    if (error === undefined) return { outcome: 'written', where: where! };
+    if (store?.keepReply && Buffer.byteLength(p.message.body, 'utf8') <= this.o.maxStoredBytes) {
+      try {
+        await store.keepReply(key, p.message.body);
+        return { outcome: 'kept', error };
+      } catch (err) {
+        return { outcome: 'unkept', error: `${error}; keeping it in the idempotency store failed too: ${(err as Error).message}`, envelope: p.envelope, body: p.message.body };
+      }
+    }
+    return { outcome: 'unkept', error, envelope: p.envelope, body: p.message.body };
+  }
+
+  /** Rewrites a reply kept by an earlier invocation (the agent is not called). */
+  async rewrite(dest: Destination, body: string, record: KafkaRecord, deadline: number, store: ReplyStore, key: string, bootstrapServers?: string): Promise<ReplyResult> {
+    const envelope = JSON.parse(body) as ReplyEnvelope;
+    const { error, where } = await this.attempt(dest, messageOf(envelope, body, record, bootstrapServers), deadline);
+    if (error !== undefined) return { outcome: 'kept', error };
+    try {
+      await store.replyWritten?.(key);
+    } catch {
+      // Still REPLY_PENDING in the store: the next redelivery writes it once more (same envelope id).
+    }
+    return { outcome: 'written', where: where! };
+  }
+
+  private async attempt(dest: Destination, m: ReplyMessage, deadline: number): Promise<{ error?: string; where?: string }> {
+    const left = deadline - (this.o.now ?? Date.now)();
+    if (left <= 0) return { error: `no time left in this invocation to write the reply to ${describeDestination(dest)}` };
+    try {
+      return { where: await edgeFor(this.o.edges, dest).write(dest, m, AbortSignal.timeout(left)) };
+    } catch (err) {
+      return { error: `reply write to ${describeDestination(dest)} failed: ${(err as Error).message}` };
+    }
+  }
+}
+
+function messageOf(envelope: ReplyEnvelope, body: string, record: KafkaRecord, bootstrapServers?: string): ReplyMessage {
+  return {
+    body,
+    id: envelope.id,
+    keyB64: record.keyB64,
+    headers: {
+      'ce-id': envelope.id,
+      'ce-type': envelope.type,
+      'source-topic': record.topic,
+      'source-partition': String(record.partition),
+      'source-offset': String(record.offset),
+    },
+    ...(bootstrapServers ? { bootstrapServers } : {}),
+  };
+}
