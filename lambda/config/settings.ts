@@ -129,7 +129,6 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   if (e.REPLY_KAFKA_AUTH.startsWith('scram') && !e.REPLY_KAFKA_SECRET_ARN) {
     problems.push(`REPLY_KAFKA_AUTH=${e.REPLY_KAFKA_AUTH} needs REPLY_KAFKA_SECRET_ARN (a secret with username and password)`);
   }
-  if (e.REPLY_KAFKA_AUTH === 'iam' && !e.AWS_REGION) problems.push('REPLY_KAFKA_AUTH=iam needs AWS_REGION (the cluster\'s region)');
   if (problems.length) throw new SettingsError(`invalid environment:\n  - ${problems.join('\n  - ')}`);
   const replyBrokers = e.REPLY_KAFKA_BROKERS?.split(',').map((b) => b.trim()).filter(Boolean);
   return {

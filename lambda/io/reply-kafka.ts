@@ -31,7 +31,8 @@ export function createKafkaReplyEdge(o: KafkaReplyOptions): ReplyEdge {
         let sasl: import('kafkajs').SASLOptions | undefined;
         if (o.auth === 'iam') {
           const { generateAuthToken } = await import('aws-msk-iam-sasl-signer-js');
-          const region = o.region!;
+          const region = o.region;
+          if (!region) throw new Error('MSK IAM replies need the cluster\'s region: AWS_REGION is not set');
           sasl = { mechanism: 'oauthbearer', oauthBearerProvider: async () => ({ value: (await generateAuthToken({ region })).token }) };
         } else if (o.auth !== 'none') {
           const c = await o.scram!();

@@ -26,7 +26,6 @@ suite('replies to a Kafka topic (kcat mock cluster)', () => {
   let sim: ArchestraSim;
   let db: Dynalite;
   let mock: KafkaMock;
-  let tables = 0;
 
   beforeAll(async () => {
     [sim, db, mock] = await Promise.all([startArchestraSim({ tokens: [TOKEN] }), startDynalite(), startKafkaMock({ brokers: 1 })]);
