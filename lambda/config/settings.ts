@@ -37,7 +37,6 @@ const envSchema = z.object({
   REPLY_KAFKA_SECRET_ARN: z.optional(z.string().check(z.startsWith('arn:', 'must be a Secrets Manager ARN'))),
   REPLY_STORE_MAX_BYTES: count(300 * 1024, 1024, 380 * 1024),
   REPLY_DIR: z.optional(z.string()),
-  AWS_REGION: z.optional(z.string()),
 });
 
 export interface Settings {
@@ -158,7 +157,8 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       // MSK serves IAM (9098) and SCRAM (9096) on TLS listeners only.
       tls: e.REPLY_KAFKA_TLS !== undefined ? truthy(e.REPLY_KAFKA_TLS) : e.REPLY_KAFKA_AUTH !== 'none',
       ...(e.REPLY_KAFKA_SECRET_ARN ? { secretArn: e.REPLY_KAFKA_SECRET_ARN } : {}),
-      ...(e.AWS_REGION ? { region: e.AWS_REGION } : {}),
+      // Set by Lambda itself: the region of the function, which is the MSK cluster's.
+      ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),
     },
     replyStoreMaxBytes: e.REPLY_STORE_MAX_BYTES,
     ...(e.REPLY_DIR ? { replyDir: e.REPLY_DIR } : {}),
