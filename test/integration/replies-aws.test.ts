@@ -11,6 +11,9 @@ import { makeBridge, totals } from '../support/bridge';
 import { mskEvent, type TestRecord } from '../support/kafka';
 import { startMoto, type MotoServer } from '../support/moto';
 import { startPeers } from '../support/peers';
+import { startDynalite, type Dynalite } from '../support/dynalite';
+import { createDynamoIdempotency } from '../../lambda/io/dynamo-idempotency';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 
 jest.setTimeout(90_000);
 
@@ -22,10 +25,11 @@ let sim: ArchestraSim;
 let sqs: SQSClient;
 let sns: SNSClient;
 let events: EventBridgeClient;
+let db: Dynalite;
 const saved = { ...process.env };
 
 beforeAll(async () => {
-  [moto, sim] = await startPeers(startMoto(), startArchestraSim({ tokens: [TOKEN] }));
+  [moto, sim, db] = await startPeers(startMoto(), startArchestraSim({ tokens: [TOKEN] }), startDynalite());
   Object.assign(process.env, { AWS_ENDPOINT_URL: moto.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' });
   sqs = new SQSClient(moto.clientConfig);
   sns = new SNSClient(moto.clientConfig);
@@ -34,7 +38,7 @@ beforeAll(async () => {
 afterAll(async () => {
   process.env = saved;
   for (const c of [sqs, sns, events]) c?.destroy();
-  await Promise.all([moto?.stop(), sim?.close()]);
+  await Promise.all([moto?.stop(), sim?.close(), db?.stop()]);
 });
 beforeEach(async () => {
   await moto.reset();
@@ -132,4 +136,50 @@ test('without an idempotency store, a refused reply write dead-letters the recor
   expect(letter.reply).toMatchObject({ id: 'tickets-1-40#triage', data: { reply: { text: res.outcomes[0].reply } } });
   expect(totals(b).ReplyWriteFailures).toBe(1);
   expect(sim.requests.filter(isSend)).toHaveLength(1);
+});
+
+describe('with the idempotency store (dynalite)', () => {
+  const withStore = async (table: string, reply: string, env: Record<string, string> = {}) => {
+    await db.createIdempotencyTable(table);
+    return makeBridge(
+      { ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: JSON.stringify([{ name: 'triage', topic_pattern: 'tickets', prompt_id: AGENT, reply }]), ...env },
+      { idempotency: createDynamoIdempotency({ table, ttlSeconds: 3600, client: db.client }) },
+    );
+  };
+
+  test('a failed reply write is kept in the claim item and retried on redelivery without a second agent run', async () => {
+    const arn = `arn:aws:sqs:us-east-1:${ACCOUNT}:late-queue`;
+    const b = await withStore('replies-sqs-retry', arn);
+    const first = await b.run(mskEvent(records(1)));
+    expect(first.response.batchItemFailures).toEqual([{ itemIdentifier: { partition: 'tickets-1', offset: 40 } }]);
+    expect(first.outcomes[0]).toMatchObject({ status: 'failed', code: 'reply_write_failed' });
+    const item = await db.client.send(new GetItemCommand({ TableName: 'replies-sqs-retry', Key: { id: { S: 'tickets-1-40#triage' } } }));
+    expect(item.Item?.status.S).toBe('REPLY_PENDING');
+    expect((JSON.parse(item.Item!.reply.S!) as ReplyEnvelope).data.reply.text).toBe(first.outcomes[0].reply);
+
+    const q = await queue('late-queue'); // the destination exists now
+    const second = await b.run(mskEvent(records(1)));
+    expect(second.response.batchItemFailures).toEqual([]);
+    expect(second.outcomes[0]).toMatchObject({ status: 'delivered', code: 'reply_rewritten' });
+    const [body] = await drain(q.url, 1);
+    expect((JSON.parse(body) as ReplyEnvelope).data.reply.text).toBe(first.outcomes[0].reply);
+    expect(sim.requests.filter(isSend)).toHaveLength(1);
+    const done = await db.client.send(new GetItemCommand({ TableName: 'replies-sqs-retry', Key: { id: { S: 'tickets-1-40#triage' } } }));
+    expect(done.Item?.status.S).toBe('COMPLETED');
+    expect(done.Item?.reply).toBeUndefined();
+  });
+
+  test('a reply over REPLY_STORE_MAX_BYTES overflows to the dead-letter queue; the record is completed, not rerun', async () => {
+    const dlq = await queue('dlq-overflow');
+    sim.setBehaviour((r) => (isSend(r) ? { kind: 'message', text: 'z'.repeat(5000) } : undefined));
+    const b = await withStore('replies-overflow', `arn:aws:sqs:us-east-1:${ACCOUNT}:absent`, { DLQ_URL: dlq.url, REPLY_STORE_MAX_BYTES: '1024' });
+    const res = await b.run(mskEvent(records(1)));
+    expect(res.response.batchItemFailures).toEqual([]);
+    expect(res.outcomes[0]).toMatchObject({ status: 'dead_lettered', code: 'reply_write_failed' });
+    const [letter] = (await drain(dlq.url, 1)).map((m) => JSON.parse(m) as DeadLetterBody);
+    expect(letter).toMatchObject({ kind: 'reply_unwritten', reply: { data: { reply: { text: 'z'.repeat(5000) } } } });
+    const again = await b.run(mskEvent(records(1)));
+    expect(again.outcomes[0].status).toBe('duplicate');
+    expect(sim.requests.filter(isSend)).toHaveLength(1);
+  });
 });
