@@ -33,7 +33,13 @@ test('each destination the routes name is granted its one write action on its ow
     .map((f) => f.Properties.Environment?.Variables as Record<string, string> | undefined)
     .find((v) => v?.ROUTES_CONFIG_FILE)!;
   expect(env.REPLY_KAFKA_AUTH).toBe('iam');
-  expect(stack.observability.alarms.replyWriteFailures).toBeDefined();
+  const alarm = stack.observability.alarms.replyWriteFailures!;
+  const props = template.findResources('AWS::CloudWatch::Alarm');
+  const cfn = Object.values(props).find((a) => String(a.Properties.AlarmName).endsWith('-ReplyWriteFailures'))!.Properties;
+  expect(alarm).toBeDefined();
+  expect(JSON.stringify(cfn)).toContain('"MetricName":"ReplyWriteFailures"');
+  expect(cfn).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', EvaluationPeriods: 1 });
+  expect(JSON.stringify(cfn)).toMatch(/"Period":300/);
 });
 
 test('routes without replies: no reply grant, no reply alarm', () => {
