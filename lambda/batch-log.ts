@@ -52,6 +52,7 @@ export function logAndMeasure(
       ...(o.latencyMs !== undefined ? { latencyMs: o.latencyMs } : {}),
       ...(o.reply !== undefined ? { reply: o.reply.slice(0, deps.logReplyChars) } : {}),
       ...(o.replyTo !== undefined ? { replyTo: o.replyTo } : {}),
+      ...(o.errorsTo !== undefined ? { errorsTo: o.errorsTo } : {}),
     };
     if (o.status === 'dead_lettered') deps.log.error('record dead-lettered', fields);
     else if (o.status === 'failed') deps.log.warn('record reported for redelivery', fields);

@@ -38,7 +38,7 @@ export interface EdgeOverrides {
 /** The reply edges a deployment needs: only kinds some route names, so an unused SDK is never loaded. */
 export function replyEdges(s: Settings): ReplyEdges {
   if (s.replyDir) return folderEdges(createFolderReplyEdge(s.replyDir));
-  const kinds = new Set(s.routes.flatMap((r) => (r.reply ? [r.reply.kind] : [])));
+  const kinds = new Set(s.routes.flatMap((r) => [r.reply, r.errors].flatMap((d) => (d ? [d.kind] : []))));
   const k = s.replyKafka;
   const secretArn = k.secretArn;
   return {
@@ -116,7 +116,7 @@ export function buildPipeline(s: Settings, o: EdgeOverrides = {}): PipelineDeps 
     log: o.log ?? logger,
     metrics: o.metrics ?? powertoolsMetrics,
     now: o.now,
-    ...(s.routes.some((r) => r.reply) && {
+    ...(s.routes.some((r) => r.reply || r.errors) && {
       replies: new ReplyStage({ edges: o.replyEdges ?? replyEdges(s), maxStoredBytes: s.replyStoreMaxBytes, now: o.now }),
     }),
   };

@@ -18,6 +18,8 @@ export interface RecordOutcome {
   reply?: string;
   /** Where the reply was written (destination and message id or file); absent when none was. */
   replyTo?: string;
-  /** A reply write failed in this invocation (the reason is in message). */
+  /** A reply (or error announcement) write failed in this invocation. */
   replyWriteFailed?: boolean;
+  /** Where the dead-lettered record was announced (route `errors`). */
+  errorsTo?: string;
 }

@@ -85,6 +85,7 @@ interface Item {
   result?: DeliveryResult;
   replyTo?: string;
   replyWriteFailed?: boolean;
+  errorsTo?: string;
 }
 
 interface PoisonItem {
@@ -291,8 +292,20 @@ async function deliverAll(
                 letters.ctx,
               );
           const [{ ok }] = await letters.write([{ target: item, letter }]);
-          if (ok) item.stage = 'dead_lettered';
-          else {
+          if (ok) {
+            item.stage = 'dead_lettered';
+            // --- reply stage (issue 14): announce it on the route's errors destination (best effort).
+            const route = item.plan?.route;
+            if (route?.errors && deps.replies && !item.poison) {
+              const why = letterReason(item);
+              const res = await deps.replies.announce(route.errors, r, route, { class: why.class, message: why.message }, why.attempts, deadline, bootstrapServers);
+              if (res.where) item.errorsTo = res.where;
+              else {
+                item.replyWriteFailed = true;
+                deps.log.warn('error announcement not written (the record is in the dead-letter queue)', { topic: r.topic, partition: r.partition, offset: r.offset, error: res.error });
+              }
+            }
+          } else {
             Object.assign(item, { stage: 'failed', message: `${item.message} (dead-letter write failed: reported instead)` });
             stop(item);
           }
@@ -481,6 +494,7 @@ function itemOutcome(i: Item): RecordOutcome {
     ...(res?.reply !== undefined ? { reply: res.reply } : {}),
     ...(i.replyTo !== undefined ? { replyTo: i.replyTo } : {}),
     ...(i.replyWriteFailed ? { replyWriteFailed: true } : {}),
+    ...(i.errorsTo !== undefined ? { errorsTo: i.errorsTo } : {}),
   };
 }
 

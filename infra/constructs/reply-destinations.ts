@@ -17,14 +17,14 @@ export interface ReplyDestinationsProps {
 export class ReplyDestinationsError extends Error {}
 
 export class ReplyDestinations extends Construct {
-  /** The distinct destinations the routes name, in the order of the routes file. */
+  /** The distinct destinations the routes name (reply and errors), in the order of the routes file. */
   readonly destinations: Destination[];
 
   constructor(scope: Construct, id: string, props: ReplyDestinationsProps) {
     super(scope, id);
     const { config, routes, role } = props;
     const seen = new Map<string, Destination>();
-    for (const r of routes) if (r.reply) seen.set(r.reply.kind === 'kafka' ? r.reply.uri : r.reply.arn, r.reply);
+    for (const r of routes) for (const d of [r.reply, r.errors]) if (d) seen.set(d.kind === 'kafka' ? d.uri : d.arn, d);
     this.destinations = [...seen.values()];
 
     const problems: string[] = [];

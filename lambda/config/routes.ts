@@ -58,6 +58,7 @@ const routeSchema = z
     key_format: z.optional(formatSchema),
     reply: z.optional(nonEmpty()),
     reply_headers: z.optional(z.array(nonEmpty())),
+    errors: z.optional(nonEmpty()),
   })
   .check(
     z.superRefine((route, ctx) => {
@@ -74,6 +75,10 @@ const routeSchema = z
       if (route.reply !== undefined) {
         const d = parseDestination(route.reply);
         if (typeof d === 'string') ctx.addIssue({ code: 'custom', path: ['reply'], message: d });
+      }
+      if (route.errors !== undefined) {
+        const d = parseDestination(route.errors);
+        if (typeof d === 'string') ctx.addIssue({ code: 'custom', path: ['errors'], message: d });
       }
       if (route.reply_headers !== undefined && route.reply === undefined) {
         ctx.addIssue({ code: 'custom', path: ['reply_headers'], message: 'needs reply (it chooses the headers copied into the reply)' });
@@ -110,6 +115,8 @@ export interface Route {
   reply?: Destination;
   /** Source headers copied into the reply envelope. */
   replyHeaders?: string[];
+  /** Where records this route dead-letters are announced (the DLQ keeps their content). */
+  errors?: Destination;
 }
 
 export class RouteConfigError extends Error {
@@ -164,6 +171,7 @@ export function parseRoutes(json: unknown, source = 'routes'): Route[] {
       ...(r.key_format && { keyFormat: toFormat(r.key_format) }),
       ...(r.reply !== undefined && { reply: parseDestination(r.reply) as Destination }),
       ...(r.reply_headers && { replyHeaders: r.reply_headers }),
+      ...(r.errors !== undefined && { errors: parseDestination(r.errors) as Destination }),
     });
   });
   if (problems.length) throw new RouteConfigError(`${source} is invalid:\n  - ${problems.join('\n  - ')}`);

@@ -86,7 +86,7 @@ export function buildEnvelope(i: ReplyInput): ReplyEnvelope {
  * (never inside a surrogate pair) and the full size recorded in reply.truncatedFromBytes.
  */
 export function serializeEnvelope(e: ReplyEnvelope, maxBytes: number): string {
-  const json = (env: ReplyEnvelope) => JSON.stringify(env).replace(/[\uFFFE\uFFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+  const json = safeJson;
   const whole = json(e);
   if (Buffer.byteLength(whole, 'utf8') <= maxBytes) return whole;
   const text = e.data.reply.text;
@@ -107,4 +107,60 @@ export function serializeEnvelope(e: ReplyEnvelope, maxBytes: number): string {
   const out = json(cut(lo));
   if (Buffer.byteLength(out, 'utf8') > maxBytes) throw new RangeError(`reply envelope cannot fit in ${maxBytes} bytes even without its text`);
   return out;
+}
+
+/** JSON.stringify, with U+FFFE/U+FFFF escaped (SQS refuses them raw). */
+export function safeJson(v: unknown): string {
+  return JSON.stringify(v).replace(/[\uFFFE\uFFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+}
+
+export const ERROR_EVENT_TYPE = 'dev.kafka-a2a-bridge.error.v1';
+
+/** Announces a record the bridge gave up on (route `errors`): the dead-letter queue keeps its content. */
+export interface ErrorEnvelope {
+  specversion: '1.0';
+  id: string;
+  source: string;
+  type: typeof ERROR_EVENT_TYPE;
+  subject: string;
+  time: string;
+  datacontenttype: 'application/json';
+  data: {
+    version: typeof REPLY_SCHEMA_VERSION;
+    route: string;
+    agentId: string;
+    record: Omit<ReplyData['record'], 'headers'>;
+    error: { class: string; message: string };
+    attempts: number;
+    deadLettered: boolean;
+  };
+}
+
+export function buildErrorEnvelope(i: {
+  record: KafkaRecord;
+  route: { name: string; agentId: string };
+  error: { class: string; message: string };
+  attempts: number;
+  at: Date;
+}): ErrorEnvelope {
+  const r = i.record;
+  return {
+    specversion: '1.0',
+    id: `${deliveryKey(r, i.route.name)}!error`,
+    source: `urn:kafka-a2a-bridge:route:${i.route.name}`,
+    type: ERROR_EVENT_TYPE,
+    subject: `${r.topic}/${r.partition}/${r.offset}`,
+    time: i.at.toISOString(),
+    datacontenttype: 'application/json',
+    data: {
+      version: REPLY_SCHEMA_VERSION,
+      route: i.route.name,
+      agentId: i.route.agentId,
+      record: { topic: r.topic, partition: r.partition, offset: r.offset, key: r.key, keyBase64: r.keyB64, timestamp: r.timestamp },
+      // The message is cut: the dead-letter queue keeps the whole record and error.
+      error: { class: i.error.class, message: i.error.message.slice(0, 4096) },
+      attempts: i.attempts,
+      deadLettered: true,
+    },
+  };
 }

@@ -4,7 +4,7 @@
 // dead-letter queue with the record. Only when that write fails too is the record left to run again.
 import type { KafkaRecord } from '../decode';
 import { describeDestination, type Destination } from './destination';
-import { buildEnvelope, serializeEnvelope, type ReplyEnvelope } from './envelope';
+import { buildEnvelope, buildErrorEnvelope, safeJson, serializeEnvelope, type ReplyEnvelope } from './envelope';
 import { edgeFor, type ReplyEdges, type ReplyMessage } from './sink';
 
 export interface ReplyStore {
@@ -72,6 +72,27 @@ export class ReplyStage {
       // Still REPLY_PENDING in the store: the next redelivery writes it once more (same envelope id).
     }
     return { outcome: 'written', where: where! };
+  }
+
+  /** Announces a dead-lettered record on the route's `errors` destination: once, best effort (the DLQ holds it). */
+  async announce(
+    dest: Destination,
+    record: KafkaRecord,
+    route: { name: string; agentId: string },
+    error: { class: string; message: string },
+    attempts: number,
+    deadline: number,
+    bootstrapServers?: string,
+  ): Promise<{ error?: string; where?: string }> {
+    const envelope = buildErrorEnvelope({ record, route, error, attempts, at: new Date((this.o.now ?? Date.now)()) });
+    const m: ReplyMessage = {
+      body: safeJson(envelope),
+      id: envelope.id,
+      keyB64: record.keyB64,
+      headers: { 'ce-id': envelope.id, 'ce-type': envelope.type, 'source-topic': record.topic, 'source-partition': String(record.partition), 'source-offset': String(record.offset) },
+      ...(bootstrapServers ? { bootstrapServers } : {}),
+    };
+    return this.attempt(dest, m, deadline);
   }
 
   private async attempt(dest: Destination, m: ReplyMessage, deadline: number): Promise<{ error?: string; where?: string }> {

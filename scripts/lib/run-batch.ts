@@ -126,7 +126,7 @@ export async function createLocalBridge(o: LocalBridgeOptions = {}): Promise<Loc
   }
 
   const dlq = settings.dlqUrl ? undefined : createLocalDeadLetterSink(o.dlqDir ?? '.dlq');
-  const replies = settings.routes.some((r) => r.reply) && !o.liveReplies ? createFolderReplyEdge(o.replyDir ?? settings.replyDir ?? '.replies') : undefined;
+  const replies = settings.routes.some((r) => r.reply || r.errors) && !o.liveReplies ? createFolderReplyEdge(o.replyDir ?? settings.replyDir ?? '.replies') : undefined;
   const overrides: EdgeOverrides = {
     log: o.verbose ? stderrLog() : quietLog,
     metrics: o.verbose ? stderrMetrics : noMetrics,

@@ -15,19 +15,19 @@ function statements(template: ReturnType<typeof synth>['template']): Statement[]
 }
 const replyStatements = (s: Statement[]) => s.filter((x) => x.Sid?.startsWith('Reply'));
 
-test('each destination the routes name is granted its one write action on its own ARN, and nothing else', () => {
+test('each destination the routes name (reply and errors) is granted its one write action on its own ARN, and nothing else', () => {
   const { template, stack } = synth(base);
   const s = statements(template);
   expect(replyStatements(s)).toEqual([
     { Sid: 'ReplySqs', Effect: 'Allow', Action: ['sqs:GetQueueUrl', 'sqs:SendMessage'], Resource: 'arn:aws:sqs:us-east-1:123456789012:ticket-replies' },
-    { Sid: 'ReplySns', Effect: 'Allow', Action: 'sns:Publish', Resource: 'arn:aws:sns:us-east-1:123456789012:alert-replies' },
+    { Sid: 'ReplySns', Effect: 'Allow', Action: 'sns:Publish', Resource: ['arn:aws:sns:us-east-1:123456789012:alert-replies', 'arn:aws:sns:us-east-1:123456789012:bridge-errors'] },
     { Sid: 'ReplyEventBridge', Effect: 'Allow', Action: 'events:PutEvents', Resource: 'arn:aws:events:us-east-1:123456789012:event-bus/agent-replies' },
     { Sid: 'ReplyKafkaTopics', Effect: 'Allow', Action: ['kafka-cluster:DescribeTopic', 'kafka-cluster:WriteData'], Resource: `${TOPIC_BASE}/orders.decisions` },
   ]);
   // No other statement of the role reaches a reply destination or writes to SNS, EventBridge or Kafka topics.
   const others = s.filter((x) => !x.Sid?.startsWith('Reply'));
   const text = JSON.stringify(others);
-  for (const arn of ['ticket-replies', 'alert-replies', 'agent-replies', 'orders.decisions']) expect(text).not.toContain(arn);
+  for (const arn of ['ticket-replies', 'alert-replies', 'bridge-errors', 'agent-replies', 'orders.decisions']) expect(text).not.toContain(arn);
   expect(text).not.toContain('events:PutEvents');
   const env = Object.values(template.findResources('AWS::Lambda::Function'))
     .map((f) => f.Properties.Environment?.Variables as Record<string, string> | undefined)

@@ -183,3 +183,24 @@ describe('with the idempotency store (dynalite)', () => {
     expect(sim.requests.filter(isSend)).toHaveLength(1);
   });
 });
+
+test('errors: a record the agent refuses is dead-lettered with its content and announced on the route\'s errors queue', async () => {
+  const dlq = await queue('dlq-errors');
+  const errors = await queue('route-errors');
+  sim.setBehaviour((r) => (isSend(r) ? { kind: 'rpcError', code: -32602, message: 'invalid params: no such customer' } : undefined));
+  const b = makeBridge({
+    ARCHESTRA_URL: sim.url,
+    ARCHESTRA_TOKEN: TOKEN,
+    DLQ_URL: dlq.url,
+    ROUTES_CONFIG: JSON.stringify([{ name: 'triage', topic_pattern: 'tickets', prompt_id: AGENT, errors: errors.arn }]),
+  });
+  const res = await b.run(mskEvent(records(1)));
+  expect(res.response.batchItemFailures).toEqual([]);
+  expect(res.outcomes[0]).toMatchObject({ status: 'dead_lettered' });
+  expect(res.outcomes[0].errorsTo).toMatch(new RegExp(`^${errors.arn} \\(message `));
+  const [letter] = (await drain(dlq.url, 1)).map((m) => JSON.parse(m) as DeadLetterBody);
+  expect(letter.kind).toBe('permanent_failure');
+  const [event] = (await drain(errors.url, 1)).map((m) => JSON.parse(m) as { type: string; id: string; data: { error: { message: string }; deadLettered: boolean; record: { offset: number } } });
+  expect(event).toMatchObject({ type: 'dev.kafka-a2a-bridge.error.v1', id: 'tickets-1-40#triage!error', data: { deadLettered: true, record: { offset: 40 } } });
+  expect(event.data.error.message).toContain('no such customer');
+});
