@@ -60,3 +60,15 @@ test('an invalid destination fails synth with the route and field named', () => 
     /route 0 \("x"\): field "reply": "https:\/\/example.com\/hook" is not a destination: give kafka:\/\/<topic>, or an SQS queue, SNS topic or EventBridge event bus ARN/,
   );
 });
+
+test('MSK with SASL/SCRAM: kafka:// replies sign in with the mapping\'s own secret, and no topic grant is made (SCRAM is not IAM)', () => {
+  const secret = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:AmazonMSK_bridge-AbCdEf';
+  const { template } = synth({ ...base, kafkaSecretArn: secret, kafkaSecretKmsKeyArn: 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab' });
+  const env = Object.values(template.findResources('AWS::Lambda::Function'))
+    .map((f) => f.Properties.Environment?.Variables as Record<string, string> | undefined)
+    .find((v) => v?.ROUTES_CONFIG_FILE)!;
+  expect(env).toMatchObject({ REPLY_KAFKA_AUTH: 'scram-sha-512', REPLY_KAFKA_SECRET_ARN: secret });
+  const s = statements(template);
+  expect(replyStatements(s).map((x) => x.Sid)).toEqual(['ReplySqs', 'ReplySns', 'ReplyEventBridge']);
+  expect(JSON.stringify(s.filter((x) => JSON.stringify(x.Action).includes('secretsmanager:GetSecretValue')))).toContain(secret);
+});
