@@ -342,7 +342,7 @@ async function deliverAll(
           Object.assign(item, { stage: 'failed', code: 'reply_pending', message: 'a kept reply waits for a route reply destination that is no longer configured' });
           return;
         }
-        const res = await deps.replies.rewrite(dest, claim.replyPending, r, deadline, deps.idempotency, key, bootstrapServers);
+        const res = await deps.replies.rewrite(dest, claim.replyPending, r, item.plan!.route, deadline, deps.idempotency, key, bootstrapServers);
         applyReply(item, res, 'rewritten from the idempotency store; the agent was not called again');
         return;
       }

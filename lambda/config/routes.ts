@@ -59,6 +59,7 @@ const routeSchema = z
     reply: z.optional(nonEmpty()),
     reply_headers: z.optional(z.array(nonEmpty())),
     errors: z.optional(nonEmpty()),
+    reply_key: z.optional(nonEmpty()),
   })
   .check(
     z.superRefine((route, ctx) => {
@@ -79,6 +80,11 @@ const routeSchema = z
       if (route.errors !== undefined) {
         const d = parseDestination(route.errors);
         if (typeof d === 'string') ctx.addIssue({ code: 'custom', path: ['errors'], message: d });
+      }
+      if (route.reply_key !== undefined) {
+        const problem = checkTemplate(route.reply_key);
+        if (problem) ctx.addIssue({ code: 'custom', path: ['reply_key'], message: problem });
+        if (route.reply === undefined) ctx.addIssue({ code: 'custom', path: ['reply_key'], message: 'needs reply (it is the reply\'s key)' });
       }
       if (route.reply_headers !== undefined && route.reply === undefined) {
         ctx.addIssue({ code: 'custom', path: ['reply_headers'], message: 'needs reply (it chooses the headers copied into the reply)' });
@@ -115,6 +121,8 @@ export interface Route {
   reply?: Destination;
   /** Source headers copied into the reply envelope. */
   replyHeaders?: string[];
+  /** Template of the reply's key (default: the source record's key bytes). */
+  replyKey?: string;
   /** Where records this route dead-letters are announced (the DLQ keeps their content). */
   errors?: Destination;
 }
@@ -172,6 +180,7 @@ export function parseRoutes(json: unknown, source = 'routes'): Route[] {
       ...(r.reply !== undefined && { reply: parseDestination(r.reply) as Destination }),
       ...(r.reply_headers && { replyHeaders: r.reply_headers }),
       ...(r.errors !== undefined && { errors: parseDestination(r.errors) as Destination }),
+      ...(r.reply_key !== undefined && { replyKey: r.reply_key }),
     });
   });
   if (problems.length) throw new RouteConfigError(`${source} is invalid:\n  - ${problems.join('\n  - ')}`);

@@ -2,7 +2,9 @@
 // counts as delivered. A failed write never sends the record to the agent again: the answer is kept in the
 // idempotency item (size-capped) and rewritten on redelivery, or, when it cannot be kept there, put in the
 // dead-letter queue with the record. Only when that write fails too is the record left to run again.
+import type { Route } from '../config/routes';
 import type { KafkaRecord } from '../decode';
+import { compileRenderer, type Renderer } from '../render';
 import { describeDestination, type Destination } from './destination';
 import { buildEnvelope, buildErrorEnvelope, safeJson, serializeEnvelope, type ReplyEnvelope } from './envelope';
 import { edgeFor, type ReplyEdges, type ReplyMessage } from './sink';
@@ -31,19 +33,36 @@ export interface PreparedReply {
   message: ReplyMessage;
 }
 
+/** Largest reply key a reply_key template may render (longer keys are cut at a character boundary). */
+const MAX_KEY_BYTES = 1024;
+
 export class ReplyStage {
+  private readonly keyRenderers = new Map<string, Renderer>();
+
   constructor(private readonly o: ReplyStageOptions) {}
+
+  /** The reply's key, base64: the route's reply_key template (missing fields render empty), or the source key. */
+  private keyOf(record: KafkaRecord, route: { name: string; replyKey?: string }): string | null {
+    if (route.replyKey === undefined) return record.keyB64;
+    let render = this.keyRenderers.get(route.name);
+    if (!render) {
+      const asRoute = { name: route.name, template: route.replyKey, onMissing: 'empty', onOversize: 'truncate' } as Route;
+      this.keyRenderers.set(route.name, (render = compileRenderer(asRoute, MAX_KEY_BYTES)));
+    }
+    const res = render(record);
+    return Buffer.from(res.ok ? res.text : '', 'utf8').toString('base64');
+  }
 
   prepare(
     dest: Destination,
     record: KafkaRecord,
-    route: { name: string; agentId: string; replyHeaders?: readonly string[] },
+    route: { name: string; agentId: string; replyHeaders?: readonly string[]; replyKey?: string },
     answer: { text: string; taskId?: string; attempts: number; latencyMs?: number },
     bootstrapServers?: string,
   ): PreparedReply {
     const envelope = buildEnvelope({ record, route, ...answer, at: new Date((this.o.now ?? Date.now)()) });
     const body = serializeEnvelope(envelope, edgeFor(this.o.edges, dest).maxBytes);
-    return { dest, envelope, message: messageOf(envelope, body, record, bootstrapServers) };
+    return { dest, envelope, message: { ...messageOf(envelope, body, record, bootstrapServers), keyB64: this.keyOf(record, route) } };
   }
 
   /** Writes a prepared reply before `deadline` (epoch ms); on failure keeps it in the store when it can. */
@@ -62,9 +81,19 @@ export class ReplyStage {
   }
 
   /** Rewrites a reply kept by an earlier invocation (the agent is not called). */
-  async rewrite(dest: Destination, body: string, record: KafkaRecord, deadline: number, store: ReplyStore, key: string, bootstrapServers?: string): Promise<ReplyResult> {
+  async rewrite(
+    dest: Destination,
+    body: string,
+    record: KafkaRecord,
+    route: { name: string; replyKey?: string },
+    deadline: number,
+    store: ReplyStore,
+    key: string,
+    bootstrapServers?: string,
+  ): Promise<ReplyResult> {
     const envelope = JSON.parse(body) as ReplyEnvelope;
-    const { error, where } = await this.attempt(dest, messageOf(envelope, body, record, bootstrapServers), deadline);
+    const m = { ...messageOf(envelope, body, record, bootstrapServers), keyB64: this.keyOf(record, route) };
+    const { error, where } = await this.attempt(dest, m, deadline);
     if (error !== undefined) return { outcome: 'kept', error };
     try {
       await store.replyWritten?.(key);

@@ -137,4 +137,18 @@ suite('replies to a Kafka topic (kcat mock cluster)', () => {
     expect(third.outcomes.every((o) => o.status === 'duplicate')).toBe(true);
     expect(sim.requests.filter(isSend)).toHaveLength(6);
   });
+  test('reply_key: a template overrides the reply\'s key (here a JSON field of the value)', async () => {
+    const b = makeBridge({
+      ARCHESTRA_URL: sim.url,
+      ARCHESTRA_TOKEN: TOKEN,
+      ROUTES_CONFIG: JSON.stringify([{ name: 'orders', topic_pattern: 'orders.events', prompt_id: AGENT, reply: 'kafka://orders.keyed', reply_key: 'customer-{customer}' }]),
+      REPLY_KAFKA_BROKERS: mock.bootstrap,
+    });
+    const recs = [0, 1, 2].map((i) => ({ topic: 'orders.events', partition: 0, offset: 70 + i, key: `k${i}`, value: { customer: `c${i % 2}` } }));
+    expect((await b.run(mskEvent(recs))).response.batchItemFailures).toEqual([]);
+    const got = await readBack('orders.keyed', 3);
+    expect(got.map((g) => [g.env.data.record.offset, g.key]).sort()).toEqual([[70, 'customer-c0'], [71, 'customer-c1'], [72, 'customer-c0']]);
+    // The envelope still names the source key.
+    expect(got.find((g) => g.env.data.record.offset === 71)!.env.data.record.key).toBe('k1');
+  });
 });
