@@ -339,7 +339,11 @@ async function deliverAll(
       if (typeof claim === 'object') {
         // --- reply stage (issue 14): an earlier invocation kept this record's reply; write it, do not call the agent.
         if (!dest || !deps.replies) {
-          Object.assign(item, { stage: 'failed', code: 'reply_pending', message: 'a kept reply waits for a route reply destination that is no longer configured' });
+          // The route lost its destination since: the kept reply goes to the dead-letter queue rather than nowhere.
+          const why = { kind: 'reply_unwritten' as const, class: 'reply_destination_removed', message: 'a kept reply whose route has no reply destination any more', attempts: 0 };
+          const [{ ok }] = await letters.write([{ target: item, letter: recordLetter(r, why, item.plan!.route, letters.ctx, JSON.parse(claim.replyPending)) }]);
+          if (ok) await deps.idempotency.replyWritten?.(key).catch(() => undefined);
+          Object.assign(item, { stage: ok ? 'dead_lettered' : 'failed', code: 'reply_destination_removed', message: why.message });
           return;
         }
         const res = await deps.replies.rewrite(dest, claim.replyPending, r, item.plan!.route, deadline, deps.idempotency, key, bootstrapServers);

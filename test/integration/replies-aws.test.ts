@@ -169,6 +169,22 @@ describe('with the idempotency store (dynalite)', () => {
     expect(done.Item?.reply).toBeUndefined();
   });
 
+  test('a kept reply whose route lost its reply destination goes to the dead-letter queue, not nowhere', async () => {
+    const b = await withStore('replies-removed', `arn:aws:sqs:us-east-1:${ACCOUNT}:never-created`);
+    const first = await b.run(mskEvent(records(1)));
+    expect(first.outcomes[0]).toMatchObject({ status: 'failed', code: 'reply_write_failed' });
+    const dlq = await queue('dlq-removed');
+    const after = makeBridge(
+      { ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, DLQ_URL: dlq.url, ROUTES_CONFIG: JSON.stringify([{ name: 'triage', topic_pattern: 'tickets', prompt_id: AGENT }]) },
+      { idempotency: createDynamoIdempotency({ table: 'replies-removed', ttlSeconds: 3600, client: db.client }) },
+    );
+    const second = await after.run(mskEvent(records(1)));
+    expect(second.outcomes[0]).toMatchObject({ status: 'dead_lettered', code: 'reply_destination_removed' });
+    const [letter] = (await drain(dlq.url, 1)).map((m) => JSON.parse(m) as DeadLetterBody);
+    expect(letter).toMatchObject({ kind: 'reply_unwritten', reply: { data: { reply: { text: first.outcomes[0].reply } } } });
+    expect(sim.requests.filter(isSend)).toHaveLength(1);
+  });
+
   test('a reply over REPLY_STORE_MAX_BYTES overflows to the dead-letter queue; the record is completed, not rerun', async () => {
     const dlq = await queue('dlq-overflow');
     sim.setBehaviour((r) => (isSend(r) ? { kind: 'message', text: 'z'.repeat(5000) } : undefined));
