@@ -14,6 +14,10 @@ import { startPeers } from '../support/peers';
 import { startDynalite, type Dynalite } from '../support/dynalite';
 import { createDynamoIdempotency } from '../../lambda/io/dynamo-idempotency';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { tsx } from '../support/cli';
 
 jest.setTimeout(90_000);
 
@@ -219,4 +223,25 @@ test('errors: a record the agent refuses is dead-lettered with its content and a
   const [event] = (await drain(errors.url, 1)).map((m) => JSON.parse(m) as { type: string; id: string; data: { error: { message: string }; deadLettered: boolean; record: { offset: number } } });
   expect(event).toMatchObject({ type: 'dev.kafka-a2a-bridge.error.v1', id: 'tickets-1-40#triage!error', data: { deadLettered: true, record: { offset: 40 } } });
   expect(event.data.error.message).toContain('no such customer');
+});
+
+test('npm run invoke --live-replies writes to the route\'s real destination (moto SQS) instead of the local folder', async () => {
+  const q = await queue('live-replies');
+  const dir = mkdtempSync(join(tmpdir(), 'live-replies-'));
+  try {
+    const routes = join(dir, 'routes.json');
+    writeFileSync(routes, JSON.stringify([{ name: 'triage', topic_pattern: 'customer.events', prompt_id: '0d767152-0fe3-4f13-8226-c4d63ff51129', reply: q.arn }]));
+    const r = await tsx('scripts/invoke.ts', ['events/customer-support.json', '--routes', routes, '--live-replies', '--json', '--dlq-dir', join(dir, 'dlq'), '--reply-dir', join(dir, 'replies')], {
+      env: { AWS_ENDPOINT_URL: moto.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' },
+    });
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as { replies: Array<{ to: string }> };
+    expect(doc.replies).toHaveLength(1);
+    expect(doc.replies[0].to).toMatch(new RegExp(`^${q.arn} \\(message `));
+    expect(existsSync(join(dir, 'replies'))).toBe(false);
+    const [body] = await drain(q.url, 1);
+    expect(JSON.parse(body)).toMatchObject({ specversion: '1.0', data: { route: 'triage' } });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
