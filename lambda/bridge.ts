@@ -4,6 +4,7 @@
 import { compileRenderer } from './render';
 import type { Settings } from './config/settings';
 import { AgentClient, type TokenSource } from './deliver/agent-client';
+import { CredentialGates } from './deliver/credential-gate';
 import type { DeadLetterSink } from './dead-letter';
 import { createDynamoIdempotency } from './io/dynamo-idempotency';
 import { httpPost, type HttpPost } from './io/http';
@@ -27,6 +28,8 @@ export interface EdgeOverrides {
   deadLetters?: DeadLetterSink | null;
   /** null: no store even when IDEMPOTENCY_TABLE is set. */
   idempotency?: Idempotency | null;
+  /** Credential memory shared with another pipeline (tests: several invocations of one warm container). */
+  gates?: CredentialGates;
   log?: Log;
   metrics?: MetricsSink;
   now?: () => number;
@@ -104,6 +107,7 @@ export function buildPipeline(s: Settings, o: EdgeOverrides = {}): PipelineDeps 
       sleep: o.sleep,
     }),
     tokens,
+    gates: o.gates ?? new CredentialGates({ coolDownMs: s.authCooldownMs, now: o.now }),
     deadLetters,
     idempotency:
       o.idempotency === null
@@ -112,6 +116,7 @@ export function buildPipeline(s: Settings, o: EdgeOverrides = {}): PipelineDeps 
     ordering: s.ordering,
     maxConcurrency: s.maxConcurrency,
     safetyMarginMs: s.safetyMarginMs,
+    minRequestMs: s.minRequestMs,
     logReplyChars: s.logReplyChars,
     log: o.log ?? logger,
     metrics: o.metrics ?? powertoolsMetrics,

@@ -94,7 +94,8 @@ function base64Bytes(field: string, v: unknown): Buffer | null {
 
 /** Kafka header values arrive as byte arrays; a JSON number outside 0..255 is a malformed event, not data. */
 function decodeHeaders(raw: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
+  // Null prototype: a header named `__proto__` is a header like any other, not the object's prototype.
+  const out = Object.create(null) as Record<string, string>;
   if (raw === undefined || raw === null) return out;
   if (!Array.isArray(raw)) throw new RecordError('headers is not an array');
   for (const entry of raw) {

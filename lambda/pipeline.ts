@@ -1,9 +1,11 @@
 // One invocation, one way through: decode -> route -> render -> deliver -> dead-letter -> report.
 // Each stage is its own module; this file only sequences them and keeps every record accounted for.
+import { setMaxListeners } from 'node:events';
 import type { Route } from './config/routes';
 import { decodeEvent, type KafkaRecord, type PoisonRecord } from './decode';
 import { poisonLetter, recordLetter, type DeadLetter, type DeadLetterSink, type LetterContext } from './dead-letter';
-import { AuthGate, type AgentClient, type DeliveryResult, type Target, type TokenSource } from './deliver/agent-client';
+import type { AgentClient, DeliveryResult, Target, TokenSource } from './deliver/agent-client';
+import type { CredentialGates } from './deliver/credential-gate';
 import { deliveryKey, messageIds } from './deliver/ids';
 import { logAndMeasure } from './batch-log';
 import type { Log, MetricsSink } from './observe';
@@ -26,14 +28,15 @@ export interface Idempotency {
   /**
    * 'claimed' = send it; 'completed' = already delivered; 'in_progress' = another invocation holds it.
    * The claim lapses at holdUntilMs (this invocation's deadline) if it is never completed or released.
+   * `signal` aborts the call (the invocation's deadline): it then rejects.
    */
-  claim(key: string, holdUntilMs: number): Promise<'claimed' | 'completed' | 'in_progress' | { replyPending: string }>;
-  complete(key: string): Promise<void>;
-  release(key: string): Promise<void>;
+  claim(key: string, holdUntilMs: number, signal?: AbortSignal): Promise<'claimed' | 'completed' | 'in_progress' | { replyPending: string }>;
+  complete(key: string, signal?: AbortSignal): Promise<void>;
+  release(key: string, signal?: AbortSignal): Promise<void>;
   /** Reply stage (lambda/reply/stage.ts): the agent answered, its reply is unwritten; keep it for the redelivery. */
-  keepReply?(key: string, reply: string): Promise<void>;
+  keepReply?(key: string, reply: string, signal?: AbortSignal): Promise<void>;
   /** The kept reply was written: the record is completed. */
-  replyWritten?(key: string): Promise<void>;
+  replyWritten?(key: string, signal?: AbortSignal): Promise<void>;
 }
 
 export interface PipelineDeps {
@@ -41,16 +44,20 @@ export interface PipelineDeps {
   plans: ReadonlyMap<string, RoutePlan>;
   client: AgentClient;
   tokens: TokenSource;
+  /** Per container (outlives the invocation): what the agents answered to each credential. */
+  gates: CredentialGates;
   deadLetters?: DeadLetterSink;
   idempotency?: Idempotency;
   ordering: Ordering;
   maxConcurrency: number;
   safetyMarginMs: number;
+  /** No request, and so no idempotency claim, is started with less time than this left. */
+  minRequestMs?: number;
   logReplyChars: number;
   log: Log;
   metrics: MetricsSink;
   now?: () => number;
-  /** Writes agents' replies for routes with a `reply` destination (lambda/reply). */
+  /** Writes agents' replies for routes with a `reply` or `errors` destination (lambda/reply). */
   replies?: ReplyStage;
   /** Called when the agent client is done with a record (delivered or not): progress for the local CLI. */
   onDelivered?: () => void;
@@ -173,31 +180,38 @@ export async function processBatch(event: unknown, info: InvocationInfo, deps: P
     .filter((p) => p.offset === null)
     .map((p) => ({ poison: p, stage: 'dead_letter', code: 'poison', message: p.reason }));
 
+  // Dead-letter writes (and idempotency completes and releases) may use the safety margin, but never the last
+  // moments before Lambda's own timeout. Every AWS call carries one of these two signals.
+  const writeBy = started + info.remainingMs - Math.min(250, deps.safetyMarginMs / 2);
+  const signals = { startedAt: started, deadline: AbortSignal.timeout(Math.max(0, deadline - now())), writeBy: AbortSignal.timeout(Math.max(0, writeBy - now())) };
+  // Every record's waits and AWS calls listen to these two: the default limit of 10 listeners would warn.
+  setMaxListeners(0, signals.deadline, signals.writeBy);
+
   const needsToken = items.length > 0 && [...deps.plans.values()].some((p) => p.target.sendToken);
-  let tokenError: string | undefined;
+  let tokenError: { code: string; message: string } | undefined;
   if (needsToken) {
     try {
       // Bounded by the deadline: a token store that never answers must not hold the batch past it.
-      await withDeadline(deps.tokens.get(), deadline - now(), 'reading the token');
+      await deps.tokens.get({ signal: signals.deadline });
     } catch (err) {
-      tokenError = (err as Error).message;
+      const code = (err as { code?: unknown }).code === 'token_invalid' ? 'token_invalid' : 'token_unavailable';
+      tokenError = { code, message: (err as Error).message };
     }
   }
 
   if (tokenError !== undefined) {
     // Without credentials nothing can be judged: report everything for redelivery, dead-letter nothing.
-    deps.log.error('token unavailable: reporting the whole batch for redelivery', { error: tokenError });
+    const what = tokenError.code === 'token_invalid' ? 'configuration error: the token secret holds no usable token' : 'token unavailable';
+    deps.log.error(`${what}: reporting the whole batch for redelivery`, { code: tokenError.code, error: tokenError.message });
     for (const x of [...items, ...poison]) {
       x.stage = 'failed';
-      x.code = 'token_unavailable';
-      x.message = tokenError;
+      x.code = tokenError.code;
+      x.message = tokenError.message;
     }
   } else {
-    // Dead-letter writes may use the safety margin, but never the last moments before Lambda's own timeout.
-    const writeBy = started + info.remainingMs - Math.min(250, deps.safetyMarginMs / 2);
     const letters = new LetterWriter(deps, batch.source, info, writeBy);
     const bootstrapServers = (event as { bootstrapServers?: unknown } | null)?.bootstrapServers;
-    await deliverAll(items, poison, deadline, letters, deps, typeof bootstrapServers === 'string' ? bootstrapServers : undefined);
+    await deliverAll(items, poison, deadline, letters, deps, signals, typeof bootstrapServers === 'string' ? bootstrapServers : undefined);
   }
 
   const offsets = failureOffsets([
@@ -210,13 +224,22 @@ export async function processBatch(event: unknown, info: InvocationInfo, deps: P
   return { response: batchResponse(offsets), outcomes, durationMs };
 }
 
-/** Rejects when `ms` pass first; the underlying call is abandoned, not awaited. */
-function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took longer than the time left in this invocation`)), Math.max(0, ms));
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+/** The gate of the credential a target is sent with: the Archestra token, or none (one gate per foreign origin). */
+function gateOf(deps: PipelineDeps, target: Target) {
+  return target.sendToken ? deps.gates.for('archestra-token') : deps.gates.for(`none ${new URL(target.url).origin}`, false);
+}
+
+interface ChainState {
+  /** The record whose failure stopped the chain: everything after it is left for redelivery. */
+  stopped?: Item;
+}
+
+interface Signals {
+  startedAt: number;
+  /** Fires at the delivery deadline: claims, token reads, waits for a credential's trial. */
+  deadline: AbortSignal;
+  /** Fires just before Lambda's own timeout: completes and releases of claims. */
+  writeBy: AbortSignal;
 }
 
 async function deliverAll(
@@ -225,8 +248,10 @@ async function deliverAll(
   deadline: number,
   letters: LetterWriter,
   deps: PipelineDeps,
+  signals: Signals,
   bootstrapServers?: string,
 ): Promise<void> {
+  const now = deps.now ?? Date.now;
   const failures = new PartitionFailures();
   const hold = !deps.idempotency;
 
@@ -242,76 +267,86 @@ async function deliverAll(
   const resumesWhole = new Set(poison.filter((p) => p.stage === 'failed').map((p) => p.poison.partitionKey));
 
   const slots = new PrioritySlots(deps.maxConcurrency);
-  const auth = new AuthGate();
+  // Idempotency calls have a limit of their own: with ORDERING=none a whole batch would otherwise claim at once.
+  const storeSlots = new PrioritySlots(deps.maxConcurrency);
   const settlement = new Settlement(items.map((i) => i.record));
 
   const runChain = async (chain: Item[], index: number) => {
     // Chains beyond the concurrency limit could not send yet anyway: they step aside for one turn of the
     // event loop, so the first requests are on the wire while the rest of the batch is prepared.
     if (index >= deps.maxConcurrency) await new Promise<void>((resume) => setImmediate(resume));
-    let stopped: Item | undefined;
+    const st: ChainState = {};
     const stop = (item: Item) => {
-      stopped = item;
+      st.stopped = item;
       failures.mark(item.record.partitionKey, item.record.offset);
     };
     for (let i = 0; i < chain.length; i++) {
       const item = chain[i];
       const r = item.record;
-      if (item.stage === 'pending') Object.assign(item, prepare(r, deps));
-      if (resumesWhole.has(r.partitionKey)) {
-        const why = 'partition resumes from its lowest offset (a record without an offset could not be dead-lettered)';
-        if (item.stage === 'dead_letter') Object.assign(item, { stage: 'failed', message: `${item.message} (left for redelivery: ${why})` });
-        else if (item.stage === 'send' && hold) Object.assign(item, { stage: 'failed', code: 'not_sent', message: why });
-      }
-      if (item.stage === 'send') {
-        const failedAt = failures.below(r.partitionKey, r.offset);
-        if (stopped || (hold && failedAt !== undefined)) {
-          Object.assign(item, {
-            stage: 'failed',
-            code: 'not_sent',
-            message: stopped ? `held behind offset ${stopped.record.offset} of the same chain` : `partition resumes from offset ${failedAt}`,
-          });
-        } else {
-          await send(item, chain.length - i);
-          if ((item.stage as Stage) === 'failed') stop(item);
-        }
-      }
-      if (item.stage === 'dead_letter') {
-        if (!stopped) await settlement.below(r.partitionKey, r.offset);
-        const failedAt = failures.below(r.partitionKey, r.offset);
-        if (stopped || failedAt !== undefined) {
-          Object.assign(item, { stage: 'failed', message: `${item.message} (left for redelivery: partition resumes below it)` });
-        } else {
-          // Written before the chain moves on: should the write fail, nothing after it has been sent meanwhile.
-          const letter = item.poison
-            ? poisonLetter(item.poison, i, letters.ctx)
-            : recordLetter(
-                r,
-                letterReason(item),
-                item.plan?.route,
-                letters.ctx,
-              );
-          const [{ ok }] = await letters.write([{ target: item, letter }]);
-          if (ok) {
-            item.stage = 'dead_lettered';
-            // --- reply stage (issue 14): announce it on the route's errors destination (best effort).
-            const route = item.plan?.route;
-            if (route?.errors && deps.replies && !item.poison) {
-              const why = letterReason(item);
-              const res = await deps.replies.announce(route.errors, r, route, { class: why.class, message: why.message }, why.attempts, deadline, bootstrapServers);
-              if (res.where) item.errorsTo = res.where;
-              else {
-                item.replyWriteFailed = true;
-                deps.log.warn('error announcement not written (the record is in the dead-letter queue)', { topic: r.topic, partition: r.partition, offset: r.offset, error: res.error });
-              }
-            }
-          } else {
-            Object.assign(item, { stage: 'failed', message: `${item.message} (dead-letter write failed: reported instead)` });
-            stop(item);
-          }
+      try {
+        await step(item, i, chain.length, st, stop);
+      } catch (err) {
+        // A defect must not crash the invocation while other chains still send: this record is reported.
+        deps.log.error('unexpected error while handling a record: reported for redelivery', { topic: r.topic, partition: r.partition, offset: r.offset, error: (err as Error)?.message });
+        if (item.stage !== 'delivered' && item.stage !== 'dead_lettered') {
+          Object.assign(item, { stage: 'failed', code: 'internal_error', message: `unexpected error: ${(err as Error)?.message ?? String(err)}` });
+          stop(item);
         }
       }
       settlement.settle(r.partitionKey, r.offset);
+    }
+  };
+
+  const step = async (item: Item, i: number, chainLength: number, st: ChainState, stop: (item: Item) => void) => {
+    const r = item.record;
+    if (item.stage === 'pending') Object.assign(item, prepare(r, deps));
+    if (resumesWhole.has(r.partitionKey)) {
+      const why = 'partition resumes from its lowest offset (a record without an offset could not be dead-lettered)';
+      if (item.stage === 'dead_letter') Object.assign(item, { stage: 'failed', message: `${item.message} (left for redelivery: ${why})` });
+      else if (item.stage === 'send' && hold) Object.assign(item, { stage: 'failed', code: 'not_sent', message: why });
+    }
+    if (item.stage === 'send') {
+      const failedAt = failures.below(r.partitionKey, r.offset);
+      if (st.stopped || (hold && failedAt !== undefined)) {
+        Object.assign(item, {
+          stage: 'failed',
+          code: 'not_sent',
+          message: st.stopped ? `held behind offset ${st.stopped.record.offset} of the same chain` : `partition resumes from offset ${failedAt}`,
+        });
+      } else {
+        await send(item, chainLength - i);
+        if ((item.stage as Stage) === 'failed') stop(item);
+      }
+    }
+    if (item.stage === 'dead_letter') {
+      if (!st.stopped) await settlement.below(r.partitionKey, r.offset);
+      const failedAt = failures.below(r.partitionKey, r.offset);
+      if (st.stopped || failedAt !== undefined) {
+        Object.assign(item, { stage: 'failed', message: `${item.message} (left for redelivery: partition resumes below it)` });
+      } else {
+        // Written before the chain moves on: should the write fail, nothing after it has been sent meanwhile.
+        const letter = item.poison
+          ? poisonLetter(item.poison, i, letters.ctx)
+          : recordLetter(r, letterReason(item), item.plan?.route, letters.ctx);
+        const [{ ok }] = await letters.write([{ target: item, letter }]);
+        if (ok) {
+          item.stage = 'dead_lettered';
+          // --- reply stage (issue 14): announce it on the route's errors destination (best effort).
+          const route = item.plan?.route;
+          if (route?.errors && deps.replies && !item.poison) {
+            const why = letterReason(item);
+            const res = await deps.replies.announce(route.errors, r, route, { class: why.class, message: why.message }, why.attempts, deadline, bootstrapServers);
+            if (res.where) item.errorsTo = res.where;
+            else {
+              item.replyWriteFailed = true;
+              deps.log.warn('error announcement not written (the record is in the dead-letter queue)', { topic: r.topic, partition: r.partition, offset: r.offset, error: res.error });
+            }
+          }
+        } else {
+          Object.assign(item, { stage: 'failed', message: `${item.message} (dead-letter write failed: reported instead)` });
+          stop(item);
+        }
+      }
     }
   };
 
@@ -319,14 +354,22 @@ async function deliverAll(
     const r = item.record;
     const msg = toMessage(item);
     const key = deliveryKey(r, item.plan!.route.name);
+    const store = deps.idempotency;
     const dest = item.plan!.route.reply;
-    if (deps.idempotency) {
-      let claim: Awaited<ReturnType<Idempotency['claim']>>;
+    if (store) {
+      let claim: Awaited<ReturnType<Idempotency['claim']>> | 'no_time';
       try {
-        claim = await deps.idempotency.claim(key, deadline + deps.safetyMarginMs);
+        claim = await storeSlots.run(remaining, async () =>
+          // A claim with no time left to send would only block the record's redelivery until it lapses.
+          deadline - now() < (deps.minRequestMs ?? 0) || signals.deadline.aborted ? 'no_time' : store.claim(key, deadline + deps.safetyMarginMs, signals.deadline),
+        );
       } catch (err) {
         claim = 'in_progress';
-        item.message = `idempotency store unavailable: ${(err as Error).message}`;
+        item.message = `idempotency store unavailable: ${signals.deadline.aborted ? 'no answer before the deadline' : (err as Error).message}`;
+      }
+      if (claim === 'no_time') {
+        Object.assign(item, { stage: 'failed', code: 'deadline', message: 'not enough time left in this invocation' });
+        return;
       }
       if (claim === 'completed') {
         Object.assign(item, { stage: 'duplicate', code: 'duplicate', message: 'already delivered by an earlier invocation' });
@@ -342,11 +385,11 @@ async function deliverAll(
           // The route lost its destination since: the kept reply goes to the dead-letter queue rather than nowhere.
           const why = { kind: 'reply_unwritten' as const, class: 'reply_destination_removed', message: 'a kept reply whose route has no reply destination any more', attempts: 0 };
           const [{ ok }] = await letters.write([{ target: item, letter: recordLetter(r, why, item.plan!.route, letters.ctx, JSON.parse(claim.replyPending)) }]);
-          if (ok) await deps.idempotency.replyWritten?.(key).catch(() => undefined);
+          if (ok) await store.replyWritten?.(key, signals.writeBy).catch(() => undefined);
           Object.assign(item, { stage: ok ? 'dead_lettered' : 'failed', code: 'reply_destination_removed', message: why.message });
           return;
         }
-        const res = await deps.replies.rewrite(dest, claim.replyPending, r, item.plan!.route, deadline, deps.idempotency, key, bootstrapServers);
+        const res = await deps.replies.rewrite(dest, claim.replyPending, r, item.plan!.route, deadline, store, key, bootstrapServers, signals.writeBy);
         applyReply(item, res, 'rewritten from the idempotency store; the agent was not called again');
         return;
       }
@@ -355,7 +398,8 @@ async function deliverAll(
       mayStart: () => !(!deps.idempotency && failures.below(r.partitionKey, r.offset) !== undefined),
       failing: () => failures.mark(r.partitionKey, r.offset),
     };
-    const res = await deps.client.deliver(msg, item.plan!.target, deadline, (fn) => slots.run(remaining, fn), auth, guard);
+    const target = item.plan!.target;
+    const res = await deps.client.deliver(msg, target, deadline, (fn) => slots.run(remaining, fn), gateOf(deps, target), guard, signals.deadline, signals.startedAt);
     deps.onDelivered?.();
     item.result = res;
     item.code = res.code;
@@ -366,17 +410,17 @@ async function deliverAll(
       const rep = await writeReply(item, res, key, dest, bootstrapServers);
       if (rep === 'kept') return; // the store holds the reply (REPLY_PENDING): neither complete nor release
       if (rep === 'rerun') {
-        await deps.idempotency?.release(key).catch(() => undefined);
+        await store?.release(key, signals.writeBy).catch(() => undefined);
         return;
       }
     }
-    if (deps.idempotency) {
+    if (store) {
       try {
-        if (res.status === 'delivered') await deps.idempotency.complete(key);
-        else await deps.idempotency.release(key);
+        await storeSlots.run(remaining, () => (res.status === 'delivered' ? store.complete(key, signals.writeBy) : store.release(key, signals.writeBy)));
       } catch (err) {
-        // The claim expires by itself; a delivered record stays delivered.
-        deps.log.warn('idempotency update failed', { key, error: (err as Error).message });
+        // A complete that fails leaves the claim IN_PROGRESS (a redelivery is reported until it lapses at the
+        // deadline); a release that fails lets the claim lapse there too. A delivered record stays delivered.
+        deps.log.warn('idempotency update failed', { key, error: signals.writeBy.aborted ? 'no answer before the deadline' : (err as Error).message });
       }
     }
   };
@@ -387,10 +431,9 @@ async function deliverAll(
     let result: ReplyResult;
     try {
       const prepared = deps.replies!.prepare(dest, item.record, route, { text: res.reply ?? '', taskId: res.taskId, attempts: res.attempts, latencyMs: res.latencyMs }, bootstrap);
-      result = await deps.replies!.write(prepared, deadline, deps.idempotency, key);
+      result = await deps.replies!.write(prepared, deadline, deps.idempotency, key, signals.writeBy);
     } catch (err) {
-      result = { outcome: 'kept', error: `reply could not be prepared: ${(err as Error).message}` };
-      Object.assign(item, { stage: 'failed', code: 'reply_write_failed', message: result.error, replyWriteFailed: true });
+      Object.assign(item, { stage: 'failed', code: 'reply_write_failed', message: `reply could not be prepared: ${(err as Error).message}`, replyWriteFailed: true });
       return 'rerun' as const;
     }
     if (result.outcome === 'unkept') {
@@ -409,7 +452,8 @@ async function deliverAll(
     return result.outcome === 'kept' ? ('kept' as const) : ('done' as const);
   };
 
-  await Promise.all(buildChains(items, deps.ordering).map((chain, index) => runChain(chain, index)));
+  // Settled, not all: every chain has ended (no request can leave after the handler returned) before this resolves.
+  await Promise.allSettled(buildChains(items, deps.ordering).map((chain, index) => runChain(chain, index)));
 }
 
 function applyReply(item: Item, res: ReplyResult, note: string | undefined): void {

@@ -7,9 +7,11 @@ import {
   ReceiveMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
+import { Partitioners } from 'kafkajs';
 import { parseFlags, runCli, UsageError } from './lib/cli';
+import { createKafka, describeKafkaError, KAFKA_PARSE_OPTIONS, KAFKA_USAGE, kafkaConnection, KafkaConfigError, KafkaRunError, type KafkaConnection } from './lib/kafka';
 import { countsText, dryRunText, formatMs, outcomeTable } from './lib/output';
-import { eventsOf, isSettled, matches, readLetters, settledMessages, uniqueRecords, UNDECODABLE, type Filter, type QueueMessage } from './lib/redrive';
+import { eventsOf, isSettled, kafkaCopy, matches, readLetters, settledMessages, uniqueRecords, UNDECODABLE, type Filter, type Letter, type QueueMessage } from './lib/redrive';
 import { toKafkaEvent } from './lib/msk-event';
 import { addCounts, countOutcomes, createLocalBridge, DEFAULT_TIMEOUT_SECONDS, dryRun, invoke, orderOutcomes, type Counts } from './lib/run-batch';
 import type { RecordOutcome } from '../lambda/outcome';
@@ -27,6 +29,11 @@ rest become visible again. Undecodable records are left alone unless --class und
 The records go to the real agents: ARCHESTRA_URL and the token (ARCHESTRA_TOKEN or
 ARCHESTRA_TOKEN_SECRET_ARN) are read from the environment, like the function's settings.
 
+With --to-topic the records are not sent to agents but published again, byte for byte (key, value,
+headers), to a Kafka topic (the original topic, or a retry topic the bridge consumes; it must exist unless
+the cluster creates topics on first use); each message is deleted once the brokers acknowledged its record
+(acks from all in-sync replicas).
+
 options:
   --queue URL          the poison queue (required)
   --routes FILE        routes file (default: ROUTES_CONFIG / ROUTES_CONFIG_FILE)
@@ -38,10 +45,13 @@ options:
   --partition N        only records of this partition
   --offsets FROM-TO    only records in this offset range (inclusive)
   --max N              read at most N messages (default 1000)
+  --to-topic TOPIC     publish the records to this Kafka topic instead of sending them to agents
   --dry-run            show what would be redriven and the prompt each would get; send and delete nothing
   --timeout SECONDS    time the run may take, as a function timeout (default ${DEFAULT_TIMEOUT_SECONDS})
   --json               one JSON document on stdout
   -h, --help
+
+${KAFKA_USAGE}
 
 exit status: 0 every selected record settled without a new dead letter, 1 some failed again (still in the
 queue, or dead-lettered again), 2 usage or configuration error`;
@@ -63,6 +73,8 @@ function parse(argv: string[]) {
       offsets: { type: 'string' },
       max: { type: 'string' },
       'dry-run': { type: 'boolean' },
+      'to-topic': { type: 'string' },
+      ...KAFKA_PARSE_OPTIONS,
       timeout: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -134,12 +146,15 @@ async function main(argv: string[]): Promise<number> {
   const paint = painter(!json && colorEnabled(process.stdout));
   const info = (line: string) => (json ? process.stderr.write(`${line}\n`) : process.stdout.write(`${line}\n`));
 
+  const toTopic = v['to-topic'];
+  if (toTopic !== undefined && !/^[A-Za-z0-9._-]{1,249}$/.test(toTopic)) throw new UsageError(`--to-topic needs a Kafka topic name, got "${toTopic}"`);
+  const kafka = toTopic === undefined ? undefined : kafkaConnection(v, process.env, 'kafka-a2a-bridge-redrive');
   const env = { ...process.env, DLQ_URL: process.env.DLQ_URL ?? queueUrl };
   // The local bridge answers with an embedded agent when ARCHESTRA_URL is unset: fine for a demo, never for
-  // records taken out of a production queue.
-  const bridge = await createLocalBridge({ routesFile: v.routes, env, noAgent: true });
+  // records taken out of a production queue. Republishing to Kafka needs no bridge at all.
+  const bridge = toTopic === undefined ? await createLocalBridge({ routesFile: v.routes, env, noAgent: true }) : undefined;
   try {
-    if (bridge.embedded && bridge.settings.routes.some((r) => !r.url) && !dry) {
+    if (bridge?.embedded && bridge.settings.routes.some((r) => !r.url) && !dry) {
       throw new UsageError('redrive sends to the real agents: set ARCHESTRA_URL and the token (ARCHESTRA_TOKEN or ARCHESTRA_TOKEN_SECRET_ARN)');
     }
     const sqs = new SQSClient({ maxAttempts: 3, useQueueUrlAsEndpoint: false, requestHandler: { requestTimeout: 10_000, connectionTimeout: 3_000, throwOnRequestTimeout: true } });
@@ -154,6 +169,8 @@ async function main(argv: string[]): Promise<number> {
       for (const u of unusable) info(paint('yellow', `left    ${u.messages.length} message(s): ${u.reason}`));
       if (skippedUndecodable) info(paint('dim', `left    ${skippedUndecodable} undecodable letter(s): pass --class undecodable to redrive them`));
 
+      if (toTopic !== undefined) return await republish({ sqs, queueUrl, messages, records, topic: toTopic, conn: kafka!, dry, json, info });
+      if (!bridge) throw new Error('unreachable: no bridge without --to-topic');
       const events = eventsOf(records).map((g) => toKafkaEvent({ Messages: g.bodies.map((b) => ({ Body: JSON.stringify(b) })) }).event);
       if (dry) {
         const rows = events.flatMap((e) => dryRun(bridge, e, bridge.embedded));
@@ -203,8 +220,66 @@ async function main(argv: string[]): Promise<number> {
       sqs.destroy();
     }
   } finally {
-    await bridge.close();
+    await bridge?.close();
   }
 }
 
-runCli(() => main(process.argv.slice(2)), { name: 'redrive', usage: USAGE });
+interface Republish {
+  sqs: SQSClient;
+  queueUrl: string;
+  messages: QueueMessage[];
+  records: Map<string, Letter[]>;
+  topic: string;
+  conn: KafkaConnection;
+  dry: boolean;
+  json: boolean;
+  info: (line: string) => void;
+}
+
+/** Publishes each selected record again, byte for byte, and deletes its messages once the brokers have it. */
+async function republish(o: Republish): Promise<number> {
+  const copies = [...o.records].map(([id, letters]) => ({ id, letters, copy: kafkaCopy(letters[0].body) }));
+  const rows: Array<{ id: string; status: 'published' | 'would_publish' | 'left'; reason?: string }> = [];
+  const toDelete: QueueMessage[] = [];
+  if (!o.dry && copies.some((c) => !('error' in c.copy))) {
+    const producer = createKafka(o.conn).producer({ createPartitioner: Partitioners.DefaultPartitioner, maxInFlightRequests: 1 });
+    try {
+      await producer.connect();
+      // One record at a time, in the order read: each message is deleted only for a record the brokers acknowledged.
+      for (const c of copies) {
+        if ('error' in c.copy) continue;
+        const headers = Object.fromEntries(Object.entries(c.copy.headers).map(([k, v]) => [k, v.length === 1 ? v[0] : v]));
+        await producer.send({ topic: o.topic, acks: -1, messages: [{ key: c.copy.key, value: c.copy.value, headers }] });
+        toDelete.push(...c.letters.flatMap((l) => l.messages));
+        rows.push({ id: c.id, status: 'published' });
+      }
+    } catch (e) {
+      throw new KafkaRunError(`${describeKafkaError(e, o.conn)} (${rows.length} record(s) published before it, their messages deleted)`);
+    } finally {
+      const deleting = new Set(toDelete.map((m) => m.messageId));
+      await deleteAll(o.sqs, o.queueUrl, toDelete);
+      await releaseAll(o.sqs, o.queueUrl, o.messages.filter((m) => !deleting.has(m.messageId)));
+      await producer.disconnect().catch(() => undefined);
+    }
+  } else await releaseAll(o.sqs, o.queueUrl, o.messages);
+  for (const c of copies) {
+    if ('error' in c.copy) rows.push({ id: c.id, status: 'left', reason: c.copy.error });
+    else if (o.dry) rows.push({ id: c.id, status: 'would_publish' });
+  }
+  const left = rows.filter((r) => r.status === 'left').length;
+  if (o.json) process.stdout.write(`${JSON.stringify({ ok: left === 0, dryRun: o.dry, queue: o.queueUrl, topic: o.topic, records: rows, deleted: toDelete.length }, null, 2)}\n`);
+  else {
+    for (const r of rows) o.info(`${r.id}  ${r.status}${r.reason ? `: ${r.reason}` : ''}`);
+    o.info(o.dry ? `dry run: ${rows.length - left} record(s) would be published to ${o.topic}; nothing published, nothing deleted` : `${rows.length - left} record(s) published to ${o.topic}; deleted ${toDelete.length} message(s)`);
+  }
+  return left ? 1 : 0;
+}
+
+runCli(() => main(process.argv.slice(2)), {
+  name: 'redrive',
+  usage: USAGE,
+  known: [
+    { error: KafkaConfigError, code: 2 },
+    { error: KafkaRunError, code: 1 },
+  ],
+});

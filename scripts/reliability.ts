@@ -4,6 +4,7 @@
 //
 //   npm run reliability                      full profile (>= 1,000 generated batches), default seed
 //   npm run reliability -- --seed 42         another seed
+//   npm run reliability -- --profile medium  360 + 12 batches, when the full profile does not fit (about 30 min)
 //   npm run reliability -- --profile fast    the quick profile `npm test` runs (handy to check the script)
 //   npm run reliability -- --no-write        run and print the summary, leave the document alone
 import { spawnSync } from 'node:child_process';
@@ -15,7 +16,7 @@ import type { PropertyFigures } from '../test/reliability/support/figures';
 import { BEGIN as MUTATE_BEGIN, END as MUTATE_END } from './mutants';
 
 interface Args {
-  profile: 'fast' | 'full';
+  profile: 'fast' | 'medium' | 'full';
   seed?: string;
   write: boolean;
   out: string;
@@ -29,7 +30,7 @@ function parseArgs(argv: string[]): Args {
     switch (flag) {
       case '--profile': {
         const p = value();
-        if (p !== 'fast' && p !== 'full') throw new Error(`--profile must be fast or full, got ${p}`);
+        if (p !== 'fast' && p !== 'medium' && p !== 'full') throw new Error(`--profile must be fast, medium or full, got ${p}`);
         a.profile = p;
         break;
       }
@@ -44,7 +45,7 @@ function parseArgs(argv: string[]): Args {
         a.out = resolve(value());
         break;
       case '--help':
-        process.stdout.write('usage: npm run reliability -- [--profile full|fast] [--seed N] [--no-write] [--out FILE]\n');
+        process.stdout.write('usage: npm run reliability -- [--profile full|medium|fast] [--seed N] [--no-write] [--out FILE]\n');
         process.exit(0);
       default:
         throw new Error(`unknown argument ${argv[i]} (see --help)`);
@@ -98,6 +99,16 @@ const FAULT_LABELS: Record<string, string> = {
   poll_reset: 'tasks/get: connection reset',
   poll_http_503: 'tasks/get: HTTP 503',
   poll_malformed: 'tasks/get: malformed JSON',
+  auth_401: 'HTTP 401 + JSON-RPC -32600 (token refused)',
+  auth_rpc: 'HTTP 200 + JSON-RPC -32600 about the token (Archestra\'s refusal)',
+  auth_lockout: 'HTTP 429 "too many failed authentication attempts" (IP lockout)',
+};
+
+const AWS_FAULT_LABELS: Record<string, string> = {
+  aws_throttle: 'throttled (ThrottlingException / ProvisionedThroughputExceeded)',
+  aws_500: 'HTTP 500',
+  aws_slow: 'slow answer (20-170 ms)',
+  aws_hang: 'no answer at all (only with little time left: the deadline aborts it)',
 };
 
 /** One line per known bug, shown while a test naming it is still marked `test.failing`. */
@@ -122,7 +133,27 @@ const INVARIANT_LABELS: Array<[string, string]> = [
   ['4.duplicate', '4 - no record delivered twice within one invocation'],
   ['ack', 'the bridge\'s verdict matches the agent\'s answers'],
   ['hold', 'no send starts above a partition\'s failure offset once it is known (no idempotency store)'],
+  ['throws', 'the handler never throws'],
+  ['deadline', 'the handler answers before Lambda\'s deadline'],
+  ['after-return', 'no request reaches an agent after the handler answered'],
+  ['refused-resend', 'a refused token is not sent again (within the cool-down)'],
+  ['refusals', 'wrong token: at most 2 refused requests per container per 60 s'],
 ];
+
+/** The previous document's figures (label -> value) and its run date: shown beside the new ones. */
+function previous(file: string): { date?: string; values: Map<string, string> } {
+  const values = new Map<string, string>();
+  if (!existsSync(file)) return { values };
+  let date: string | undefined;
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const cells = line.split('|').slice(1, -1).map((c) => c.trim());
+    if (cells.length < 2 || cells[1] === '---' || cells[1] === '---:') continue;
+    if (cells[0] === 'Date') date = cells[1];
+    // The first value column of a table is the figure (a previous-run column, if any, comes after it).
+    if (!values.has(cells[0])) values.set(cells[0], cells[1]);
+  }
+  return { date, values };
+}
 
 function machine(): string {
   const c = cpus();
@@ -135,7 +166,10 @@ function render(a: Args, seed: string, jest: JestReport, wallMs: number, dir: st
   const security = readJson<Record<string, number | string>>(join(dir, 'security.json'));
   const deadline = readJson<Record<string, { elapsedMs: number; remainingMs: number }>>(join(dir, 'deadline.json'));
   const aws = readJson<Record<string, number>>(join(dir, 'aws-faults.json'));
+  const real = readJson<Record<string, number>>(join(dir, 'real-failures.json'));
   if (!nl) throw new Error(`no figures from the no-loss suite in ${dir}`);
+  const prev = previous(a.out);
+  const was = (label: string) => prev.values.get(label) ?? 'not measured';
   const f = nl.figures;
   const files = jest.testResults
     .map((r) => ({ name: r.name.replace(/^.*test\/reliability\//, ''), ms: r.endTime - r.startTime, tests: r.assertionResults.length }))
@@ -155,7 +189,7 @@ function render(a: Args, seed: string, jest: JestReport, wallMs: number, dir: st
   row('Run', '');
   row('---', '---');
   row('Date', new Date().toISOString());
-  row('Profile', `\`${a.profile}\`${a.profile === 'full' ? '' : ' (the quick profile of `npm test`)'}`);
+  row('Profile', `\`${a.profile}\`${a.profile === 'full' ? '' : a.profile === 'medium' ? ' (120 batches per ORDERING mode + 12 on SQS: the full profile, 400 + 24, takes about 30 min since the AWS peers joined)' : ' (the quick profile of `npm test`)'}`);
   row('Seed', `\`${seed}\` (replay one batch: \`RELIABILITY_PROFILE=${a.profile} RELIABILITY_SEED=${seed} RELIABILITY_REPLAY=<mode>:<index> npx jest test/reliability/no-loss.test.ts\`)`);
   row('Machine', machine());
   row('Wall time', `${secs(wallMs)} for the whole suite (${jest.numTotalTests} tests, ${jest.numPassedTests} passed); no-loss property ${secs(nl.wallMs)}`);
@@ -179,25 +213,34 @@ function render(a: Args, seed: string, jest: JestReport, wallMs: number, dir: st
     'moto_server, read back and checked message by message.',
     '',
   );
-  row('Figure', 'Value');
-  row('---', '---:');
-  row('Batches (partition / key / none)', `${int(f.batches)} (${int(f.byOrdering.partition)} / ${int(f.byOrdering.key)} / ${int(f.byOrdering.none)})`);
-  row('Batches on a real SQS queue (moto)', int(f.sqsBatches));
-  row('Batches with little time left', int(f.deadlineBatches));
-  row('Records', int(f.records));
-  row('Topic-partitions (summed over batches)', int(f.topicPartitions));
-  row('Undecodable records without an offset (of which reported at their partition\'s lowest offset)', `${int(f.offsetless ?? 0)} (${int(f.offsetlessReported ?? 0)})`);
-  row('Requests to the agent (sends / task polls)', `${int(f.requests)} (${int(f.sends)} / ${int(f.polls)})`);
-  row('Faults injected', `${int(f.faultsTotal)} (${pct(f.faultsTotal, f.requests)} of requests)`);
-  row('Dead-letter writes made to fail', int(f.dlqWriteFailures));
-  row('**Delivered** (the agent answered with success)', `${int(f.delivered)} (${pct(f.delivered, f.records)})`);
-  row('**Dead-lettered** (full record in the queue)', `${int(f.deadLettered)} (${pct(f.deadLettered, f.records)})`);
-  row('**Reported** (at/after the response offset of its partition)', `${int(f.reported)} (${pct(f.reported, f.records)})`);
-  row('Skipped by configuration (no route, tombstone)', `${int(f.skipped)} (${pct(f.skipped, f.records)})`);
-  row('of which delivered AND reported (sent in another chain before its partition failed: comes back)', int(f.deliveredAndReported));
-  row('Agent success that raced the bridge\'s timeout (reported, comes back)', int(f.unacknowledged));
-  row('**Lost**', `**${int(f.lost)}**`);
-  row('**Duplicates within an invocation**', `**${int(f.duplicates)}**`);
+  L.push(`The right-hand column is the previous run of this document (${prev.date ?? 'none'}), for comparison; figures it did not measure say so.`, '');
+  const fig = (label: string, value: string) => row(label, value, was(label));
+  row('Figure', 'Value', 'Previous run');
+  row('---', '---:', '---:');
+  fig('Batches (partition / key / none)', `${int(f.batches)} (${int(f.byOrdering.partition)} / ${int(f.byOrdering.key)} / ${int(f.byOrdering.none)})`);
+  fig('Batches on a real SQS queue (moto)', int(f.sqsBatches));
+  fig('Batches with little time left', int(f.deadlineBatches));
+  fig('Batches with the token from Secrets Manager (moto, re-read every 50 ms)', int(f.secretBatches));
+  fig('Batches with the idempotency store (dynalite)', int(f.idempotencyBatches));
+  fig('Batches with AWS faults injected (Secrets Manager / DynamoDB)', int(f.awsFaultBatches));
+  fig('Batches with a wrong token (one warm container)', int(f.wrongTokenBatches));
+  fig('Records', int(f.records));
+  fig('Topic-partitions (summed over batches)', int(f.topicPartitions));
+  fig('Undecodable records without an offset (of which reported at their partition\'s lowest offset)', `${int(f.offsetless ?? 0)} (${int(f.offsetlessReported ?? 0)})`);
+  fig('Requests to the agent (sends / task polls)', `${int(f.requests)} (${int(f.sends)} / ${int(f.polls)})`);
+  fig('Faults injected', `${int(f.faultsTotal)} (${pct(f.faultsTotal, f.requests)} of requests)`);
+  fig('Dead-letter writes made to fail', int(f.dlqWriteFailures));
+  fig('**Delivered** (the agent answered with success)', `${int(f.delivered)} (${pct(f.delivered, f.records)})`);
+  fig('**Dead-lettered** (full record in the queue)', `${int(f.deadLettered)} (${pct(f.deadLettered, f.records)})`);
+  fig('**Reported** (at/after the response offset of its partition)', `${int(f.reported)} (${pct(f.reported, f.records)})`);
+  fig('Skipped by configuration (no route, tombstone)', `${int(f.skipped)} (${pct(f.skipped, f.records)})`);
+  fig('of which delivered AND reported (sent in another chain before its partition failed: comes back)', int(f.deliveredAndReported));
+  fig('Agent success that raced the bridge\'s timeout (reported, comes back)', int(f.unacknowledged));
+  fig('Requests the agent refused for their credential', int(f.refused));
+  fig('**Refused requests per container per 60 s, wrong token** (property, one warm container, default cool-down)', `**${int(f.wrongTokenRefusedPer60s)}**`);
+  fig('Slowest answer with little time left, share of the time Lambda gave', f.worstDeadlineShare ? `${(f.worstDeadlineShare * 100).toFixed(1)} %` : '-');
+  fig('**Lost**', `**${int(f.lost)}**`);
+  fig('**Duplicates within an invocation**', `**${int(f.duplicates)}**`);
   L.push('');
 
   L.push('### Faults injected, by type', '');
@@ -206,11 +249,17 @@ function render(a: Args, seed: string, jest: JestReport, wallMs: number, dir: st
   for (const [k, label] of Object.entries(FAULT_LABELS)) row(label, int(f.faults[k as keyof typeof f.faults] ?? 0));
   row('Dead-letter write failures (per letter or queue down)', int(f.dlqWriteFailures));
   L.push('');
+  L.push('Secrets Manager and DynamoDB calls, through a proxy in front of moto_server / dynalite (test/support/fault-proxy.ts):', '');
+  row('AWS fault', 'Injected');
+  row('---', '---:');
+  for (const [k, label] of Object.entries(AWS_FAULT_LABELS)) row(label, int(f.awsFaults[k as keyof typeof f.awsFaults] ?? 0));
+  L.push('');
 
   L.push('### Invariants', '');
   L.push('Every batch is judged by test/reliability/support/classify.ts (unit-tested in classify.test.ts). A violation is counted per record (or per batch-level finding).', '');
   row('Invariant', 'Violations', 'Batches', 'Verdict');
   row('---', '---:', '---:', '---');
+  // (new invariants show "not measured" in older documents: the table below has no previous-run column)
   for (const [id, label] of INVARIANT_LABELS) {
     const n = f.violations[id as keyof typeof f.violations] ?? 0;
     row(label, int(n), int(f.batchesWithViolations[id as keyof typeof f.batchesWithViolations] ?? 0), n === 0 ? 'holds' : '**violated: known bug, see below**');
@@ -233,6 +282,22 @@ function render(a: Args, seed: string, jest: JestReport, wallMs: number, dir: st
   row('---', '---:', '---:');
   if (deadline?.chain2s) row('agent answers in 2 s: 1 delivered, the rest reported from the next offset', secs(deadline.chain2s.elapsedMs), secs(deadline.chain2s.remainingMs));
   if (deadline?.cut3500ms) row('agent answers in 3.5 s: cut at the 3 s deadline, reported', secs(deadline.cut3500ms.elapsedMs), secs(deadline.cut3500ms.remainingMs));
+  if (real?.dynamoHangMs) row('DynamoDB accepts connections and never answers (idempotency store on): claims aborted, reported', secs(real.dynamoHangMs), secs(4000));
+  if (real?.completeHangMs) row('the DynamoDB complete hangs: delivered, claim left in place', secs(real.completeHangMs), secs(3000));
+  if (real?.releaseHangMs) row('the DynamoDB release hangs: reported, claim lapses at the deadline', secs(real.releaseHangMs), secs(2500));
+  if (real?.secretHangMs) row('a Secrets Manager re-read hangs mid-batch', secs(real.secretHangMs), secs(3000));
+  L.push('');
+  L.push('## Authentication and the IP lockout', '');
+  L.push(
+    'test/reliability/real-failures.test.ts, against the Archestra sim with Archestra\'s lockout on (10 failed authentications in 60 s),',
+    'a wrong token in a Secrets Manager secret (moto), default settings (MAX_CONCURRENCY 10, AUTH_COOLDOWN_SECONDS 60), six',
+    'invocations of 50 records in one warm container, as Lambda retries a failed batch at once:',
+    '',
+  );
+  row('Figure', 'Value', 'Before issue 12');
+  row('---', '---:', '---:');
+  if (real?.refusedPerContainerPer60s !== undefined) row('**Refused requests per container per 60 s, wrong token, default settings** (must be <= 2)', `**${int(real.refusedPerContainerPer60s)}**`, '11 per invocation (reported in issue 12, not re-measured)');
+  if (real?.maxClaimsInFlight !== undefined) row('Idempotency claims in flight at once, ORDERING=none, 200 records, MAX_CONCURRENCY 10', int(real.maxClaimsInFlight), '500 for 500 records (reported in issue 12, not re-measured)');
   L.push('');
 
   L.push('## Hostile input', '');

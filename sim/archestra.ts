@@ -166,6 +166,10 @@ export interface ArchestraSimOptions {
   maxBodyBytes?: number;
   /** HTTP status for a missing / wrong token. Default 401 (set 200 for Archestra's current POST behaviour). */
   authFailureStatus?: number;
+  /** Archestra's IP lockout: after `maxFailures` failed authentications within `windowMs` (10 in 60 s there),
+   *  every request is answered HTTP 429 "Too many failed authentication attempts", before any token check,
+   *  until the window has no more than that. Off by default. */
+  authLockout?: { maxFailures: number; windowMs: number };
   /** HTTP status for an unknown or non-UUID agent. Default 404. */
   unknownAgentStatus?: number;
   /** Keep at most this many recorded requests (oldest dropped). Default: unbounded. */
@@ -295,6 +299,8 @@ export async function startArchestraSim(opts: ArchestraSimOptions = {}): Promise
   const requests: RecordedRequest[] = [];
   const tasks = new Map<string, SimTask>();
   const attempts = new Map<string, number>();
+  /** When authentications failed (for `authLockout`), oldest first. */
+  const authFailures: number[] = [];
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   let seq = 0;
@@ -551,7 +557,20 @@ export async function startArchestraSim(opts: ArchestraSimOptions = {}): Promise
       if (!UUID_V4.test(agentId)) throw new HttpReply(unknownAgentStatus, rpcError(id, -32602, `Agent not found: "${agentId}" is not a UUID`));
       const agent = agents[agentId];
       if (!agent && !acceptAny) throw new HttpReply(unknownAgentStatus, rpcError(id, -32602, 'Agent not found'));
-      checkAuth(headers, agent, id);
+      if (opts.authLockout) {
+        const { maxFailures, windowMs } = opts.authLockout;
+        while (authFailures.length && authFailures[0] <= Date.now() - windowMs) authFailures.shift();
+        if (authFailures.length >= maxFailures) {
+          const retryAfter = Math.max(1, Math.ceil((authFailures[0] + windowMs - Date.now()) / 1000));
+          throw new HttpReply(429, fastifyError(429, 'Too many failed authentication attempts, please try again later'), { 'retry-after': String(retryAfter) });
+        }
+      }
+      try {
+        checkAuth(headers, agent, id);
+      } catch (e) {
+        authFailures.push(Date.now());
+        throw e;
+      }
 
       if (isCard) {
         return send(res, rec, 'card', 200, card(version, agentId, agent, headers));

@@ -11,6 +11,8 @@ z.config(en());
 
 const nonEmpty = () => z.string().check(z.minLength(1, 'must be a non-empty string'));
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+const headerValue = z.union([z.string(), z.array(z.string()).check(z.minLength(1))]);
+const fieldValue = z.union([scalar, z.array(scalar).check(z.minLength(1))]);
 
 // A schema file ships inside the deployment package next to the routes file: a relative path that stays inside it.
 const schemaPath = () =>
@@ -46,8 +48,8 @@ const routeSchema = z
     topic_pattern: nonEmpty(),
     prompt_id: z.optional(nonEmpty()),
     agent_id: z.optional(nonEmpty()),
-    header_match: z.optional(z.record(z.string(), z.union([z.string(), z.array(z.string()).check(z.minLength(1))]))),
-    field_match: z.optional(z.record(nonEmpty(), z.union([scalar, z.array(scalar).check(z.minLength(1))]))),
+    header_match: z.optional(z.record(z.string(), headerValue)),
+    field_match: z.optional(z.record(nonEmpty(), fieldValue)),
     transform_template: z.optional(z.string()),
     on_missing: z._default(z.enum(['keep', 'empty', 'fail']), 'keep'),
     on_oversize: z._default(z.enum(['dead_letter', 'truncate']), 'dead_letter'),
@@ -136,6 +138,21 @@ export class RouteConfigError extends Error {
 
 const asArray = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
 
+/**
+ * A match map from the route's own JSON, into a null-prototype object: zod's record output (a plain object)
+ * silently drops a key named `__proto__`, and a header may well be called that. Values are checked here too.
+ */
+function matchMap<T>(raw: unknown, field: string, value: z.ZodMiniType<T | T[]>, problems: string[], label: string): Record<string, T[]> | undefined {
+  if (raw === undefined) return undefined;
+  const out = Object.create(null) as Record<string, T[]>;
+  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+    const res = value.safeParse(v);
+    if (!res.success) problems.push(`${label}: field "${field}.${k}": ${res.error.issues[0]?.message ?? 'invalid value'}`);
+    else out[k] = asArray(res.data);
+  }
+  return out;
+}
+
 /** Validates parsed JSON; throws RouteConfigError naming the route and field of every problem. */
 export function parseRoutes(json: unknown, source = 'routes'): Route[] {
   if (!Array.isArray(json)) {
@@ -163,12 +180,13 @@ export function parseRoutes(json: unknown, source = 'routes'): Route[] {
     const dup = seen.get(r.name);
     if (dup !== undefined) problems.push(`${label}: field "name": duplicates route ${dup}; route names must be unique`);
     seen.set(r.name, i);
+    const input = raw as { header_match?: unknown; field_match?: unknown };
     routes.push({
       name: r.name,
       topicPattern: r.topic_pattern,
       agentId: (r.prompt_id ?? r.agent_id) as string,
-      headerMatch: r.header_match && Object.fromEntries(Object.entries(r.header_match).map(([k, v]) => [k, asArray(v)])),
-      fieldMatch: r.field_match && Object.fromEntries(Object.entries(r.field_match).map(([k, v]) => [k, asArray(v)])),
+      headerMatch: matchMap(input.header_match, 'header_match', headerValue, problems, label),
+      fieldMatch: matchMap(input.field_match, 'field_match', fieldValue, problems, label),
       template: r.transform_template,
       onMissing: r.on_missing,
       onOversize: r.on_oversize,

@@ -17,6 +17,7 @@ const envSchema = z.object({
   ARCHESTRA_TOKEN: z.optional(z.string()),
   ARCHESTRA_TOKEN_SECRET_ARN: z.optional(z.string().check(z.startsWith('arn:', 'must be a Secrets Manager ARN'))),
   TOKEN_CACHE_TTL_SECONDS: seconds(300),
+  AUTH_COOLDOWN_SECONDS: z._default(z.coerce.number().check(z.minimum(0)), 60),
   DLQ_URL: z.optional(z.url({ error: 'must be the SQS queue URL' })),
   DLQ_MAX_MESSAGE_BYTES: count(256 * 1024, 16 * 1024, 1024 * 1024),
   ORDERING: z._default(z.enum(['partition', 'key', 'none']), 'key'),
@@ -47,6 +48,8 @@ export interface Settings {
   token?: string;
   tokenSecretArn?: string;
   tokenTtlMs: number;
+  /** A token value the agent refused is not sent again before this has passed, unless the secret changes. */
+  authCooldownMs: number;
   dlqUrl?: string;
   dlqMaxMessageBytes: number;
   ordering: 'partition' | 'key' | 'none';
@@ -86,37 +89,63 @@ export function checkTransport(url: string, allowInsecure: boolean, what: string
   return undefined;
 }
 
-export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
-  const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== '')));
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`);
-    throw new SettingsError(`invalid environment:\n  - ${lines.join('\n  - ')}`);
-  }
-  const e = { ...parsed.data, ALLOW_INSECURE_HTTP: truthy(parsed.data.ALLOW_INSECURE_HTTP) };
-  let routes: Route[];
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Why `token` cannot be sent as a bearer token, or undefined. Node refuses such a header value at request
+ * time, which would look like a network fault and be retried forever; it is a configuration error.
+ */
+export function tokenProblem(token: string): string | undefined {
+  if (!/^[\x21-\x7e]+$/.test(token)) return 'contains a character not allowed in a bearer token (whitespace, a control character or non-ASCII)';
+  return undefined;
+}
+
+/** Reads routes from ROUTES_CONFIG or ROUTES_CONFIG_FILE; problems are added to `problems`. */
+function readRoutes(env: Record<string, string | undefined>, problems: string[]): Route[] | undefined {
   try {
-    if (e.ROUTES_CONFIG !== undefined) routes = parseRoutesText(e.ROUTES_CONFIG, 'ROUTES_CONFIG');
-    else if (e.ROUTES_CONFIG_FILE !== undefined) {
+    if (env.ROUTES_CONFIG) return parseRoutesText(env.ROUTES_CONFIG, 'ROUTES_CONFIG');
+    if (env.ROUTES_CONFIG_FILE) {
       let text: string;
       try {
-        text = readFileSync(e.ROUTES_CONFIG_FILE, 'utf8');
+        text = readFileSync(env.ROUTES_CONFIG_FILE, 'utf8');
       } catch (err) {
-        throw new SettingsError(`ROUTES_CONFIG_FILE: cannot read ${e.ROUTES_CONFIG_FILE}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        problems.push(`ROUTES_CONFIG_FILE: cannot read ${env.ROUTES_CONFIG_FILE}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        return undefined;
       }
-      routes = parseRoutesText(text, `ROUTES_CONFIG_FILE (${e.ROUTES_CONFIG_FILE})`);
-    } else throw new SettingsError('no routes: set ROUTES_CONFIG (JSON text) or ROUTES_CONFIG_FILE (a path)');
+      return parseRoutesText(text, `ROUTES_CONFIG_FILE (${env.ROUTES_CONFIG_FILE})`);
+    }
+    problems.push('no routes: set ROUTES_CONFIG (JSON text) or ROUTES_CONFIG_FILE (a path)');
   } catch (err) {
-    if (err instanceof RouteConfigError) throw new SettingsError(err.message);
-    throw err;
+    if (!(err instanceof RouteConfigError)) throw err;
+    problems.push(err.message);
   }
-  const problems: string[] = [];
+  return undefined;
+}
+
+/** Every problem of the environment and the routes is reported at once, in one SettingsError. */
+export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
+  const given = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(given);
+  const problems: string[] = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`);
+  const routes = readRoutes(given, problems);
+  if (!parsed.success || !routes) throw new SettingsError(`invalid environment:\n  - ${problems.join('\n  - ')}`);
+  const e = { ...parsed.data, ALLOW_INSECURE_HTTP: truthy(parsed.data.ALLOW_INSECURE_HTTP) };
   const needsArchestra = routes.filter((r) => !r.url).map((r) => r.name);
   if (needsArchestra.length && !e.ARCHESTRA_URL) {
     problems.push(`ARCHESTRA_URL: required by route(s) without their own url: ${needsArchestra.join(', ')}`);
   }
+  for (const r of routes) {
+    // Archestra answers HTTP 400 for an agent id that is not a UUID: every record of the route would be dead-lettered.
+    if (!r.url && !UUID.test(r.agentId)) problems.push(`route "${r.name}": prompt_id ${JSON.stringify(r.agentId)} is not a UUID (Archestra's agent ids are UUIDs)`);
+  }
   if (e.ARCHESTRA_URL) {
     const p = checkTransport(e.ARCHESTRA_URL, e.ALLOW_INSECURE_HTTP, 'ARCHESTRA_URL');
     if (p) problems.push(p);
+    const origin = new URL(e.ARCHESTRA_URL).origin;
+    const withToken = routes.filter((r) => !r.url || new URL(r.url).origin === origin).map((r) => r.name);
+    if (withToken.length && !e.ARCHESTRA_TOKEN && !e.ARCHESTRA_TOKEN_SECRET_ARN) {
+      problems.push(`ARCHESTRA_TOKEN_SECRET_ARN (or ARCHESTRA_TOKEN): required by route(s) sent to Archestra: ${withToken.join(', ')}`);
+    }
   }
   for (const r of routes) {
     const p = r.url && checkTransport(r.url, e.ALLOW_INSECURE_HTTP, `route "${r.name}" url`);
@@ -128,15 +157,18 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   if (e.REPLY_KAFKA_AUTH.startsWith('scram') && !e.REPLY_KAFKA_SECRET_ARN) {
     problems.push(`REPLY_KAFKA_AUTH=${e.REPLY_KAFKA_AUTH} needs REPLY_KAFKA_SECRET_ARN (a secret with username and password)`);
   }
+  const tokenIssue = e.ARCHESTRA_TOKEN !== undefined ? tokenProblem(e.ARCHESTRA_TOKEN.trim()) : undefined;
+  if (tokenIssue) problems.push(`ARCHESTRA_TOKEN: ${tokenIssue}`);
   if (problems.length) throw new SettingsError(`invalid environment:\n  - ${problems.join('\n  - ')}`);
   const replyBrokers = e.REPLY_KAFKA_BROKERS?.split(',').map((b) => b.trim()).filter(Boolean);
   return {
     routes,
     routesDir: e.ROUTES_CONFIG === undefined && e.ROUTES_CONFIG_FILE !== undefined ? dirname(resolve(e.ROUTES_CONFIG_FILE)) : process.cwd(),
     archestraUrl: e.ARCHESTRA_URL?.replace(/\/+$/, ''),
-    token: e.ARCHESTRA_TOKEN,
+    token: e.ARCHESTRA_TOKEN?.trim(),
     tokenSecretArn: e.ARCHESTRA_TOKEN_SECRET_ARN,
     tokenTtlMs: e.TOKEN_CACHE_TTL_SECONDS * 1000,
+    authCooldownMs: e.AUTH_COOLDOWN_SECONDS * 1000,
     dlqUrl: e.DLQ_URL,
     dlqMaxMessageBytes: e.DLQ_MAX_MESSAGE_BYTES,
     ordering: e.ORDERING,

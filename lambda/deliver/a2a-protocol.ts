@@ -14,11 +14,9 @@ export interface OutgoingMessage {
 export type FailureClass =
   /** Retry with backoff; once retries are spent, report the record to Lambda (redelivered later). */
   | 'transient'
-  /** Retry with backoff; once retries are spent, dead-letter (Archestra's -32603 without isRetryable). */
-  | 'retry-then-permanent'
   /** Dead-letter now. */
   | 'permanent'
-  /** Re-read the token once; then stop sending for this invocation. */
+  /** The credential was refused: remember the refusal (see CredentialGate), re-read the token, report the record. */
   | 'auth';
 
 export type Outcome =
@@ -76,6 +74,13 @@ export function parseRetryAfter(value: string | null | undefined, now = Date.now
 }
 
 const AUTH_WORDS = /auth|token|credential|unauthori[sz]ed|forbidden|api key/i;
+/** Archestra blocks an IP after too many failed authentications, with HTTP 429 before any token check. */
+const AUTH_LOCKOUT = /(too many|excessive)\b[^.]{0,40}\b(failed|invalid|unsuccessful|bad)\b[^.]{0,20}\b(auth|login|credential|token)/i;
+
+/** True for an HTTP 429 whose body says too many failed authentications (the IP lockout), not a rate limit. */
+export function isAuthLockout(status: number, bodyText: string): boolean {
+  return status === 429 && AUTH_LOCKOUT.test(bodyText.slice(0, 4096));
+}
 
 function classifyRpcError(err: unknown): Outcome {
   if (!err || typeof err !== 'object') return failure('permanent', 'malformed_reply', 'JSON-RPC error is not an object');
@@ -87,9 +92,10 @@ function classifyRpcError(err: unknown): Outcome {
     const detail = data && typeof data === 'object' && typeof (data as { message?: unknown }).message === 'string'
       ? `${msg}: ${(data as { message: string }).message}`
       : msg;
-    if (retryable === true) return failure('transient', label, detail);
     if (retryable === false) return failure('permanent', label, detail);
-    return failure('retry-then-permanent', label, detail);
+    // Without a verdict it is an internal error of the platform: during an outage every record would meet it,
+    // so it is retried and then reported (redelivered), never dead-lettered.
+    return failure('transient', label, detail);
   }
   if (code === -32600 && AUTH_WORDS.test(msg)) return failure('auth', label, msg);
   return failure('permanent', label, msg);
@@ -184,13 +190,18 @@ export function interpretResponse(
   // Only a JSON-RPC error object counts; a web framework's `{"error": "Bad Request"}` is just an HTTP error page.
   const rpcError = rpc && rpc.error !== null && typeof rpc.error === 'object' ? rpc.error : undefined;
   if (status === 401 || status === 403) return failure('auth', `http_${status}`, `HTTP ${status} from the agent endpoint`);
+  // A lockout is an auth failure: retrying it would only extend the block.
+  if (isAuthLockout(status, bodyText)) return failure('auth', 'auth_lockout', 'HTTP 429: too many failed authentications from this address');
   if (status === 429 || status === 408 || status >= 500) {
     return failure('transient', `http_${status}`, `HTTP ${status}${rpcErrorSuffix(rpc)}`, parseRetryAfter(retryAfter));
   }
   if (status !== 200 && rpcError === undefined) {
     return failure('permanent', `http_${status}`, `HTTP ${status} from the agent endpoint`);
   }
-  if (!rpc) return failure('permanent', 'malformed_reply', bodyText === '' ? 'empty reply body' : 'reply is not a JSON object');
+  // An HTTP 200 that is not JSON is a proxy's or load balancer's page during an outage, not the agent's
+  // verdict on the record: retried and reported, not dead-lettered.
+  if (body === undefined) return failure('transient', 'malformed_reply', bodyText === '' ? 'empty reply body' : 'reply is not JSON');
+  if (!rpc) return failure('permanent', 'malformed_reply', 'reply is not a JSON object');
   if (rpcError !== undefined) {
     const out = classifyRpcError(rpcError);
     // A JSON-RPC error under a 4xx status is still that error, except that 4xx never means "retry".

@@ -1,6 +1,7 @@
 // Deliver stage: one record's message to its agent, with retries, Retry-After, task polling,
-// the token refresh on auth failure, and the invocation's deadline. The HTTP call itself is injected.
+// the credential gate and token re-read on auth failure, and the invocation's deadline. The HTTP call itself is injected.
 import { HttpError, type HttpPost } from '../io/http';
+import type { CredentialGate, CredentialVerdict } from './credential-gate';
 import {
   failure,
   getTaskBody,
@@ -26,7 +27,7 @@ export type DeliveryStatus =
   | 'permanent'
   /** May succeed later: report it to Lambda. */
   | 'transient'
-  /** Credentials refused: report it, and nothing more is sent in this invocation. */
+  /** Credentials refused (or remembered refused): report it. */
   | 'auth'
   /** Not attempted or cut short because the invocation's time ran out: report it. */
   | 'deadline'
@@ -46,9 +47,18 @@ export interface DeliveryResult {
   taskId?: string;
 }
 
+export interface TokenReadOptions {
+  /** Read the secret again unless the cached value was read at or after this time (epoch ms). */
+  fresherThan?: number;
+  /** Abandons the wait (the invocation's deadline). */
+  signal?: AbortSignal;
+}
+
 export interface TokenSource {
-  /** `refresh` bypasses the cache: used once after the agent refuses the cached token. */
-  get(refresh?: boolean): Promise<string | undefined>;
+  /** The token (cached across warm invocations); rejects with a TokenUnavailableError when there is none. */
+  get(opts?: TokenReadOptions): Promise<string | undefined>;
+  /** True when a re-read cannot change the value (ARCHESTRA_TOKEN): a refusal is then never followed by a read. */
+  readonly fixed: boolean;
 }
 
 export interface ClientOptions {
@@ -80,37 +90,8 @@ export interface SendGuard {
 
 const ALWAYS: SendGuard = { mayStart: () => true, failing: () => undefined };
 
-/**
- * Shared by every record of one invocation. After an auth failure the token is re-read once, and all
- * other sends wait until one request has tried it: Archestra blocks an IP after 10 failed auths a minute.
- */
-export class AuthGate {
-  blocked = false;
-  generation = 0;
-  private probe?: Promise<void>;
-
-  async ready(): Promise<boolean> {
-    while (this.probe) await this.probe;
-    return !this.blocked;
-  }
-
-  /** True when a request queued with the token of `generation` must not go out as it is. */
-  stale(generation: number): boolean {
-    return this.blocked || this.probe !== undefined || generation !== this.generation;
-  }
-
-  /** Starts the refresh-and-probe if this failure is the first with the current token. */
-  begin(generation: number): (() => void) | undefined {
-    if (this.blocked || this.probe || generation !== this.generation) return undefined;
-    let done!: () => void;
-    this.probe = new Promise<void>((resolve) => (done = resolve));
-    this.generation++;
-    return () => {
-      this.probe = undefined;
-      done();
-    };
-  }
-}
+/** Without the invocation's start: while a value stays refused, the secret is read again at most this often. */
+const REREAD_REFUSED_MS = 1_000;
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -128,6 +109,23 @@ function redact(out: Outcome, token: string | undefined): Outcome {
 
 /** Marks a send the guard refused inside the slot. */
 const HELD = failure('transient', 'held', 'held');
+/** Marks a send whose credential was refused while it waited for the slot: it goes back to the gate. */
+const STALE = failure('auth', 'stale', 'stale');
+
+/** What one request taught about its credential: only a JSON-RPC answer under HTTP 200 proves it accepted. */
+function verdictOf(out: Outcome, status: number | undefined): CredentialVerdict {
+  if (out.kind === 'failure' && out.failure === 'auth') return 'refused';
+  if (status !== 200) return 'unknown';
+  return out.kind !== 'failure' || /^(jsonrpc_|task_)/.test(out.code) ? 'accepted' : 'unknown';
+}
+
+interface Tally {
+  attempts: number;
+  retries: number;
+  firstSend?: number;
+}
+
+type ResultFn = (s: DeliveryStatus, extra?: Partial<DeliveryResult>) => DeliveryResult;
 
 export class AgentClient {
   private readonly now: () => number;
@@ -147,118 +145,154 @@ export class AgentClient {
     return Math.round(base + this.random() * this.o.retryDelayMs);
   }
 
-  private async exchange(target: Target, body: unknown, rpcId: string, token: string | undefined, deadline: number): Promise<Outcome> {
+  private async exchange(target: Target, body: unknown, rpcId: string, token: string | undefined, deadline: number): Promise<{ out: Outcome; status?: number }> {
     const left = deadline - this.now();
     const timeoutMs = Math.min(target.timeoutMs, left);
     try {
       const reply = await this.o.post(target.url, requestHeaders(target.version, target.sendToken ? token : undefined), JSON.stringify(body), timeoutMs);
-      return redact(interpretResponse(target.version, reply.status, reply.text, rpcId, reply.retryAfter), target.sendToken ? token : undefined);
+      return { out: redact(interpretResponse(target.version, reply.status, reply.text, rpcId, reply.retryAfter), target.sendToken ? token : undefined), status: reply.status };
     } catch (err) {
       if (err instanceof HttpError) {
-        if (err.code === 'timeout' && timeoutMs < target.timeoutMs) return failure('transient', 'deadline', 'request cut short by the invocation deadline');
-        return failure(err.code === 'reply_too_large' ? 'permanent' : 'transient', err.code, err.message);
+        if (err.code === 'timeout' && timeoutMs < target.timeoutMs) return { out: failure('transient', 'deadline', 'request cut short by the invocation deadline') };
+        return { out: failure(err.code === 'reply_too_large' ? 'permanent' : 'transient', err.code, err.message) };
       }
-      return failure('transient', 'network', (err as Error).message);
+      return { out: failure('transient', 'network', (err as Error).message) };
     }
   }
 
-  async deliver(msg: OutgoingMessage, target: Target, deadline: number, slot: Slot, auth: AuthGate, guard: SendGuard = ALWAYS): Promise<DeliveryResult> {
-    let attempts = 0;
-    let retries = 0;
-    let authRetried = false;
-    let firstSend: number | undefined;
-    const result = (status: DeliveryStatus, extra: Partial<DeliveryResult> = {}): DeliveryResult => ({
+  /**
+   * The token for the next request. After a refusal of the cached value (`reread`), the secret is read again
+   * unless it was read after the refusal and during this invocation: a rotated secret is picked up by the next
+   * invocation at the latest, and a refused one costs one read per invocation, not one per record.
+   */
+  private async token(gate: CredentialGate, reread: boolean, signal: AbortSignal | undefined, invocationStart: number | undefined): Promise<string | undefined> {
+    const current = await this.o.tokens.get({ signal });
+    if (!reread || current === undefined || this.o.tokens.fixed) return current;
+    const at = gate.refusedAt(current);
+    if (at === undefined) return current;
+    return this.o.tokens.get({ fresherThan: Math.max(at, invocationStart ?? this.now() - REREAD_REFUSED_MS), signal });
+  }
+
+  /**
+   * Never throws: whatever goes wrong becomes this record's result. `gate` is the credential's memory in this
+   * container; `signal` fires at the invocation's deadline and ends any wait (token read, credential trial);
+   * `invocationStart` bounds the re-reads of a refused token to one per invocation.
+   */
+  async deliver(
+    msg: OutgoingMessage,
+    target: Target,
+    deadline: number,
+    slot: Slot,
+    gate: CredentialGate,
+    guard: SendGuard = ALWAYS,
+    signal?: AbortSignal,
+    invocationStart?: number,
+  ): Promise<DeliveryResult> {
+    const t: Tally = { attempts: 0, retries: 0 };
+    const result: ResultFn = (status, extra = {}) => ({
       status,
-      attempts,
-      retries,
-      ...(firstSend !== undefined ? { latencyMs: this.now() - firstSend } : {}),
+      attempts: t.attempts,
+      retries: t.retries,
+      ...(t.firstSend !== undefined ? { latencyMs: this.now() - t.firstSend } : {}),
       ...extra,
     });
+    let res: DeliveryResult;
+    try {
+      res = await this.run(msg, target, deadline, slot, gate, guard, signal, invocationStart, t, result);
+    } catch (err) {
+      res = result('transient', { code: 'internal_error', message: `delivery failed unexpectedly: ${(err as Error)?.message ?? String(err)}` });
+    }
+    // Told before the result is handed back, so that no request of its partition starts meanwhile.
+    if (res.status !== 'delivered' && res.status !== 'permanent' && res.status !== 'held') guard.failing();
+    return res;
+  }
+
+  private async run(
+    msg: OutgoingMessage,
+    target: Target,
+    deadline: number,
+    slot: Slot,
+    gate: CredentialGate,
+    guard: SendGuard,
+    signal: AbortSignal | undefined,
+    invocationStart: number | undefined,
+    t: Tally,
+    result: ResultFn,
+  ): Promise<DeliveryResult> {
     const body = sendMessageBody(target.version, msg);
+    let reread = false;
+    const outOfTime = () => result('deadline', { code: 'deadline', message: 'not enough time left in this invocation' });
 
     for (;;) {
-      if (!(await auth.ready())) return result('auth', { code: 'auth_blocked', message: 'sending stopped after the agent refused the refreshed token' });
-      if (deadline - this.now() < this.o.minRequestMs) return result('deadline', { code: 'deadline', message: 'not enough time left in this invocation' });
-      const generation = auth.generation;
-      const token = target.sendToken ? await this.o.tokens.get() : undefined;
-      let finishProbe: (() => void) | undefined;
+      if (deadline - this.now() < this.o.minRequestMs || signal?.aborted) return outOfTime();
+      let token: string | undefined;
+      if (target.sendToken) {
+        try {
+          token = await this.token(gate, reread, signal, invocationStart);
+        } catch (err) {
+          const code = (err as { code?: unknown }).code === 'token_invalid' ? 'token_invalid' : 'token_unavailable';
+          return result('transient', { code, message: `token unavailable: ${(err as Error).message}` });
+        }
+      }
+      const value = token ?? '';
+      if (gate.refusedAt(value) !== undefined) {
+        // Refused in this container (now or in an earlier invocation): re-read the secret once, else report.
+        if (target.sendToken && !this.o.tokens.fixed && !reread) {
+          reread = true;
+          continue;
+        }
+        return result('auth', { code: 'auth_refused', message: 'the agent refused this credential: not sent again until it changes or AUTH_COOLDOWN_SECONDS have passed' });
+      }
+      const permit = await gate.acquire(value, signal);
+      if (permit === 'aborted') return outOfTime();
+      if (permit === 'refused') continue;
+      const finalAuth = !target.sendToken || this.o.tokens.fixed || reread;
+
       let delay = 0;
-      const outcome = await slot(async () => {
-        // The slot may have been queued: re-check the deadline, the guard and the token's standing now.
-        if (deadline - this.now() < this.o.minRequestMs) {
-          guard.failing();
-          return failure('transient', 'deadline', 'not enough time left in this invocation');
-        }
-        if (!guard.mayStart()) return HELD;
-        if (auth.stale(generation)) return undefined;
-        firstSend ??= this.now();
-        attempts++;
-        const out = await this.exchange(target, body, msg.rpcId, token, deadline);
-        if (out.kind === 'failure') {
-          // Claim the probe before the slot is released, so no queued request goes out with the refused token.
-          if (out.failure === 'auth' && !authRetried) finishProbe = auth.begin(generation);
-          // Decide on a retry here too, so that a final failure is known before the slot goes to the next request.
-          if (out.failure === 'transient' || out.failure === 'retry-then-permanent') {
-            delay = this.backoffMs(retries, out.retryAfterMs);
-            const final = retries >= this.o.maxRetries || this.now() + delay + this.o.minRequestMs > deadline;
-            if (final && out.failure === 'transient') guard.failing();
+      let outcome: Outcome;
+      try {
+        outcome = await slot(async () => {
+          // The slot may have been queued: re-check the deadline and the guard now.
+          if (deadline - this.now() < this.o.minRequestMs) return failure('transient', 'deadline', 'not enough time left in this invocation');
+          if (!guard.mayStart()) return HELD;
+          if (gate.refusedAt(value) !== undefined) return STALE;
+          t.firstSend ??= this.now();
+          t.attempts++;
+          const { out, status } = await this.exchange(target, body, msg.rpcId, token, deadline);
+          // Settled before the slot is released: a request queued for it must see a refusal at once.
+          permit.release(verdictOf(out, status));
+          if (out.kind === 'failure') {
+            // Decided inside the slot, so that a final failure is known before the slot goes to the next request.
+            if (out.failure === 'transient') {
+              delay = this.backoffMs(t.retries, out.retryAfterMs);
+              if (t.retries >= this.o.maxRetries || this.now() + delay + this.o.minRequestMs > deadline) guard.failing();
+            }
+            if (out.failure === 'auth' && finalAuth) guard.failing();
           }
-          if (out.failure === 'auth' && authRetried) guard.failing();
-        }
-        return out;
-      });
+          return out;
+        });
+      } finally {
+        permit.release('unknown');
+      }
 
-      if (outcome === undefined) continue; // the token changed or is in doubt while queued: wait for the verdict
       if (outcome === HELD) return result('held', { code: 'not_sent', message: 'not sent: its partition failed below it' });
+      if (outcome === STALE) continue;
       if (outcome.kind === 'success') return result('delivered', { reply: outcome.reply, taskId: outcome.taskId });
-      if (outcome.kind === 'pending') return this.poll(target, msg, outcome.taskId, deadline, slot, result, () => attempts++);
+      if (outcome.kind === 'pending') return this.poll(target, msg, outcome.taskId, deadline, slot, gate, signal, result, t);
       if (outcome.code === 'deadline') return result('deadline', { code: outcome.code, message: outcome.message });
-
       if (outcome.failure === 'auth') {
-        if (authRetried) {
-          auth.blocked = true;
-          return result('auth', { code: outcome.code, message: outcome.message });
-        }
-        authRetried = true;
-        if (finishProbe) {
-          // This request is the probe: refresh the token, retry once; everyone else waits for the verdict.
-          try {
-            await this.o.tokens.get(true);
-            const probe = await this.retryAfterRefresh(target, body, msg.rpcId, deadline, slot, () => attempts++);
-            if (probe.kind === 'failure' && probe.failure === 'auth') auth.blocked = true;
-            if (probe.kind === 'success') return result('delivered', { reply: probe.reply, taskId: probe.taskId });
-            if (probe.kind === 'pending') return this.poll(target, msg, probe.taskId, deadline, slot, result, () => attempts++);
-            if (probe.failure === 'auth') return result('auth', { code: probe.code, message: probe.message });
-            if (probe.failure === 'permanent') return result('permanent', { code: probe.code, message: probe.message });
-            return result('transient', { code: probe.code, message: probe.message });
-          } catch (err) {
-            auth.blocked = true;
-            return result('auth', { code: 'token_unavailable', message: `token could not be re-read: ${(err as Error).message}` });
-          } finally {
-            finishProbe();
-          }
-        }
-        continue; // another request is probing (or has): wait for it, then try once with the new token
+        // The gate now holds the refusal: the next turn re-reads the secret (once) or reports the record.
+        if (finalAuth) return result('auth', { code: outcome.code, message: outcome.message });
+        continue;
       }
-
       if (outcome.failure === 'permanent') return result('permanent', { code: outcome.code, message: outcome.message });
-      if (retries >= this.o.maxRetries) {
-        return result(outcome.failure === 'retry-then-permanent' ? 'permanent' : 'transient', { code: outcome.code, message: outcome.message });
-      }
+      if (t.retries >= this.o.maxRetries) return result('transient', { code: outcome.code, message: outcome.message });
       if (this.now() + delay + this.o.minRequestMs > deadline) {
         return result('transient', { code: outcome.code, message: `${outcome.message} (no time left to retry)` });
       }
       await this.sleep(delay);
-      retries++;
+      t.retries++;
     }
-  }
-
-  private async retryAfterRefresh(target: Target, body: unknown, rpcId: string, deadline: number, slot: Slot, count: () => void): Promise<Outcome> {
-    const token = await this.o.tokens.get();
-    return slot(async () => {
-      count();
-      return this.exchange(target, body, rpcId, token, deadline);
-    });
   }
 
   /** A task still submitted/working: poll it with growing pauses, bounded by the route timeout and the deadline. */
@@ -268,36 +302,57 @@ export class AgentClient {
     taskId: string,
     deadline: number,
     slot: Slot,
-    result: (s: DeliveryStatus, extra?: Partial<DeliveryResult>) => DeliveryResult,
-    count: () => void,
+    gate: CredentialGate,
+    signal: AbortSignal | undefined,
+    result: ResultFn,
+    t: Tally,
   ): Promise<DeliveryResult> {
     const giveUpAt = Math.min(deadline, this.now() + target.timeoutMs);
     let pause = this.o.pollInitialMs ?? 250;
     let failures = 0;
     let seq = 0;
+    const unfinished = (when: string) => {
+      const byDeadline = giveUpAt === deadline;
+      return result(byDeadline ? 'deadline' : 'transient', {
+        code: byDeadline ? 'deadline' : 'task_timeout',
+        message: `task ${taskId} still unfinished ${byDeadline ? 'at the invocation deadline' : when}`,
+        taskId,
+      });
+    };
     for (;;) {
-      if (this.now() + pause + this.o.minRequestMs > giveUpAt) {
-        const byDeadline = giveUpAt === deadline;
-        return result(byDeadline ? 'deadline' : 'transient', {
-          code: byDeadline ? 'deadline' : 'task_timeout',
-          message: `task ${taskId} still unfinished ${byDeadline ? 'at the invocation deadline' : `after ${target.timeoutMs} ms`}`,
-          taskId,
-        });
-      }
+      if (this.now() + pause + this.o.minRequestMs > giveUpAt || signal?.aborted) return unfinished(`after ${target.timeoutMs} ms`);
       await this.sleep(pause);
       pause = Math.min(pause * 1.5, this.o.pollMaxMs ?? 5000);
       const rpcId = `${msg.rpcId}:get:${++seq}`;
-      const token = target.sendToken ? await this.o.tokens.get() : undefined;
-      const outcome = await slot(async () => {
-        // Queued for the slot or paused under load: the time may have run out meanwhile.
-        if (giveUpAt - this.now() < this.o.minRequestMs) return failure('transient', 'deadline', 'no time left to poll');
-        count();
-        return this.exchange(target, getTaskBody(target.version, rpcId, taskId), rpcId, token, giveUpAt);
-      });
-      if (outcome.kind === 'failure' && outcome.code === 'deadline') {
-        const byDeadline = giveUpAt === deadline;
-        return result(byDeadline ? 'deadline' : 'transient', { code: byDeadline ? 'deadline' : 'task_timeout', message: `task ${taskId} still unfinished when the time ran out`, taskId });
+      let token: string | undefined;
+      if (target.sendToken) {
+        try {
+          token = await this.o.tokens.get({ signal });
+        } catch (err) {
+          return result('transient', { code: 'token_unavailable', message: `token unavailable while polling task ${taskId}: ${(err as Error).message}`, taskId });
+        }
       }
+      const value = token ?? '';
+      const permit = gate.refusedAt(value) !== undefined ? 'refused' : await gate.acquire(value, signal);
+      if (permit === 'aborted') return unfinished('when the time ran out');
+      if (permit === 'refused') return result('auth', { code: 'auth_refused', message: `the agent refused this credential while task ${taskId} ran`, taskId });
+      let outcome: Outcome;
+      try {
+        outcome = await slot(async () => {
+          // Queued for the slot or paused under load: the time may have run out meanwhile.
+          if (giveUpAt - this.now() < this.o.minRequestMs) return failure('transient', 'deadline', 'no time left to poll');
+          if (gate.refusedAt(value) !== undefined) return STALE;
+          t.attempts++;
+          const { out, status } = await this.exchange(target, getTaskBody(target.version, rpcId, taskId), rpcId, token, giveUpAt);
+          // Settled before the slot is released: a request queued for it must see a refusal at once.
+          permit.release(verdictOf(out, status));
+          return out;
+        });
+      } finally {
+        permit.release('unknown');
+      }
+      if (outcome.kind === 'failure' && outcome.code === 'deadline') return unfinished('when the time ran out');
+      if (outcome === STALE) return result('auth', { code: 'auth_refused', message: `the agent refused this credential while task ${taskId} ran`, taskId });
       if (outcome.kind === 'success') return result('delivered', { reply: outcome.reply, taskId });
       if (outcome.kind === 'pending') {
         failures = 0;

@@ -33,9 +33,11 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
   const owner = randomUUID();
   const epoch = (ms: number) => Math.ceil(ms / 1000);
   return {
-    async claim(key, holdUntilMs) {
+    async claim(key, holdUntilMs, signal) {
       const { client, sdk } = await load();
       const { ConditionalCheckFailedException, GetItemCommand, PutItemCommand } = sdk;
+      // Every call carries the caller's signal: the SDK's own timeouts (3 s x 3 attempts) know no deadline.
+      const opts = { abortSignal: signal };
       try {
         await client.send(
           new PutItemCommand({
@@ -51,6 +53,7 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
             ExpressionAttributeValues: { ':now': { N: String(Math.floor(now() / 1000)) } },
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
+          opts,
         );
         return 'claimed';
       } catch (err) {
@@ -58,7 +61,7 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
           // Older DynamoDB-compatible stores do not return the item with the failure: read it then.
           const item =
             err.Item ??
-            (await client.send(new GetItemCommand({ TableName: o.table, Key: { id: { S: key } }, ConsistentRead: true, ProjectionExpression: '#s, reply', ExpressionAttributeNames: { '#s': 'status' } })))
+            (await client.send(new GetItemCommand({ TableName: o.table, Key: { id: { S: key } }, ConsistentRead: true, ProjectionExpression: '#s, reply', ExpressionAttributeNames: { '#s': 'status' } }), opts))
               .Item;
           const status = item?.status?.S;
           // --- reply stage (issue 14): the agent answered, its reply waits to be written.
@@ -68,7 +71,7 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
         throw err;
       }
     },
-    async complete(key) {
+    async complete(key, signal) {
       const { client, sdk } = await load();
       await client.send(
         new sdk.UpdateItemCommand({
@@ -84,10 +87,11 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
             ':me': { S: owner },
           },
         }),
+        { abortSignal: signal },
       );
     },
     // --- reply stage (issue 14): REPLY_PENDING holds an unwritten reply (size-capped by the caller) until it is written.
-    async keepReply(key, reply) {
+    async keepReply(key, reply, signal) {
       const { client, sdk } = await load();
       await client.send(
         new sdk.UpdateItemCommand({
@@ -98,9 +102,10 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
           ExpressionAttributeNames: { '#s': 'status', '#o': 'owner' },
           ExpressionAttributeValues: { ':pending': { S: 'REPLY_PENDING' }, ':r': { S: reply }, ':exp': { N: String(epoch(now()) + o.ttlSeconds) }, ':me': { S: owner } },
         }),
+        { abortSignal: signal },
       );
     },
-    async replyWritten(key) {
+    async replyWritten(key, signal) {
       const { client, sdk } = await load();
       // Any invocation may finish it (not only the one that kept it): the condition only guards the state.
       await client.send(
@@ -112,9 +117,10 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
           ExpressionAttributeNames: { '#s': 'status' },
           ExpressionAttributeValues: { ':done': { S: 'COMPLETED' }, ':pending': { S: 'REPLY_PENDING' }, ':at': { S: new Date(now()).toISOString() } },
         }),
+        { abortSignal: signal },
       );
     },
-    async release(key) {
+    async release(key, signal) {
       const { client, sdk } = await load();
       try {
         await client.send(
@@ -125,6 +131,7 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
             ExpressionAttributeNames: { '#o': 'owner', '#s': 'status' },
             ExpressionAttributeValues: { ':me': { S: owner }, ':inprog': { S: 'IN_PROGRESS' } },
           }),
+          { abortSignal: signal },
         );
       } catch (err) {
         if (!(err instanceof sdk.ConditionalCheckFailedException)) throw err;

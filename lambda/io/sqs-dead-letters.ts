@@ -1,6 +1,8 @@
 // The SQS edge of the dead-letter stage. Letters are written in rounds: each round takes the next letter
 // of every partition, so a partition's letters land in offset order and a partition stops at its first
-// failed letter: a letter above a failure must not be in the queue, since Lambda redelivers it.
+// failed letter: a letter above a failure must not be in the queue, since Lambda redelivers it. A chunked
+// letter stops at its first failed chunk group (SQS has no transaction: the chunks before it stay, and a
+// consumer drops a set that never completes; see the README).
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { toQueueMessages, type DeadLetter, type DeadLetterSink, type QueueMessage } from '../dead-letter';
 
@@ -28,35 +30,39 @@ export function createSqsDeadLetterSink(o: SqsSinkOptions): DeadLetterSink {
       client ??= new SQSClient({ maxAttempts: 3, requestHandler: { requestTimeout: 5000, connectionTimeout: 2000, throwOnRequestTimeout: true } });
       const sqs = client;
 
-      /** Writes messages; returns the letter ids with any message unwritten. One retry for SQS-side failures. */
+      /** One SendMessageBatch; returns the messages SQS refused (and whether it is worth a retry), or all on a failed call. */
+      const sendGroup = async (group: QueueMessage[]): Promise<Array<{ m: QueueMessage; retry: boolean }>> => {
+        const left = untilMs - now();
+        if (left <= 0) return group.map((m) => ({ m, retry: false }));
+        try {
+          const res = await sqs.send(
+            new SendMessageBatchCommand({ QueueUrl: o.queueUrl, Entries: group.map((m, i) => ({ Id: `m${i}`, MessageBody: m.body })) }),
+            { abortSignal: AbortSignal.timeout(left) },
+          );
+          return (res.Failed ?? []).flatMap((f) => {
+            const m = group[Number(f.Id?.slice(1))];
+            return m ? [{ m, retry: !f.SenderFault }] : [];
+          });
+        } catch {
+          // The whole call failed (network, auth, throttling past the SDK's retries, the deadline).
+          return group.map((m) => ({ m, retry: false }));
+        }
+      };
+
+      /**
+       * Writes messages in order; returns the letter ids with any message unwritten. A message SQS refused on its
+       * side is retried once at once. A letter stops at its first unwritten message: the later chunks of a
+       * chunked letter are not sent after one of its chunks failed (a consumer drops the incomplete set).
+       */
       const write = async (messages: QueueMessage[]): Promise<Set<string>> => {
         const bad = new Set<string>();
-        let pending = messages;
-        for (let round = 0; round < 2 && pending.length > 0; round++) {
-          const retry: QueueMessage[] = [];
-          for (const group of groups(pending, o.maxMessageBytes)) {
-            const left = untilMs - now();
-            if (left <= 0) {
-              for (const m of group) bad.add(m.letterId);
-              continue;
-            }
-            try {
-              const res = await sqs.send(
-                new SendMessageBatchCommand({ QueueUrl: o.queueUrl, Entries: group.map((m, i) => ({ Id: `m${i}`, MessageBody: m.body })) }),
-                { abortSignal: AbortSignal.timeout(left) },
-              );
-              for (const f of res.Failed ?? []) {
-                const m = group[Number(f.Id?.slice(1))];
-                if (!m) continue;
-                if (f.SenderFault || round === 1) bad.add(m.letterId);
-                else retry.push(m);
-              }
-            } catch {
-              // The whole call failed (network, auth, throttling past the SDK's retries, the deadline).
-              for (const m of group) bad.add(m.letterId);
-            }
-          }
-          pending = retry;
+        for (const group of groups(messages, o.maxMessageBytes)) {
+          const live = group.filter((m) => !bad.has(m.letterId));
+          if (live.length === 0) continue;
+          let failed = await sendGroup(live);
+          const again = failed.filter((f) => f.retry).map((f) => f.m);
+          if (again.length) failed = [...failed.filter((f) => !f.retry), ...(await sendGroup(again))];
+          for (const f of failed) bad.add(f.m.letterId);
         }
         return bad;
       };

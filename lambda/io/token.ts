@@ -1,17 +1,24 @@
 // The token edge: ARCHESTRA_TOKEN for local use, or a Secrets Manager secret cached across warm
 // invocations. The token is never logged and never part of an error message.
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { tokenProblem } from '../config/settings';
 import type { TokenSource } from '../deliver/agent-client';
 
 export class TokenUnavailableError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** `token_invalid`: the secret holds something that cannot be a bearer token (a configuration error). */
+    readonly code: 'token_unavailable' | 'token_invalid' = 'token_unavailable',
+  ) {
     super(message);
     this.name = 'TokenUnavailableError';
   }
 }
 
-/** One read, retries included, never takes longer than this. */
+/** One read, retries included, never takes longer than this (nor past the caller's signal). */
 const READ_BUDGET_MS = 10_000;
+/** After a failed read, a cached token is reused without asking again for this long (no hammering a throttled store). */
+const RETRY_AFTER_FAILURE_MS = 5_000;
 
 export interface TokenOptions {
   token?: string;
@@ -21,55 +28,89 @@ export interface TokenOptions {
   now?: () => number;
 }
 
-/** The secret string is the token itself, or JSON `{"token": "..."}`. */
+/** The secret string is the token itself, or JSON `{"token": "..."}`; surrounding whitespace is dropped. */
 export function tokenFromSecret(secret: string): string {
   const trimmed = secret.trim();
+  let token = trimmed;
   if (trimmed.startsWith('{')) {
     let parsed: unknown;
     try {
       parsed = JSON.parse(trimmed);
     } catch {
-      throw new TokenUnavailableError('secret looks like JSON but does not parse');
+      throw new TokenUnavailableError('secret looks like JSON but does not parse', 'token_invalid');
     }
     const t = (parsed as { token?: unknown }).token;
-    if (typeof t !== 'string' || t === '') throw new TokenUnavailableError('secret JSON has no non-empty "token" field');
-    return t;
+    if (typeof t !== 'string' || t.trim() === '') throw new TokenUnavailableError('secret JSON has no non-empty "token" field', 'token_invalid');
+    token = t.trim();
   }
-  if (trimmed === '') throw new TokenUnavailableError('secret is empty');
-  return trimmed;
+  if (token === '') throw new TokenUnavailableError('secret is empty', 'token_invalid');
+  const problem = tokenProblem(token);
+  if (problem) throw new TokenUnavailableError(`the token in the secret ${problem}`, 'token_invalid');
+  return token;
+}
+
+/** `p`, or a TokenUnavailableError when `signal` fires first (the read itself is abandoned, not awaited). */
+function until<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  return new Promise<T>((resolve, reject) => {
+    const fail = () => reject(new TokenUnavailableError('reading the token took longer than the time left in this invocation'));
+    if (signal.aborted) return fail();
+    signal.addEventListener('abort', fail, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', fail));
+  });
 }
 
 export function createTokenSource(o: TokenOptions): TokenSource {
-  if (!o.secretArn) return { get: async () => o.token || undefined };
+  if (!o.secretArn) return { fixed: true, get: async () => o.token || undefined };
   const now = o.now ?? Date.now;
   let client = o.client;
   let cached: { token: string; at: number } | undefined;
+  let failedAt = -Infinity;
+  let lastError: unknown;
   let inFlight: Promise<string> | undefined;
   // Loaded at the first read rather than at module load: the SDK's evaluation is most of a cold start.
   let sdk: Promise<typeof import('@aws-sdk/client-secrets-manager')> | undefined;
-  const load = async (): Promise<string> => {
+  const load = async (signal?: AbortSignal): Promise<string> => {
     const { GetSecretValueCommand, SecretsManagerClient } = await (sdk ??= import('@aws-sdk/client-secrets-manager'));
     // throwOnRequestTimeout: without it the handler only warns and a silent endpoint hangs the read forever.
     client ??= new SecretsManagerClient({ maxAttempts: 3, requestHandler: { requestTimeout: 5000, connectionTimeout: 2000, throwOnRequestTimeout: true } });
+    const budget = AbortSignal.timeout(READ_BUDGET_MS);
     let secret: string | undefined;
     try {
-      const res = await client.send(new GetSecretValueCommand({ SecretId: o.secretArn }), { abortSignal: AbortSignal.timeout(READ_BUDGET_MS) });
+      const res = await client.send(new GetSecretValueCommand({ SecretId: o.secretArn }), { abortSignal: signal ? AbortSignal.any([budget, signal]) : budget });
       secret = res.SecretString;
     } catch (e) {
       const err = e as { name?: string; message?: string };
       throw new TokenUnavailableError(`cannot read the token secret: ${err.name ?? 'Error'}: ${err.message ?? ''}`.trim());
     }
-    if (secret === undefined) throw new TokenUnavailableError('token secret has no SecretString');
+    if (secret === undefined) throw new TokenUnavailableError('token secret has no SecretString', 'token_invalid');
     const token = tokenFromSecret(secret);
     cached = { token, at: now() };
     return token;
   };
   return {
-    async get(refresh = false) {
-      if (!refresh && cached && now() - cached.at < o.ttlMs) return cached.token;
+    fixed: false,
+    async get(opts = {}) {
+      const { fresherThan, signal } = opts;
+      // The cached value was refused after it was read: only a new read will do.
+      const mustRead = cached !== undefined && fresherThan !== undefined && cached.at < fresherThan;
+      if (cached && !mustRead && (now() - cached.at < o.ttlMs || now() - failedAt < RETRY_AFTER_FAILURE_MS)) return cached.token;
+      if (mustRead && !inFlight && now() - failedAt < RETRY_AFTER_FAILURE_MS) throw lastError;
       // One read at a time: concurrent callers share it instead of hammering Secrets Manager.
-      inFlight ??= load().finally(() => (inFlight = undefined));
-      return inFlight;
+      inFlight ??= load(signal)
+        .catch((err: unknown) => {
+          failedAt = now();
+          lastError = err;
+          throw err;
+        })
+        .finally(() => (inFlight = undefined));
+      try {
+        return await until(inFlight, signal);
+      } catch (err) {
+        // A refresh that fails keeps the cached value in use until the agent refuses it.
+        if (cached && !mustRead) return cached.token;
+        throw err;
+      }
     },
   };
 }

@@ -10,8 +10,8 @@ import { buildEnvelope, buildErrorEnvelope, safeJson, serializeEnvelope, type Re
 import { edgeFor, type ReplyEdges, type ReplyMessage } from './sink';
 
 export interface ReplyStore {
-  keepReply?(key: string, reply: string): Promise<void>;
-  replyWritten?(key: string): Promise<void>;
+  keepReply?(key: string, reply: string, signal?: AbortSignal): Promise<void>;
+  replyWritten?(key: string, signal?: AbortSignal): Promise<void>;
 }
 
 export interface ReplyStageOptions {
@@ -66,12 +66,12 @@ export class ReplyStage {
   }
 
   /** Writes a prepared reply before `deadline` (epoch ms); on failure keeps it in the store when it can. */
-  async write(p: PreparedReply, deadline: number, store: ReplyStore | undefined, key: string): Promise<ReplyResult> {
+  async write(p: PreparedReply, deadline: number, store: ReplyStore | undefined, key: string, storeSignal?: AbortSignal): Promise<ReplyResult> {
     const { error, where } = await this.attempt(p.dest, p.message, deadline);
     if (error === undefined) return { outcome: 'written', where: where! };
     if (store?.keepReply && Buffer.byteLength(p.message.body, 'utf8') <= this.o.maxStoredBytes) {
       try {
-        await store.keepReply(key, p.message.body);
+        await store.keepReply(key, p.message.body, storeSignal);
         return { outcome: 'kept', error };
       } catch (err) {
         return { outcome: 'unkept', error: `${error}; keeping it in the idempotency store failed too: ${(err as Error).message}`, envelope: p.envelope, body: p.message.body };
@@ -90,13 +90,14 @@ export class ReplyStage {
     store: ReplyStore,
     key: string,
     bootstrapServers?: string,
+    storeSignal?: AbortSignal,
   ): Promise<ReplyResult> {
     const envelope = JSON.parse(body) as ReplyEnvelope;
     const m = { ...messageOf(envelope, body, record, bootstrapServers), keyB64: this.keyOf(record, route) };
     const { error, where } = await this.attempt(dest, m, deadline);
     if (error !== undefined) return { outcome: 'kept', error };
     try {
-      await store.replyWritten?.(key);
+      await store.replyWritten?.(key, storeSignal);
     } catch {
       // Still REPLY_PENDING in the store: the next redelivery writes it once more (same envelope id).
     }

@@ -137,3 +137,39 @@ export function settledMessages(records: Map<string, Letter[]>, outcomes: readon
   }
   return out;
 }
+
+/** A dead-lettered record as Kafka held it: key, value and headers as bytes, for republishing. */
+export interface KafkaCopy {
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, Buffer[]>;
+}
+
+/** Strict base64 (as the decode stage checks it): a letter whose bytes cannot be recovered exactly is not copied. */
+function bytes(field: string, v: unknown): Buffer | null {
+  if (v === undefined || v === null) return null;
+  const b = typeof v === 'string' ? Buffer.from(v, 'base64') : undefined;
+  if (!b || typeof v !== 'string' || b.toString('base64').replace(/=+$/, '') !== v.replace(/=+$/, '')) throw new Error(`${field} is not base64`);
+  return b;
+}
+
+/** The record of a letter as Kafka held it, or why it cannot be rebuilt byte for byte. */
+export function kafkaCopy(b: DeadLetterBody): KafkaCopy | { error: string } {
+  try {
+    // Null prototype: a header named __proto__ is a header like any other.
+    const headers = Object.create(null) as Record<string, Buffer[]>;
+    const raw = b.record.headers ?? [];
+    if (!Array.isArray(raw)) throw new Error('headers are not a list');
+    for (const entry of raw) {
+      if (!isObject(entry)) throw new Error('a header is not an object');
+      for (const [name, value] of Object.entries(entry)) {
+        const buf = typeof value === 'string' ? Buffer.from(value, 'utf8') : Array.isArray(value) && value.every((x) => Number.isInteger(x)) ? Buffer.from(value as number[]) : undefined;
+        if (!buf) throw new Error(`header "${name}" is not bytes`);
+        (headers[name] ??= []).push(buf);
+      }
+    }
+    return { key: bytes('key', b.record.key), value: bytes('value', b.record.value), headers };
+  } catch (e) {
+    return { error: `cannot rebuild the record: ${(e as Error).message}` };
+  }
+}

@@ -61,6 +61,13 @@ describe('synth failures (through the app)', () => {
     expect(() => build({ ...base, archestraUrl: 'http://archestra.example.com' })).toThrow(/plain http:\/\/ to a non-loopback host/);
   });
 
+  test('an Archestra route whose prompt_id is not a UUID fails synth (Archestra would answer HTTP 400 to every record)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'routes-'));
+    const file = path.join(dir, 'routes.json');
+    fs.writeFileSync(file, JSON.stringify([{ name: 'triage', topic_pattern: 'orders', prompt_id: 'order-triage' }]));
+    expect(() => build({ ...base, routesFile: file, archestraUrl: 'https://archestra.example.com' })).toThrow(/route "triage": prompt_id "order-triage" is not a UUID/);
+  });
+
   test('all problems at once, one per line', () => {
     const message = problem({ topics: 'bad topic!', batchSize: '0', ordering: 'random', routesFile: ROUTES });
     expect(message.split('\n').filter((l) => l.startsWith('  - '))).toHaveLength(4);

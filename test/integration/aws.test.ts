@@ -346,7 +346,7 @@ describe('token from Secrets Manager (moto)', () => {
     const arn = (await sm.send(new CreateSecretCommand({ Name: 'archestra/bad', SecretString: JSON.stringify({ tokn: 'secret-value-x' }) }))).ARN!;
     const bridge = makeBridge({ ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN_SECRET_ARN: arn, ROUTES_CONFIG: routes });
     const result = await bridge.run(mskEvent([{ topic: 'orders.events', partition: 0, offset: 1, value: { order_id: '1' } }]));
-    expect(result.outcomes[0]).toMatchObject({ status: 'failed', code: 'token_unavailable', message: 'secret JSON has no non-empty "token" field' });
+    expect(result.outcomes[0]).toMatchObject({ status: 'failed', code: 'token_invalid', message: 'secret JSON has no non-empty "token" field' });
     expect(JSON.stringify([bridge.logs, result])).not.toContain('secret-value-x');
   });
 });

@@ -217,3 +217,32 @@ describe('hold: no send above a partition failure once it is known', () => {
     expect(judge(o).violations).toEqual([]);
   });
 });
+
+describe('the handler itself (issue 12)', () => {
+  const ok = [rec('t-0', 1)];
+
+  test('a handler that threw is a violation', () => {
+    expect(kinds(obs(ok, [], { threw: 'TokenUnavailableError: Rate exceeded' }))).toEqual(['throws']);
+  });
+
+  test('an answer at or after the time Lambda gave is a violation; before it is fine', () => {
+    expect(kinds(obs(ok, [], { durationMs: 2500, remainingMs: 2500 }))).toEqual(['deadline']);
+    expect(kinds(obs(ok, [], { durationMs: 2499, remainingMs: 2500 }))).toEqual([]);
+  });
+
+  test('a request reaching the agent after the handler returned is a violation', () => {
+    expect(kinds(obs(ok, [], { lateRequests: 1 }))).toEqual(['after-return']);
+    expect(kinds(obs(ok, [], { lateRequests: 0 }))).toEqual([]);
+  });
+
+  test('a send started after the agent refused the token is a violation', () => {
+    expect(kinds(obs(ok, [], { sendsAfterRefusal: 2 }))).toEqual(['refused-resend']);
+  });
+
+  test('with the idempotency store on, sends above a partition failure are allowed (no hold check)', () => {
+    const base = [rec('t-0', 1, { ...failed(), chain: 'a' }), rec('t-0', 2, { chain: 'b' })];
+    const more = { deliveries: [{ recordId: 't-0@1', start: 0, end: 10, status: 'transient' as const }, { recordId: 't-0@2', start: 1, end: 20, status: 'delivered' as const }], sends: [{ recordId: 't-0@2', at: 12 }] };
+    expect(kinds(obs(base, [['t-0', 1]], more))).toEqual(['hold']);
+    expect(kinds(obs(base, [['t-0', 1]], { ...more, idempotency: true }))).toEqual([]);
+  });
+});

@@ -30,13 +30,20 @@ function reachingTheClient(bridge: ReturnType<typeof makeBridge>): number[] {
   };
   return offsets;
 }
+/** A bridge whose token the agent has already accepted (a warm container): its first batch has no credential trial. */
+async function warmBridge(env: Record<string, string>) {
+  const bridge = makeBridge(env);
+  await bridge.run(mskEvent([{ topic: 'orders', partition: 9, offset: 0, value: { n: 0 } }]));
+  sim.clear();
+  return bridge;
+}
 const records = (keys: string[]) => mskEvent(keys.map((key, i) => ({ topic: 'orders', partition: 0, offset: i + 1, key, value: { n: i + 1 } })));
 
 test('a delivery that would begin after its partition failed below it is held (not sent) and reported', async () => {
   // offset 1 (key a) fails at once; offset 2 (key b) is in flight meanwhile and completes; offset 3 (key b)
   // would begin after the failure: held.
   sim.setBehaviour((r) => (!isSend(r) ? undefined : n(r) === 1 ? { kind: 'http', status: 503 } : n(r) === 2 ? { kind: 'message', delayMs: 150 } : undefined));
-  const bridge = makeBridge({ ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: ROUTES, ORDERING: 'key', MAX_CONCURRENCY: '4', MAX_RETRIES: '0' });
+  const bridge = await warmBridge({ ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: ROUTES, ORDERING: 'key', MAX_CONCURRENCY: '4', MAX_RETRIES: '0' });
   const reached = reachingTheClient(bridge);
   const result = await bridge.run(records(['a', 'b', 'b']));
   expect(sentOffsets().sort()).toEqual([1, 2]);
@@ -59,7 +66,7 @@ test('a delivery queued for a concurrency slot does not send once its partition 
   // were queued for the slot before that. Offset 3 can only get the slot after offset 2's whole exchange,
   // well after offset 1's failure is known.
   sim.setBehaviour((r) => (isSend(r) && n(r) === 1 ? { kind: 'http', status: 503, delayMs: 50 } : undefined));
-  const bridge = makeBridge({ ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: ROUTES, ORDERING: 'key', MAX_CONCURRENCY: '1', MAX_RETRIES: '0' });
+  const bridge = await warmBridge({ ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: ROUTES, ORDERING: 'key', MAX_CONCURRENCY: '1', MAX_RETRIES: '0' });
   const result = await bridge.run(records(['a', 'b', 'c']));
   expect(result.response.batchItemFailures).toEqual([{ itemIdentifier: { partition: 'orders-0', offset: 1 } }]);
   // Actual: [1, 2, 3]: offset 3 is sent (and delivered) now, and again after Lambda redelivers from offset 1.
@@ -71,7 +78,7 @@ test('a retry does not start once its partition failed below it', async () => {
   // offset 1 (key a) fails three times at once (~40 ms with backoff); offset 2 (key b) gets a 503 after 150 ms
   // and retries well after offset 1's failure is known.
   sim.setBehaviour((r) => (!isSend(r) ? undefined : n(r) === 1 ? { kind: 'http', status: 503 } : n(r) === 2 && r.attempt === 1 ? { kind: 'http', status: 503, delayMs: 150 } : undefined));
-  const bridge = makeBridge({ ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: ROUTES, ORDERING: 'key', MAX_CONCURRENCY: '4', MAX_RETRIES: '2' });
+  const bridge = await warmBridge({ ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: ROUTES, ORDERING: 'key', MAX_CONCURRENCY: '4', MAX_RETRIES: '2' });
   const result = await bridge.run(records(['a', 'b']));
   expect(result.response.batchItemFailures).toEqual([{ itemIdentifier: { partition: 'orders-0', offset: 1 } }]);
   // Actual: offset 2 is retried, delivered now, and sent again after redelivery.

@@ -14,15 +14,20 @@
 // Invariant violations are collected, not thrown inside the property, so that every invariant gets its own
 // test and its own figures; each failing test prints its first counterexample and the line to replay it.
 import { randomBytes } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateQueueCommand, DeleteQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import fc from 'fast-check';
 import { startArchestraSim, type ArchestraSim } from '../../sim/archestra';
+import { CredentialGates } from '../../lambda/deliver/credential-gate';
+import { startDynalite, type Dynalite } from '../support/dynalite';
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy';
 import { startMoto, type MotoServer } from '../support/moto';
 import type { InvariantId } from './support/classify';
 import { drainQueue } from './support/dlq';
 import { SEND_FAULTS } from './support/faults';
 import { Tally } from './support/figures';
-import { batchArb, describeRun, ORDERINGS, runBatch, type BatchSpec, type Ordering } from './support/harness';
+import { batchArb, describeRun, ORDERINGS, runBatch, type BatchSpec, type Ordering, type RunOptions } from './support/harness';
 import { profile, writeFigures } from './support/profile';
 
 const P = profile();
@@ -32,6 +37,12 @@ const replay = process.env.RELIABILITY_REPLAY?.split(':') as [string, string] | 
 let sim: ArchestraSim;
 let moto: MotoServer | undefined;
 let sqs: SQSClient | undefined;
+let dynamo: Dynalite | undefined;
+let dynamoClient: DynamoDBClient | undefined;
+const proxies: FaultProxy[] = [];
+let aws: RunOptions['aws'];
+// The wrong-token batches are one warm container: they share its credential memory (default AUTH_COOLDOWN_SECONDS).
+const gates = new CredentialGates({ coolDownMs: 60_000 });
 const savedEnv = { ...process.env };
 let wallMs = 0;
 
@@ -54,39 +65,59 @@ const replayHint = (label: Label, i: number) => `replay: RELIABILITY_SEED=${P.se
 
 beforeAll(async () => {
   const started = Date.now();
-  sim = await startArchestraSim({ tokens: [TOKEN] });
+  // Archestra's IP lockout is on: a bridge that sent a wrong token too often would see 429s for everything.
+  sim = await startArchestraSim({ tokens: [TOKEN], authLockout: { maxFailures: 10, windowMs: 60_000 } });
+  // The AWS peers, each behind a proxy that injects the batch's faults: Secrets Manager (moto) holding the token,
+  // DynamoDB (dynalite) holding the idempotency table.
+  [moto, dynamo] = await Promise.all([startMoto(), startDynalite()]);
+  const [smProxy, dbProxy] = await Promise.all([startFaultProxy(moto.endpoint), startFaultProxy(dynamo.endpoint)]);
+  proxies.push(smProxy, dbProxy);
+  Object.assign(process.env, { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_ENDPOINT_URL_SECRETS_MANAGER: smProxy.url });
+  const sm = new SecretsManagerClient(moto.clientConfig);
+  const secretArn = (await sm.send(new CreateSecretCommand({ Name: 'reliability/token', SecretString: JSON.stringify({ token: TOKEN }) }))).ARN!;
+  sm.destroy();
+  await dynamo.createIdempotencyTable('reliability-idempotency');
+  // As the handler builds it (lambda/io/dynamo-idempotency.ts), pointed at the proxy.
+  dynamoClient = new DynamoDBClient({
+    endpoint: dbProxy.url,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    maxAttempts: 3,
+    requestHandler: { requestTimeout: 3000, connectionTimeout: 1000, throwOnRequestTimeout: true },
+  });
+  aws = { secretArn, secrets: smProxy, dynamo: dbProxy, dynamoClient, table: 'reliability-idempotency' };
   // Warm-up, not counted: the first fetch loads undici and the first batch compiles the hot paths; a cold
   // start stalling the event loop past the 300 ms request timeout would only measure the test process.
   await runBatch({ ...fc.sample(batchArb(fc.constant('key'), { dlqFaults: false, maxRecords: 40 }), { seed: 1, numRuns: 1 })[0], faultRate: 0 }, { sim, token: TOKEN });
 
   // In-memory dead-letter sink with seeded write failures, every ORDERING mode.
   for (const mode of ORDERINGS) {
-    await property(mode, P.batchesPerMode, batchArb(fc.constant(mode), { dlqFaults: true }), async (spec, i) => {
-      const run = await runBatch(spec, { sim, token: TOKEN });
+    await property(mode, P.batchesPerMode, batchArb(fc.constant(mode), { dlqFaults: true, aws: true }), async (spec, i) => {
+      const run = await runBatch(spec, { sim, token: TOKEN, aws, gates, batchId: `${mode}-${i}` });
       tally.add(run, replayHint(mode, i), () => describeRun(run));
     });
   }
 
   // A real SQS dead-letter queue on moto_server: what lands in the queue is read back and checked.
   if (!replay || replay[0] === 'sqs') {
-    moto = await startMoto();
-    Object.assign(process.env, { AWS_ENDPOINT_URL: moto.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' });
+    Object.assign(process.env, { AWS_ENDPOINT_URL_SQS: moto.endpoint });
     sqs = new SQSClient(moto.clientConfig);
     const client = sqs;
     await property('sqs', P.motoBatches, batchArb(fc.constantFrom(...ORDERINGS), { dlqFaults: false, maxRecords: 120 }), async (spec, i) => {
       const queueUrl = (await client.send(new CreateQueueCommand({ QueueName: `reliability-${i}` }))).QueueUrl!;
-      const run = await runBatch(spec, { sim, token: TOKEN, sqs: { queueUrl, read: () => drainQueue(client, queueUrl) } });
+      const run = await runBatch(spec, { sim, token: TOKEN, gates, sqs: { queueUrl, read: () => drainQueue(client, queueUrl) } });
       await client.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
       tally.add(run, replayHint('sqs', i), () => describeRun(run), true);
     });
   }
   wallMs = Date.now() - started;
-}, P.name === 'full' ? 40 * 60_000 : 150_000);
+}, P.name === 'fast' ? 150_000 : 40 * 60_000);
 
 afterAll(async () => {
   process.env = savedEnv;
   sqs?.destroy();
-  await Promise.all([sim?.close(), moto?.stop()]);
+  dynamoClient?.destroy();
+  await Promise.all([sim?.close(), moto?.stop(), dynamo?.stop(), ...proxies.map((p) => p.close())]);
   writeFigures('no-loss', { profile: P.name, seed: P.seed, wallMs, figures: tally.f, examples: Object.fromEntries(tally.examples) });
 });
 
@@ -111,6 +142,25 @@ describe(`no loss under random faults (profile ${P.name}, seed ${P.seed})`, () =
     // Undecodable records without an offset, some of whose dead-letter writes failed (reported instead).
     expect(f.offsetless).toBeGreaterThan(0);
     if (P.name === 'full') expect(f.offsetlessReported).toBeGreaterThan(0);
+    // Issue 12's failures: auth refusals of each kind, token-store and DynamoDB faults (hangs included), the
+    // idempotency store on and off, and a wrong token in one warm container.
+    for (const k of ['auth_401', 'auth_rpc', 'auth_lockout'] as const) expect(f.faults[k] ?? 0).toBeGreaterThan(0);
+    expect(f.secretBatches).toBeGreaterThan(0);
+    expect(f.idempotencyBatches).toBeGreaterThan(0);
+    expect(f.idempotencyBatches).toBeLessThan(f.batches);
+    expect(f.awsFaultBatches).toBeGreaterThan(0);
+    expect(f.wrongTokenBatches).toBeGreaterThan(0);
+    expect(f.refused).toBeGreaterThan(0);
+    if (P.name === 'full') expect(f.awsFaults.aws_hang ?? 0).toBeGreaterThan(0);
+  });
+
+  test('the handler never throws, answers before Lambda\'s deadline, and nothing it started reaches an agent after it answered', () => {
+    held('throws', 'deadline', 'after-return');
+  });
+
+  test('a refused token is not sent again within the cool-down; a wrong token costs at most 2 refused requests per container per 60 s', () => {
+    held('refused-resend', 'refusals');
+    expect(tally.f.wrongTokenRefusedPer60s).toBeLessThanOrEqual(2);
   });
 
   test('invariant 1: no record is lost (each is delivered, dead-lettered, reported, or skipped by configuration)', () => {

@@ -100,7 +100,8 @@ describe('the token never leaves the Authorization header', () => {
     const bridge = makeBridge({ ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: ROUTES, MAX_RETRIES: '1', REQUEST_TIMEOUT: '0.3', ORDERING: 'none' }, { deadLetters: dlq });
     const result = await bridge.run(everyOutcome());
     expect(new Set(result.outcomes.map((o) => o.status))).toEqual(new Set(['delivered', 'failed', 'dead_lettered']));
-    expect(dlq.bodies.map((b) => b.record.offset).sort()).toEqual([0, 2, 3, 4]);
+    // Offset 3 (an HTTP 200 that is not JSON) is transient: reported, not dead-lettered.
+    expect(dlq.bodies.map((b) => b.record.offset).sort()).toEqual([0, 2, 4]);
     // It did go where it belongs.
     expect(sim.requests.every((r) => r.headers.authorization === `Bearer ${TOKEN}`)).toBe(true);
     expectNoToken('the captured logs', bridge.logs);
@@ -352,7 +353,7 @@ describe('the rendered text can never break the JSON-RPC body', () => {
       }),
       { seed: P.seed + 21, numRuns: P.propertyRuns, endOnFailure: !P.shrink },
     );
-  }, P.name === 'full' ? 600_000 : 60_000);
+  }, P.name === 'fast' ? 60_000 : 600_000);
 });
 
 describe('MAX_TEXT_BYTES: the text of one request is bounded', () => {
@@ -404,7 +405,7 @@ describe('MAX_TEXT_BYTES: the text of one request is bounded', () => {
       }),
       { seed: P.seed + 31, numRuns: P.propertyRuns, endOnFailure: !P.shrink },
     );
-  }, P.name === 'full' ? 600_000 : 60_000);
+  }, P.name === 'fast' ? 60_000 : 600_000);
 
   test('the limit is on text bytes: 256 KB of control characters escapes to ~1.5 MB of JSON, which Archestra refuses (413); the record is dead-lettered with that reason, not lost', async () => {
     const dlq = memoryDeadLetters({ seed: 1, failRate: 0 });

@@ -285,8 +285,8 @@ describe('interpretResponse: JSON-RPC errors', () => {
     ['data without isRetryable', { code: -32603, message: 'Internal error', data: { message: 'x' } }],
     ['non-boolean isRetryable', { code: -32603, message: 'Internal error', data: { isRetryable: 'true' } }],
     ['data that is a string', { code: -32603, message: 'Internal error', data: 'oops' }],
-  ])('-32603 with %s is retry-then-permanent', (_label, e) => {
-    expect(interpret('0.3', err(e))).toMatchObject({ kind: 'failure', failure: 'retry-then-permanent', code: 'jsonrpc_-32603' });
+  ])('-32603 with %s is transient (an internal error of the platform: retried, then reported, never dead-lettered)', (_label, e) => {
+    expect(interpret('0.3', err(e))).toMatchObject({ kind: 'failure', failure: 'transient', code: 'jsonrpc_-32603' });
   });
 
   test.each([
@@ -395,14 +395,19 @@ describe('interpretResponse: HTTP status', () => {
 
 describe('interpretResponse: malformed replies', () => {
   test.each([
-    ['malformed JSON', '{"jsonrpc":"2.0","id":', 'reply is not a JSON object'],
+    ['malformed JSON', '{"jsonrpc":"2.0","id":', 'reply is not JSON'],
     ['an empty body', '', 'empty reply body'],
-    ['a JSON array', '[]', 'reply is not a JSON object'],
-    ['a JSON string', '"ok"', 'reply is not a JSON object'],
-    ['JSON null', 'null', 'reply is not a JSON object'],
-    ['HTML', '<html>502</html>', 'reply is not a JSON object'],
-  ])('HTTP 200 with %s is permanent malformed_reply', (_label, body, message) => {
-    expect(interpret('0.3', body)).toEqual({ kind: 'failure', failure: 'permanent', code: 'malformed_reply', message });
+    ['HTML (a proxy\'s error page)', '<html>502</html>', 'reply is not JSON'],
+  ])('HTTP 200 with %s is a transient malformed_reply (reported, redelivered)', (_label, body, message) => {
+    expect(interpret('0.3', body)).toEqual({ kind: 'failure', failure: 'transient', code: 'malformed_reply', message });
+  });
+
+  test.each([
+    ['a JSON array', '[]'],
+    ['a JSON string', '"ok"'],
+    ['JSON null', 'null'],
+  ])('HTTP 200 with %s (JSON, not a JSON-RPC object) is a permanent malformed_reply', (_label, body) => {
+    expect(interpret('0.3', body)).toEqual({ kind: 'failure', failure: 'permanent', code: 'malformed_reply', message: 'reply is not a JSON object' });
   });
 
   test('a reply for another request id is a malformed reply naming the id', () => {
@@ -470,5 +475,23 @@ describe('failure()', () => {
     expect(failure('transient', 'c', 'm')).toEqual({ kind: 'failure', failure: 'transient', code: 'c', message: 'm' });
     expect(failure('transient', 'c', 'm')).not.toHaveProperty('retryAfterMs');
     expect(failure('transient', 'c', 'm', 0)).toEqual({ kind: 'failure', failure: 'transient', code: 'c', message: 'm', retryAfterMs: 0 });
+  });
+});
+
+describe('interpretResponse: the IP lockout', () => {
+  test.each([
+    ['fastify-style JSON', JSON.stringify({ statusCode: 429, error: 'Too Many Requests', message: 'Too many failed authentication attempts, please try again later' })],
+    ['plain text', 'Too many failed authentications from this IP. Try again in 60 seconds.'],
+    ['a JSON-RPC error', JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32600, message: 'too many invalid token attempts' } })],
+  ])('HTTP 429 saying too many failed authentications (%s) is an auth failure, not a retry', (_label, body) => {
+    expect(interpretResponse('0.3', 429, body, 'x', '60')).toEqual({ kind: 'failure', failure: 'auth', code: 'auth_lockout', message: 'HTTP 429: too many failed authentications from this address' });
+  });
+
+  test.each([
+    ['no body', ''],
+    ['a rate limit', JSON.stringify({ message: 'Too many requests, slow down' })],
+    ['an LLM quota', 'Rate limit exceeded for model gpt-4'],
+  ])('HTTP 429 with %s stays a transient rate limit', (_label, body) => {
+    expect(interpretResponse('0.3', 429, body, 'x', null)).toMatchObject({ kind: 'failure', failure: 'transient', code: 'http_429' });
   });
 });

@@ -1,14 +1,17 @@
-// The agent client (lambda/deliver/agent-client.ts) on its own: retries and backoff, Retry-After, the auth
-// gate, task polling and the deadline. The HTTP edge is its injected HttpPost, replaced here by a small
-// scripted agent on a virtual clock, so every delay and count is exact (the integration tests run the same
-// client against real servers).
-import { AgentClient, AuthGate, type ClientOptions, type DeliveryResult, type SendGuard, type Target } from '../../lambda/deliver/agent-client';
+// The agent client (lambda/deliver/agent-client.ts) on its own: retries and backoff, Retry-After, the
+// per-credential gate (lambda/deliver/credential-gate.ts), token re-reads, task polling and the deadline. The
+// HTTP edge is its injected HttpPost, replaced here by a small scripted agent on a virtual clock, and the token
+// secret by a scripted store on the same clock, so every delay and count is exact (the integration and
+// reliability tests run the same client against real servers).
+import { AgentClient, type ClientOptions, type DeliveryResult, type SendGuard, type Target, type TokenReadOptions, type TokenSource } from '../../lambda/deliver/agent-client';
 import type { OutgoingMessage } from '../../lambda/deliver/a2a-protocol';
+import { CredentialGates, type CredentialGate } from '../../lambda/deliver/credential-gate';
 import { HttpError, type HttpPost, type HttpReply } from '../../lambda/io/http';
 import { PrioritySlots } from '../../lambda/schedule';
 
 const T0 = 1_000_000;
 const TOKEN = 'tok-unit-3a9f';
+const COOL_DOWN_MS = 60_000;
 
 interface Call {
   url: string;
@@ -16,22 +19,37 @@ interface Call {
   body: { id: string; method: string; params: Record<string, unknown> };
   timeoutMs: number;
   at: number;
+  /** Requests in flight when this one started, itself included. */
+  concurrent: number;
 }
 
-type Answer = HttpReply | HttpError | ((call: Call) => HttpReply | HttpError);
+type Reply = HttpReply | HttpError;
+type Answer = Reply | ((call: Call) => Reply | Promise<Reply>);
 
-/** A scripted agent behind the HttpPost seam, on a virtual clock that sleep() advances. */
-function fakeEdge(script: Answer[], fallback: Answer = ok()) {
+/**
+ * A scripted agent behind the HttpPost seam, on a virtual clock that sleep() advances. With `latencyMs`, each
+ * request yields once (so concurrent requests overlap) and moves the clock on by that much before its answer.
+ */
+function fakeEdge(script: Answer[], fallback: Answer = ok(), latencyMs = 0) {
   const clock = { now: T0 };
   const calls: Call[] = [];
   const sleeps: number[] = [];
+  let inFlight = 0;
   const post: HttpPost = async (url, headers, body, timeoutMs) => {
-    const call: Call = { url, headers, body: JSON.parse(body) as Call['body'], timeoutMs, at: clock.now };
+    const call: Call = { url, headers, body: JSON.parse(body) as Call['body'], timeoutMs, at: clock.now, concurrent: ++inFlight };
     calls.push(call);
-    let a = script.length ? script.shift()! : fallback;
-    if (typeof a === 'function') a = a(call);
-    if (a instanceof HttpError) throw a;
-    return a;
+    try {
+      if (latencyMs > 0) {
+        await new Promise((r) => setImmediate(r));
+        clock.now += latencyMs;
+      }
+      let a = script.length ? script.shift()! : fallback;
+      if (typeof a === 'function') a = await a(call);
+      if (a instanceof HttpError) throw a;
+      return a;
+    } finally {
+      inFlight--;
+    }
   };
   return {
     clock,
@@ -46,6 +64,38 @@ function fakeEdge(script: Answer[], fallback: Answer = ok()) {
   };
 }
 
+/**
+ * The Secrets Manager token source's contract on the virtual clock: the value is cached, and read again only
+ * when none is cached or the cached one was read before `fresherThan`. `value` is what the secret holds now.
+ */
+function secretStore(clock: { now: number }, value: string) {
+  let cached: { token: string; at: number } | undefined;
+  const store = {
+    value,
+    fixed: false as const,
+    /** Every get() call's options. */
+    asks: [] as TokenReadOptions[],
+    /** The times the secret was actually read. */
+    reads: [] as number[],
+    async get(opts: TokenReadOptions = {}): Promise<string> {
+      store.asks.push(opts);
+      if (!cached || (opts.fresherThan !== undefined && cached.at < opts.fresherThan)) {
+        cached = { token: store.value, at: clock.now };
+        store.reads.push(clock.now);
+      }
+      return cached.token;
+    },
+  };
+  return store;
+}
+
+/** ARCHESTRA_TOKEN: a value no re-read can change. */
+function fixedToken(value: string) {
+  const asks: TokenReadOptions[] = [];
+  const source: TokenSource & { asks: TokenReadOptions[] } = { fixed: true, asks, get: async (opts = {}) => (asks.push(opts), value) };
+  return source;
+}
+
 /** JSON-RPC replies; the id is taken from the request, as a real agent does. */
 const rpc = (result: unknown, status = 200): ((c: Call) => HttpReply) => (c) => ({ status, text: JSON.stringify({ jsonrpc: '2.0', id: c.body.id, result }), retryAfter: null });
 function ok(text = 'done'): (c: Call) => HttpReply {
@@ -53,22 +103,39 @@ function ok(text = 'done'): (c: Call) => HttpReply {
 }
 const task = (state: string, text?: string) =>
   rpc({ kind: 'task', id: 'task-1', contextId: 'ctx-1', status: { state }, ...(text ? { artifacts: [{ artifactId: 'a', parts: [{ kind: 'text', text }] }] } : {}) });
-const http = (status: number, retryAfter: string | null = null): HttpReply => ({ status, text: '', retryAfter });
+const http = (status: number, retryAfter: string | null = null, text = ''): HttpReply => ({ status, text, retryAfter });
 const rpcError = (code: number, message: string, data?: unknown): ((c: Call) => HttpReply) => (c) => ({
   status: 200,
   text: JSON.stringify({ jsonrpc: '2.0', id: c.body.id, error: { code, message, ...(data !== undefined ? { data } : {}) } }),
   retryAfter: null,
 });
+/** 401 for every value but `good`. */
+const onlyAccepts = (good: string) => (c: Call) => (c.headers.authorization === `Bearer ${good}` ? ok()(c) : http(401));
+const bearer = (calls: Call[]) => calls.map((c) => c.headers.authorization);
 
 const MSG: OutgoingMessage = { rpcId: 'kafka:orders-0-7#orders', messageId: 'mid-7', text: 'hello', metadata: {} };
 const TARGET: Target = { url: 'http://agent.test/v1/a2a/x', version: '0.3', timeoutMs: 10_000, sendToken: true };
+const msgAt = (offset: number): OutgoingMessage => ({ ...MSG, rpcId: `kafka:orders-0-${offset}#orders`, messageId: `mid-${offset}` });
 
-function setup(script: Answer[], o: Partial<ClientOptions> & { fallback?: Answer; tokens?: ClientOptions['tokens'] } = {}) {
-  const edge = fakeEdge(script, o.fallback);
-  const reads: boolean[] = [];
-  const client = new AgentClient({
+interface DeliverOptions {
+  target?: Partial<Target>;
+  deadline?: number;
+  gate?: CredentialGate;
+  guard?: SendGuard;
+  msg?: OutgoingMessage;
+  slot?: <T>(fn: () => Promise<T>) => Promise<T>;
+  signal?: AbortSignal;
+  /** The invocation's start; defaults to the virtual time of the call. */
+  start?: number;
+}
+
+function setup(script: Answer[], o: Partial<ClientOptions> & { fallback?: Answer; latencyMs?: number; value?: string } = {}) {
+  const { fallback, latencyMs, value, ...client } = o;
+  const edge = fakeEdge(script, fallback, latencyMs);
+  const secret = secretStore(edge.clock, value ?? TOKEN);
+  const c = new AgentClient({
     post: edge.post,
-    tokens: o.tokens ?? { get: async (refresh?: boolean) => (reads.push(!!refresh), TOKEN) },
+    tokens: secret,
     maxRetries: 3,
     retryDelayMs: 100,
     minRequestMs: 50,
@@ -77,12 +144,17 @@ function setup(script: Answer[], o: Partial<ClientOptions> & { fallback?: Answer
     now: edge.now,
     sleep: edge.sleep,
     random: () => 0,
-    ...o,
+    ...client,
   });
+  // The container's gates, chosen as the pipeline's gateOf does.
+  const gates = new CredentialGates({ coolDownMs: COOL_DOWN_MS, now: edge.now });
+  const gateOf = (t: Target) => (t.sendToken ? gates.for('archestra-token') : gates.for(`none ${new URL(t.url).origin}`, false));
   const direct = <T>(fn: () => Promise<T>) => fn();
-  const deliver = (over: { target?: Partial<Target>; deadline?: number; auth?: AuthGate; guard?: SendGuard; msg?: OutgoingMessage } = {}): Promise<DeliveryResult> =>
-    client.deliver(over.msg ?? MSG, { ...TARGET, ...over.target }, over.deadline ?? T0 + 600_000, direct, over.auth ?? new AuthGate(), over.guard);
-  return { edge, client, reads, deliver };
+  const deliver = (over: DeliverOptions = {}): Promise<DeliveryResult> => {
+    const target = { ...TARGET, ...over.target };
+    return c.deliver(over.msg ?? MSG, target, over.deadline ?? edge.clock.now + 600_000, over.slot ?? direct, over.gate ?? gateOf(target), over.guard, over.signal, over.start ?? edge.clock.now);
+  };
+  return { edge, client: c, secret, gate: gates.for('archestra-token'), deliver };
 }
 
 describe('sending', () => {
@@ -154,11 +226,15 @@ describe('retries', () => {
     expect(edge.calls).toHaveLength(1);
   });
 
-  test('-32603 without isRetryable is retried, then permanent; with isRetryable true it ends transient', async () => {
+  test('-32603 without a verdict is a platform fault: retried, then transient (never dead-lettered); isRetryable false is permanent at once', async () => {
     const a = setup([], { maxRetries: 1, fallback: rpcError(-32603, 'Internal error') });
-    expect(await a.deliver()).toMatchObject({ status: 'permanent', code: 'jsonrpc_-32603', attempts: 2 });
+    expect(await a.deliver()).toMatchObject({ status: 'transient', code: 'jsonrpc_-32603', attempts: 2, retries: 1 });
+    expect(a.edge.sleeps).toEqual([100]);
     const b = setup([], { maxRetries: 1, fallback: rpcError(-32603, 'LLM busy', { isRetryable: true }) });
-    expect(await b.deliver()).toMatchObject({ status: 'transient', code: 'jsonrpc_-32603', attempts: 2 });
+    expect(await b.deliver()).toMatchObject({ status: 'transient', code: 'jsonrpc_-32603', attempts: 2, retries: 1 });
+    const c = setup([], { maxRetries: 1, fallback: rpcError(-32603, 'bad prompt', { isRetryable: false }) });
+    expect(await c.deliver()).toMatchObject({ status: 'permanent', code: 'jsonrpc_-32603', attempts: 1, retries: 0 });
+    expect(c.edge.calls).toHaveLength(1);
   });
 
   test('a reply too large is permanent', async () => {
@@ -271,68 +347,183 @@ describe('task polling', () => {
   });
 });
 
-describe('auth gate', () => {
-  test('a refused token is re-read once (bypassing the cache) and the request retried with it', async () => {
-    let current = 'old';
-    const refreshes: boolean[] = [];
-    const { edge, deliver } = setup([http(401), ok()], {
-      tokens: {
-        get: async (refresh?: boolean) => {
-          refreshes.push(!!refresh);
-          if (refresh) current = 'new';
-          return current;
-        },
-      },
-    });
-    const res = await deliver();
-    expect(res.status).toBe('delivered');
-    expect(edge.calls.map((c) => c.headers.authorization)).toEqual(['Bearer old', 'Bearer new']);
-    expect(refreshes.filter(Boolean)).toHaveLength(1);
+describe('deadline signal', () => {
+  test('a deadline signal that has fired: no token read, no request', async () => {
+    const { edge, secret, deliver } = setup([ok()]);
+    const res = await deliver({ signal: AbortSignal.abort() });
+    expect(res).toMatchObject({ status: 'deadline', code: 'deadline', attempts: 0 });
+    expect(edge.calls).toHaveLength(0);
+    expect(secret.asks).toHaveLength(0);
   });
 
-  test('refused again after the re-read: auth, and nothing more is sent on that gate', async () => {
-    const { edge, reads, deliver } = setup([], { fallback: http(401) });
-    const auth = new AuthGate();
-    const first = await deliver({ auth });
-    expect(first.status).toBe('auth');
-    expect(edge.calls).toHaveLength(2);
-    expect(reads.filter(Boolean)).toHaveLength(1);
-    const second = await deliver({ auth, msg: { ...MSG, rpcId: 'kafka:orders-0-8#orders' } });
-    expect(second).toMatchObject({ status: 'auth', attempts: 0 });
-    expect(edge.calls).toHaveLength(2);
-    expect(reads.filter(Boolean)).toHaveLength(1);
+  test('a record waiting for the trial of its credential gives up when the signal fires', async () => {
+    let answer!: (r: HttpReply) => void;
+    const { edge, deliver } = setup([() => new Promise<HttpReply>((r) => (answer = r))]);
+    const first = deliver();
+    const deadline = new AbortController();
+    const second = deliver({ msg: msgAt(8), signal: deadline.signal });
+    await new Promise((r) => setImmediate(r));
+    expect(edge.calls).toHaveLength(1);
+    deadline.abort();
+    expect(await second).toMatchObject({ status: 'deadline', code: 'deadline', attempts: 0 });
+    answer(ok('first')(edge.calls[0]));
+    expect(await first).toMatchObject({ status: 'delivered', reply: 'first', attempts: 1 });
+    expect(edge.calls).toHaveLength(1);
   });
+});
 
-  test('concurrent records wait for the one probe: one re-read, and no queued request goes out with the refused token', async () => {
-    let current = 'old';
-    let refreshes = 0;
-    const edge = fakeEdge([], (c) => (c.headers.authorization === 'Bearer old' ? http(401) : ok()(c)));
-    const client = new AgentClient({
-      post: edge.post,
-      tokens: {
-        get: async (refresh?: boolean) => {
-          if (refresh) {
-            refreshes++;
-            current = 'new';
-          }
-          return current;
-        },
-      },
-      maxRetries: 3,
-      retryDelayMs: 100,
-      minRequestMs: 50,
-      now: edge.now,
-      sleep: edge.sleep,
-      random: () => 0,
-    });
-    const slots = new PrioritySlots(1);
-    const auth = new AuthGate();
-    const results = await Promise.all(
-      [1, 2, 3, 4].map((o) => client.deliver({ ...MSG, rpcId: `kafka:orders-0-${o}#orders` }, TARGET, T0 + 600_000, (fn) => slots.run(1, fn), auth)),
-    );
+describe('credential gate', () => {
+  test('an unverified token goes out one request at a time: the others follow its acceptance, then overlap', async () => {
+    const { edge, gate, deliver } = setup([], { latencyMs: 10 });
+    expect(gate.isAccepted(TOKEN)).toBe(false);
+    const results = await Promise.all([7, 8, 9, 10].map((n) => deliver({ msg: msgAt(n) })));
     expect(results.map((r) => r.status)).toEqual(['delivered', 'delivered', 'delivered', 'delivered']);
-    expect(refreshes).toBe(1);
-    expect(edge.calls.filter((c) => c.headers.authorization === 'Bearer old')).toHaveLength(1);
+    // The first alone; the other three only after its answer (at T0 + 10), and then together.
+    expect(edge.calls.map((c) => c.concurrent)).toEqual([1, 1, 2, 3]);
+    expect(edge.calls.map((c) => c.at - T0)).toEqual([0, 10, 10, 10]);
+    expect(gate.isAccepted(TOKEN)).toBe(true);
+  });
+
+  test('a wrong token costs one request for all the records waiting on it, and one re-read of the secret', async () => {
+    const { edge, secret, gate, deliver } = setup([], { latencyMs: 10, fallback: http(401), value: 'wrong' });
+    const results = await Promise.all([7, 8, 9, 10].map((n) => deliver({ msg: msgAt(n), start: T0 })));
+    expect(results.map((r) => [r.status, r.code, r.attempts])).toEqual([
+      ['auth', 'auth_refused', 1],
+      ['auth', 'auth_refused', 0],
+      ['auth', 'auth_refused', 0],
+      ['auth', 'auth_refused', 0],
+    ]);
+    expect(bearer(edge.calls)).toEqual(['Bearer wrong']);
+    // Read at the start, then once more after the refusal at T0 + 10 (asking for a value read since then).
+    expect(secret.reads).toEqual([T0, T0 + 10]);
+    expect(secret.asks.filter((a) => a.fresherThan !== undefined).map((a) => a.fresherThan)).toEqual([T0 + 10, T0 + 10, T0 + 10, T0 + 10]);
+    expect(gate.refusedAt('wrong')).toBe(T0 + 10);
+  });
+
+  test('a refused token is re-read once and the request retried with the rotated value', async () => {
+    const { edge, secret, gate, deliver } = setup([], { latencyMs: 10, value: 'old', fallback: onlyAccepts('new') });
+    const res = deliver();
+    await new Promise((r) => setImmediate(r));
+    // The secret is rotated while the old value is on its way.
+    secret.value = 'new';
+    expect(await res).toMatchObject({ status: 'delivered', attempts: 2, retries: 0 });
+    expect(bearer(edge.calls)).toEqual(['Bearer old', 'Bearer new']);
+    expect(secret.reads).toEqual([T0, T0 + 10]);
+    expect(gate.refusedAt('old')).toBe(T0 + 10);
+    expect(gate.isAccepted('new')).toBe(true);
+  });
+
+  test('concurrent records behind one slot: one re-read, and no queued request goes out with the refused token', async () => {
+    const { edge, secret, deliver } = setup([], { latencyMs: 10, value: 'old', fallback: (c) => (c.headers.authorization === 'Bearer old' ? ((secret.value = 'new'), http(401)) : ok()(c)) });
+    const slots = new PrioritySlots(1);
+    const results = await Promise.all([1, 2, 3, 4].map((n) => deliver({ msg: msgAt(n), slot: (fn) => slots.run(1, fn), start: T0 })));
+    expect(results.map((r) => r.status)).toEqual(['delivered', 'delivered', 'delivered', 'delivered']);
+    expect(bearer(edge.calls)).toEqual(['Bearer old', 'Bearer new', 'Bearer new', 'Bearer new', 'Bearer new']);
+    expect(secret.reads).toEqual([T0, T0 + 10]);
+  });
+
+  test('a token revoked after its acceptance: the requests already queued for the slot do not go out with it', async () => {
+    let revoked = false;
+    const { edge, secret, gate, deliver } = setup([], {
+      latencyMs: 10,
+      value: 'old',
+      fallback: (c) => (revoked && c.headers.authorization === 'Bearer old' ? http(401) : ok()(c)),
+    });
+    expect(await deliver()).toMatchObject({ status: 'delivered' });
+    expect(gate.isAccepted('old')).toBe(true);
+    // Revoked and rotated; the accepted value lets every record through the gate, and all queue for one slot.
+    revoked = true;
+    secret.value = 'new';
+    const slots = new PrioritySlots(1);
+    const results = await Promise.all([1, 2, 3, 4].map((n) => deliver({ msg: msgAt(n), slot: (fn) => slots.run(1, fn), start: T0 + 10 })));
+    expect(results.map((r) => [r.status, r.attempts])).toEqual([
+      ['delivered', 2],
+      ['delivered', 1],
+      ['delivered', 1],
+      ['delivered', 1],
+    ]);
+    expect(bearer(edge.calls)).toEqual(['Bearer old', 'Bearer old', 'Bearer new', 'Bearer new', 'Bearer new', 'Bearer new']);
+    expect(secret.reads).toEqual([T0, T0 + 20]);
+  });
+
+  test('refused again after the re-read: auth, and the value is not sent again in this invocation nor read again', async () => {
+    const { edge, secret, deliver } = setup([], { latencyMs: 10, fallback: http(401), value: 'wrong' });
+    const first = await deliver({ start: T0 });
+    expect(first).toMatchObject({ status: 'auth', code: 'auth_refused', attempts: 1, retries: 0 });
+    expect(edge.calls).toHaveLength(1);
+    expect(secret.reads).toEqual([T0, T0 + 10]);
+    edge.clock.now += 500;
+    const second = await deliver({ msg: msgAt(8), start: T0 });
+    expect(second).toMatchObject({ status: 'auth', code: 'auth_refused', attempts: 0 });
+    expect(edge.calls).toHaveLength(1);
+    expect(secret.reads).toEqual([T0, T0 + 10]);
+  });
+
+  test('the next invocation reads the secret once: the same value is still not sent, a different one is', async () => {
+    const { edge, secret, deliver } = setup([], { latencyMs: 10, value: 'wrong', fallback: onlyAccepts('right') });
+    expect(await deliver()).toMatchObject({ status: 'auth', attempts: 1 });
+    // A warm invocation 2 s later, same container (same gate), secret unchanged.
+    edge.clock.now = T0 + 2_000;
+    expect(await deliver({ msg: msgAt(8), start: T0 + 2_000 })).toMatchObject({ status: 'auth', code: 'auth_refused', attempts: 0 });
+    expect(await deliver({ msg: msgAt(9), start: T0 + 2_000 })).toMatchObject({ status: 'auth', code: 'auth_refused', attempts: 0 });
+    expect(secret.reads).toEqual([T0, T0 + 10, T0 + 2_000]);
+    // Another invocation after the secret was fixed: the new value goes out at once.
+    secret.value = 'right';
+    edge.clock.now = T0 + 4_000;
+    expect(await deliver({ msg: msgAt(10), start: T0 + 4_000 })).toMatchObject({ status: 'delivered', attempts: 1 });
+    expect(secret.reads).toEqual([T0, T0 + 10, T0 + 2_000, T0 + 4_000]);
+    expect(bearer(edge.calls)).toEqual(['Bearer wrong', 'Bearer right']);
+  });
+
+  test('a refused value is tried again (one request) once the cool-down has passed', async () => {
+    const { edge, gate, deliver } = setup([], { latencyMs: 10, value: 'wrong', fallback: http(401) });
+    await deliver();
+    const refusedAt = T0 + 10;
+    expect(gate.refusedAt('wrong')).toBe(refusedAt);
+    edge.clock.now = refusedAt + COOL_DOWN_MS - 1;
+    expect(await deliver({ msg: msgAt(8) })).toMatchObject({ status: 'auth', code: 'auth_refused', attempts: 0 });
+    expect(edge.calls).toHaveLength(1);
+    edge.clock.now = refusedAt + COOL_DOWN_MS;
+    expect(await deliver({ msg: msgAt(9) })).toMatchObject({ status: 'auth', attempts: 1 });
+    expect(bearer(edge.calls)).toEqual(['Bearer wrong', 'Bearer wrong']);
+    expect(edge.calls[1].at).toBe(refusedAt + COOL_DOWN_MS);
+  });
+
+  test('a fixed ARCHESTRA_TOKEN is never re-read: the refusal is final at once, and the next record sends nothing', async () => {
+    const tokens = fixedToken('wrong');
+    const { edge, deliver } = setup([], { latencyMs: 10, tokens, fallback: http(401) });
+    expect(await deliver()).toMatchObject({ status: 'auth', code: 'http_401', attempts: 1, retries: 0 });
+    expect(await deliver({ msg: msgAt(8), start: T0 + 5_000 })).toMatchObject({ status: 'auth', code: 'auth_refused', attempts: 0 });
+    expect(edge.calls).toHaveLength(1);
+    expect(tokens.asks).toHaveLength(2);
+    expect(tokens.asks.every((a) => a.fresherThan === undefined)).toBe(true);
+  });
+
+  test("Archestra's lockout (HTTP 429 'too many failed authentications') is auth: not retried, and the value is held refused", async () => {
+    const lockout = http(429, '60', 'Too many failed authentication attempts. Try again later.');
+    const { edge, gate, deliver } = setup([lockout], { tokens: fixedToken(TOKEN) });
+    expect(await deliver()).toMatchObject({ status: 'auth', code: 'auth_lockout', attempts: 1, retries: 0 });
+    expect(edge.sleeps).toEqual([]);
+    expect(gate.refusedAt(TOKEN)).toBe(T0);
+    expect(await deliver({ msg: msgAt(8) })).toMatchObject({ status: 'auth', code: 'auth_refused', attempts: 0 });
+    expect(edge.calls).toHaveLength(1);
+  });
+
+  test('a plain 429 or a 5xx teaches nothing about the token: retried, neither refused nor accepted', async () => {
+    const { edge, gate, deliver } = setup([http(429, '1'), http(503)], { maxRetries: 1 });
+    expect(await deliver()).toMatchObject({ status: 'transient', code: 'http_503', attempts: 2 });
+    expect(edge.sleeps).toEqual([1000]);
+    expect(gate.refusedAt(TOKEN)).toBeUndefined();
+    expect(gate.isAccepted(TOKEN)).toBe(false);
+  });
+
+  test('a route that must not see the token reads no secret, and its refusal does not touch the token gate', async () => {
+    const { edge, secret, gate, deliver } = setup([http(401), ok()]);
+    expect(await deliver({ target: { sendToken: false } })).toMatchObject({ status: 'auth', code: 'http_401', attempts: 1 });
+    expect(secret.asks).toHaveLength(0);
+    expect(gate.refusedAt(TOKEN)).toBeUndefined();
+    expect(await deliver({ msg: msgAt(8) })).toMatchObject({ status: 'delivered', attempts: 1 });
+    expect(edge.calls[1].headers.authorization).toBe(`Bearer ${TOKEN}`);
   });
 });
 
@@ -352,13 +543,32 @@ describe('the send guard', () => {
     expect(edge.calls).toHaveLength(1);
   });
 
-  test('the guard is told before the slot is released when the record ends as reported, not when it will be retried', async () => {
-    const told: number[] = [];
+  test('the guard is told inside the slot during the final attempt (not one that will be retried), and again as the result is handed back', async () => {
+    const told: Array<[number, boolean]> = [];
     const { deliver } = setup([http(503), http(503)], { maxRetries: 1 });
     let sent = 0;
-    const res = await deliver({ guard: { mayStart: () => (sent++, true), failing: () => told.push(sent) } });
-    expect(res.status).toBe('transient');
-    // Told once, during the second (final) attempt.
-    expect(told).toEqual([2]);
+    let inSlot = false;
+    const slot = async <T>(fn: () => Promise<T>): Promise<T> => {
+      inSlot = true;
+      try {
+        return await fn();
+      } finally {
+        inSlot = false;
+      }
+    };
+    const res = await deliver({ slot, guard: { mayStart: () => (sent++, true), failing: () => told.push([sent, inSlot]) } });
+    expect(res).toMatchObject({ status: 'transient', attempts: 2 });
+    // Not during the first attempt (it was retried); during the second, while it held the slot; then once more outside it.
+    expect(told).toEqual([
+      [2, true],
+      [2, false],
+    ]);
+  });
+
+  test('a delivered record never tells the guard', async () => {
+    const told: number[] = [];
+    const { deliver } = setup([http(503), ok()]);
+    expect(await deliver({ guard: { mayStart: () => true, failing: () => told.push(1) } })).toMatchObject({ status: 'delivered', attempts: 2 });
+    expect(told).toEqual([]);
   });
 });

@@ -1,11 +1,17 @@
 import { join } from 'node:path';
 import { checkTransport, loadSettings, SettingsError } from '../../lambda/config/settings';
 
-const ROUTES = JSON.stringify([{ name: 'orders', topic_pattern: 'orders', prompt_id: 'agent-1' }]);
+const AGENT = '5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f';
+const ROUTES = JSON.stringify([{ name: 'orders', topic_pattern: 'orders', prompt_id: AGENT }]);
 const ROUTES_WITH_URLS = JSON.stringify([{ name: 'own', topic_pattern: 'orders', prompt_id: 'agent-1', url: 'https://agent.example.com/a2a' }]);
 
 /** A minimal valid environment plus overrides. */
-const env = (extra: Record<string, string | undefined> = {}) => ({ ROUTES_CONFIG: ROUTES, ARCHESTRA_URL: 'https://archestra.example.com', ...extra });
+const env = (extra: Record<string, string | undefined> = {}) => ({
+  ROUTES_CONFIG: ROUTES,
+  ARCHESTRA_URL: 'https://archestra.example.com',
+  ARCHESTRA_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:archestra-AbCdEf',
+  ...extra,
+});
 
 function problem(e: Record<string, string | undefined>): string {
   try {
@@ -21,12 +27,13 @@ describe('loadSettings: defaults', () => {
   test('a minimal environment gets every default', () => {
     const s = loadSettings(env());
     expect(s).toEqual({
-      routes: [expect.objectContaining({ name: 'orders', agentId: 'agent-1' })],
+      routes: [expect.objectContaining({ name: 'orders', agentId: AGENT })],
       routesDir: process.cwd(),
       archestraUrl: 'https://archestra.example.com',
       token: undefined,
-      tokenSecretArn: undefined,
+      tokenSecretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:archestra-AbCdEf',
       tokenTtlMs: 300_000,
+      authCooldownMs: 60_000,
       dlqUrl: undefined,
       dlqMaxMessageBytes: 262_144,
       ordering: 'key',
@@ -67,6 +74,7 @@ describe('loadSettings: every knob is parsed', () => {
   test('all numeric and enum knobs, with unit conversions', () => {
     const s = loadSettings(
       env({
+        ARCHESTRA_TOKEN_SECRET_ARN: undefined,
         TOKEN_CACHE_TTL_SECONDS: '60',
         DLQ_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/bridge-dlq',
         DLQ_MAX_MESSAGE_BYTES: '65536',
@@ -187,7 +195,7 @@ describe('loadSettings: invalid values name the variable', () => {
 
 describe('loadSettings: routes source', () => {
   test('no routes at all is an error naming both variables', () => {
-    expect(problem({ ARCHESTRA_URL: 'https://a.example.com' })).toBe('no routes: set ROUTES_CONFIG (JSON text) or ROUTES_CONFIG_FILE (a path)');
+    expect(problem({ ARCHESTRA_URL: 'https://a.example.com' })).toBe('invalid environment:\n  - no routes: set ROUTES_CONFIG (JSON text) or ROUTES_CONFIG_FILE (a path)');
   });
 
   test('invalid ROUTES_CONFIG is a SettingsError carrying the route problem', () => {
@@ -197,13 +205,13 @@ describe('loadSettings: routes source', () => {
   });
 
   test('ROUTES_CONFIG that is not JSON names the variable', () => {
-    expect(problem(env({ ROUTES_CONFIG: '[oops' }))).toMatch(/^ROUTES_CONFIG: not valid JSON/);
+    expect(problem(env({ ROUTES_CONFIG: '[oops' }))).toMatch(/^invalid environment:\n {2}- ROUTES_CONFIG: not valid JSON/);
   });
 
   test('ROUTES_CONFIG_FILE pointing at a missing file names the variable, the path and the error code', () => {
     const path = join(__dirname, 'does-not-exist', 'routes.json');
     const m = problem({ ROUTES_CONFIG_FILE: path, ARCHESTRA_URL: 'https://a.example.com' });
-    expect(m).toBe(`ROUTES_CONFIG_FILE: cannot read ${path}: ENOENT`);
+    expect(m).toBe(`invalid environment:\n  - ROUTES_CONFIG_FILE: cannot read ${path}: ENOENT`);
   });
 
   test('ROUTES_CONFIG takes precedence over ROUTES_CONFIG_FILE (the file is not read)', () => {
@@ -215,9 +223,9 @@ describe('loadSettings: routes source', () => {
 describe('loadSettings: ARCHESTRA_URL and transport security', () => {
   test('ARCHESTRA_URL is required when a route has no url of its own, naming the routes', () => {
     const routes = JSON.stringify([
-      { name: 'a', topic_pattern: 't', prompt_id: 'p' },
+      { name: 'a', topic_pattern: 't', prompt_id: AGENT },
       { name: 'b', topic_pattern: 't', prompt_id: 'p', url: 'https://x.example.com' },
-      { name: 'c', topic_pattern: 't', prompt_id: 'p' },
+      { name: 'c', topic_pattern: 't', prompt_id: AGENT },
     ]);
     expect(problem({ ROUTES_CONFIG: routes })).toBe('invalid environment:\n  - ARCHESTRA_URL: required by route(s) without their own url: a, c');
   });
@@ -279,5 +287,39 @@ describe('loadSettings: ARCHESTRA_URL and transport security', () => {
       ARCHESTRA_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:1:secret:x',
     });
     expect(m.split('\n').slice(1)).toHaveLength(2);
+  });
+});
+
+describe('loadSettings: issue 12 checks at cold start', () => {
+  test('a route sent to Archestra with neither ARCHESTRA_TOKEN nor ARCHESTRA_TOKEN_SECRET_ARN fails at cold start', () => {
+    expect(problem(env({ ARCHESTRA_TOKEN_SECRET_ARN: undefined }))).toBe(
+      'invalid environment:\n  - ARCHESTRA_TOKEN_SECRET_ARN (or ARCHESTRA_TOKEN): required by route(s) sent to Archestra: orders',
+    );
+    // Routes with their own url never get the token: none is needed.
+    expect(loadSettings({ ROUTES_CONFIG: ROUTES_WITH_URLS }).tokenSecretArn).toBeUndefined();
+  });
+
+  test('an Archestra route whose prompt_id is not a UUID fails at cold start (Archestra answers HTTP 400 to it)', () => {
+    const routes = JSON.stringify([{ name: 'triage', topic_pattern: 'orders', prompt_id: 'order-triage' }]);
+    expect(problem(env({ ROUTES_CONFIG: routes }))).toContain('route "triage": prompt_id "order-triage" is not a UUID');
+  });
+
+  test('an ARCHESTRA_TOKEN with a character no HTTP header allows is a cold-start error that does not echo it', () => {
+    const m = problem(env({ ARCHESTRA_TOKEN_SECRET_ARN: undefined, ARCHESTRA_TOKEN: 'abc\ndef-secret' }));
+    expect(m).toContain('ARCHESTRA_TOKEN: contains a character not allowed in a bearer token');
+    expect(m).not.toContain('def-secret');
+    expect(loadSettings(env({ ARCHESTRA_TOKEN_SECRET_ARN: undefined, ARCHESTRA_TOKEN: '  tok-123\n' })).token).toBe('tok-123');
+  });
+
+  test('AUTH_COOLDOWN_SECONDS is read in seconds', () => {
+    expect(loadSettings(env({ AUTH_COOLDOWN_SECONDS: '2.5' })).authCooldownMs).toBe(2500);
+    expect(problem(env({ AUTH_COOLDOWN_SECONDS: '-1' }))).toContain('AUTH_COOLDOWN_SECONDS');
+  });
+
+  test('settings errors and route errors are reported together, in one message', () => {
+    const m = problem({ ROUTES_CONFIG: JSON.stringify([{ name: 'a', topic_pattern: 't' }]), MAX_CONCURRENCY: '0', ARCHESTRA_URL: 'not a url' });
+    expect(m).toContain('MAX_CONCURRENCY: ');
+    expect(m).toContain('ARCHESTRA_URL: ');
+    expect(m).toContain('route 0 ("a"): field "prompt_id"');
   });
 });

@@ -59,6 +59,17 @@ export interface Observation {
   arrivals: Array<{ recordId: string; seq: number }>;
   deliveries: ObservedDelivery[];
   sends: ObservedSend[];
+  /** The handler threw (its message): Lambda would retry the whole batch while abandoned work went on. */
+  threw?: string;
+  /** Wall time of the handler, and the time Lambda gave it (context.getRemainingTimeInMillis()). */
+  durationMs?: number;
+  remainingMs?: number;
+  /** Requests that reached the agent after the handler had returned. */
+  lateRequests?: number;
+  /** Sends started after the agent's refusal of the (only) token had reached the bridge. */
+  sendsAfterRefusal?: number;
+  /** The idempotency store was on: the pipeline does not hold partitions then (no `hold` check). */
+  idempotency?: boolean;
 }
 
 export type InvariantId =
@@ -73,7 +84,12 @@ export type InvariantId =
   | '3.order' // within a chain: offset order, nothing after a transient failure
   | '4.duplicate' // delivered twice (or sent again after success) within the invocation
   | 'ack' // the bridge's verdict disagrees with what the agent answered
-  | 'hold'; // a send started above a partition's failure offset after that failure was known
+  | 'hold' // a send started above a partition's failure offset after that failure was known
+  | 'throws' // the handler threw instead of answering with a batch response
+  | 'deadline' // the handler answered after Lambda's deadline (or not at all)
+  | 'after-return' // a request reached the agent after the handler had returned
+  | 'refused-resend' // the token was sent again after the agent refused it, within the cool-down
+  | 'refusals'; // more refused requests per container per 60 s than the published figure (wrong-token batches)
 
 export const INVARIANTS: readonly InvariantId[] = [
   '1.lost',
@@ -88,6 +104,11 @@ export const INVARIANTS: readonly InvariantId[] = [
   '4.duplicate',
   'ack',
   'hold',
+  'throws',
+  'deadline',
+  'after-return',
+  'refused-resend',
+  'refusals',
 ];
 
 export interface Violation {
@@ -205,7 +226,9 @@ export function judge(o: Observation): Verdict {
     if (c.has('dead_lettered') && c.has('reported') && r.offset !== null) v('1.dead-lettered+reported', 'dead-lettered and also at/after its partition\'s reported offset: Lambda redelivers it and it is dead-lettered again');
     if (r.deadLetters > 1) v('1.dead-lettered-twice', `dead-lettered ${r.deadLetters} times`);
     if (r.corruptLetters > 0) v('1.content', `${r.corruptLetters} dead letter(s) without the record's full content`);
-    if (c.has('skipped') !== r.skipExpected) v('1.skip', r.skipExpected ? `should be skipped, ended ${r.status}` : `skipped (${r.status}) but a route matches`);
+    // Without a token nothing of the batch is judged: every record is reported (documented), unrouted ones too.
+    const noToken = r.status === 'failed' && (r.code === 'token_unavailable' || r.code === 'token_invalid') && c.has('reported');
+    if (c.has('skipped') !== r.skipExpected && !noToken) v('1.skip', r.skipExpected ? `should be skipped, ended ${r.status}` : `skipped (${r.status}) but a route matches`);
     if (c.has('skipped') && (c.has('delivered') || c.has('dead_lettered') || r.successes > 0)) v('1.skip', 'skipped yet sent or dead-lettered');
     if (c.has('delivered') && c.has('reported')) {
       counts.deliveredAndReported++;
@@ -309,8 +332,16 @@ export function judge(o: Observation): Verdict {
     }
   }
 
+  // ---- the handler itself: it answers, in time, and nothing of it outlives the answer ------------------------
+  if (o.threw !== undefined) violations.push({ invariant: 'throws', detail: `the handler threw: ${o.threw}` });
+  if (o.durationMs !== undefined && o.remainingMs !== undefined && o.durationMs >= o.remainingMs) {
+    violations.push({ invariant: 'deadline', detail: `answered after ${o.durationMs.toFixed(0)} ms, Lambda's deadline was ${o.remainingMs} ms` });
+  }
+  if (o.lateRequests) violations.push({ invariant: 'after-return', detail: `${o.lateRequests} request(s) reached the agent after the handler returned` });
+  if (o.sendsAfterRefusal) violations.push({ invariant: 'refused-resend', detail: `${o.sendsAfterRefusal} send(s) started after the agent refused the token` });
+
   // ---- hold: no send starts above a partition's failure offset once that failure is known ------------------
-  for (const [pk, recs] of partitions) {
+  for (const [pk, recs] of o.idempotency ? [] : partitions) {
     const failures = recs
       .filter((r) => r.offset !== null)
       .flatMap((r) => (deliveriesOf.get(r.id) ?? []).filter((d) => FAILED_AT_DELIVERY.has(d.status)).map((d) => ({ r, d })));

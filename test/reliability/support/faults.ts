@@ -2,6 +2,7 @@
 // Each request's fault is drawn from (batch seed, JSON-RPC id, attempt): the same request always meets the
 // same fault, whatever order concurrent requests arrive in.
 import { isGetTask, isSend, type Behaviour, type Reply, type SimRequest } from '../../../sim/archestra';
+import type { ProxyAction } from '../../support/fault-proxy';
 import { draw, weighted } from './prng';
 
 /** Every fault the schedule can inject on a message send (`none` is a normal answer). */
@@ -25,6 +26,9 @@ export const SEND_FAULTS = [
   'task_never', // a Task that stays `working` forever: given up after the route timeout, transient
   'task_polled', // a Task that completes on its first poll: delivered
   'task_failed', // a Task that ended `failed`: permanent
+  'auth_401', // HTTP 401 + JSON-RPC -32600: the token refused; reported, and the token not sent again
+  'auth_rpc', // HTTP 200 + JSON-RPC -32600 about the token (Archestra's own answer): the same
+  'auth_lockout', // HTTP 429 "too many failed authentication attempts" (Archestra's IP lockout): the same
 ] as const;
 export type SendFault = (typeof SEND_FAULTS)[number];
 
@@ -55,6 +59,10 @@ const SEND_WEIGHTS: Record<SendFault, number> = {
   task_never: 1,
   task_polled: 2,
   task_failed: 2,
+  // One refusal stops every Archestra request of the batch (the token is remembered refused): kept rare.
+  auth_401: 1,
+  auth_rpc: 1,
+  auth_lockout: 1,
 };
 const POLL_WEIGHTS: Record<PollFault, number> = { poll_reset: 3, poll_http_503: 3, poll_malformed: 1 };
 
@@ -101,6 +109,12 @@ export function replyFor(kind: FaultKind, u: number): Reply {
       return { kind: 'task', afterPolls: 1 };
     case 'task_failed':
       return { kind: 'task', finalState: 'failed' };
+    case 'auth_401':
+      return { kind: 'rpcError', status: 401, code: -32600, message: 'Authentication failed: Invalid or unauthorized token' };
+    case 'auth_rpc':
+      return { kind: 'rpcError', code: -32600, message: 'Authentication failed: Invalid or unauthorized token' };
+    case 'auth_lockout':
+      return { kind: 'http', status: 429, retryAfter: 60, body: { statusCode: 429, error: 'Too Many Requests', message: 'Too many failed authentication attempts, please try again later' } };
   }
 }
 
@@ -141,4 +155,43 @@ export function faultSchedule(seed: number, rate: number): FaultSchedule {
     return replyFor(kind, draw(seed, 'detail', rpcId, attempt));
   };
   return { behaviour, injected };
+}
+
+// ---- AWS faults (Secrets Manager, DynamoDB) behind test/support/fault-proxy ---------------------------------
+
+/** What the proxy in front of moto (Secrets Manager) or dynalite (DynamoDB) does to one call. */
+export const AWS_FAULTS = ['aws_throttle', 'aws_500', 'aws_slow', 'aws_hang'] as const;
+export type AwsFault = (typeof AWS_FAULTS)[number];
+
+const AWS_WEIGHTS: Record<AwsFault, number> = { aws_throttle: 4, aws_500: 3, aws_slow: 3, aws_hang: 2 };
+
+/** The error bodies each service's JSON protocol uses for throttling. */
+const THROTTLE: Record<'secrets' | 'dynamo', string> = {
+  secrets: JSON.stringify({ __type: 'ThrottlingException', message: 'Rate exceeded' }),
+  dynamo: JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException', message: 'Rate exceeded' }),
+};
+
+/**
+ * A seeded decision per proxied call (by the service and the call's sequence number). `hang` (no answer until
+ * the bridge's deadline aborts the call) is only drawn when `hangs` is on: the batches with little time left.
+ */
+export function awsFaultSchedule(seed: number, service: 'secrets' | 'dynamo', rate: number, hangs: boolean) {
+  const injected: Partial<Record<AwsFault, number>> = {};
+  const decide = (r: { seq: number }): ProxyAction => {
+    if (rate === 0 || draw(seed, service, 'fault?', r.seq) >= rate) return 'pass';
+    let kind = weighted(AWS_WEIGHTS, draw(seed, service, 'which', r.seq));
+    if (kind === 'aws_hang' && !hangs) kind = 'aws_slow';
+    injected[kind] = (injected[kind] ?? 0) + 1;
+    switch (kind) {
+      case 'aws_throttle':
+        return { status: 400, body: THROTTLE[service] };
+      case 'aws_500':
+        return { status: 500, body: JSON.stringify({ __type: 'InternalFailure', message: 'injected' }) };
+      case 'aws_slow':
+        return { delayMs: 20 + Math.floor(draw(seed, service, 'delay', r.seq) * 150) };
+      case 'aws_hang':
+        return 'hang';
+    }
+  };
+  return { decide, injected };
 }

@@ -1,6 +1,6 @@
 // Totals over the generated batches of a property run: what docs/RELIABILITY.md reports.
 import { INVARIANTS, type InvariantId, type RecordCounts, type Violation } from './classify';
-import type { FaultKind } from './faults';
+import type { AwsFault, FaultKind } from './faults';
 import type { BatchRun, Ordering } from './harness';
 
 export interface Counterexample {
@@ -19,6 +19,20 @@ export interface PropertyFigures extends RecordCounts {
   deadlineBatches: number;
   /** Batches during which the dead-letter queue was down (every write failed). */
   dlqDownBatches: number;
+  /** Batches whose token came from a Secrets Manager secret (moto, re-read every 50 ms), with the idempotency store on, with a wrong token. */
+  secretBatches: number;
+  idempotencyBatches: number;
+  wrongTokenBatches: number;
+  /** Batches whose Secrets Manager / DynamoDB calls met injected faults, and those faults by kind. */
+  awsFaultBatches: number;
+  awsFaults: Partial<Record<AwsFault, number>>;
+  /** Requests the agent refused for their credential; in the wrong-token batches (one warm container) alone. */
+  refused: number;
+  wrongTokenRefused: number;
+  /** Most refusals in any 60 s window over the wrong-token batches (one container, default AUTH_COOLDOWN_SECONDS). */
+  wrongTokenRefusedPer60s: number;
+  /** Longest answer of a batch with little time left, as a share of the time Lambda gave it. */
+  worstDeadlineShare: number;
   recordsPerBatch: { min: number; max: number; mean: number };
   topicPartitions: number;
   /** Undecodable records the event gave no offset, and how many of them ended reported (their write failed). */
@@ -43,6 +57,8 @@ export class Tally {
   /** First counterexample per invariant. */
   readonly examples = new Map<InvariantId, Counterexample>();
   private sizes: number[] = [];
+  /** When each refusal of a wrong-token batch happened (ms), for the 60 s window figure. */
+  private refusalTimes: number[] = [];
 
   constructor() {
     const zero = () => Object.fromEntries(INVARIANTS.map((i) => [i, 0])) as Record<InvariantId, number>;
@@ -52,6 +68,15 @@ export class Tally {
       sqsBatches: 0,
       deadlineBatches: 0,
       dlqDownBatches: 0,
+      secretBatches: 0,
+      idempotencyBatches: 0,
+      wrongTokenBatches: 0,
+      awsFaultBatches: 0,
+      awsFaults: {},
+      refused: 0,
+      wrongTokenRefused: 0,
+      wrongTokenRefusedPer60s: 0,
+      worstDeadlineShare: 0,
       recordsPerBatch: { min: 0, max: 0, mean: 0 },
       records: 0,
       topicPartitions: 0,
@@ -87,6 +112,29 @@ export class Tally {
     if (sqs) f.sqsBatches++;
     if (run.spec.remainingMs < 60_000) f.deadlineBatches++;
     if (run.spec.dlqDown) f.dlqDownBatches++;
+    if (run.spec.tokenStore === 'secret' && !run.spec.wrongToken) f.secretBatches++;
+    if (run.spec.idempotency) f.idempotencyBatches++;
+    const awsInjected = Object.values(run.figures.awsFaults).reduce((s, n) => s + (n ?? 0), 0);
+    if (awsInjected > 0) f.awsFaultBatches++;
+    for (const [k, n] of Object.entries(run.figures.awsFaults) as Array<[AwsFault, number]>) f.awsFaults[k] = (f.awsFaults[k] ?? 0) + n;
+    f.refused += run.figures.refused;
+    if (run.spec.remainingMs < 60_000) f.worstDeadlineShare = Math.max(f.worstDeadlineShare, Math.round((run.figures.durationMs / run.spec.remainingMs) * 1000) / 1000);
+    if (run.spec.wrongToken) {
+      f.wrongTokenBatches++;
+      f.wrongTokenRefused += run.figures.refused;
+      for (const at of run.figures.refusedAt ?? []) this.refusalTimes.push(at);
+      const t = this.refusalTimes;
+      let most = 0;
+      for (let i = 0, j = 0; i < t.length; i++) {
+        while (t[i] - t[j] >= 60_000) j++;
+        most = Math.max(most, i - j + 1);
+      }
+      f.wrongTokenRefusedPer60s = most;
+      if (most > 2) {
+        const v = { invariant: 'refusals' as const, detail: `${most} refused requests within 60 s in one container with a wrong token (the figure is at most 2)` };
+        run.verdict.violations.push(v);
+      }
+    }
     this.sizes.push(run.records.length);
     f.records += c.records;
     f.topicPartitions += new Set(run.records.map((r) => r.partitionKey)).size;

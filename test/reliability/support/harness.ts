@@ -1,7 +1,13 @@
 // Runs one generated batch through the real pipeline (makeBridge) against the fault-injecting Archestra
 // sim, and turns what everyone saw into an Observation for the judge (classify.ts).
 import { performance } from 'node:perf_hooks';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
+import { isAuthLockout } from '../../../lambda/deliver/a2a-protocol';
+import type { CredentialGates } from '../../../lambda/deliver/credential-gate';
+import { createDynamoIdempotency } from '../../../lambda/io/dynamo-idempotency';
+import type { Idempotency } from '../../../lambda/pipeline';
+import type { FaultProxy } from '../../support/fault-proxy';
 import type { DeadLetterBody, DeadLetterSink } from '../../../lambda/dead-letter';
 import type { AgentClient, DeliveryResult } from '../../../lambda/deliver/agent-client';
 import { httpPost, type HttpPost } from '../../../lambda/io/http';
@@ -9,7 +15,7 @@ import type { BatchResult } from '../../../lambda/pipeline';
 import { isGetTask, isSend, type ArchestraSim, type RecordedRequest } from '../../../sim/archestra';
 import { makeBridge } from '../../support/bridge';
 import { judge, type Observation, type ObservedDelivery, type ObservedRecord, type ObservedSend, type Verdict } from './classify';
-import { faultSchedule, type FaultKind } from './faults';
+import { awsFaultSchedule, faultSchedule, type AwsFault, type FaultKind } from './faults';
 import { memoryDeadLetters, type MemoryDeadLetters } from './dlq';
 import { hash32 } from './prng';
 
@@ -65,6 +71,14 @@ export interface BatchSpec {
   dlqDown: boolean;
   /** context.getRemainingTimeInMillis() at the start: small values put the deadline in play. */
   remainingMs: number;
+  /** Where the token comes from: ARCHESTRA_TOKEN, or a Secrets Manager secret (moto) re-read every 50 ms. */
+  tokenStore: 'env' | 'secret';
+  /** A token the agent does not accept (these batches share one container's credential memory). */
+  wrongToken: boolean;
+  /** The DynamoDB idempotency store (dynalite) is on. */
+  idempotency: boolean;
+  /** Probability that a Secrets Manager or DynamoDB call is throttled, fails, is slow or (little time left) hangs. */
+  awsFaultRate: number;
   records: RecordSpec[];
 }
 
@@ -86,7 +100,7 @@ const recordArb = fc.record({
   header: fc.boolean(),
 });
 
-export function batchArb(ordering: fc.Arbitrary<Ordering>, opts: { dlqFaults: boolean; maxRecords?: number }): fc.Arbitrary<BatchSpec> {
+export function batchArb(ordering: fc.Arbitrary<Ordering>, opts: { dlqFaults: boolean; maxRecords?: number; aws?: boolean }): fc.Arbitrary<BatchSpec> {
   return fc.record({
     ordering,
     maxConcurrency: fc.oneof(fc.constant(1), fc.integer({ min: 2, max: 16 })),
@@ -96,6 +110,10 @@ export function batchArb(ordering: fc.Arbitrary<Ordering>, opts: { dlqFaults: bo
     dlqFailRate: opts.dlqFaults ? fc.constantFrom(0, 0, 0, 0.1, 0.4) : fc.constant(0),
     dlqDown: opts.dlqFaults ? fc.oneof({ weight: 12, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }) : fc.constant(false),
     remainingMs: fc.oneof({ weight: 9, arbitrary: fc.constant(60_000) }, { weight: 1, arbitrary: fc.integer({ min: 900, max: 2500 }) }),
+    tokenStore: opts.aws ? fc.constantFrom<'env' | 'secret'>('env', 'env', 'secret') : fc.constant<'env' | 'secret'>('env'),
+    wrongToken: fc.oneof({ weight: 24, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+    idempotency: opts.aws ? fc.boolean() : fc.constant(false),
+    awsFaultRate: opts.aws ? fc.constantFrom(0, 0.1, 0.3) : fc.constant(0),
     records: fc.integer({ min: 1, max: opts.maxRecords ?? 200 }).chain((n) => fc.array(recordArb, { minLength: n, maxLength: n })),
   });
 }
@@ -214,6 +232,10 @@ export function letterHolds(body: DeadLetterBody, r: BuiltRecord): boolean {
 // ---- one run ---------------------------------------------------------------------------------------------
 
 export interface RunFigures {
+  /** Requests the agent refused for their credential (injected auth faults, or a wrong token), and when (epoch ms). */
+  refused: number;
+  refusedAt?: number[];
+  awsFaults: Partial<Record<AwsFault, number>>;
   requests: number;
   sends: number;
   polls: number;
@@ -241,6 +263,26 @@ export interface RunOptions {
   sqs?: { queueUrl: string; read: () => Promise<DeadLetterBody[]> };
   /** Extra environment for the bridge. */
   env?: Record<string, string>;
+  /** The AWS peers behind fault proxies: a secret holding `token`, and an idempotency table. */
+  aws?: { secretArn: string; secrets: FaultProxy; dynamo: FaultProxy; dynamoClient: DynamoDBClient; table: string };
+  /** One container's credential memory, shared by the wrong-token batches. */
+  gates?: CredentialGates;
+  /** Names this batch's idempotency keys apart from every other batch's (the table is shared). */
+  batchId?: string;
+}
+
+/** Did this reply refuse the credential? (401/403, the lockout, or a JSON-RPC -32600 about the token.) */
+function refusal(status: number, text: string): boolean {
+  return status === 401 || status === 403 || isAuthLockout(status, text) || /"code":\s*-32600[^}]*"message":\s*"[^"]*(auth|token)/i.test(text);
+}
+
+/** The same store under other keys: every batch starts from an empty history in the one shared table. */
+function prefixed(inner: Idempotency, prefix: string): Idempotency {
+  return {
+    claim: (key, holdUntilMs, signal) => inner.claim(prefix + key, holdUntilMs, signal),
+    complete: (key, signal) => inner.complete(prefix + key, signal),
+    release: (key, signal) => inner.release(prefix + key, signal),
+  };
 }
 
 const tick = () => new Promise((r) => setImmediate(r));
@@ -254,21 +296,38 @@ export async function runBatch(spec: BatchSpec, o: RunOptions): Promise<BatchRun
 
   // The bridge's side of the story: every message send as the HTTP edge started it ...
   const sends: ObservedSend[] = [];
-  const post: HttpPost = (url, headers, body, timeoutMs) => {
+  // When the agent's first refusal of the token reached the bridge, and the requests started after it.
+  let refusedAt = Infinity;
+  let sendsAfterRefusal = 0;
+  const post: HttpPost = async (url, headers, body, timeoutMs) => {
+    const at = performance.now();
+    // 1 ms of grace: the refusal is seen here a few microtasks before the bridge has recorded it.
+    if (at > refusedAt + 1) sendsAfterRefusal++;
     const m = /^\{"jsonrpc":"2\.0","id":("(?:[^"\\]|\\.)*"),"method":"([^"]+)"/.exec(body);
     if (m && (m[2] === 'message/send' || m[2] === 'SendMessage')) {
       const recordId = recordIdOfRpc(JSON.parse(m[1]) as string);
-      if (recordId) sends.push({ recordId, at: performance.now() });
+      if (recordId) sends.push({ recordId, at });
     }
-    return httpPost(url, headers, body, timeoutMs);
+    const reply = await httpPost(url, headers, body, timeoutMs);
+    if (refusal(reply.status, reply.text)) refusedAt = Math.min(refusedAt, performance.now());
+    return reply;
   };
+  const aws = o.aws;
+  const hangs = spec.remainingMs < 60_000;
+  const smFaults = awsFaultSchedule(spec.seed, 'secrets', aws ? spec.awsFaultRate : 0, hangs);
+  const dbFaults = awsFaultSchedule(spec.seed, 'dynamo', aws ? spec.awsFaultRate : 0, hangs);
+  aws?.secrets.setDecide(smFaults.decide);
+  aws?.dynamo.setDecide(dbFaults.decide);
+  const useSecret = spec.tokenStore === 'secret' && aws !== undefined && !spec.wrongToken;
+  const idempotency =
+    spec.idempotency && aws ? prefixed(createDynamoIdempotency({ table: aws.table, ttlSeconds: 3600, client: aws.dynamoClient }), `${o.batchId ?? spec.seed}:`) : undefined;
   const memory: MemoryDeadLetters | undefined = o.sqs
     ? undefined
     : memoryDeadLetters({ seed: spec.seed, failRate: spec.dlqFailRate, down: spec.dlqDown });
   const bridge = makeBridge(
     {
       ARCHESTRA_URL: sim.url,
-      ARCHESTRA_TOKEN: o.token,
+      ...(useSecret ? { ARCHESTRA_TOKEN_SECRET_ARN: aws!.secretArn, TOKEN_CACHE_TTL_SECONDS: '0.05' } : { ARCHESTRA_TOKEN: spec.wrongToken ? `${o.token}-revoked` : o.token }),
       ROUTES_CONFIG: JSON.stringify(ROUTES),
       ORDERING: spec.ordering,
       MAX_CONCURRENCY: String(spec.maxConcurrency),
@@ -277,7 +336,7 @@ export async function runBatch(spec: BatchSpec, o: RunOptions): Promise<BatchRun
       ...(o.sqs ? { DLQ_URL: o.sqs.queueUrl } : {}),
       ...o.env,
     },
-    { post, ...(memory ? { deadLetters: memory as DeadLetterSink } : {}) },
+    { post, ...(memory ? { deadLetters: memory as DeadLetterSink } : {}), ...(idempotency ? { idempotency } : {}), ...(spec.wrongToken && o.gates ? { gates: o.gates } : {}) },
   );
   // ... and every record's delivery, from the call to its verdict.
   const deliveries: ObservedDelivery[] = [];
@@ -292,10 +351,23 @@ export async function runBatch(spec: BatchSpec, o: RunOptions): Promise<BatchRun
   };
 
   const started = performance.now();
-  const result = await bridge.run(event, spec.remainingMs);
+  let result: BatchResult;
+  let threw: string | undefined;
+  try {
+    result = await bridge.run(event, spec.remainingMs);
+  } catch (err) {
+    threw = (err as Error)?.message ?? String(err);
+    result = { response: { batchItemFailures: [] }, outcomes: [], durationMs: performance.now() - started };
+  }
   const durationMs = performance.now() - started;
+  const returnedAt = Date.now();
   await tick();
   await tick();
+  // Anything the handler left running would reach the agent now.
+  await new Promise((r) => setTimeout(r, 5));
+  aws?.secrets.setDecide(undefined);
+  aws?.dynamo.setDecide(undefined);
+  const lateRequests = sim.requests.filter((q) => q.receivedAt > returnedAt).length;
   const deadLetters = o.sqs ? await o.sqs.read() : memory!.bodies;
 
   // ---- the agent's side: what it received and answered -------------------------------------------------
@@ -350,7 +422,19 @@ export async function runBatch(spec: BatchSpec, o: RunOptions): Promise<BatchRun
       deadLetterWriteFailed: failedLetters.some((l) => names(l.body.record, r)) || /dead-letter write failed/.test(outcome?.message ?? ''),
     };
   });
-  const observation: Observation = { records: observed, response: result.response, arrivals, deliveries, sends };
+  const observation: Observation = {
+    records: observed,
+    response: result.response,
+    arrivals,
+    deliveries,
+    sends,
+    ...(threw !== undefined ? { threw } : {}),
+    durationMs,
+    remainingMs: spec.remainingMs,
+    lateRequests,
+    sendsAfterRefusal,
+    idempotency: idempotency !== undefined,
+  };
   const verdict = judge(observation);
   // Disagreements between the bridge and the agent are timing stories: attach the record's exchange to them.
   for (const v of verdict.violations) {
@@ -373,7 +457,16 @@ export async function runBatch(spec: BatchSpec, o: RunOptions): Promise<BatchRun
     statuses[x.status] = (statuses[x.status] ?? 0) + 1;
     if (x.code && x.status !== 'delivered') codes[x.code] = (codes[x.code] ?? 0) + 1;
   }
+  const awsFaults: RunFigures['awsFaults'] = {};
+  for (const src of [smFaults.injected, dbFaults.injected]) for (const [k, n] of Object.entries(src) as Array<[AwsFault, number]>) awsFaults[k] = (awsFaults[k] ?? 0) + n;
   const figures: RunFigures = {
+    // Refusals of the credential: the sim's own (a wrong token: 401, or its lockout: 429 not injected) and the injected ones.
+    refused: requests.filter((q) => {
+      const kind = schedule.injected.get(q.seq)?.kind;
+      return q.status === 401 || q.errorCode === -32600 || kind === 'auth_lockout' || (q.status === 429 && (kind === undefined || kind === 'none'));
+    }).length,
+    refusedAt: requests.filter((q) => q.status === 401 || (q.status === 429 && schedule.injected.get(q.seq)?.kind !== 'http_429' && schedule.injected.get(q.seq)?.kind !== 'http_429_retry_after')).map((q) => q.receivedAt),
+    awsFaults,
     requests: requests.length,
     sends: requests.filter(isSend).length,
     polls: requests.filter(isGetTask).length,
@@ -391,7 +484,7 @@ export function describeRun(run: BatchRun, limit = 12): string {
   const v = run.verdict.violations.slice(0, limit).map((x) => `  [${x.invariant}] ${x.record ?? ''} ${x.detail}`);
   const s = run.spec;
   return [
-    `ORDERING=${s.ordering} MAX_CONCURRENCY=${s.maxConcurrency} MAX_RETRIES=${s.maxRetries} faultRate=${s.faultRate} seed=${s.seed} dlqFailRate=${s.dlqFailRate} dlqDown=${s.dlqDown} remainingMs=${s.remainingMs} records=${s.records.length}`,
+    `ORDERING=${s.ordering} MAX_CONCURRENCY=${s.maxConcurrency} MAX_RETRIES=${s.maxRetries} faultRate=${s.faultRate} seed=${s.seed} dlqFailRate=${s.dlqFailRate} dlqDown=${s.dlqDown} remainingMs=${s.remainingMs} tokenStore=${s.tokenStore} wrongToken=${s.wrongToken} idempotency=${s.idempotency} awsFaultRate=${s.awsFaultRate} records=${s.records.length}`,
     `response: ${JSON.stringify(run.result.response.batchItemFailures.map((f) => `${f.itemIdentifier.partition}@${f.itemIdentifier.offset}`))}`,
     `${run.verdict.violations.length} violation(s):`,
     ...v,
