@@ -300,11 +300,10 @@ async function deliverAll(
   const step = async (item: Item, i: number, chainLength: number, st: ChainState, stop: (item: Item) => void) => {
     const r = item.record;
     if (item.stage === 'pending') Object.assign(item, prepare(r, deps));
-    if (resumesWhole.has(r.partitionKey)) {
-      const why = 'partition resumes from its lowest offset (a record without an offset could not be dead-lettered)';
-      if (item.stage === 'dead_letter') Object.assign(item, { stage: 'failed', message: `${item.message} (left for redelivery: ${why})` });
-      else if (item.stage === 'send' && hold) Object.assign(item, { stage: 'failed', code: 'not_sent', message: why });
-    }
+    // A partition that comes back whole (an offset-less record's letter failed) dead-letters nothing now, before
+    // or after a send, and sends nothing unless the idempotency store would catch the redelivery.
+    const resumes = resumesWhole.has(r.partitionKey) ? 'partition resumes from its lowest offset (a record without an offset could not be dead-lettered)' : undefined;
+    if (resumes && item.stage === 'send' && hold) Object.assign(item, { stage: 'failed', code: 'not_sent', message: resumes });
     if (item.stage === 'send') {
       const failedAt = failures.below(r.partitionKey, r.offset);
       if (st.stopped || (hold && failedAt !== undefined)) {
@@ -318,6 +317,7 @@ async function deliverAll(
         if ((item.stage as Stage) === 'failed') stop(item);
       }
     }
+    if (item.stage === 'dead_letter' && resumes) Object.assign(item, { stage: 'failed', message: `${item.message} (left for redelivery: ${resumes})` });
     if (item.stage === 'dead_letter') {
       if (!st.stopped) await settlement.below(r.partitionKey, r.offset);
       const failedAt = failures.below(r.partitionKey, r.offset);

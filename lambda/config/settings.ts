@@ -95,7 +95,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * Why `token` cannot be sent as a bearer token, or undefined. Node refuses such a header value at request
  * time, which would look like a network fault and be retried forever; it is a configuration error.
  */
+/** The value a token secret created by the CDK app starts with (infra/constructs/archestra-token.ts). */
+export const TOKEN_PLACEHOLDER_PREFIX = 'REPLACE_ME';
+
 export function tokenProblem(token: string): string | undefined {
+  if (token.startsWith(TOKEN_PLACEHOLDER_PREFIX)) return 'still holds the placeholder the stack created it with: put the Archestra token in';
   if (!/^[\x21-\x7e]+$/.test(token)) return 'contains a character not allowed in a bearer token (whitespace, a control character or non-ASCII)';
   return undefined;
 }

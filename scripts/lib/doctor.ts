@@ -3,7 +3,7 @@
 // token without running the agent. Nothing here sends a message: only GETs of agent cards.
 // Archestra locks an IP out after 10 failed authentications a minute, so the token is tried on one card
 // first and, once refused, on no other.
-import { loadSettings, SettingsError, type Settings } from '../../lambda/config/settings';
+import { loadSettings, SettingsError, TOKEN_PLACEHOLDER_PREFIX, type Settings } from '../../lambda/config/settings';
 import { targetUrl } from '../../lambda/bridge';
 import { createTokenSource } from '../../lambda/io/token';
 import type { Route } from '../../lambda/config/routes';
@@ -11,8 +11,8 @@ import type { Check } from './checks';
 
 export type Env = Record<string, string | undefined>;
 
-/** The value a secret created by the CDK app starts with (infra/constructs/archestra-token.ts). */
-export const PLACEHOLDER = /^REPLACE_ME/;
+/** The value a secret created by the CDK app starts with: the function refuses it as a token too. */
+export const PLACEHOLDER = new RegExp(`^${TOKEN_PLACEHOLDER_PREFIX}`);
 
 export interface ConfigResult {
   checks: Check[];
@@ -51,7 +51,11 @@ export async function checkToken(settings: Settings): Promise<TokenResult | unde
   try {
     token = await createTokenSource({ token: settings.token, secretArn: settings.tokenSecretArn, ttlMs: 0 }).get();
   } catch (e) {
-    return { check: { name, status: 'fail', detail: `cannot read it from ${from}: ${(e as Error).message}`, fix: 'check the secret ARN, the region and your credentials' } };
+    const message = (e as Error).message;
+    if (message.includes('still holds the placeholder')) {
+      return { check: { name, status: 'fail', detail: `${from} still holds the placeholder the stack created it with`, fix: 'put the token in (the stack output SetArchestraTokenCommand), then run doctor again' } };
+    }
+    return { check: { name, status: 'fail', detail: `cannot read it from ${from}: ${message}`, fix: 'check the secret ARN, the region and your credentials' } };
   }
   if (!token) return { check: { name, status: 'fail', detail: `${from} is empty` } };
   if (PLACEHOLDER.test(token)) {

@@ -86,6 +86,36 @@ describe('an undecodable record without an offset', () => {
     expect(sends().map((r) => r.text)).toEqual(['{\n  "n": 2\n}']);
   });
 
+  test('with the idempotency store, a record of that partition the agent refuses is reported, not dead-lettered', async () => {
+    // The store lets the sends go ahead (it catches the redelivery), but a dead letter written now would be
+    // written again when Lambda redelivers the partition from its lowest offset.
+    const written: Array<number | null> = [];
+    const bridge = makeBridge(
+      { ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: routes, MAX_RETRIES: '0' },
+      {
+        idempotency: { claim: async () => 'claimed', complete: async () => undefined, release: async () => undefined },
+        deadLetters: {
+          // The offset-less record's letter fails; any other letter would be written.
+          async send(letters) {
+            const failed = new Set<string>();
+            for (const l of letters) (l.offset === null ? failed.add(l.id) : written.push(l.offset));
+            return failed;
+          },
+        },
+      },
+    );
+    sim.setBehaviour((r) => (isSend(r) && r.text?.includes('"n": 6') ? { kind: 'rpcError', code: -32602, message: 'Invalid params' } : undefined));
+    const result = await bridge.run(event());
+    expect(result.response.batchItemFailures).toEqual([{ itemIdentifier: { partition: 'orders.events-0', offset: 5 } }]);
+    expect(result.outcomes.filter((o) => o.offset !== null).map((o) => [o.offset, o.status])).toEqual([
+      [5, 'tombstone'],
+      [6, 'failed'],
+      [7, 'delivered'],
+    ]);
+    expect(result.outcomes.find((o) => o.offset === 6)?.message).toMatch(/left for redelivery: partition resumes from its lowest offset/);
+    expect(written).toEqual([]);
+  });
+
   test('alone in its partition it cannot be named at all: the invocation fails, so Lambda retries the batch whole', async () => {
     const bridge = makeBridge({ ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: routes });
     const e = mskEvent([{ topic: 'orders.events', partition: 1, offset: 2, value: { n: 2 } }]);

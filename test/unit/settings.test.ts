@@ -1,5 +1,7 @@
 import { join } from 'node:path';
 import { checkTransport, loadSettings, SettingsError } from '../../lambda/config/settings';
+import { tokenFromSecret } from '../../lambda/io/token';
+import { TOKEN_PLACEHOLDER } from '../../infra/constructs/archestra-token';
 
 const AGENT = '5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f';
 const ROUTES = JSON.stringify([{ name: 'orders', topic_pattern: 'orders', prompt_id: AGENT }]);
@@ -309,6 +311,12 @@ describe('loadSettings: issue 12 checks at cold start', () => {
     expect(m).toContain('ARCHESTRA_TOKEN: contains a character not allowed in a bearer token');
     expect(m).not.toContain('def-secret');
     expect(loadSettings(env({ ARCHESTRA_TOKEN_SECRET_ARN: undefined, ARCHESTRA_TOKEN: '  tok-123\n' })).token).toBe('tok-123');
+  });
+
+  test('the CDK stack\'s placeholder is never taken for a token, in ARCHESTRA_TOKEN or in the secret', () => {
+    expect(problem(env({ ARCHESTRA_TOKEN_SECRET_ARN: undefined, ARCHESTRA_TOKEN: 'REPLACE_ME' }))).toContain('ARCHESTRA_TOKEN: still holds the placeholder the stack created it with');
+    expect(() => tokenFromSecret(TOKEN_PLACEHOLDER)).toThrow(/still holds the placeholder/);
+    expect(() => tokenFromSecret(JSON.stringify({ token: 'REPLACE_ME-later' }))).toThrow(/still holds the placeholder/);
   });
 
   test('AUTH_COOLDOWN_SECONDS is read in seconds', () => {

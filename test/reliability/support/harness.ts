@@ -489,5 +489,16 @@ export function describeRun(run: BatchRun, limit = 12): string {
     `${run.verdict.violations.length} violation(s):`,
     ...v,
     ...(run.verdict.violations.length > limit ? [`  ... and ${run.verdict.violations.length - limit} more`] : []),
+    // What the bridge decided for the partitions of the violations: the counterexample's story.
+    ...partitionStory(run, new Set(run.verdict.violations.map((x) => x.record?.split('@')[0]).filter((p): p is string => !!p)), limit * 2),
   ].join('\n');
+}
+
+function partitionStory(run: BatchRun, partitions: Set<string>, limit: number): string[] {
+  const rows = run.result.outcomes
+    .filter((o) => partitions.has(o.partitionKey))
+    .sort((a, b) => (a.offset ?? -1) - (b.offset ?? -1))
+    .map((o) => `  ${o.partitionKey}@${o.offset ?? '?'} ${o.status}${o.code ? ` ${o.code}` : ''}${o.message ? `: ${o.message}` : ''}`);
+  if (rows.length === 0) return [];
+  return ['outcomes in those partitions:', ...rows.slice(0, limit), ...(rows.length > limit ? [`  ... and ${rows.length - limit} more`] : [])];
 }
