@@ -130,7 +130,7 @@ const INVARIANT_LABELS: Array<[string, string]> = [
   ['1.delivered+reported-same-chain', '1 - delivered AND reported only when delivered in another chain'],
   ['2.response', '2 - response identifiers exist, one per partition, at the lowest failed-or-unsent offset'],
   ['3.order', '3 - within a chain: offset order, nothing after a transient failure'],
-  ['4.duplicate', '4 - no record delivered twice within one invocation'],
+  ['4.duplicate', '4 - no record delivered twice within one invocation, but for the counted retry-after-timeout window'],
   ['ack', 'the bridge\'s verdict matches the agent\'s answers'],
   ['hold', 'no send starts above a partition\'s failure offset once it is known (no idempotency store)'],
   ['throws', 'the handler never throws'],
@@ -236,6 +236,7 @@ function render(a: Args, seed: string, jest: JestReport, wallMs: number, dir: st
   fig('Skipped by configuration (no route, tombstone)', `${int(f.skipped)} (${pct(f.skipped, f.records)})`);
   fig('of which delivered AND reported (sent in another chain before its partition failed: comes back)', int(f.deliveredAndReported));
   fig('Agent success that raced the bridge\'s timeout (reported, comes back)', int(f.unacknowledged));
+  fig('Sent again by a retry after a success the bridge never saw (the documented timeout window: the agent ran it twice)', int(f.retriedAfterUnseenSuccess ?? 0));
   fig('Requests the agent refused for their credential', int(f.refused));
   fig('**Refused requests per container per 60 s, wrong token** (property, one warm container, default cool-down)', `**${int(f.wrongTokenRefusedPer60s)}**`);
   fig('Slowest answer with little time left, share of the time Lambda gave', f.worstDeadlineShare ? `${(f.worstDeadlineShare * 100).toFixed(1)} %` : '-');

@@ -183,6 +183,10 @@ describe('an undecodable record without an offset (moto)', () => {
     const dlq = await queue();
     sim.setBehaviour((r) => (isSend(r) && r.text === 'Order A' ? { kind: 'http', status: 503 } : undefined));
     const bridge = makeBridge(env({ DLQ_URL: dlq, MAX_RETRIES: '0' }));
+    // A warm container: its token already accepted, so 5 and 6 go out together (a token never accepted yet
+    // goes out one request at a time, and 6 would then wait for 5's failure and be held).
+    await bridge.run(mskEvent([{ topic: 'orders.events', partition: 3, offset: 1, value: { order_id: 'warm' } }]));
+    sim.clear();
     const event = mskEvent([
       { topic: 'orders.events', partition: 0, offset: 5, value: { order_id: 'A' } },
       { topic: 'orders.events', partition: 0, offset: 6, value: { order_id: 'B' } },
@@ -334,11 +338,11 @@ describe('token from Secrets Manager (moto)', () => {
     expect(bridge.logs.find((l) => l.level === 'error')!.error).toMatch(/cannot read the token secret: ResourceNotFoundException/);
   });
 
-  test('a JSON secret with an empty token is refused like a missing one: nothing is sent with an empty bearer', async () => {
+  test('a JSON secret with an empty token is a configuration error like a missing field: nothing is sent with an empty bearer', async () => {
     const arn = (await sm.send(new CreateSecretCommand({ Name: 'archestra/empty', SecretString: JSON.stringify({ token: '' }) }))).ARN!;
     const bridge = makeBridge({ ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN_SECRET_ARN: arn, ROUTES_CONFIG: routes });
     const result = await bridge.run(mskEvent([{ topic: 'orders.events', partition: 0, offset: 1, value: { order_id: '1' } }]));
-    expect(result.outcomes[0]).toMatchObject({ status: 'failed', code: 'token_unavailable', message: 'secret JSON has no non-empty "token" field' });
+    expect(result.outcomes[0]).toMatchObject({ status: 'failed', code: 'token_invalid', message: 'secret JSON has no non-empty "token" field' });
     expect(sim.requests).toHaveLength(0);
   });
 

@@ -83,12 +83,16 @@ test('concurrent invocations over the same records deliver each record once; one
   // is sending is IN_PROGRESS, not COMPLETED, while B runs: B must report those, not skip them.
   let releaseA!: () => void;
   const gateA = new Promise<void>((resolve) => (releaseA = resolve));
+  const a = bridge(t, { ORDERING: 'none', MAX_CONCURRENCY: '4' });
+  // A warm container whose token the agent has accepted: a token never accepted yet goes out one request at a
+  // time until its first answer (the lockout guard), and A's answers are held below.
+  await a.run(mskEvent([{ topic: 'orders.events', partition: 7, offset: 1, key: 'warm', value: { n: -1 } }]));
+  sim.clear();
   sim.setBehaviour(async (r) => {
     if (r.headers.authorization === `Bearer ${TOKEN}`) await gateA;
     return undefined;
   });
   const all = records(20, 2);
-  const a = bridge(t, { ORDERING: 'none', MAX_CONCURRENCY: '4' });
   const b = bridge(t, { ORDERING: 'none', MAX_CONCURRENCY: '4', ARCHESTRA_TOKEN: TOKEN_B });
   const runA = a.run(mskEvent(all));
   for (const until = Date.now() + 10_000; sim.requests.length < 4; ) {

@@ -275,7 +275,7 @@ describe('a binary value no route reads', () => {
 describe('schema files are checked at cold start', () => {
   const settingsWith = (routes: unknown[]) => {
     writeFileSync(join(dir, 'bad-routes.json'), JSON.stringify(routes));
-    return loadSettings({ ROUTES_CONFIG_FILE: join(dir, 'bad-routes.json'), ARCHESTRA_URL: sim.url });
+    return loadSettings({ ROUTES_CONFIG_FILE: join(dir, 'bad-routes.json'), ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN });
   };
   test.each([
     [{ type: 'avro', schema_file: 'schemas/missing.avsc' }, /route "r": value_format: cannot read schemas\/missing\.avsc: ENOENT/],

@@ -10,6 +10,7 @@ const rec = (partitionKey: string, offset: number | null, over: Partial<Observed
   status: 'delivered',
   successes: 1,
   sendsAfterSuccess: 0,
+  retries: 0,
   deadLetters: 0,
   corruptLetters: 0,
   deadLetterWriteFailed: false,
@@ -170,6 +171,15 @@ describe('invariant 4 and the agreement with the agent', () => {
     expect(kinds(obs([rec('t-0', 1, { successes: 2 })]))).toEqual(['4.duplicate']);
     expect(kinds(obs([rec('t-0', 1, { sendsAfterSuccess: 1 })]))).toEqual(['4.duplicate']);
     expect(judge(obs([rec('t-0', 1, { successes: 2 })])).counts.duplicates).toBe(1);
+  });
+
+  test('a resend by the bridge\'s own retry after a success it never saw is the documented window, counted; more is a duplicate', () => {
+    const window = judge(obs([rec('t-0', 1, { successes: 2, sendsAfterSuccess: 1, retries: 1 })]));
+    expect(window.violations).toEqual([]);
+    expect(window.counts).toMatchObject({ retriedAfterUnseenSuccess: 1, duplicates: 0 });
+    // More resends than retries, or more successes than sends by retry, cannot come from the window.
+    expect(kinds(obs([rec('t-0', 1, { successes: 3, sendsAfterSuccess: 2, retries: 1 })]))).toEqual(['4.duplicate']);
+    expect(kinds(obs([rec('t-0', 1, { successes: 2, sendsAfterSuccess: 0, retries: 1 })]))).toEqual(['4.duplicate']);
   });
 
   test('"delivered" without a successful answer is a phantom; a success read as an error is a misreading', () => {

@@ -30,6 +30,8 @@ export interface ObservedRecord {
   successes: number;
   /** Sends of this record that reached the agent after it had already answered it successfully. */
   sendsAfterSuccess: number;
+  /** Retries the bridge made for this record (RecordOutcome.retries): each one followed an exchange it saw fail. */
+  retries: number;
   /** Dead letters holding this record with its full content. */
   deadLetters: number;
   /** Dead letters naming this record whose content differs from the record. */
@@ -134,6 +136,11 @@ export interface RecordCounts {
   deliveredAndReported: number;
   /** The agent's success reply raced the bridge's timeout: the bridge reported the record (it comes back). */
   unacknowledged: number;
+  /**
+   * Sent again by the bridge's own retry after an answer it never saw (a timeout racing the agent's success):
+   * the documented window in which a record reaches its agent twice (README, "Errors and retries").
+   */
+  retriedAfterUnseenSuccess: number;
   lost: number;
   duplicates: number;
 }
@@ -194,6 +201,7 @@ export function judge(o: Observation): Verdict {
     skipped: 0,
     deliveredAndReported: 0,
     unacknowledged: 0,
+    retriedAfterUnseenSuccess: 0,
     lost: 0,
     duplicates: 0,
   };
@@ -240,9 +248,16 @@ export function judge(o: Observation): Verdict {
         v('1.delivered+reported-same-chain', `delivered and reported, but ${below.id} of its own chain failed before it (${below.deadLetterWriteFailed ? 'its dead-letter write failed' : 'delivery failed'}): the partition resumes below a record its chain already delivered`);
       }
     }
-    if (r.successes > 1) v('4.duplicate', `the agent answered it with success ${r.successes} times`);
-    if (r.sendsAfterSuccess > 0) v('4.duplicate', `sent ${r.sendsAfterSuccess} more time(s) after the agent had answered it`);
-    if (r.successes > 1 || r.sendsAfterSuccess > 0) counts.duplicates++;
+    if (r.successes > 1 || r.sendsAfterSuccess > 0) {
+      // The client retries only an exchange it saw fail: resends no more than its retries are the documented
+      // unknown-outcome window (a timeout that raced the answer), counted; anything beyond is a duplicate.
+      if (r.sendsAfterSuccess > 0 && r.sendsAfterSuccess <= r.retries && r.successes <= r.retries + 1) counts.retriedAfterUnseenSuccess++;
+      else {
+        if (r.successes > 1) v('4.duplicate', `the agent answered it with success ${r.successes} times`);
+        if (r.sendsAfterSuccess > 0) v('4.duplicate', `sent ${r.sendsAfterSuccess} more time(s) after the agent had answered it`);
+        counts.duplicates++;
+      }
+    }
     if (r.status === 'delivered' && r.successes === 0) v('ack', 'the bridge says delivered, the agent never answered it with success');
     if (r.status !== 'delivered' && r.successes > 0) {
       // A reply can complete on the wire just as the client's timer fires (two generals): the bridge must then

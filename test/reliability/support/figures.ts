@@ -86,6 +86,7 @@ export class Tally {
       skipped: 0,
       deliveredAndReported: 0,
       unacknowledged: 0,
+      retriedAfterUnseenSuccess: 0,
       lost: 0,
       duplicates: 0,
       requests: 0,
@@ -147,6 +148,7 @@ export class Tally {
     f.skipped += c.skipped;
     f.deliveredAndReported += c.deliveredAndReported;
     f.unacknowledged += c.unacknowledged;
+    f.retriedAfterUnseenSuccess += c.retriedAfterUnseenSuccess;
     f.lost += c.lost;
     f.duplicates += c.duplicates;
     f.requests += run.figures.requests;

@@ -417,6 +417,7 @@ export async function runBatch(spec: BatchSpec, o: RunOptions): Promise<BatchRun
       code: outcome?.code,
       successes: ok.length,
       sendsAfterSuccess: (sendsOf.get(r.id) ?? []).filter((q) => q.seq > firstOk).length,
+      retries: outcome?.retries ?? 0,
       deadLetters: holding,
       corruptLetters: letters.length - holding,
       deadLetterWriteFailed: failedLetters.some((l) => names(l.body.record, r)) || /dead-letter write failed/.test(outcome?.message ?? ''),
