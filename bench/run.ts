@@ -1162,6 +1162,18 @@ function remedies(r: Results): string[] {
 // ---------------------------------------------------------------------------------------------------------
 
 /** --from FILE: renders a saved .bench-tmp/results.json again (the report's prose changed, not the figures). */
+/** The section bench/kafka-clients.ts writes into the same file (between its markers): kept across runs of this bench. */
+function keptSection(file: string): string {
+  let old = '';
+  try {
+    old = readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+  const m = /\n<!-- kafka-clients:begin -->[\s\S]*<!-- kafka-clients:end -->\n/.exec(old);
+  return m ? m[0] : '';
+}
+
 function rerender(file: string) {
   const saved = JSON.parse(readFileSync(file, 'utf8')) as { config: { QUICK: boolean; RUNS: number }; results: Results };
   if (saved.config.QUICK !== QUICK || saved.config.RUNS !== RUNS) throw new Error(`${file} was measured with --quick=${saved.config.QUICK} --runs ${saved.config.RUNS}: pass the same`);
@@ -1169,7 +1181,7 @@ function rerender(file: string) {
   const { markdown } = render(saved.results);
   process.stdout.write(`\n${markdown}\n`);
   if (!flag('--no-write')) {
-    writeFileSync(OUT, `${markdown}\n`);
+    writeFileSync(OUT, `${markdown}\n${keptSection(OUT)}`);
     log(`written: ${path.relative(ROOT, OUT)} (from ${path.relative(ROOT, file)})`);
   }
 }
@@ -1195,7 +1207,7 @@ async function main() {
   writeFileSync(path.join(TMP, `results${QUICK ? '.quick' : ''}.json`), JSON.stringify({ config: { QUICK, RUNS, W1, W2, W3 }, results, targets }, null, 2));
   if (WRITE) {
     mkdirSync(path.dirname(OUT), { recursive: true });
-    writeFileSync(OUT, `${markdown}\n`);
+    writeFileSync(OUT, `${markdown}\n${keptSection(OUT)}`);
     log(`written: ${path.relative(ROOT, OUT)}`);
   }
   log(`bench finished in ${((Date.now() - started) / 1000).toFixed(0)} s`);

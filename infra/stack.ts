@@ -13,6 +13,7 @@ import { IdempotencyTable } from './constructs/idempotency-table';
 import { KafkaTriggers } from './constructs/kafka-triggers';
 import { Observability, STALL_PERIODS } from './constructs/observability';
 import { OnFailureDestination } from './constructs/on-failure-destination';
+import { ReplyDestinations } from './constructs/reply-destinations';
 import type { BridgeConfig } from './context';
 import { loadRoutesFile, unroutedTopics } from './routes-file';
 
@@ -31,6 +32,7 @@ export class KafkaA2ABridgeStack extends Stack {
   readonly observability: Observability;
   readonly idempotency?: IdempotencyTable;
   readonly clusterAccess?: ClusterAccess;
+  readonly replies: ReplyDestinations;
 
   constructor(scope: Construct, id: string, props: KafkaA2ABridgeStackProps) {
     const { config, ...stackProps } = props;
@@ -78,6 +80,13 @@ export class KafkaA2ABridgeStack extends Stack {
       onFailure: this.onFailure.destination,
     });
 
+    this.replies = new ReplyDestinations(this, 'Replies', {
+      config,
+      routes: this.routes,
+      role: this.bridge.role,
+      addEnvironment: (k, v) => this.bridge.addEnvironment(k, v),
+    });
+
     if (config.clusterSecurityGroupId) {
       this.clusterAccess = new ClusterAccess(this, 'ClusterAccess', { securityGroupId: config.clusterSecurityGroupId, auth: config.kafkaAuth.kind });
     }
@@ -95,6 +104,7 @@ export class KafkaA2ABridgeStack extends Stack {
       offsetLagThreshold: config.offsetLagThreshold,
       alarmEmail: config.alarmEmail,
       dashboardName: `${this.stackName}-${config.region}`,
+      replies: this.replies.destinations.length > 0,
     });
 
     this.addOutputs();

@@ -33,12 +33,16 @@ export function logAndMeasure(
     if (o.retries) bump(totals, 'RecordsRetried', o.retries);
     const stopped = STOP_COUNTER[o.code ?? ''];
     if (stopped) bump(totals, stopped);
+    if (o.replyTo) bump(totals, 'RepliesWritten');
+    if (o.replyWriteFailed) bump(totals, 'ReplyWriteFailures');
     if (o.route) {
       let r = perRoute.get(o.route);
       if (!r) perRoute.set(o.route, (r = { counts: {}, latenciesMs: [] }));
       bump(r.counts, counter);
       if (o.retries) bump(r.counts, 'RecordsRetried', o.retries);
       if (stopped) bump(r.counts, stopped);
+      if (o.replyTo) bump(r.counts, 'RepliesWritten');
+      if (o.replyWriteFailed) bump(r.counts, 'ReplyWriteFailures');
       if (o.status === 'delivered' && o.latencyMs !== undefined) r.latenciesMs.push(o.latencyMs);
     }
     const fields = {
@@ -54,6 +58,8 @@ export function logAndMeasure(
       ...(o.latencyMs !== undefined ? { latencyMs: o.latencyMs } : {}),
       ...(o.reply !== undefined ? { reply: o.reply.slice(0, deps.logReplyChars) } : {}),
       ...(o.traceparent !== undefined ? { traceparent: o.traceparent } : {}),
+      ...(o.replyTo !== undefined ? { replyTo: o.replyTo } : {}),
+      ...(o.errorsTo !== undefined ? { errorsTo: o.errorsTo } : {}),
     };
     if (o.status === 'dead_lettered') deps.log.error('record dead-lettered', fields);
     else if (o.status === 'failed') deps.log.warn('record reported for redelivery', fields);

@@ -12,6 +12,13 @@ import { createDynamoIdempotency } from './io/dynamo-idempotency';
 import { httpPost, type HttpPost } from './io/http';
 import { createSqsDeadLetterSink } from './io/sqs-dead-letters';
 import { createTokenSource } from './io/token';
+import { createEventBridgeReplyEdge } from './io/reply-eventbridge';
+import { createFolderReplyEdge, folderEdges } from './io/reply-folder';
+import { createKafkaReplyEdge } from './io/reply-kafka';
+import { createSnsReplyEdge } from './io/reply-sns';
+import { createSqsReplyEdge } from './io/reply-sqs';
+import type { ReplyEdges } from './reply/sink';
+import { ReplyStage } from './reply/stage';
 import { logger, powertoolsMetrics, type Log, type MetricsSink } from './observe';
 import type { Idempotency, PipelineDeps, RoutePlan } from './pipeline';
 import { createRecordRouter } from './route';
@@ -33,6 +40,38 @@ export interface EdgeOverrides {
   metrics?: MetricsSink;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  /** Reply writers by kind of destination (default: the AWS and Kafka edges, or REPLY_DIR's folder). */
+  replyEdges?: ReplyEdges;
+}
+
+/** The reply edges a deployment needs: only kinds some route names, so an unused SDK is never loaded. */
+export function replyEdges(s: Settings): ReplyEdges {
+  if (s.replyDir) return folderEdges(createFolderReplyEdge(s.replyDir));
+  const kinds = new Set(s.routes.flatMap((r) => [r.reply, r.errors].flatMap((d) => (d ? [d.kind] : []))));
+  const k = s.replyKafka;
+  const secretArn = k.secretArn;
+  return {
+    ...(kinds.has('sqs') && { sqs: createSqsReplyEdge() }),
+    ...(kinds.has('sns') && { sns: createSnsReplyEdge() }),
+    ...(kinds.has('eventbridge') && { eventbridge: createEventBridgeReplyEdge() }),
+    ...(kinds.has('kafka') && {
+      kafka: createKafkaReplyEdge({
+        brokers: k.brokers,
+        auth: k.auth,
+        tls: k.tls,
+        region: k.region,
+        ...(secretArn && {
+          scram: async () => {
+            const sm = await import('@aws-sdk/client-secrets-manager');
+            const res = await new sm.SecretsManagerClient({}).send(new sm.GetSecretValueCommand({ SecretId: secretArn }));
+            const v = JSON.parse(res.SecretString ?? '{}') as { username?: string; password?: string };
+            if (!v.username || !v.password) throw new Error('REPLY_KAFKA_SECRET_ARN: the secret needs username and password');
+            return { username: v.username, password: v.password };
+          },
+        }),
+      }),
+    }),
+  };
 }
 
 /** The target URL (for a templated route: its template, filled per record); an OpenAI route's url is a base URL. */
@@ -102,6 +141,9 @@ export function buildPipeline(s: Settings, o: EdgeOverrides = {}): PipelineDeps 
     log: o.log ?? logger,
     metrics: o.metrics ?? powertoolsMetrics,
     now: o.now,
+    ...(s.routes.some((r) => r.reply || r.errors) && {
+      replies: new ReplyStage({ edges: o.replyEdges ?? replyEdges(s), maxStoredBytes: s.replyStoreMaxBytes, now: o.now }),
+    }),
   };
 }
 

@@ -14,7 +14,8 @@ export interface DeadLetter {
 
 export interface DeadLetterBody {
   version: 1;
-  kind: 'poison' | 'permanent_failure';
+  /** reply_unwritten: the agent answered but its reply could not be written; `reply` holds the envelope. */
+  kind: 'poison' | 'permanent_failure' | 'reply_unwritten';
   error: { class: string; message: string };
   attempts: number;
   route: string | null;
@@ -24,6 +25,8 @@ export interface DeadLetterBody {
   requestId: string | null;
   /** topic, partition, offset, timestamp, timestampType, key and value in base64, headers as received. */
   record: Record<string, unknown>;
+  /** kind reply_unwritten: the reply envelope (lambda/reply/envelope.ts), whole. */
+  reply?: unknown;
 }
 
 export interface DeadLetterSink {
@@ -47,9 +50,10 @@ const letterId = (r: { partitionKey: string; offset: number | null }, i: number)
 /** A decoded record the bridge gave up on: a render failure (poison) or an agent's permanent refusal. */
 export function recordLetter(
   r: KafkaRecord,
-  why: { kind: 'poison' | 'permanent_failure'; class: string; message: string; attempts: number },
+  why: { kind: 'poison' | 'permanent_failure' | 'reply_unwritten'; class: string; message: string; attempts: number },
   route: { name: string; agentId: string } | undefined,
   ctx: LetterContext,
+  reply?: unknown,
 ): DeadLetter {
   return {
     id: letterId(r, 0),
@@ -77,6 +81,7 @@ export function recordLetter(
         ...(r.keySchema && { keySchemaMetadata: r.keySchema }),
         ...(r.valueSchema && { valueSchemaMetadata: r.valueSchema }),
       },
+      ...(reply !== undefined && { reply }),
     },
   };
 }

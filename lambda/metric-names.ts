@@ -19,11 +19,24 @@ export const COUNTERS = [
   'TombstonesSkipped',
   'RecordsCircuitOpen',
   'RecordsBudgetStopped',
+  'RepliesWritten',
+  'ReplyWriteFailures',
 ] as const;
 export type Counter = (typeof COUNTERS)[number];
 
 /** Counters also emitted per route (dimensions {service, route}); records without a route have none. */
-export const ROUTE_COUNTERS = ['RecordsDelivered', 'RecordsDeadLettered', 'RecordsFailed', 'RecordsRetried', 'DuplicatesSkipped'] as const;
+export const ROUTE_COUNTERS = [
+  'RecordsDelivered',
+  'RecordsDeadLettered',
+  'RecordsFailed',
+  'RecordsRetried',
+  'DuplicatesSkipped',
+  'RepliesWritten',
+  'ReplyWriteFailures',
+] as const;
+
+/** Reply counters (lambda/reply): a written reply, and a reply write that failed (kept, dead-lettered or lost to a rerun). */
+export const REPLY_COUNTERS = ['RepliesWritten', 'ReplyWriteFailures'] as const;
 
 /** Per route, milliseconds from the first send to the final answer of a delivered record. */
 export const LATENCY_METRIC = 'A2ALatency';

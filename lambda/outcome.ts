@@ -18,4 +18,10 @@ export interface RecordOutcome {
   reply?: string;
   /** The record's W3C traceparent header, when valid: its log line carries it so a trace crosses the bridge. */
   traceparent?: string;
+  /** Where the reply was written (destination and message id or file); absent when none was. */
+  replyTo?: string;
+  /** A reply (or error announcement) write failed in this invocation. */
+  replyWriteFailed?: boolean;
+  /** Where the dead-lettered record was announced (route `errors`). */
+  errorsTo?: string;
 }

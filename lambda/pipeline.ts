@@ -16,6 +16,7 @@ import type { Renderer } from './render';
 import type { RecordRouter } from './route';
 import { PartitionFailures, Settlement } from './partition-state';
 import { buildChains, PrioritySlots, type Ordering } from './schedule';
+import type { ReplyResult, ReplyStage } from './reply/stage';
 
 export interface RoutePlan {
   route: Route;
@@ -32,9 +33,13 @@ export interface Idempotency {
    * The claim lapses at holdUntilMs (this invocation's deadline) if it is never completed or released.
    * `signal` aborts the call (the invocation's deadline): it then rejects.
    */
-  claim(key: string, holdUntilMs: number, signal?: AbortSignal): Promise<'claimed' | 'completed' | 'in_progress'>;
+  claim(key: string, holdUntilMs: number, signal?: AbortSignal): Promise<'claimed' | 'completed' | 'in_progress' | { replyPending: string }>;
   complete(key: string, signal?: AbortSignal): Promise<void>;
   release(key: string, signal?: AbortSignal): Promise<void>;
+  /** Reply stage (lambda/reply/stage.ts): the agent answered, its reply is unwritten; keep it for the redelivery. */
+  keepReply?(key: string, reply: string, signal?: AbortSignal): Promise<void>;
+  /** The kept reply was written: the record is completed. */
+  replyWritten?(key: string, signal?: AbortSignal): Promise<void>;
 }
 
 export interface PipelineDeps {
@@ -55,6 +60,8 @@ export interface PipelineDeps {
   log: Log;
   metrics: MetricsSink;
   now?: () => number;
+  /** Writes agents' replies for routes with a `reply` or `errors` destination (lambda/reply). */
+  replies?: ReplyStage;
   /** Called when the agent client is done with a record (delivered or not): progress for the local CLI. */
   onDelivered?: () => void;
 }
@@ -88,6 +95,9 @@ interface Item {
   code?: string;
   message?: string;
   result?: DeliveryResult;
+  replyTo?: string;
+  replyWriteFailed?: boolean;
+  errorsTo?: string;
 }
 
 interface PoisonItem {
@@ -210,7 +220,8 @@ export async function processBatch(event: unknown, info: InvocationInfo, deps: P
     }
   } else {
     const letters = new LetterWriter(deps, batch.source, info, writeBy);
-    await deliverAll(items, poison, deadline, letters, deps, signals);
+    const bootstrapServers = (event as { bootstrapServers?: unknown } | null)?.bootstrapServers;
+    await deliverAll(items, poison, deadline, letters, deps, signals, typeof bootstrapServers === 'string' ? bootstrapServers : undefined);
   }
 
   const offsets = failureOffsets([
@@ -241,7 +252,15 @@ interface Signals {
   writeBy: AbortSignal;
 }
 
-async function deliverAll(items: Item[], poison: PoisonItem[], deadline: number, letters: LetterWriter, deps: PipelineDeps, signals: Signals): Promise<void> {
+async function deliverAll(
+  items: Item[],
+  poison: PoisonItem[],
+  deadline: number,
+  letters: LetterWriter,
+  deps: PipelineDeps,
+  signals: Signals,
+  bootstrapServers?: string,
+): Promise<void> {
   const now = deps.now ?? Date.now;
   const failures = new PartitionFailures();
   const hold = !deps.idempotency;
@@ -320,8 +339,20 @@ async function deliverAll(items: Item[], poison: PoisonItem[], deadline: number,
           ? poisonLetter(item.poison, i, letters.ctx)
           : recordLetter(r, letterReason(item), item.plan?.route, letters.ctx);
         const [{ ok }] = await letters.write([{ target: item, letter }]);
-        if (ok) item.stage = 'dead_lettered';
-        else {
+        if (ok) {
+          item.stage = 'dead_lettered';
+          // --- reply stage (issue 14): announce it on the route's errors destination (best effort).
+          const route = item.plan?.route;
+          if (route?.errors && deps.replies && !item.poison) {
+            const why = letterReason(item);
+            const res = await deps.replies.announce(route.errors, r, route, { class: why.class, message: why.message }, why.attempts, deadline, bootstrapServers);
+            if (res.where) item.errorsTo = res.where;
+            else {
+              item.replyWriteFailed = true;
+              deps.log.warn('error announcement not written (the record is in the dead-letter queue)', { topic: r.topic, partition: r.partition, offset: r.offset, error: res.error });
+            }
+          }
+        } else {
           Object.assign(item, { stage: 'failed', message: `${item.message} (dead-letter write failed: reported instead)` });
           stop(item);
         }
@@ -334,8 +365,9 @@ async function deliverAll(items: Item[], poison: PoisonItem[], deadline: number,
     const msg = toMessage(item);
     const key = deliveryKey(r, item.plan!.route.name);
     const store = deps.idempotency;
+    const dest = item.plan!.route.reply;
     if (store) {
-      let claim: 'claimed' | 'completed' | 'in_progress' | 'no_time';
+      let claim: Awaited<ReturnType<Idempotency['claim']>> | 'no_time';
       try {
         claim = await storeSlots.run(remaining, async () =>
           // A claim with no time left to send would only block the record's redelivery until it lapses.
@@ -357,6 +389,20 @@ async function deliverAll(items: Item[], poison: PoisonItem[], deadline: number,
         Object.assign(item, { stage: 'failed', code: 'in_progress', message: item.message ?? 'another invocation is delivering this record' });
         return;
       }
+      if (typeof claim === 'object') {
+        // --- reply stage (issue 14): an earlier invocation kept this record's reply; write it, do not call the agent.
+        if (!dest || !deps.replies) {
+          // The route lost its destination since: the kept reply goes to the dead-letter queue rather than nowhere.
+          const why = { kind: 'reply_unwritten' as const, class: 'reply_destination_removed', message: 'a kept reply whose route has no reply destination any more', attempts: 0 };
+          const [{ ok }] = await letters.write([{ target: item, letter: recordLetter(r, why, item.plan!.route, letters.ctx, JSON.parse(claim.replyPending)) }]);
+          if (ok) await store.replyWritten?.(key, signals.writeBy).catch(() => undefined);
+          Object.assign(item, { stage: ok ? 'dead_lettered' : 'failed', code: 'reply_destination_removed', message: why.message });
+          return;
+        }
+        const res = await deps.replies.rewrite(dest, claim.replyPending, r, item.plan!.route, deadline, store, key, bootstrapServers, signals.writeBy);
+        applyReply(item, res, 'rewritten from the idempotency store; the agent was not called again');
+        return;
+      }
     }
     const guard = {
       mayStart: () => !(!deps.idempotency && failures.below(r.partitionKey, r.offset) !== undefined),
@@ -369,6 +415,15 @@ async function deliverAll(items: Item[], poison: PoisonItem[], deadline: number,
     item.code = res.code;
     item.message = res.message;
     item.stage = res.status === 'delivered' ? 'delivered' : res.status === 'permanent' ? 'dead_letter' : 'failed';
+    if (res.status === 'delivered' && dest && deps.replies) {
+      // --- reply stage (issue 14): the record is delivered only once its reply is written.
+      const rep = await writeReply(item, res, key, dest, bootstrapServers);
+      if (rep === 'kept') return; // the store holds the reply (REPLY_PENDING): neither complete nor release
+      if (rep === 'rerun') {
+        await store?.release(key, signals.writeBy).catch(() => undefined);
+        return;
+      }
+    }
     if (store) {
       try {
         await storeSlots.run(remaining, () => (res.status === 'delivered' ? store.complete(key, signals.writeBy) : store.release(key, signals.writeBy)));
@@ -380,8 +435,45 @@ async function deliverAll(items: Item[], poison: PoisonItem[], deadline: number,
     }
   };
 
+  /** Writes a delivered record's reply; when that fails, keeps it in the store or dead-letters it with the record. */
+  const writeReply = async (item: Item, res: DeliveryResult, key: string, dest: NonNullable<RoutePlan['route']['reply']>, bootstrap?: string) => {
+    const route = item.plan!.route;
+    let result: ReplyResult;
+    try {
+      const prepared = deps.replies!.prepare(dest, item.record, route, { text: res.reply ?? '', taskId: res.taskId, attempts: res.attempts, latencyMs: res.latencyMs }, bootstrap);
+      result = await deps.replies!.write(prepared, deadline, deps.idempotency, key, signals.writeBy);
+    } catch (err) {
+      Object.assign(item, { stage: 'failed', code: 'reply_write_failed', message: `reply could not be prepared: ${(err as Error).message}`, replyWriteFailed: true });
+      return 'rerun' as const;
+    }
+    if (result.outcome === 'unkept') {
+      // Overflow: the dead-letter queue keeps the answer with the record, so the agent is not run again.
+      const letter = recordLetter(item.record, { kind: 'reply_unwritten', class: 'reply_write_failed', message: result.error, attempts: res.attempts }, route, letters.ctx, result.envelope);
+      const [{ ok }] = await letters.write([{ target: item, letter }]);
+      Object.assign(item, { code: 'reply_write_failed', replyWriteFailed: true });
+      if (ok) {
+        Object.assign(item, { stage: 'dead_lettered', message: `${result.error}; the reply is in the dead-letter queue` });
+        return 'done' as const;
+      }
+      Object.assign(item, { stage: 'failed', message: `${result.error}; the dead-letter write failed too: the record runs again on redelivery` });
+      return 'rerun' as const;
+    }
+    applyReply(item, result, undefined);
+    return result.outcome === 'kept' ? ('kept' as const) : ('done' as const);
+  };
+
   // Settled, not all: every chain has ended (no request can leave after the handler returned) before this resolves.
   await Promise.allSettled(buildChains(items, deps.ordering).map((chain, index) => runChain(chain, index)));
+}
+
+function applyReply(item: Item, res: ReplyResult, note: string | undefined): void {
+  if (res.outcome === 'written') {
+    item.stage = 'delivered';
+    item.replyTo = res.where;
+    if (note) Object.assign(item, { code: 'reply_rewritten', message: `reply ${note}` });
+  } else {
+    Object.assign(item, { stage: 'failed', code: 'reply_write_failed', message: `${res.error}; the reply is kept and written on redelivery`, replyWriteFailed: true });
+  }
 }
 
 /** Records the bridge cannot read or render are poison; an agent's refusal is a permanent failure. */
@@ -459,6 +551,9 @@ function itemOutcome(i: Item): RecordOutcome {
     ...(res?.latencyMs !== undefined ? { latencyMs: res.latencyMs } : {}),
     ...(res?.reply !== undefined ? { reply: res.reply } : {}),
     ...(r.headers.traceparent !== undefined && i.plan ? traceOf(i) : {}),
+    ...(i.replyTo !== undefined ? { replyTo: i.replyTo } : {}),
+    ...(i.replyWriteFailed ? { replyWriteFailed: true } : {}),
+    ...(i.errorsTo !== undefined ? { errorsTo: i.errorsTo } : {}),
   };
 }
 

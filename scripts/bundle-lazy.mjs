@@ -1,22 +1,25 @@
-// The libraries only some deployments run (Avro, Protobuf: routes with value_format / key_format) are left
-// out of the main bundle and built into node_modules/<name>/index.js beside it, where the handler's
-// require('<name>') finds them at run time (Lambda: /var/task/node_modules). A deployment without such
-// routes never loads them. `node scripts/bundle-lazy.mjs <outdir>` is what the CDK app runs after bundling.
+// The libraries only some deployments run (Avro, Protobuf: routes with value_format / key_format; the Kafka
+// producer and MSK IAM signer: routes that reply to kafka://) are left out of the main bundle and built into
+// node_modules/<name>/index.js beside it, where the handler's require('<name>') finds them at run time (Lambda:
+// /var/task/node_modules). A deployment without such routes never loads them.
+// `node scripts/bundle-lazy.mjs <outdir> [name...]` is what the CDK app runs after bundling.
 import { build } from 'esbuild';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleOptions } from './bundle-options.mjs';
 
-export const LAZY_MODULES = ['avsc', 'protobufjs'];
+export const SCHEMA_MODULES = ['avsc', 'protobufjs'];
+export const KAFKA_REPLY_MODULES = ['kafkajs', 'aws-msk-iam-sasl-signer-js'];
+export const LAZY_MODULES = [...SCHEMA_MODULES, ...KAFKA_REPLY_MODULES];
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const require = createRequire(join(root, 'package.json'));
 
 /** Builds each lazy module into <outdir>/node_modules/<name>/index.js; returns their sizes in bytes. */
-export async function bundleLazy(outdir) {
+export async function bundleLazy(outdir, names = LAZY_MODULES) {
   const sizes = {};
-  for (const name of LAZY_MODULES) {
+  for (const name of names) {
     const outfile = join(outdir, 'node_modules', name, 'index.js');
     const result = await build({ ...bundleOptions, absWorkingDir: root, entryPoints: [require.resolve(name)], outfile, metafile: true });
     sizes[name] = Object.entries(result.metafile.outputs).find(([k]) => k.endsWith('index.js'))[1].bytes;
@@ -26,5 +29,6 @@ export async function bundleLazy(outdir) {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (!process.argv[2]) throw new Error('usage: node scripts/bundle-lazy.mjs <outdir>');
-  await bundleLazy(process.argv[2]);
+  const names = process.argv.slice(3);
+  await bundleLazy(process.argv[2], names.length ? names : LAZY_MODULES);
 }

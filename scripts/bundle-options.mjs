@@ -8,6 +8,7 @@ export const bundleOptions = {
   sourcemap: true,
   legalComments: 'none',
   logLevel: 'warning',
-  // Built apart by scripts/bundle-lazy.mjs and loaded only by routes that name a value_format / key_format.
-  external: ['avsc', 'protobufjs'],
+  // Built apart by scripts/bundle-lazy.mjs and loaded only by routes that name a value_format / key_format
+  // (avsc, protobufjs) or reply to a kafka:// topic (kafkajs, the MSK IAM signer).
+  external: ['avsc', 'protobufjs', 'kafkajs', 'aws-msk-iam-sasl-signer-js'],
 };

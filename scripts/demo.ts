@@ -23,10 +23,10 @@ function sampleFiles(): Array<{ file: string; title: string }> {
 
 async function main(): Promise<number> {
   const { values: v } = parseArgs({
-    options: { verbose: { type: 'boolean' }, 'agent-latency': { type: 'string' }, 'dlq-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { verbose: { type: 'boolean' }, 'agent-latency': { type: 'string' }, 'dlq-dir': { type: 'string' }, 'reply-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   if (v.help) {
-    process.stdout.write('usage: npm start [-- --verbose] [-- --agent-latency MS] [-- --dlq-dir DIR]\n\nRuns every events/*.json through the bridge and an embedded A2A agent.\n');
+    process.stdout.write('usage: npm start [-- --verbose] [-- --agent-latency MS] [-- --dlq-dir DIR] [-- --reply-dir DIR]\n\nRuns every events/*.json through the bridge and an embedded A2A agent.\n');
     return 0;
   }
   const out = process.stdout;
@@ -41,6 +41,7 @@ async function main(): Promise<number> {
   const bridge = await createLocalBridge({
     env,
     dlqDir: v['dlq-dir'],
+    replyDir: v['reply-dir'],
     verbose: v.verbose,
     agentLatencyMs: v['agent-latency'] === undefined ? 0 : Number(v['agent-latency']),
   });
@@ -72,6 +73,7 @@ async function main(): Promise<number> {
       say(outcomeTable(outcomes, paint, width));
       say(summaryLine(c, result.durationMs, result.response, paint));
       for (const f of bridge.dlq?.files.slice(dlqBefore) ?? []) say(paint('dim', `dead letter written: ${display(f)}`));
+      for (const o of outcomes) if (o.replyTo) say(paint('dim', `reply written: ${o.topic}-${o.partition}@${o.offset} -> ${o.replyTo}`));
       say(`${paint('bold', 'Lambda response')} ${JSON.stringify(result.response)}`);
     }
   } finally {

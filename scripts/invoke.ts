@@ -35,6 +35,8 @@ options:
   --timeout SECONDS     function timeout the context counts down from (default ${DEFAULT_TIMEOUT_SECONDS})
   --json                machine-readable output on stdout
   --dlq-dir DIR         where dead letters go when DLQ_URL is not set (default .dlq)
+  --reply-dir DIR       where replies of routes with a reply destination go (default .replies)
+  --live-replies        write replies to the routes' destinations instead (AWS credentials, REPLY_KAFKA_*)
   --verbose             the handler's JSON log lines and metrics, on stderr
   --agent-latency MS    embedded agent's answer delay (default 0)
   --function-name NAME  context.functionName (default kafka-a2a-bridge-local)
@@ -78,6 +80,8 @@ async function main(argv: string[]): Promise<number> {
         timeout: { type: 'string' },
         json: { type: 'boolean' },
         'dlq-dir': { type: 'string' },
+        'reply-dir': { type: 'string' },
+        'live-replies': { type: 'boolean' },
         verbose: { type: 'boolean' },
         'agent-latency': { type: 'string' },
         'function-name': { type: 'string' },
@@ -117,6 +121,8 @@ async function main(argv: string[]): Promise<number> {
   const bridge: LocalBridge = await createLocalBridge({
     routesFile: v.routes,
     dlqDir: v['dlq-dir'],
+    replyDir: v['reply-dir'],
+    liveReplies: v['live-replies'],
     verbose: v.verbose,
     agentLatencyMs,
     noAgent: v['dry-run'],
@@ -175,6 +181,7 @@ async function main(argv: string[]): Promise<number> {
         counts,
         records: outcomes,
         deadLetters: { dir: bridge.dlq?.dir ?? null, queueUrl: bridge.settings.dlqUrl ?? null, files: deadLetters },
+        replies: outcomes.flatMap((o) => (o.replyTo ? [{ topic: o.topic, partition: o.partition, offset: o.offset, route: o.route, to: o.replyTo }] : [])),
         response: result.response,
       };
       out.write(`${JSON.stringify(doc, null, 2)}\n`);
@@ -183,6 +190,7 @@ async function main(argv: string[]): Promise<number> {
       info('');
       info(summaryLine(counts, result.durationMs, result.response, paint));
       for (const f of deadLetters) info(paint('dim', `dead letter written: ${display(f)}`));
+      for (const o of outcomes) if (o.replyTo) info(paint('dim', `reply written: ${o.topic}-${o.partition}@${o.offset} -> ${o.replyTo}`));
       info('');
       info(responseBlock(result.response, paint));
     }

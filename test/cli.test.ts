@@ -40,9 +40,15 @@ afterEach(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('npm start (the demo)', () => {
   test('every sample record is answered, the tombstone skipped and the undecodable record dead-lettered; exit 0', async () => {
-    const r = await run('npm', ['start', '--', '--dlq-dir', tmp]);
+    const replyTmp = mkdtempSync(join(tmpdir(), 'demo-replies-'));
+    const r = await run('npm', ['start', '--', '--dlq-dir', tmp, '--reply-dir', replyTmp]);
     expect(r.stderr).not.toMatch(/error/i);
     expect(r.code).toBe(0);
+    // The sample route support-billing replies to SQS: locally, each reply is a file, and the demo says where.
+    const replyFiles = readdirSync(replyTmp);
+    expect(replyFiles.length).toBeGreaterThan(0);
+    for (const f of replyFiles) expect(r.stdout).toContain(`-> arn:aws:sqs:us-east-1:123456789012:billing-ticket-replies -> ${join(replyTmp, f)}`);
+    rmSync(replyTmp, { recursive: true, force: true });
     let records = 0;
     for (const s of SAMPLES) {
       expect(r.stdout).toContain(`events/${s.file}: ${s.title}`);

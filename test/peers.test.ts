@@ -437,7 +437,7 @@ describe('test prerequisites', () => {
       encoding: 'utf8',
       timeout: 120_000,
     });
-    expect(res.stderr).toContain('/nonexistent/moto_server: needed by SQS and Secrets Manager tests');
+    expect(res.stderr).toContain('/nonexistent/moto_server: needed by SQS, SNS, EventBridge and Secrets Manager tests');
     expect(res.stderr).toMatch(/Tests:\s+\d+ passed/);
     expect(res.status).toBe(0);
   }, 130_000);

@@ -29,8 +29,8 @@ export const BUNDLING = {
   format: OutputFormat.CJS,
   esbuildArgs: { '--legal-comments': 'none' },
   logLevel: LogLevel.WARNING,
-  /** Built apart into node_modules/<name>/index.js of the package (scripts/bundle-lazy.mjs): loaded only by schema routes. */
-  externalModules: ['avsc', 'protobufjs'],
+  /** Built apart into node_modules/<name>/index.js of the package (scripts/bundle-lazy.mjs): loaded only by schema routes and kafka:// replies. */
+  externalModules: ['avsc', 'protobufjs', 'kafkajs', 'aws-msk-iam-sasl-signer-js'],
 } as const;
 
 export interface BridgeFunctionProps {
@@ -87,7 +87,8 @@ export class BridgeFunction extends Construct {
     assertHandlerAccepts(environment, config.routesFile);
 
     const network = config.vpc && this.network(config.vpc);
-    const schemas = schemaFiles(parseRoutesText(readFileSync(config.routesFile, 'utf8'))).map(
+    const routes = parseRoutesText(readFileSync(config.routesFile, 'utf8'));
+    const schemas = schemaFiles(routes).map(
       (f): [string, string] => [path.resolve(path.dirname(config.routesFile), f), f],
     );
 
@@ -110,12 +111,15 @@ export class BridgeFunction extends Construct {
         ...BUNDLING,
         esbuildArgs: { ...BUNDLING.esbuildArgs },
         // Bundle the AWS SDK too, as `npm run build` does: the code runs against the versions it was tested with.
-        // Only the Avro/Protobuf libraries stay out of the main file; copyIntoPackage builds them beside it.
+        // Only the Avro/Protobuf and Kafka reply libraries stay out of the main file; copyIntoPackage builds them beside it.
         externalModules: [...BUNDLING.externalModules],
         forceDockerBundling: false,
         // The routes file, and the schema files its routes name at the same paths relative to it (with the
         // Avro/Protobuf libraries, which only those routes load).
-        commandHooks: copyIntoPackage([[config.routesFile, path.basename(ROUTES_FILE_IN_PACKAGE)], ...schemas], schemas.length > 0),
+        commandHooks: copyIntoPackage([[config.routesFile, path.basename(ROUTES_FILE_IN_PACKAGE)], ...schemas], [
+          ...(schemas.length > 0 ? ['avsc', 'protobufjs'] : []),
+          ...(routes.some((r) => r.reply?.kind === 'kafka') ? ['kafkajs', 'aws-msk-iam-sasl-signer-js'] : []),
+        ]),
       },
     });
     Validations.of(this.function).acknowledge({
@@ -194,14 +198,16 @@ function defined(env: Record<string, string | number | undefined>): Record<strin
 }
 
 /** esbuild hooks that copy files into the package at a path relative to it (node, not cp), and build the lazy modules. */
-function copyIntoPackage(files: ReadonlyArray<[source: string, relative: string]>, lazyModules: boolean) {
+function copyIntoPackage(files: ReadonlyArray<[source: string, relative: string]>, lazyModules: readonly string[]) {
   const copy = "const f=require('fs'),p=require('path');f.mkdirSync(p.dirname(process.argv[2]),{recursive:true});f.copyFileSync(process.argv[1],process.argv[2])";
   return {
     beforeBundling: () => [],
     beforeInstall: () => [],
     afterBundling: (_inputDir: string, outputDir: string) => [
       ...files.map(([source, rel]) => `node -e "${copy}" ${JSON.stringify(source)} ${JSON.stringify(path.join(outputDir, rel))}`),
-      ...(lazyModules ? [`node ${JSON.stringify(path.join(PROJECT_ROOT, 'scripts', 'bundle-lazy.mjs'))} ${JSON.stringify(outputDir)}`] : []),
+      ...(lazyModules.length
+        ? [`node ${JSON.stringify(path.join(PROJECT_ROOT, 'scripts', 'bundle-lazy.mjs'))} ${JSON.stringify(outputDir)} ${lazyModules.join(' ')}`]
+        : []),
     ],
   };
 }

@@ -28,6 +28,8 @@ export interface ObservabilityProps {
   readonly offsetLagThreshold: number;
   readonly alarmEmail?: string;
   readonly dashboardName: string;
+  /** Some route writes replies (lambda/reply): alarm on reply writes that failed. */
+  readonly replies?: boolean;
 }
 
 const GRAPH_PERIOD = Duration.minutes(1);
@@ -55,7 +57,7 @@ export const LATENCY_STATS = ['p50', 'p90', 'p99'] as const;
 export class Observability extends Construct {
   readonly alarmTopic: sns.Topic;
   readonly dashboard: cw.Dashboard;
-  readonly alarms: Partial<Record<'poisonQueueNotEmpty' | 'onFailureQueueNotEmpty' | 'functionErrors' | 'offsetLag' | 'throttles', cw.Alarm>>;
+  readonly alarms: Partial<Record<'poisonQueueNotEmpty' | 'onFailureQueueNotEmpty' | 'functionErrors' | 'offsetLag' | 'throttles' | 'replyWriteFailures', cw.Alarm>>;
   /** Per topic: the mapping's Dropped, DestinationDeliveryErrors, PollingErrors and Stalled alarms. */
   readonly mappingAlarms: Record<string, Record<keyof typeof MAPPING_ALARM_METRICS | 'Stalled', cw.Alarm>>;
   /** With a schema registry, per topic: records Lambda sent to the on-failure destination (schema failures among them). */
@@ -145,6 +147,16 @@ export class Observability extends Construct {
         fn.metricThrottles({ statistic: cw.Stats.SUM, period: ALARM_PERIOD }),
         1,
       ),
+      ...(props.replies && {
+        replyWriteFailures: alarm(
+          'ReplyWriteFailures',
+          'Agent replies could not be written to their destination (ReplyWriteFailures per route on the dashboard). ' +
+            'With the idempotency table they are kept and rewritten on redelivery; without it they are in the poison-record ' +
+            'queue (kind reply_unwritten). Check the destination and the function role.',
+          this.total('ReplyWriteFailures').with({ period: ALARM_PERIOD }),
+          1,
+        ),
+      }),
     };
 
     const mappingMetric = (t: KafkaTrigger, metricName: string, statistic: string, period = ALARM_PERIOD) =>

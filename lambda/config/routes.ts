@@ -6,6 +6,7 @@ import { en } from 'zod/locales';
 import { checkTemplate } from '../template';
 import { checkUrlTemplate } from '../url-template';
 import type { FormatSpec } from '../schema/codecs';
+import { parseDestination, type Destination } from '../reply/destination';
 
 z.config(en());
 
@@ -71,6 +72,10 @@ const routeSchema = z
     rate_per_second: z.optional(z.number().check(z.positive('must be a positive number of requests per second'))),
     metadata_headers: z.optional(z.array(nonEmpty())),
     forward_headers: z.optional(z.array(z.string().check(z.regex(HTTP_TOKEN, 'must be a valid HTTP header name')))),
+    reply: z.optional(nonEmpty()),
+    reply_headers: z.optional(z.array(nonEmpty())),
+    errors: z.optional(nonEmpty()),
+    reply_key: z.optional(nonEmpty()),
   })
   .check(
     z.superRefine((route, ctx) => {
@@ -97,6 +102,22 @@ const routeSchema = z
       }
       for (const name of route.forward_headers ?? []) {
         if (RESERVED_HEADERS.has(name.toLowerCase())) ctx.addIssue({ code: 'custom', path: ['forward_headers'], message: `"${name}" is set by the bridge itself and cannot be forwarded` });
+      }
+      if (route.reply !== undefined) {
+        const d = parseDestination(route.reply);
+        if (typeof d === 'string') ctx.addIssue({ code: 'custom', path: ['reply'], message: d });
+      }
+      if (route.errors !== undefined) {
+        const d = parseDestination(route.errors);
+        if (typeof d === 'string') ctx.addIssue({ code: 'custom', path: ['errors'], message: d });
+      }
+      if (route.reply_key !== undefined) {
+        const problem = checkTemplate(route.reply_key);
+        if (problem) ctx.addIssue({ code: 'custom', path: ['reply_key'], message: problem });
+        if (route.reply === undefined) ctx.addIssue({ code: 'custom', path: ['reply_key'], message: 'needs reply (it is the reply\'s key)' });
+      }
+      if (route.reply_headers !== undefined && route.reply === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['reply_headers'], message: 'needs reply (it chooses the headers copied into the reply)' });
       }
       const p = route.topic_pattern;
       if (p.length > 1 && p.startsWith('/') && p.endsWith('/')) {
@@ -139,6 +160,14 @@ export interface Route {
   metadataHeaders?: string[];
   /** Kafka headers sent as HTTP headers of the request; nothing else is. */
   forwardHeaders?: string[];
+  /** Where the agent's replies go (lambda/reply). */
+  reply?: Destination;
+  /** Source headers copied into the reply envelope. */
+  replyHeaders?: string[];
+  /** Template of the reply's key (default: the source record's key bytes). */
+  replyKey?: string;
+  /** Where records this route dead-letters are announced (the DLQ keeps their content). */
+  errors?: Destination;
 }
 
 export class RouteConfigError extends Error {
@@ -215,6 +244,10 @@ export function parseRoutes(json: unknown, source = 'routes'): Route[] {
       ...(r.rate_per_second !== undefined && { ratePerSecond: r.rate_per_second }),
       ...(r.metadata_headers !== undefined && { metadataHeaders: r.metadata_headers }),
       ...(r.forward_headers !== undefined && { forwardHeaders: r.forward_headers }),
+      ...(r.reply !== undefined && { reply: parseDestination(r.reply) as Destination }),
+      ...(r.reply_headers && { replyHeaders: r.reply_headers }),
+      ...(r.errors !== undefined && { errors: parseDestination(r.errors) as Destination }),
+      ...(r.reply_key !== undefined && { replyKey: r.reply_key }),
     });
   });
   if (problems.length) throw new RouteConfigError(`${source} is invalid:\n  - ${problems.join('\n  - ')}`);

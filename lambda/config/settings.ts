@@ -35,6 +35,12 @@ const envSchema = z.object({
   ALLOW_INSECURE_HTTP: bool,
   IDEMPOTENCY_TABLE: z.optional(z.string().check(z.minLength(3))),
   IDEMPOTENCY_TTL_SECONDS: count(24 * 3600, 60, 366 * 24 * 3600),
+  REPLY_KAFKA_BROKERS: z.optional(z.string()),
+  REPLY_KAFKA_AUTH: z._default(z.enum(['none', 'iam', 'scram-sha-512', 'scram-sha-256']), 'none'),
+  REPLY_KAFKA_TLS: z.optional(z.enum(['true', 'false', '1', '0', 'yes', 'no'])),
+  REPLY_KAFKA_SECRET_ARN: z.optional(z.string().check(z.startsWith('arn:', 'must be a Secrets Manager ARN'))),
+  REPLY_STORE_MAX_BYTES: count(300 * 1024, 1024, 380 * 1024),
+  REPLY_DIR: z.optional(z.string()),
 });
 
 export interface Settings {
@@ -65,6 +71,11 @@ export interface Settings {
   allowInsecureHttp: boolean;
   idempotencyTable?: string;
   idempotencyTtlSeconds: number;
+  /** Kafka replies (lambda/io/reply-kafka.ts): brokers default to the event's bootstrap servers. */
+  replyKafka: { brokers?: string[]; auth: 'none' | 'iam' | 'scram-sha-512' | 'scram-sha-256'; tls: boolean; secretArn?: string; region?: string };
+  replyStoreMaxBytes: number;
+  /** Local runs: every reply goes to this folder (one JSON file each) instead of its destination. */
+  replyDir?: string;
 }
 
 export class SettingsError extends Error {
@@ -160,9 +171,13 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   if (e.ARCHESTRA_TOKEN && e.ARCHESTRA_TOKEN_SECRET_ARN) {
     problems.push('ARCHESTRA_TOKEN and ARCHESTRA_TOKEN_SECRET_ARN are both set: give one');
   }
+  if (e.REPLY_KAFKA_AUTH.startsWith('scram') && !e.REPLY_KAFKA_SECRET_ARN) {
+    problems.push(`REPLY_KAFKA_AUTH=${e.REPLY_KAFKA_AUTH} needs REPLY_KAFKA_SECRET_ARN (a secret with username and password)`);
+  }
   const tokenIssue = e.ARCHESTRA_TOKEN !== undefined ? tokenProblem(e.ARCHESTRA_TOKEN.trim()) : undefined;
   if (tokenIssue) problems.push(`ARCHESTRA_TOKEN: ${tokenIssue}`);
   if (problems.length) throw new SettingsError(`invalid environment:\n  - ${problems.join('\n  - ')}`);
+  const replyBrokers = e.REPLY_KAFKA_BROKERS?.split(',').map((b) => b.trim()).filter(Boolean);
   return {
     routes,
     routesDir: e.ROUTES_CONFIG === undefined && e.ROUTES_CONFIG_FILE !== undefined ? dirname(resolve(e.ROUTES_CONFIG_FILE)) : process.cwd(),
@@ -187,5 +202,16 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     allowInsecureHttp: e.ALLOW_INSECURE_HTTP,
     idempotencyTable: e.IDEMPOTENCY_TABLE,
     idempotencyTtlSeconds: e.IDEMPOTENCY_TTL_SECONDS,
+    replyKafka: {
+      ...(replyBrokers?.length ? { brokers: replyBrokers } : {}),
+      auth: e.REPLY_KAFKA_AUTH,
+      // MSK serves IAM (9098) and SCRAM (9096) on TLS listeners only.
+      tls: e.REPLY_KAFKA_TLS !== undefined ? truthy(e.REPLY_KAFKA_TLS) : e.REPLY_KAFKA_AUTH !== 'none',
+      ...(e.REPLY_KAFKA_SECRET_ARN ? { secretArn: e.REPLY_KAFKA_SECRET_ARN } : {}),
+      // Set by Lambda itself: the region of the function, which is the MSK cluster's.
+      ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),
+    },
+    replyStoreMaxBytes: e.REPLY_STORE_MAX_BYTES,
+    ...(e.REPLY_DIR ? { replyDir: e.REPLY_DIR } : {}),
   };
 }

@@ -17,7 +17,8 @@ export interface DynamoIdempotencyOptions {
 /**
  * Item: `id` (partition key: `<topic>-<partition>-<offset>#<route>`), `status` IN_PROGRESS | COMPLETED,
  * `expiresAt` (epoch seconds, the table's TTL attribute: an IN_PROGRESS claim lapses at its invocation's
- * deadline, a COMPLETED mark after IDEMPOTENCY_TTL_SECONDS), `owner` (the claiming invocation).
+ * deadline, a COMPLETED mark after IDEMPOTENCY_TTL_SECONDS), `owner` (the claiming invocation). Status
+ * REPLY_PENDING (issue 14) adds `reply`: the agent answered but the reply is unwritten; it expires like COMPLETED.
  */
 export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotency {
   // The SDK is loaded at the first claim, keeping it out of the cold start's critical path.
@@ -58,10 +59,13 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
       } catch (err) {
         if (err instanceof ConditionalCheckFailedException) {
           // Older DynamoDB-compatible stores do not return the item with the failure: read it then.
-          const status =
-            err.Item?.status?.S ??
-            (await client.send(new GetItemCommand({ TableName: o.table, Key: { id: { S: key } }, ConsistentRead: true, ProjectionExpression: '#s', ExpressionAttributeNames: { '#s': 'status' } }), opts))
-              .Item?.status?.S;
+          const item =
+            err.Item ??
+            (await client.send(new GetItemCommand({ TableName: o.table, Key: { id: { S: key } }, ConsistentRead: true, ProjectionExpression: '#s, reply', ExpressionAttributeNames: { '#s': 'status' } }), opts))
+              .Item;
+          const status = item?.status?.S;
+          // --- reply stage (issue 14): the agent answered, its reply waits to be written.
+          if (status === 'REPLY_PENDING' && item?.reply?.S !== undefined) return { replyPending: item.reply.S };
           return status === 'COMPLETED' ? 'completed' : 'in_progress';
         }
         throw err;
@@ -82,6 +86,36 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
             ':at': { S: new Date(now()).toISOString() },
             ':me': { S: owner },
           },
+        }),
+        { abortSignal: signal },
+      );
+    },
+    // --- reply stage (issue 14): REPLY_PENDING holds an unwritten reply (size-capped by the caller) until it is written.
+    async keepReply(key, reply, signal) {
+      const { client, sdk } = await load();
+      await client.send(
+        new sdk.UpdateItemCommand({
+          TableName: o.table,
+          Key: { id: { S: key } },
+          UpdateExpression: 'SET #s = :pending, reply = :r, expiresAt = :exp',
+          ConditionExpression: '#o = :me',
+          ExpressionAttributeNames: { '#s': 'status', '#o': 'owner' },
+          ExpressionAttributeValues: { ':pending': { S: 'REPLY_PENDING' }, ':r': { S: reply }, ':exp': { N: String(epoch(now()) + o.ttlSeconds) }, ':me': { S: owner } },
+        }),
+        { abortSignal: signal },
+      );
+    },
+    async replyWritten(key, signal) {
+      const { client, sdk } = await load();
+      // Any invocation may finish it (not only the one that kept it): the condition only guards the state.
+      await client.send(
+        new sdk.UpdateItemCommand({
+          TableName: o.table,
+          Key: { id: { S: key } },
+          UpdateExpression: 'SET #s = :done, completedAt = :at REMOVE reply',
+          ConditionExpression: '#s = :pending',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':done': { S: 'COMPLETED' }, ':pending': { S: 'REPLY_PENDING' }, ':at': { S: new Date(now()).toISOString() } },
         }),
         { abortSignal: signal },
       );

@@ -14,6 +14,7 @@ import { processBatch, type BatchResult, type FinalStatus, type PipelineDeps, ty
 import { defaultSummary, startArchestraSim, UUID_V4, type ArchestraSim } from '../../sim/archestra';
 import { UsageError } from './cli';
 import { createLocalDeadLetterSink, type LocalDeadLetterSink } from './local-dlq';
+import { createFolderReplyEdge, folderEdges } from '../../lambda/io/reply-folder';
 
 export const ROOT = resolve(__dirname, '..', '..');
 export const SAMPLE_ROUTES = resolve(ROOT, 'events', 'routes.json');
@@ -35,6 +36,10 @@ export interface LocalBridgeOptions {
   agentLatencyMs?: number;
   /** Do not start the embedded agent (dry runs send nothing). */
   noAgent?: boolean;
+  /** Directory for the replies of routes with a `reply` destination, unless liveReplies. Default .replies */
+  replyDir?: string;
+  /** Write replies to the routes' real destinations (AWS credentials, REPLY_KAFKA_*) instead of replyDir. */
+  liveReplies?: boolean;
 }
 
 export interface LocalBridge {
@@ -48,6 +53,8 @@ export interface LocalBridge {
   agent?: ArchestraSim;
   /** The local dead-letter directory, when DLQ_URL was not set. */
   dlq?: LocalDeadLetterSink;
+  /** The local reply directory, when some route replies and liveReplies is off. */
+  replies?: { dir: string; files: string[] };
   /** One line saying which agent and which DLQ this run uses. */
   describe(): string[];
   /** Routes whose agent id Archestra would reject (not a UUID v4). */
@@ -119,10 +126,12 @@ export async function createLocalBridge(o: LocalBridgeOptions = {}): Promise<Loc
   }
 
   const dlq = settings.dlqUrl ? undefined : createLocalDeadLetterSink(o.dlqDir ?? '.dlq');
+  const replies = settings.routes.some((r) => r.reply || r.errors) && !o.liveReplies ? createFolderReplyEdge(o.replyDir ?? settings.replyDir ?? '.replies') : undefined;
   const overrides: EdgeOverrides = {
     log: o.verbose ? stderrLog() : quietLog,
     metrics: o.verbose ? stderrMetrics : noMetrics,
     ...(dlq ? { deadLetters: dlq } : {}),
+    ...(replies ? { replyEdges: folderEdges(replies) } : {}),
   };
   const deps = buildPipeline(settings, overrides);
   const warnings = settings.routes
@@ -136,6 +145,7 @@ export async function createLocalBridge(o: LocalBridgeOptions = {}): Promise<Loc
     embedded,
     agent,
     dlq,
+    replies,
     warnings,
     describe() {
       const lines = [
@@ -144,6 +154,8 @@ export async function createLocalBridge(o: LocalBridgeOptions = {}): Promise<Loc
           : `agent   ${settings.archestraUrl}${settings.token ? ' (token from ARCHESTRA_TOKEN)' : settings.tokenSecretArn ? ' (token from Secrets Manager)' : ' (no token set!)'}`,
         `routes  ${routesSource} (${settings.routes.length} route${settings.routes.length === 1 ? '' : 's'})`,
         `dlq     ${dlq ? `${display(dlq.dir)}/ (local directory; set DLQ_URL for SQS)` : settings.dlqUrl}`,
+        ...(replies ? [`replies ${display(replies.dir)}/ (local directory, one JSON file per reply; --live-replies writes to the routes' destinations)`] : []),
+        ...(o.liveReplies && settings.routes.some((r) => r.reply) ? ['replies to the routes\' destinations (--live-replies)'] : []),
       ];
       return lines;
     },

@@ -9,7 +9,7 @@ import type { Template } from 'aws-cdk-lib/assertions';
 import { POLLER_NETWORK_ACTIONS } from '../../infra/constructs/kafka-triggers';
 import { MAPPING_ALARM_METRICS, STALL_PERIODS } from '../../infra/constructs/observability';
 import { ContextError } from '../../infra/context';
-import { build, CLUSTER_ARN, dashboardBody, EU_CLUSTER_ARN, ROOT, ROUTES, synth, type Synthesized } from './helpers';
+import { build, CLUSTER_ARN, dashboardBody, EU_CLUSTER_ARN, FIXTURES, ROOT, ROUTES, synth, type Synthesized } from './helpers';
 
 jest.setTimeout(120_000);
 
@@ -56,6 +56,7 @@ const VARIANTS: Record<string, Record<string, unknown>> = {
   },
   'kafka on-failure': { ...base, onFailureDestination: 'kafka://bridge-failed', clusterSecurityGroupId: 'sg-0aaaaaaaaaaaaaaaa' },
   's3 on-failure, no PITR, nothing retained': { ...base, onFailureDestination: 's3', pointInTimeRecovery: 'false', retainOnDelete: 'false' },
+  'reply destinations': { ...base, topics: 'orders,tickets', routesFile: path.join(FIXTURES, 'routes-replies.json') },
 };
 
 const synthesized: Record<string, Synthesized> = {};

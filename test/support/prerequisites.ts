@@ -17,12 +17,12 @@ export function prerequisites(env: NodeJS.ProcessEnv = process.env): Prerequisit
   return [
     {
       command: env.MOTO_SERVER ?? 'moto_server',
-      neededBy: 'SQS and Secrets Manager tests (integration/aws, reliability/aws-faults, reliability/no-loss, peers)',
+      neededBy: 'SQS, SNS, EventBridge and Secrets Manager tests (integration/aws, integration/replies-aws, reliability/aws-faults, reliability/no-loss, peers)',
       install: 'pip install "moto[server]" (or set MOTO_SERVER to its path)',
     },
     {
       command: env.KCAT ?? 'kcat',
-      neededBy: 'the Kafka tests against its mock cluster (kafka/)',
+      neededBy: 'the Kafka tests against its mock cluster (kafka/, kafka/replies skips without it)',
       install: 'apt-get install kcat (Debian/Ubuntu; brew install kcat on macOS), or set KCAT to its path',
     },
     {

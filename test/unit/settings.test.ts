@@ -41,6 +41,8 @@ describe('loadSettings: defaults', () => {
       dlqUrl: undefined,
       dlqMaxMessageBytes: 262_144,
       ordering: 'key',
+      replyKafka: { auth: 'none', tls: false },
+      replyStoreMaxBytes: 300 * 1024,
       maxConcurrency: 10,
       maxRetries: 3,
       retryDelayMs: 1000,

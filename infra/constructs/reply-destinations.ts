@@ -1,0 +1,63 @@
+// The routes file decides the reply grants, at synth: each destination a route names gets exactly the action
+// that writes to it, on its own ARN. A reply topic the bridge also consumes is refused (every reply would be
+// routed back to an agent: a loop).
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
+import type { Route } from '../../lambda/config/routes';
+import type { Destination } from '../../lambda/reply/destination';
+import type { BridgeConfig } from '../context';
+
+export interface ReplyDestinationsProps {
+  readonly config: BridgeConfig;
+  readonly routes: readonly Route[];
+  readonly role: iam.IRole;
+  readonly addEnvironment: (key: string, value: string) => void;
+}
+
+export class ReplyDestinationsError extends Error {}
+
+export class ReplyDestinations extends Construct {
+  /** The distinct destinations the routes name (reply and errors), in the order of the routes file. */
+  readonly destinations: Destination[];
+
+  constructor(scope: Construct, id: string, props: ReplyDestinationsProps) {
+    super(scope, id);
+    const { config, routes, role } = props;
+    const seen = new Map<string, Destination>();
+    for (const r of routes) for (const d of [r.reply, r.errors]) if (d) seen.set(d.kind === 'kafka' ? d.uri : d.arn, d);
+    this.destinations = [...seen.values()];
+
+    const problems: string[] = [];
+    const kafka = this.destinations.flatMap((d) => (d.kind === 'kafka' ? [d] : []));
+    for (const d of kafka) {
+      if (config.topics.includes(d.topic)) problems.push(`reply topic "${d.topic}" is also a consumed topic: its replies would be sent to the agents again (a loop)`);
+    }
+    if (kafka.length && !config.cluster) problems.push('kafka:// replies need an MSK cluster (mskClusterArn); self-managed Kafka is not supported for replies');
+    if (kafka.length && config.kafkaAuth.kind === 'mtls') problems.push('kafka:// replies support MSK IAM and SASL/SCRAM; this cluster uses mTLS');
+    if (problems.length) throw new ReplyDestinationsError(`routesFile ${config.routesFile}:\n  - ${problems.join('\n  - ')}`);
+
+    const grant = (sid: string, actions: string[], resources: string[]) => {
+      if (resources.length) role.addToPrincipalPolicy(new iam.PolicyStatement({ sid, actions, resources }));
+    };
+    const arns = (kind: Destination['kind']) => this.destinations.flatMap((d) => (d.kind === kind && d.kind !== 'kafka' ? [d.arn] : []));
+    grant('ReplySqs', ['sqs:SendMessage', 'sqs:GetQueueUrl'], arns('sqs'));
+    grant('ReplySns', ['sns:Publish'], arns('sns'));
+    grant('ReplyEventBridge', ['events:PutEvents'], arns('eventbridge'));
+
+    const cluster = config.cluster;
+    if (kafka.length && cluster) {
+      const auth = config.kafkaAuth;
+      if (auth.kind === 'iam') {
+        const base = `arn:${cluster.partition}:kafka:${cluster.region}:${cluster.account}`;
+        const suffix = `${cluster.name}/${cluster.uuid}`;
+        // kafka-cluster:Connect on the cluster is granted with the triggers (same role, same cluster).
+        grant('ReplyKafkaTopics', ['kafka-cluster:DescribeTopic', 'kafka-cluster:WriteData'], kafka.map((d) => `${base}:topic/${suffix}/${d.topic}`));
+        props.addEnvironment('REPLY_KAFKA_AUTH', 'iam');
+      } else if (auth.kind === 'scram') {
+        // The mapping's own SCRAM secret (AmazonMSK_...), which its triggers already let this role read.
+        props.addEnvironment('REPLY_KAFKA_AUTH', auth.mechanism === 'SASL_SCRAM_256' ? 'scram-sha-256' : 'scram-sha-512');
+        props.addEnvironment('REPLY_KAFKA_SECRET_ARN', auth.secretArn);
+      }
+    }
+  }
+}
