@@ -11,7 +11,7 @@ import { Partitioners } from 'kafkajs';
 import { parseFlags, runCli, UsageError } from './lib/cli';
 import { createKafka, describeKafkaError, KAFKA_PARSE_OPTIONS, KAFKA_USAGE, kafkaConnection, KafkaConfigError, KafkaRunError, type KafkaConnection } from './lib/kafka';
 import { countsText, dryRunText, formatMs, outcomeTable } from './lib/output';
-import { eventsOf, isSettled, kafkaCopy, matches, readLetters, settledMessages, uniqueRecords, UNDECODABLE, type Filter, type Letter, type QueueMessage } from './lib/redrive';
+import { eventsOf, holdsReply, isSettled, kafkaCopy, matches, readLetters, settledMessages, uniqueRecords, UNDECODABLE, type Filter, type Letter, type QueueMessage } from './lib/redrive';
 import { toKafkaEvent } from './lib/msk-event';
 import { addCounts, countOutcomes, createLocalBridge, DEFAULT_TIMEOUT_SECONDS, dryRun, invoke, orderOutcomes, type Counts } from './lib/run-batch';
 import type { RecordOutcome } from '../lambda/outcome';
@@ -168,6 +168,8 @@ async function main(argv: string[]): Promise<number> {
       info(paint('dim', `queue   ${queueUrl}: ${messages.length} messages, ${letters.length} letters, ${selected.length} selected (${records.size} records)`));
       for (const u of unusable) info(paint('yellow', `left    ${u.messages.length} message(s): ${u.reason}`));
       if (skippedUndecodable) info(paint('dim', `left    ${skippedUndecodable} undecodable letter(s): pass --class undecodable to redrive them`));
+      const replies = letters.filter(holdsReply).length;
+      if (replies) info(paint('yellow', `left    ${replies} letter(s) holding an agent's reply that could not be written: redriving would run the agent again; deliver the envelope in their "reply" field instead`));
 
       if (toTopic !== undefined) return await republish({ sqs, queueUrl, messages, records, topic: toTopic, conn: kafka!, dry, json, info });
       if (!bridge) throw new Error('unreachable: no bridge without --to-topic');

@@ -91,8 +91,15 @@ export interface Filter {
 /** Undecodable records come back undecodable: they are redriven only when asked for by class. */
 export const UNDECODABLE = 'undecodable';
 
+/**
+ * A letter that holds the agent's answer (its reply could not be written): sending its record again would run
+ * the agent a second time, so redrive never does; the reply envelope in the letter is what is left to deliver.
+ */
+export const holdsReply = (l: Letter) => l.body.kind === 'reply_unwritten';
+
 export function matches(l: Letter, f: Filter): boolean {
   const b = l.body;
+  if (holdsReply(l)) return false;
   if (f.routes && !f.routes.includes(b.route ?? '')) return false;
   if (f.topics && !f.topics.includes(String(b.record.topic))) return false;
   if (f.classes ? !f.classes.includes(b.error.class) : b.error.class === UNDECODABLE) return false;

@@ -177,16 +177,20 @@ describe('npm run redrive', () => {
     const chunks = toQueueMessages(letterOf(records('orders.events', [{ order_id: 'C', note: 'y'.repeat(40_000) }], 300)[0], 'orders', ORDERS), 16 * 1024);
     await put(url, [letterOf(recs[0], 'orders', ORDERS, 'timeout', '2025-01-10T00:00:00.000Z'), letterOf(recs[1], 'orders', ORDERS), letterOf(recs[2], 'orders', ORDERS), undecodable]);
     await sqs.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: [{ Id: 'c0', MessageBody: chunks[0].body }] })); // one chunk of its set
+    // A letter that holds the agent's answer (its reply could not be written) is never sent to the agent again.
+    const answered = recordLetter(records('orders.events', [{ order_id: 'ANS', note: 'z' }], 500)[0], { kind: 'reply_unwritten', class: 'reply_write_failed', message: 'x', attempts: 1 }, { name: 'orders', agentId: ORDERS }, CTX);
+    await put(url, [answered]);
 
     const r = await redrive(['--queue', url, '--since', '2025-01-11T00:00:00Z', '--offsets', '101-101', '--partition', '0', '--class', 'agent_error']);
     expect(r.code).toBe(0);
     expect(sends()).toEqual(['Order F1: b']);
     expect(r.stdout).toMatch(/left\s+1 message\(s\): chunk set .*: 1 of \d+ chunks received/);
+    expect(r.stdout).toContain("left    1 letter(s) holding an agent's reply that could not be written");
     // Everything not redriven is visible again at once: a second reader sees it all.
     const r2 = await redrive(['--queue', url, '--dry-run']);
-    expect(r2.stdout).toContain('4 messages, 3 letters, 2 selected (2 records)'); // F0, F2; the undecodable one; the lone chunk is no letter
+    expect(r2.stdout).toContain('5 messages, 4 letters, 2 selected (2 records)'); // F0, F2; the undecodable and the answered ones; the lone chunk is no letter
     expect(r2.stdout).toContain('1 undecodable letter(s): pass --class undecodable to redrive them');
-    expect(await drain(url)).toHaveLength(4);
+    expect(await drain(url)).toHaveLength(5);
   });
 
   it('refuses to run without a real agent, and answers usage errors with exit status 2', async () => {
