@@ -2,10 +2,9 @@
 // A consumer group reads the topics, batches become Lambda Kafka events, the handler runs in-process (the
 // pipeline `npm run invoke` runs) and its partial-batch answer is honoured as Lambda honours it. See README.md,
 // "Operations".
-import { parseArgs } from 'node:util';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SettingsError } from '../lambda/config/settings';
-import { runCli } from './lib/cli';
+import { parseFlags, runCli } from './lib/cli';
 import type { RecordOutcome } from '../lambda/pipeline';
 import { consume, sqsOnFailure, type BatchReport } from './lib/consumer';
 import { createKafka, describeKafkaError, KAFKA_PARSE_OPTIONS, KAFKA_USAGE, kafkaConnection, KafkaConfigError, KafkaRunError, type KafkaConnection } from './lib/kafka';
@@ -57,36 +56,31 @@ interface Detail {
 }
 
 async function main(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        ...KAFKA_PARSE_OPTIONS,
-        topic: { type: 'string', multiple: true },
-        group: { type: 'string' },
-        'starting-position': { type: 'string' },
-        'batch-size': { type: 'string' },
-        'batching-window': { type: 'string' },
-        'retry-attempts': { type: 'string' },
-        'on-failure-queue': { type: 'string' },
-        'max-batches': { type: 'string' },
-        'idle-exit': { type: 'string' },
-        'self-managed': { type: 'boolean' },
-        'cluster-arn': { type: 'string' },
-        routes: { type: 'string' },
-        timeout: { type: 'string' },
-        'dlq-dir': { type: 'string' },
-        'agent-latency': { type: 'string' },
-        json: { type: 'boolean' },
-        verbose: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const args = parseFlags({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      ...KAFKA_PARSE_OPTIONS,
+      topic: { type: 'string', multiple: true },
+      group: { type: 'string' },
+      'starting-position': { type: 'string' },
+      'batch-size': { type: 'string' },
+      'batching-window': { type: 'string' },
+      'retry-attempts': { type: 'string' },
+      'on-failure-queue': { type: 'string' },
+      'max-batches': { type: 'string' },
+      'idle-exit': { type: 'string' },
+      'self-managed': { type: 'boolean' },
+      'cluster-arn': { type: 'string' },
+      routes: { type: 'string' },
+      timeout: { type: 'string' },
+      'dlq-dir': { type: 'string' },
+      'agent-latency': { type: 'string' },
+      json: { type: 'boolean' },
+      verbose: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   const v = args.values;
   if (v.help) {
     process.stdout.write(`${USAGE}\n`);

@@ -1,7 +1,7 @@
 // npm run event -- [options] [message ...]: builds a Lambda Kafka event (MSK or self-managed) from plain
 // messages and writes it as JSON. See README.md, "Local invoke".
+import { parseFlags, UsageError } from './lib/cli';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { getPath, splitPath } from '../lambda/json-path';
 import { buildMskEvent, formatEvent, type KafkaMessage, type MskEvent, type MskEventOptions } from './lib/msk-event';
 
@@ -33,7 +33,6 @@ examples:
   npm run event -- --topic orders.events --key ORD-123 '{"order_id":"ORD-123","event_type":"shipped"}' > order.json
   cat messages.jsonl | npm run --silent event -- --topic customer.events --key-field customer_id --partitions 3`;
 
-class UsageError extends Error {}
 
 function int(flag: string, v: string | undefined, min: number): number | undefined {
   if (v === undefined) return undefined;
@@ -83,33 +82,28 @@ function fromEnvelope(line: string, i: number): KafkaMessage {
 }
 
 function main(argv: string[]): number {
-  let args;
-  try {
-    args = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        topic: { type: 'string' },
-        partition: { type: 'string' },
-        partitions: { type: 'string' },
-        key: { type: 'string' },
-        'key-field': { type: 'string' },
-        header: { type: 'string', multiple: true },
-        offset: { type: 'string' },
-        timestamp: { type: 'string' },
-        'self-managed': { type: 'boolean' },
-        'bootstrap-servers': { type: 'string' },
-        envelope: { type: 'boolean' },
-        file: { type: 'string' },
-        append: { type: 'string' },
-        out: { type: 'string' },
-        compact: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const args = parseFlags({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      topic: { type: 'string' },
+      partition: { type: 'string' },
+      partitions: { type: 'string' },
+      key: { type: 'string' },
+      'key-field': { type: 'string' },
+      header: { type: 'string', multiple: true },
+      offset: { type: 'string' },
+      timestamp: { type: 'string' },
+      'self-managed': { type: 'boolean' },
+      'bootstrap-servers': { type: 'string' },
+      envelope: { type: 'boolean' },
+      file: { type: 'string' },
+      append: { type: 'string' },
+      out: { type: 'string' },
+      compact: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   const v = args.values;
   if (v.help) {
     process.stdout.write(`${USAGE}\n`);

@@ -2,8 +2,7 @@
 // Lambda-like context, against an embedded A2A agent (no ARCHESTRA_URL) or a real Archestra. See README.md,
 // "Local invoke".
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { runCli } from './lib/cli';
+import { parseFlags, runCli } from './lib/cli';
 import { EventShapeError } from '../lambda/decode';
 import { dryRunText, outcomeTable, responseBlock, summaryLine } from './lib/output';
 import { countRecords, NotAnEventError, toKafkaEvent } from './lib/msk-event';
@@ -69,29 +68,24 @@ function positiveNumber(flag: string, v: string | undefined): number | undefined
 }
 
 async function main(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        routes: { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        timeout: { type: 'string' },
-        json: { type: 'boolean' },
-        'dlq-dir': { type: 'string' },
-        'reply-dir': { type: 'string' },
-        'live-replies': { type: 'boolean' },
-        verbose: { type: 'boolean' },
-        'agent-latency': { type: 'string' },
-        'function-name': { type: 'string' },
-        'no-progress': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const args = parseFlags({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      routes: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      timeout: { type: 'string' },
+      json: { type: 'boolean' },
+      'dlq-dir': { type: 'string' },
+      'reply-dir': { type: 'string' },
+      'live-replies': { type: 'boolean' },
+      verbose: { type: 'boolean' },
+      'agent-latency': { type: 'string' },
+      'function-name': { type: 'string' },
+      'no-progress': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   const v = args.values;
   if (v.help) {
     process.stdout.write(`${USAGE}\n`);

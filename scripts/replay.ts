@@ -3,9 +3,8 @@
 // Kafka, runs them through the pipeline `npm run invoke` runs, and deletes a message once all its records are
 // settled. See README.md, "Operations".
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { runCli } from './lib/cli';
+import { parseFlags, runCli } from './lib/cli';
 import { decodeEvent } from '../lambda/decode';
 import type { RecordOutcome } from '../lambda/pipeline';
 import { eventOf, type ConsumedRecord } from './lib/consumer';
@@ -125,36 +124,31 @@ interface MessageResult {
 }
 
 async function main(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      options: {
-        ...KAFKA_PARSE_OPTIONS,
-        queue: { type: 'string' },
-        file: { type: 'string' },
-        'max-messages': { type: 'string' },
-        'visibility-timeout': { type: 'string' },
-        topic: { type: 'string', multiple: true },
-        route: { type: 'string', multiple: true },
-        'from-offset': { type: 'string' },
-        'to-offset': { type: 'string' },
-        since: { type: 'string' },
-        until: { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        'fetch-timeout': { type: 'string' },
-        routes: { type: 'string' },
-        timeout: { type: 'string' },
-        'dlq-dir': { type: 'string' },
-        json: { type: 'boolean' },
-        verbose: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const args = parseFlags({
+    args: argv,
+    allowPositionals: false,
+    options: {
+      ...KAFKA_PARSE_OPTIONS,
+      queue: { type: 'string' },
+      file: { type: 'string' },
+      'max-messages': { type: 'string' },
+      'visibility-timeout': { type: 'string' },
+      topic: { type: 'string', multiple: true },
+      route: { type: 'string', multiple: true },
+      'from-offset': { type: 'string' },
+      'to-offset': { type: 'string' },
+      since: { type: 'string' },
+      until: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      'fetch-timeout': { type: 'string' },
+      routes: { type: 'string' },
+      timeout: { type: 'string' },
+      'dlq-dir': { type: 'string' },
+      json: { type: 'boolean' },
+      verbose: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   const v = args.values;
   if (v.help) {
     process.stdout.write(`${USAGE}\n`);
