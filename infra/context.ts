@@ -4,10 +4,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { z } from 'zod';
+import { ConfigError } from '../lambda/errors';
 
-export class ContextError extends Error {
+export class ContextError extends ConfigError {
   constructor(message: string) {
-    super(message);
+    super('context_invalid', message);
     this.name = 'ContextError';
   }
 }

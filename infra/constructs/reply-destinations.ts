@@ -4,6 +4,7 @@
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import type { Route } from '../../lambda/config/routes';
+import { ConfigError } from '../../lambda/errors';
 import type { Destination } from '../../lambda/reply/destination';
 import type { BridgeConfig } from '../context';
 
@@ -14,7 +15,12 @@ export interface ReplyDestinationsProps {
   readonly addEnvironment: (key: string, value: string) => void;
 }
 
-export class ReplyDestinationsError extends Error {}
+export class ReplyDestinationsError extends ConfigError {
+  constructor(message: string) {
+    super('reply_destinations_invalid', message);
+    this.name = 'ReplyDestinationsError';
+  }
+}
 
 export class ReplyDestinations extends Construct {
   /** The distinct destinations the routes name (reply and errors), in the order of the routes file. */

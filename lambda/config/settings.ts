@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import * as z from 'zod/mini';
+import { ConfigError } from '../errors';
 import { templateOrigin } from '../url-template';
 import { parseRoutesText, RouteConfigError, type Route } from './routes';
 
@@ -78,9 +79,9 @@ export interface Settings {
   replyDir?: string;
 }
 
-export class SettingsError extends Error {
-  constructor(message: string) {
-    super(message);
+export class SettingsError extends ConfigError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('settings_invalid', message, options);
     this.name = 'SettingsError';
   }
 }
@@ -111,8 +112,8 @@ export function tokenProblem(token: string): string | undefined {
   return undefined;
 }
 
-/** Reads routes from ROUTES_CONFIG or ROUTES_CONFIG_FILE; problems are added to `problems`. */
-function readRoutes(env: Record<string, string | undefined>, problems: string[]): Route[] | undefined {
+/** Reads routes from ROUTES_CONFIG or ROUTES_CONFIG_FILE; problems are added to `problems`, the error behind one to `causes`. */
+function readRoutes(env: Record<string, string | undefined>, problems: string[], causes: unknown[]): Route[] | undefined {
   try {
     if (env.ROUTES_CONFIG) return parseRoutesText(env.ROUTES_CONFIG, 'ROUTES_CONFIG');
     if (env.ROUTES_CONFIG_FILE) {
@@ -121,6 +122,7 @@ function readRoutes(env: Record<string, string | undefined>, problems: string[])
         text = readFileSync(env.ROUTES_CONFIG_FILE, 'utf8');
       } catch (err) {
         problems.push(`ROUTES_CONFIG_FILE: cannot read ${env.ROUTES_CONFIG_FILE}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        causes.push(err);
         return undefined;
       }
       return parseRoutesText(text, `ROUTES_CONFIG_FILE (${env.ROUTES_CONFIG_FILE})`);
@@ -129,6 +131,7 @@ function readRoutes(env: Record<string, string | undefined>, problems: string[])
   } catch (err) {
     if (!(err instanceof RouteConfigError)) throw err;
     problems.push(err.message);
+    causes.push(err);
   }
   return undefined;
 }
@@ -138,8 +141,9 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   const given = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = envSchema.safeParse(given);
   const problems: string[] = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`);
-  const routes = readRoutes(given, problems);
-  if (!parsed.success || !routes) throw new SettingsError(`invalid environment:\n  - ${problems.join('\n  - ')}`);
+  const causes: unknown[] = [];
+  const routes = readRoutes(given, problems, causes);
+  if (!parsed.success || !routes) throw new SettingsError(`invalid environment:\n  - ${problems.join('\n  - ')}`, causes.length ? { cause: causes[0] } : undefined);
   const e = { ...parsed.data, ALLOW_INSECURE_HTTP: truthy(parsed.data.ALLOW_INSECURE_HTTP) };
   const needsArchestra = routes.filter((r) => !r.url && !r.urlTemplate).map((r) => r.name);
   if (needsArchestra.length && !e.ARCHESTRA_URL) {
