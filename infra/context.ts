@@ -1,8 +1,8 @@
 // Every deployment knob is a CDK context value (`-c name=value` or cdk.json "context").
 // Values from the command line are always strings, so each knob is coerced here and
 // checked with one clear message per problem; all problems are reported together.
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../lambda/errors';
 

@@ -1,7 +1,7 @@
 // The routes file is checked at synth with the handler's own schema and topic matcher, so a
 // deployment never ships a routes file that the function would reject at cold start.
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { parseRoutesText, RouteConfigError, type Route } from '../lambda/config/routes';
 import { compileTopicPattern } from '../lambda/route';
 import { loadReaders } from '../lambda/schema/load';

@@ -3,7 +3,7 @@
 // (e.g. an idempotency table) are one more construct here, handed `bridge` to grant its role and
 // wire its environment (bridge.addEnvironment).
 import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
-import { Construct } from 'constructs';
+import type { Construct } from 'constructs';
 import type { Route } from '../lambda/config/routes';
 import { ArchestraToken } from './constructs/archestra-token';
 import { BridgeFunction } from './constructs/bridge-function';

@@ -1,8 +1,8 @@
 // The bridge Lambda: lambda/handler.ts bundled locally with esbuild (the options of `npm run build`,
 // scripts/bundle-options.mjs), Node.js 22 on ARM64, its own log group and a role that starts empty:
 // every permission is added by the construct that needs it.
-import { readFileSync } from 'fs';
-import * as path from 'path';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';

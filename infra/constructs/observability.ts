@@ -350,7 +350,7 @@ export class Observability extends Construct {
   /** One line per route from the routes file, or a SEARCH over the route dimension without one. */
   private perRoute(metricName: string, statistic: string): cw.IMetric[] {
     const { routeNames, metricsNamespace, serviceName } = this.props;
-    if (routeNames && routeNames.length) {
+    if (routeNames?.length) {
       return routeNames.map(
         (route) =>
           new cw.Metric({

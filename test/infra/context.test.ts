@@ -1,9 +1,9 @@
 // The context knobs: coercion of `-c` strings, defaults, and a clear message for each mistake.
 // The synth failure cases (invalid routes file, missing cluster ARN, no topics) go through the
 // real app and fail before anything is bundled.
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { RouteConfigError } from '../../lambda/config/routes';
 import { SettingsError } from '../../lambda/config/settings';
 import { CONTEXT_KEYS, ContextError, DEFAULTS, readConfig, unknownContextKeys } from '../../infra/context';

@@ -428,7 +428,7 @@ describe('decodeEvent: hostile and large values', () => {
   });
 
   test('a 1 MB value decodes exactly', () => {
-    const value = 'x'.repeat(1024 * 1024 - 8) + '-é-🚀'; // multi-byte tail: exactly checks the UTF-8 round trip
+    const value = `${'x'.repeat(1024 * 1024 - 8)}-é-🚀`; // multi-byte tail: exactly checks the UTF-8 round trip
     const batch = one(rawRecord({ value }));
     expect(batch.poison).toEqual([]);
     expect(batch.records[0].value).toBe(value);
@@ -445,7 +445,7 @@ describe('decodeEvent: hostile and large values', () => {
   // Same root cause as above, on the poison path: a large record must become poison, never throw.
   test('a 6 MB value that is not valid base64 is poison, not a thrown error', () => {
     const raw = rawRecord({ offset: 4 });
-    raw.value = 'A'.repeat(8 * 1024 * 1024) + '!';
+    raw.value = `${'A'.repeat(8 * 1024 * 1024)}!`;
     const batch = one(raw);
     expect(batch.poison).toHaveLength(1);
     expect(batch.poison[0].offset).toBe(4);
