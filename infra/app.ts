@@ -4,11 +4,11 @@
 import { Annotations, App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { BridgeError } from '../lambda/errors';
-import { readConfig, unknownContextKeys } from './context';
+import { readDeployment, unknownContextKeys } from './context';
 import { KafkaA2ABridgeStack } from './stack';
 
 export function buildApp(app: App = new App()): KafkaA2ABridgeStack {
-  const config = readConfig((key) => app.node.tryGetContext(key));
+  const config = readDeployment((key) => app.node.tryGetContext(key));
   const stack = new KafkaA2ABridgeStack(app, config.stackName, { config });
   for (const { key, knob } of unknownContextKeys(app.node.getAllContext())) {
     Annotations.of(stack).addWarningV2('kafka-a2a-bridge:unknownContext', `Context key "${key}" is not a knob and is ignored: did you mean "${knob}"?`);

@@ -8,8 +8,7 @@ import { ConfigError } from '../../lambda/errors';
 import type { Destination } from '../../lambda/reply/destination';
 import type { BridgeConfig } from '../context';
 
-export interface ReplyDestinationsProps {
-  readonly config: BridgeConfig;
+export interface ReplyDestinationsProps extends Pick<BridgeConfig, 'topics' | 'cluster' | 'kafkaAuth' | 'routesFile'> {
   readonly routes: readonly Route[];
   readonly role: iam.IRole;
   readonly addEnvironment: (key: string, value: string) => void;
@@ -28,7 +27,7 @@ export class ReplyDestinations extends Construct {
 
   constructor(scope: Construct, id: string, props: ReplyDestinationsProps) {
     super(scope, id);
-    const { config, routes, role } = props;
+    const { routes, role } = props;
     const seen = new Map<string, Destination>();
     for (const r of routes) for (const d of [r.reply, r.errors]) if (d) seen.set(d.kind === 'kafka' ? d.uri : d.arn, d);
     this.destinations = [...seen.values()];
@@ -36,11 +35,11 @@ export class ReplyDestinations extends Construct {
     const problems: string[] = [];
     const kafka = this.destinations.flatMap((d) => (d.kind === 'kafka' ? [d] : []));
     for (const d of kafka) {
-      if (config.topics.includes(d.topic)) problems.push(`reply topic "${d.topic}" is also a consumed topic: its replies would be sent to the agents again (a loop)`);
+      if (props.topics.includes(d.topic)) problems.push(`reply topic "${d.topic}" is also a consumed topic: its replies would be sent to the agents again (a loop)`);
     }
-    if (kafka.length && !config.cluster) problems.push('kafka:// replies need an MSK cluster (mskClusterArn); self-managed Kafka is not supported for replies');
-    if (kafka.length && config.kafkaAuth.kind === 'mtls') problems.push('kafka:// replies support MSK IAM and SASL/SCRAM; this cluster uses mTLS');
-    if (problems.length) throw new ReplyDestinationsError(`routesFile ${config.routesFile}:\n  - ${problems.join('\n  - ')}`);
+    if (kafka.length && !props.cluster) problems.push('kafka:// replies need an MSK cluster (mskClusterArn); self-managed Kafka is not supported for replies');
+    if (kafka.length && props.kafkaAuth.kind === 'mtls') problems.push('kafka:// replies support MSK IAM and SASL/SCRAM; this cluster uses mTLS');
+    if (problems.length) throw new ReplyDestinationsError(`routesFile ${props.routesFile}:\n  - ${problems.join('\n  - ')}`);
 
     const grant = (sid: string, actions: string[], resources: string[]) => {
       if (resources.length) role.addToPrincipalPolicy(new iam.PolicyStatement({ sid, actions, resources }));
@@ -50,9 +49,9 @@ export class ReplyDestinations extends Construct {
     grant('ReplySns', ['sns:Publish'], arns('sns'));
     grant('ReplyEventBridge', ['events:PutEvents'], arns('eventbridge'));
 
-    const cluster = config.cluster;
+    const cluster = props.cluster;
     if (kafka.length && cluster) {
-      const auth = config.kafkaAuth;
+      const auth = props.kafkaAuth;
       if (auth.kind === 'iam') {
         const base = `arn:${cluster.partition}:kafka:${cluster.region}:${cluster.account}`;
         const suffix = `${cluster.name}/${cluster.uuid}`;

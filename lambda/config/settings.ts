@@ -5,10 +5,12 @@ import { dirname, resolve } from 'node:path';
 import * as z from 'zod/mini';
 import { ConfigError } from '../errors';
 import { templateOrigin } from '../url-template';
+import { DEFAULT_ORDERING, LIMITS, ORDERINGS, REQUEST_TIMEOUT_DEFAULT_SECONDS, RETRY_DELAY_DEFAULT_SECONDS, type Ordering } from './limits';
 import { parseRoutesText, RouteConfigError, type Route } from './routes';
 
 const seconds = (def: number) => z._default(z.coerce.number().check(z.positive()), def);
 const count = (def: number, min: number, max: number) => z._default(z.coerce.number().check(z.int(), z.minimum(min), z.maximum(max)), def);
+const limited = (l: { min: number; max: number; default: number }) => count(l.default, l.min, l.max);
 const bool = z._default(z.enum(['true', 'false', '1', '0', 'yes', 'no']), 'false');
 const truthy = (v: string) => v === 'true' || v === '1' || v === 'yes';
 
@@ -24,18 +26,18 @@ const envSchema = z.object({
   CIRCUIT_BREAKER_COOLDOWN_SECONDS: z._default(z.coerce.number().check(z.minimum(0)), 30),
   DLQ_URL: z.optional(z.url({ error: 'must be the SQS queue URL' })),
   DLQ_MAX_MESSAGE_BYTES: count(256 * 1024, 16 * 1024, 1024 * 1024),
-  ORDERING: z._default(z.enum(['partition', 'key', 'none']), 'key'),
-  MAX_CONCURRENCY: count(10, 1, 1000),
-  MAX_RETRIES: count(3, 0, 20),
-  RETRY_DELAY: z._default(z.coerce.number().check(z.minimum(0)), 1.0),
-  REQUEST_TIMEOUT: seconds(60),
+  ORDERING: z._default(z.enum(ORDERINGS), DEFAULT_ORDERING),
+  MAX_CONCURRENCY: limited(LIMITS.maxConcurrency),
+  MAX_RETRIES: limited(LIMITS.maxRetries),
+  RETRY_DELAY: z._default(z.coerce.number().check(z.minimum(0)), RETRY_DELAY_DEFAULT_SECONDS),
+  REQUEST_TIMEOUT: seconds(REQUEST_TIMEOUT_DEFAULT_SECONDS),
   SAFETY_MARGIN_SECONDS: z._default(z.coerce.number().check(z.minimum(0)), 2),
   MIN_REQUEST_SECONDS: z._default(z.coerce.number().check(z.minimum(0)), 1),
-  LOG_REPLY_CHARS: count(500, 0, 1_000_000),
-  MAX_TEXT_BYTES: count(256 * 1024, 1, 64 * 1024 * 1024),
+  LOG_REPLY_CHARS: limited(LIMITS.logReplyChars),
+  MAX_TEXT_BYTES: limited(LIMITS.maxTextBytes),
   ALLOW_INSECURE_HTTP: bool,
   IDEMPOTENCY_TABLE: z.optional(z.string().check(z.minLength(3))),
-  IDEMPOTENCY_TTL_SECONDS: count(24 * 3600, 60, 366 * 24 * 3600),
+  IDEMPOTENCY_TTL_SECONDS: limited(LIMITS.idempotencyTtlSeconds),
   REPLY_KAFKA_BROKERS: z.optional(z.string()),
   REPLY_KAFKA_AUTH: z._default(z.enum(['none', 'iam', 'scram-sha-512', 'scram-sha-256']), 'none'),
   REPLY_KAFKA_TLS: z.optional(z.enum(['true', 'false', '1', '0', 'yes', 'no'])),
@@ -60,7 +62,7 @@ export interface Settings {
   breakerCooldownMs: number;
   dlqUrl?: string;
   dlqMaxMessageBytes: number;
-  ordering: 'partition' | 'key' | 'none';
+  ordering: Ordering;
   maxConcurrency: number;
   maxRetries: number;
   retryDelayMs: number;
