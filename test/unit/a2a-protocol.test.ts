@@ -126,7 +126,7 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter('Wed, 01 Jan 2025 11:59:00 GMT', now)).toBe(0);
   });
 
-  test.each([[undefined], [null], [''], ['soon'], ['Thu, 99 Foo 2025']])('%p is undefined', (v) => {
+  test.each([[undefined], [null], [''], ['soon'], ['Thu, 99 Foo 2025'], ['-5']])('%p is undefined', (v) => {
     expect(parseRetryAfter(v, now)).toBeUndefined();
   });
 });

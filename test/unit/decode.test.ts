@@ -226,6 +226,12 @@ describe('decodeEvent: headers', () => {
 });
 
 describe('decodeEvent: partition and topic fallback from the "<topic>-<partition>" key', () => {
+  test('a key without digits after its last dash yields no partition: a record without its own is poison', () => {
+    const batch = decodeEvent({ eventSource: 'aws:kafka', records: { 'orders-': [{ offset: 1, value: b64('x') }] } });
+    expect(batch.records).toEqual([]);
+    expect(batch.poison[0]).toMatchObject({ topic: null, partition: null, offset: 1, reason: 'undecodable record: record has no topic' });
+  });
+
   test('topic and partition missing from the record are taken from the key', () => {
     const raw = rawRecord({ offset: 5 });
     delete raw.topic;

@@ -248,6 +248,11 @@ describe('render: no template', () => {
     expect(text({}, record({ value: null }))).toBe('');
   });
 
+  test('a JSON string value is sent as its content, without quotes', () => {
+    const [rec] = decodeEvent(mskEvent({ 'orders-0': [rawRecord({ value: '"hello"' })] })).records;
+    expect(compileRenderer(route({}), BIG)(rec)).toEqual({ ok: true, text: 'hello' });
+  });
+
   // Regression: a deeply nested value used to be parsed and then overflow JSON.stringify in render.
   test('a 100k-level nested JSON value (decoded from an event) renders without throwing', () => {
     const value = '['.repeat(100_000) + ']'.repeat(100_000);
@@ -364,6 +369,7 @@ describe('template errors surface through parseRoutes', () => {
     ['empty {}', 'Order {}', /empty placeholder "\{\}"/],
     ['unknown {$nope}', 'Order {$nope}', /unknown metadata placeholder \{\$nope\}/],
     ['{$headers} without a name', '{$headers}', /needs a header name/],
+    ['fields on a metadata placeholder other than $headers', '{$topic.x}', /\{\$topic\.x\}: \{\$topic\} has no fields/],
   ])('%s: RouteConfigError naming the route and field transform_template', (_label, t, msg) => {
     let err: unknown;
     try {
