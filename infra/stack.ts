@@ -1,7 +1,7 @@
 // One stack: the queues, the token secret, the function, one Kafka trigger per topic (MSK or
-// self-managed) with its on-failure destination, and the dashboard with its alarms. New resources
-// (e.g. an idempotency table) are one more construct here, handed `bridge` to grant its role and
-// wire its environment (bridge.addEnvironment).
+// self-managed) with its on-failure destination, the idempotency table, the reply grants, and the
+// dashboard with its alarms. Each construct gets only the settings it reads; one that adds a resource
+// the handler uses grants the function's role and sets its variable (bridge.addEnvironment).
 import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { Route } from '../lambda/config/routes';

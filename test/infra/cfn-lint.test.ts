@@ -117,7 +117,7 @@ describe('npx cdk synth + cfn-lint', () => {
     expect(status).toBe(0);
   });
 
-  // The variants of issue 16: self-managed Kafka, the Kafka and S3 on-failure destinations, the cluster
+  // The deployment variants beyond the default: self-managed Kafka, the Kafka and S3 on-failure destinations, the cluster
   // security-group rule, PITR off. cdk-nag runs in each synth (an unacknowledged finding throws).
   const variants: Record<string, [string, Record<string, unknown>]> = {
     'self-managed Kafka (SASL/SCRAM-256, private CA, pollers in a VPC)': [

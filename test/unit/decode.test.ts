@@ -318,7 +318,7 @@ describe('decodeEvent: poison records never throw', () => {
   });
 
   // A binary value is not poison yet: a route with a value_format may read it (lambda/route.ts); the router
-  // dead-letters it with this same reason when none does (test/unit/schema-records.test.ts).
+  // dead-letters it with this same reason when none does (test/integration/schema-records.test.ts).
   test('a value that is not valid UTF-8 is kept as bytes and marked undecodable for the router', () => {
     const batch = one(rawRecord({ offset: 3, value: Uint8Array.from([0x7b, 0xc3, 0x28, 0x7d]) }));
     expect(batch.poison).toEqual([]);
@@ -427,7 +427,7 @@ describe('decodeEvent: hostile and large values', () => {
     expect(batch.records[0].value).toBe(text);
   });
 
-  // Regression: V8 parses any depth, but later stages (JSON.stringify) overflow the stack; deep JSON stays text.
+  // V8 parses any depth, but later stages (JSON.stringify) would overflow the stack: deep JSON stays text.
   test('100k levels of balanced nesting are kept as text (json undefined), not parsed', () => {
     const text = '['.repeat(100_000) + ']'.repeat(100_000);
     expect(one(rawRecord({ value: text })).records[0].json).toBeUndefined();
@@ -440,7 +440,7 @@ describe('decodeEvent: hostile and large values', () => {
     expect(batch.records[0].value).toBe(value);
   });
 
-  // Regression: the base64 check used a regex whose repeated group overflowed V8's stack on multi-MB values.
+  // The base64 check must not use a regex with a repeated group: it overflows V8's stack on multi-MB values.
   test('a 6 MB value decodes', () => {
     const value = JSON.stringify({ blob: 'y'.repeat(6 * 1024 * 1024) });
     const batch = one(rawRecord({ value }));

@@ -165,7 +165,7 @@ describe('render: metadata placeholders', () => {
     expect(res).toEqual({ ok: false, reason: `template field ${t} is missing` });
   });
 
-  // Regression: new Date(ts).toISOString() throws for timestamps outside Date's range (e.g. Long.MAX_VALUE).
+  // new Date(ts).toISOString() throws for timestamps outside Date's range (e.g. Long.MAX_VALUE).
   // The renderer turns any throw into a failure, so "does not throw" proves nothing: the placeholder must be
   // treated as missing, like an absent timestamp.
   test('{$timestamp_iso} with an out-of-range timestamp is missing, not a render failure', () => {
@@ -253,7 +253,7 @@ describe('render: no template', () => {
     expect(compileRenderer(route({}), BIG)(rec)).toEqual({ ok: true, text: 'hello' });
   });
 
-  // Regression: a deeply nested value used to be parsed and then overflow JSON.stringify in render.
+  // A deeply nested value must not reach JSON.stringify in render (it would overflow the stack).
   test('a 100k-level nested JSON value (decoded from an event) renders without throwing', () => {
     const value = '['.repeat(100_000) + ']'.repeat(100_000);
     const [rec] = decodeEvent(mskEvent({ 'orders-0': [rawRecord({ value })] })).records;
@@ -353,7 +353,7 @@ describe('render: MAX_TEXT_BYTES', () => {
     );
   });
 
-  // Regression: with a limit smaller than the marker, the marker alone used to exceed the limit.
+  // With a limit smaller than the marker, the marker alone must not exceed the limit.
   test('truncateUtf8 stays within a limit smaller than its marker', () => {
     const out = truncateUtf8('x'.repeat(100), 10);
     expect(Buffer.byteLength(out, 'utf8')).toBeLessThanOrEqual(10);
