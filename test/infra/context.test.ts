@@ -256,4 +256,21 @@ describe('documentation', () => {
     const documented = [...section.matchAll(/^\| `([A-Za-z]+)` \|/gm)].map((m) => m[1]);
     expect(documented.sort()).toEqual([...CONTEXT_KEYS].sort());
   });
+
+  test("each row states the table's default, the handler variable the knob sets, and the handler's own default", () => {
+    const doc = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const rows = new Map([...doc.matchAll(/^\| `([A-Za-z]+)` \| ([^|]*) \| (.*) \|$/gm)].map((m) => [m[1], { default: m[2], meaning: m[3] }]));
+    const handlerDefaults: Partial<Record<string, number>> = {
+      maxRetries: LIMITS.maxRetries.default,
+      logReplyChars: LIMITS.logReplyChars.default,
+      maxTextBytes: LIMITS.maxTextBytes.default,
+    };
+    for (const key of CONTEXT_KEYS) {
+      const row = rows.get(key)!;
+      const k = KNOBS[key] as { default?: unknown; env?: string };
+      if (['string', 'number', 'boolean'].includes(typeof k.default)) expect(`${key}: ${row.default}`).toBe(`${key}: \`${String(k.default)}\``);
+      if (k.env) expect(`${row.default} ${row.meaning}`).toContain(`\`${k.env}\``);
+      if (handlerDefaults[key] !== undefined) expect(row.default).toBe(`handler's (${handlerDefaults[key]})`);
+    }
+  });
 });
