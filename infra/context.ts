@@ -4,7 +4,7 @@
 // reported at once, each named as the user sets it (`"archestraUrl"`, `-c allowInsecureHttp=true`).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { RouteConfigError } from '../lambda/config/routes';
+import { RouteConfigError, type Route } from '../lambda/config/routes';
 import { loadSettings, SettingsError } from '../lambda/config/settings';
 import type { Ordering } from '../lambda/config/limits';
 import { ConfigError } from '../lambda/errors';
@@ -20,7 +20,7 @@ import {
   type ContextKey,
   type OnFailureDestination,
 } from './knobs';
-import { loadRoutesFile } from './routes-file';
+import { loadRoutesFile, ReplyDestinationsError, replyProblems } from './routes-file';
 
 export { CONTEXT_KEYS, DEFAULTS, type ContextKey, type OnFailureDestination } from './knobs';
 
@@ -271,12 +271,14 @@ function readChecked(get: Getter, cwd: string, checkHandler: boolean): BridgeCon
 
   // The handler's own cold-start check of the routes file and of the environment the knobs give it, in the same pass.
   const environment = handlerEnvironment(v);
-  const handler = checkHandler && routesExist ? handlerProblems(routesFile, environment) : undefined;
-  if (problems.length || !(cluster || bootstrapServers) || !topics || !region) {
-    const all = [...problems, ...(handler?.problems ?? [])];
+  const authKind = !kafkaSecretArn ? 'iam' : kafkaAuthentication === 'mtls' ? 'mtls' : 'scram';
+  const found = checkHandler && routesExist ? handlerProblems(routesFile, environment, { topics: topics ?? [], msk: cluster !== undefined, kafkaAuth: authKind }) : [];
+  if (problems.length || !(cluster || bootstrapServers) || !topics || !region || found.length > 1) {
+    const all = [...problems, ...found.flatMap((f) => f.problems)];
     throw new ContextError(`Invalid CDK context:\n  - ${all.join('\n  - ')}\nEvery knob is described in the Deploy section of the README.`);
   }
-  if (handler) throw handler.error;
+  // One kind of problem: its own error (the routes file's, the handler's, the replies').
+  if (found.length) throw found[0].error;
 
   const kafkaAuth: KafkaAuth = !kafkaSecretArn
     ? { kind: 'iam' }
@@ -358,21 +360,36 @@ function readChecked(get: Getter, cwd: string, checkHandler: boolean): BridgeCon
 
 /**
  * What the function would refuse at cold start: the routes file (the handler's schema, the schema files it
- * names) and the environment the knobs give it (lambda/config/settings.ts). Variable names in the
- * handler's messages are turned into the knobs that set them.
+ * names) and the environment the knobs give it (lambda/config/settings.ts), with variable names in the
+ * handler's messages turned into the knobs that set them; and replies the stack could not write.
  */
-function handlerProblems(routesFile: string, environment: Record<string, string>): { problems: string[]; error: ConfigError } | undefined {
+function handlerProblems(
+  routesFile: string,
+  environment: Record<string, string>,
+  stack: Parameters<typeof replyProblems>[1],
+): Array<{ problems: string[]; error: ConfigError }> {
+  let routes: Route[];
   try {
-    loadRoutesFile(routesFile);
-    loadSettings({ ...STAND_INS, ...environment, ROUTES_CONFIG_FILE: routesFile });
-    return undefined;
+    routes = loadRoutesFile(routesFile);
   } catch (e) {
-    if (e instanceof RouteConfigError) return { problems: [e.message], error: e };
+    if (e instanceof RouteConfigError) return [{ problems: [e.message], error: e }];
+    throw e;
+  }
+  const found: Array<{ problems: string[]; error: ConfigError }> = [];
+  try {
+    loadSettings({ ...STAND_INS, ...environment, ROUTES_CONFIG_FILE: routesFile });
+  } catch (e) {
     if (!(e instanceof SettingsError)) throw e;
     const lines = e.message.split('\n  - ').slice(1).map(inKnobNames);
     const message = `the function would refuse this deployment at cold start:\n  - ${lines.join('\n  - ')}`;
-    return { problems: lines, error: new SettingsError(message, { cause: e }) };
+    found.push({ problems: lines, error: new SettingsError(message, { cause: e }) });
   }
+  const replies = replyProblems(routes, stack);
+  if (replies.length) {
+    const lines = replies.map((p) => `routesFile ${routesFile}: ${p}`);
+    found.push({ problems: lines, error: new ReplyDestinationsError(`routesFile ${routesFile}:\n  - ${replies.join('\n  - ')}`) });
+  }
+  return found;
 }
 
 /** `set ALLOW_INSECURE_HTTP=true` -> `-c allowInsecureHttp=true`; `ARCHESTRA_URL` -> `"archestraUrl"`; other names stay. */

@@ -4,9 +4,9 @@
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import type { Route } from '../../lambda/config/routes';
-import { ConfigError } from '../../lambda/errors';
 import type { Destination } from '../../lambda/reply/destination';
 import type { BridgeConfig } from '../context';
+import { ReplyDestinationsError, replyDestinations, replyProblems } from '../routes-file';
 
 export interface ReplyDestinationsProps extends Pick<BridgeConfig, 'topics' | 'cluster' | 'kafkaAuth' | 'routesFile'> {
   readonly routes: readonly Route[];
@@ -14,12 +14,7 @@ export interface ReplyDestinationsProps extends Pick<BridgeConfig, 'topics' | 'c
   readonly addEnvironment: (key: string, value: string) => void;
 }
 
-export class ReplyDestinationsError extends ConfigError {
-  constructor(message: string) {
-    super('reply_destinations_invalid', message);
-    this.name = 'ReplyDestinationsError';
-  }
-}
+export { ReplyDestinationsError };
 
 export class ReplyDestinations extends Construct {
   /** The distinct destinations the routes name (reply and errors), in the order of the routes file. */
@@ -28,17 +23,10 @@ export class ReplyDestinations extends Construct {
   constructor(scope: Construct, id: string, props: ReplyDestinationsProps) {
     super(scope, id);
     const { routes, role } = props;
-    const seen = new Map<string, Destination>();
-    for (const r of routes) for (const d of [r.reply, r.errors]) if (d) seen.set(d.kind === 'kafka' ? d.uri : d.arn, d);
-    this.destinations = [...seen.values()];
-
-    const problems: string[] = [];
+    this.destinations = replyDestinations(routes);
     const kafka = this.destinations.flatMap((d) => (d.kind === 'kafka' ? [d] : []));
-    for (const d of kafka) {
-      if (props.topics.includes(d.topic)) problems.push(`reply topic "${d.topic}" is also a consumed topic: its replies would be sent to the agents again (a loop)`);
-    }
-    if (kafka.length && !props.cluster) problems.push('kafka:// replies need an MSK cluster (mskClusterArn); self-managed Kafka is not supported for replies');
-    if (kafka.length && props.kafkaAuth.kind === 'mtls') problems.push('kafka:// replies support MSK IAM and SASL/SCRAM; this cluster uses mTLS');
+    // readDeployment reports these with every other problem; checked again for a stack built from a hand-made config.
+    const problems = replyProblems(routes, { topics: props.topics, msk: props.cluster !== undefined, kafkaAuth: props.kafkaAuth.kind });
     if (problems.length) throw new ReplyDestinationsError(`routesFile ${props.routesFile}:\n  - ${problems.join('\n  - ')}`);
 
     const grant = (sid: string, actions: string[], resources: string[]) => {

@@ -89,6 +89,12 @@ describe('synth failures (through the app)', () => {
     // An invalid routes file next to an invalid knob: both in the same message.
     const knobAndRoutes = () => build({ ...base, routesFile: path.join(FIXTURES, 'routes-invalid.json'), ordering: 'random' });
     expect(knobAndRoutes).toThrow(/"ordering": must be partition, key or none[\s\S]*route 0 \("orders"\): field "prompt_id": is required/);
+ 
+    // A handler problem next to a reply the stack cannot write (a loop): both in the same message.
+    const replies = path.join(FIXTURES, 'routes-replies.json');
+    const handlerAndReplies = () => build({ ...base, routesFile: replies, topics: 'orders,orders.decisions', archestraUrl: 'http://archestra.example.com' });
+    expect(handlerAndReplies).toThrow(ContextError);
+    expect(handlerAndReplies).toThrow(/-c allowInsecureHttp=true[\s\S]*reply topic "orders.decisions" is also a consumed topic/);
   });
 
   test('an Archestra route whose prompt_id is not a UUID fails synth (Archestra would answer HTTP 400 to every record)', () => {
