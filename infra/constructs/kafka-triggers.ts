@@ -48,7 +48,9 @@ export interface KafkaTriggersProps extends MappingSettings {
   readonly pollerGroupName: string;
   /** A topic of the same MSK cluster that Lambda writes failed records to: granted to the role with IAM auth. */
   readonly onFailureTopic?: string;
+  /** The function every mapping invokes. */
   readonly function: lambda.Function;
+  /** The function's role: the pollers' cluster, network and secret permissions are added to it. */
   readonly role: iam.IRole;
   /** Where Lambda writes the batches it gave up on. */
   readonly onFailure: lambda.IEventSourceDlq;

@@ -8,9 +8,13 @@ import type { Destination } from '../../lambda/reply/destination';
 import type { BridgeConfig } from '../context';
 import { ReplyDestinationsError, replyDestinations, replyProblems } from '../routes-file';
 
+/** `topics` (a reply topic among them is a loop), `cluster` and `kafkaAuth` (how kafka:// replies connect), `routesFile` (named in errors). */
 export interface ReplyDestinationsProps extends Pick<BridgeConfig, 'topics' | 'cluster' | 'kafkaAuth' | 'routesFile'> {
+  /** The parsed routes: their `reply` and `errors` destinations are granted. */
   readonly routes: readonly Route[];
+  /** The function's role: each destination's write action is added to it. */
   readonly role: iam.IRole;
+  /** Sets a handler variable (REPLY_KAFKA_AUTH, REPLY_KAFKA_SECRET_ARN) on the function. */
   readonly addEnvironment: (key: string, value: string) => void;
 }
 
