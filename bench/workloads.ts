@@ -1,5 +1,5 @@
 // Benchmark workloads: Lambda MSK events in Lambda's own wire shape, the ideal-schedule math and the
-// statistics. Pure (no I/O, no clock, no randomness) so test/unit/bench-math.test.ts can check it.
+// statistics. Pure (no I/O, no clock, no randomness) so test/tools/bench-math.test.ts can check it.
 
 export type Ordering = 'partition' | 'key' | 'none';
 export const ORDERINGS: readonly Ordering[] = ['partition', 'key', 'none'];

@@ -3,13 +3,12 @@
 // synth; an unacknowledged finding fails it.
 import { Annotations, App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { RouteConfigError } from '../lambda/config/routes';
-import { SettingsError } from '../lambda/config/settings';
-import { ContextError, readConfig, unknownContextKeys } from './context';
+import { BridgeError } from '../lambda/errors';
+import { readDeployment, unknownContextKeys } from './context';
 import { KafkaA2ABridgeStack } from './stack';
 
 export function buildApp(app: App = new App()): KafkaA2ABridgeStack {
-  const config = readConfig((key) => app.node.tryGetContext(key));
+  const config = readDeployment((key) => app.node.tryGetContext(key));
   const stack = new KafkaA2ABridgeStack(app, config.stackName, { config });
   for (const { key, knob } of unknownContextKeys(app.node.getAllContext())) {
     Annotations.of(stack).addWarningV2('kafka-a2a-bridge:unknownContext', `Context key "${key}" is not a knob and is ignored: did you mean "${knob}"?`);
@@ -24,7 +23,7 @@ if (require.main === module) {
     buildApp(app);
   } catch (e) {
     // Configuration mistakes get their message alone, not a stack trace.
-    if (e instanceof ContextError || e instanceof RouteConfigError || e instanceof SettingsError) {
+    if (e instanceof BridgeError) {
       console.error(`\n${e.message}\n`);
       process.exit(1);
     }

@@ -1,77 +1,35 @@
-// Every deployment knob is a CDK context value (`-c name=value` or cdk.json "context").
-// Values from the command line are always strings, so each knob is coerced here and
-// checked with one clear message per problem; all problems are reported together.
-import * as fs from 'fs';
-import * as path from 'path';
-import { z } from 'zod';
+// Every deployment knob is a CDK context value (`-c name=value` or cdk.json "context"), declared in
+// infra/knobs.ts. Here: the rules between knobs, the handler's own cold-start check of the routes file and
+// of the environment the knobs give it, and the BridgeConfig the stack is built from. Every problem is
+// reported at once, each named as the user sets it (`"archestraUrl"`, `-c allowInsecureHttp=true`).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { RouteConfigError, type Route } from '../lambda/config/routes';
+import { loadSettings, SettingsError } from '../lambda/config/settings';
+import type { Ordering } from '../lambda/config/limits';
+import { ConfigError } from '../lambda/errors';
+import {
+  CLUSTER_ARN,
+  CONTEXT_KEYS,
+  GROUP_ID,
+  handlerEnvironment,
+  KNOBS,
+  knobOfEnv,
+  knobProblem,
+  readKnobs,
+  type ContextKey,
+  type OnFailureDestination,
+} from './knobs';
+import { loadRoutesFile, ReplyDestinationsError, replyProblems } from './routes-file';
 
-export class ContextError extends Error {
+export { CONTEXT_KEYS, DEFAULTS, type ContextKey, type OnFailureDestination } from './knobs';
+
+export class ContextError extends ConfigError {
   constructor(message: string) {
-    super(message);
+    super('context_invalid', message);
     this.name = 'ContextError';
   }
 }
-
-/** The knobs this app reads; the README's Deploy section documents each (a test keeps the two in step). */
-export const CONTEXT_KEYS = [
-  'stackName',
-  'mskClusterArn',
-  'topics',
-  'consumerGroupId',
-  'startingPosition',
-  'batchSize',
-  'maxBatchingWindowSeconds',
-  'retryAttempts',
-  'maxRecordAgeSeconds',
-  'bisectBatchOnError',
-  'provisionedPollers',
-  'kafkaSecretArn',
-  'kafkaSecretKmsKeyArn',
-  'routesFile',
-  'archestraUrl',
-  'archestraTokenSecretArn',
-  'allowInsecureHttp',
-  'vpcId',
-  'subnetIds',
-  'securityGroupIds',
-  'ordering',
-  'maxConcurrency',
-  'maxRetries',
-  'retryDelay',
-  'requestTimeout',
-  'logReplyChars',
-  'maxTextBytes',
-  'timeoutSeconds',
-  'memorySize',
-  'reservedConcurrency',
-  'logRetentionDays',
-  'logLevel',
-  'serviceName',
-  'metricsNamespace',
-  'alarmEmail',
-  'offsetLagThreshold',
-  'idempotency',
-  'idempotencyTtlSeconds',
-  'enabled',
-  'pointInTimeRecovery',
-  'retainOnDelete',
-  'onFailureDestination',
-  'clusterSecurityGroupId',
-  'bootstrapServers',
-  'region',
-  'kafkaAuthentication',
-  'kafkaRootCaSecretArn',
-  'kafkaVpcId',
-  'kafkaSubnetIds',
-  'kafkaSecurityGroupId',
-  'schemaRegistryUri',
-  'schemaRegistryAuthSecretArn',
-  'schemaRegistryAuthentication',
-  'schemaRecordFormat',
-  'schemaValidation',
-] as const;
-
-export type ContextKey = (typeof CONTEXT_KEYS)[number];
 
 export interface MskCluster {
   arn: string;
@@ -120,15 +78,10 @@ export interface BridgeConfig {
   archestraTokenSecretArn?: string;
   allowInsecureHttp: boolean;
   vpc?: { vpcId: string; subnetIds: string[]; securityGroupIds?: string[] };
-  ordering: 'partition' | 'key' | 'none';
+  ordering: Ordering;
   maxConcurrency: number;
-  handlerTuning: {
-    maxRetries?: number;
-    retryDelay?: number;
-    requestTimeout?: number;
-    logReplyChars?: number;
-    maxTextBytes?: number;
-  };
+  /** The handler variables the knobs set (ARCHESTRA_URL, ORDERING, MAX_RETRIES, ...: the `env` column of infra/knobs.ts). */
+  handlerEnvironment: Record<string, string>;
   timeoutSeconds: number;
   memorySize: number;
   reservedConcurrency?: number;
@@ -164,330 +117,61 @@ export type SchemaRegistry = (
   | { kind: 'confluent'; url: string; auth?: { type: 'BASIC_AUTH' | 'CLIENT_CERTIFICATE_TLS_AUTH'; secretArn: string } }
 ) & { recordFormat: 'JSON' | 'SOURCE'; validate: Array<'KEY' | 'VALUE'> };
 
-/** sqs: metadata only; s3: the whole invocation payload; kafka: the records themselves, to a topic of the same cluster. */
-export type OnFailureDestination = { kind: 'sqs' } | { kind: 's3' } | { kind: 'kafka'; topic: string };
-
-export const DEFAULTS = {
-  stackName: 'KafkaA2ABridge',
-  routesFile: 'routes.json',
-  allowInsecureHttp: false,
-  startingPosition: 'LATEST',
-  batchSize: 100,
-  retryAttempts: 10,
-  bisectBatchOnError: true,
-  provisionedPollers: { min: 1 },
-  ordering: 'key',
-  maxConcurrency: 10,
-  timeoutSeconds: 300,
-  memorySize: 512,
-  logRetentionDays: 30,
-  logLevel: 'INFO',
-  serviceName: 'kafka-a2a-bridge',
-  metricsNamespace: 'KafkaA2ABridge',
-  offsetLagThreshold: 1000,
-  idempotency: true,
-  idempotencyTtlSeconds: 86400,
-  pointInTimeRecovery: true,
-  retainOnDelete: true,
-  onFailureDestination: 'sqs',
-} as const;
-
 // Lambda's poller groups: at most 100 mappings, and their maximum pollers (200 each unless set) add up to 2000 at most.
 export const POLLER_GROUP_MAX_MAPPINGS = 100;
 export const POLLER_GROUP_MAX_POLLERS = 2000;
 export const LAMBDA_DEFAULT_MAX_POLLERS = 200;
 
-// CloudWatch Logs accepts only these retention periods.
-const LOG_RETENTION_DAYS = [
-  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
-];
-
-const CLUSTER_ARN = /^arn:(aws[a-z-]*):kafka:([a-z0-9-]+):(\d{12}):cluster\/([^/]+)\/([^/]+)$/;
-const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/;
-const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
-const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
-const GLUE_REGISTRY_ARN = /^arn:aws[a-z-]*:glue:[a-z0-9-]+:\d{12}:registry\/[A-Za-z0-9_$#.-]{1,255}$/;
-// Lambda's pattern for KafkaConsumerGroupId, 1..200 characters.
-const GROUP_ID = /^[a-zA-Z0-9\-/*:_+=.@]{1,200}$/;
+/** Deploy-time values (tokens at synth) get these stand-ins when the handler's check runs at synth. */
+const STAND_INS: Record<string, string> = {
+  DLQ_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/stand-in',
+  ARCHESTRA_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:stand-in-AbCdEf',
+};
 
 type Getter = (key: string) => unknown;
 
 /** Reads and validates every knob; throws one ContextError listing all problems. */
 export function readConfig(get: Getter, cwd = process.cwd()): BridgeConfig {
+  return readChecked(get, cwd, false);
+}
+
+/**
+ * What synth uses: every knob, the routes file and the handler's cold-start check of both, in one pass.
+ * Throws a ContextError listing every problem when a knob is wrong (the routes' and the handler's problems
+ * included); otherwise the routes file's RouteConfigError, or a SettingsError with what the handler would
+ * refuse at cold start, in the knobs' names.
+ */
+export function readDeployment(get: Getter, cwd = process.cwd()): BridgeConfig {
+  return readChecked(get, cwd, true);
+}
+
+function readChecked(get: Getter, cwd: string, checkHandler: boolean): BridgeConfig {
   const problems: string[] = [];
-  const knob = <T>(key: ContextKey, schema: z.ZodType<T>, example: string): T | undefined => {
-    const raw = get(key);
-    const res = schema.safeParse(raw);
-    if (res.success) return res.data;
-    const got = raw === undefined ? 'nothing' : JSON.stringify(raw);
-    problems.push(`"${key}": ${res.error.issues[0]?.message ?? 'invalid'} (got ${got}). Example: -c ${key}=${example}`);
-    return undefined;
-  };
+  const v = readKnobs(get, problems);
+  const failed = (key: ContextKey) => problems.some((p) => p.startsWith(`"${key}"`));
+  const { stackName = KNOBS.stackName.default, topics, bootstrapServers, kafkaSecretArn, kafkaSecretKmsKeyArn, archestraTokenSecretArn } = v;
+  const { schemaRegistryUri, schemaRegistryAuthSecretArn, schemaRegistryAuthentication, timeoutSeconds = KNOBS.timeoutSeconds.default } = v;
+  const clusterArn = v.mskClusterArn;
+  const regionKnob = v.region;
 
-  const stackName = knob(
-    'stackName',
-    optional(z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,100}$/, 'must start with a letter; letters, digits and - only')),
-    'KafkaA2ABridge',
-  ) ?? DEFAULTS.stackName;
-
-  const bootstrapServers = knob(
-    'bootstrapServers',
-    optional(
-      z.preprocess(
-        toList,
-        z.array(z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'each must be host:port, e.g. broker1.example.com:9096')).min(1),
-      ),
-    ),
-    'b-1.kafka.internal:9096,b-2.kafka.internal:9096',
-  );
-  const clusterArn = knob(
-    'mskClusterArn',
-    bootstrapServers
-      ? optional(z.string())
-      : z
-          .string({ error: 'is required: the ARN of the MSK cluster to consume from (or bootstrapServers for self-managed Kafka)' })
-          .trim()
-          .regex(CLUSTER_ARN, 'must be an MSK cluster ARN, arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid>'),
-    'arn:aws:kafka:us-east-1:123456789012:cluster/my-cluster/1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d-1',
-  );
-  const regionKnob = knob('region', optional(z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region, e.g. eu-west-1')), 'eu-west-1');
-  const kafkaAuthentication = knob(
-    'kafkaAuthentication',
-    optional(z.enum(['scram512', 'scram256', 'mtls'], { error: 'must be scram512, scram256 or mtls' })),
-    'scram512',
-  );
-  const kafkaRootCaSecretArn = knob(
-    'kafkaRootCaSecretArn',
-    optional(
-      z
-        .string()
-        .regex(SECRET_ARN, 'must be a Secrets Manager secret ARN')
-        .regex(/-[A-Za-z0-9]{6}$/, 'must be the complete secret ARN, ending with the 6-character suffix Secrets Manager adds'),
-    ),
-    'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kafka-ca-AbCdEf',
-  );
-  const kafkaVpcId = knob('kafkaVpcId', optional(z.string().regex(/^vpc-[0-9a-f]+$/, 'must be a VPC ID (vpc-...)')), 'vpc-0123456789abcdef0');
-  const kafkaSubnetIds = knob(
-    'kafkaSubnetIds',
-    optional(z.preprocess(toList, z.array(z.string().regex(/^subnet-[0-9a-f]+$/, 'each must be a subnet ID (subnet-...)')).min(1))),
-    'subnet-0123456789abcdef0,subnet-0fedcba9876543210',
-  );
-  const kafkaSecurityGroupId = knob('kafkaSecurityGroupId', optional(z.string().regex(/^sg-[0-9a-f]+$/, 'must be a security group ID (sg-...)')), 'sg-0123456789abcdef0');
-  const topics = knob(
-    'topics',
-    z.preprocess(
-      toList,
-      z
-        .array(z.string().regex(TOPIC, 'each topic must be a Kafka topic name (letters, digits, ".", "_", "-")'), {
-          error: 'is required: a comma-separated list of topics (one event source mapping each)',
-        })
-        .min(1, 'must name at least one topic (one event source mapping is created per topic)')
-        .refine((t) => new Set(t).size === t.length, 'must not repeat a topic'),
-    ),
-    'orders,payments',
-  );
-  const groupSetting = knob(
-    'consumerGroupId',
-    optional(
-      z.preprocess(
-        parseJsonObject,
-        z.union([
-          z.string().regex(GROUP_ID, 'must match [a-zA-Z0-9-/*:_+=.@], at most 200 characters'),
-          z.record(z.string(), z.string().regex(GROUP_ID, 'each group ID must match [a-zA-Z0-9-/*:_+=.@]')),
-        ]),
-      ),
-    ),
-    'orders-bridge',
-  );
-  const startingPosition =
-    knob('startingPosition', optional(upper(z.enum(['LATEST', 'TRIM_HORIZON'], { error: 'must be LATEST or TRIM_HORIZON' }))), 'LATEST') ??
-    DEFAULTS.startingPosition;
-  const batchSize = knob('batchSize', optional(int(1, 10000)), '100') ?? DEFAULTS.batchSize;
-  const maxBatchingWindowSeconds = knob('maxBatchingWindowSeconds', optional(int(0, 300)), '1');
-  const retryAttempts = knob('retryAttempts', optional(int(-1, 10000)), '10') ?? DEFAULTS.retryAttempts;
-  const maxRecordAgeSeconds = knob(
-    'maxRecordAgeSeconds',
-    optional(int(-1, 604800).refine((n) => n === -1 || n >= 60, 'must be -1 (infinite) or 60..604800')),
-    '3600',
-  );
-  const bisectBatchOnError = knob('bisectBatchOnError', optional(bool()), 'true') ?? DEFAULTS.bisectBatchOnError;
-  const provisionedPollers =
-    knob(
-      'provisionedPollers',
-      optional(
-        z.preprocess(
-          toList,
-          z
-            .array(z.coerce.number().int('must be whole numbers'), { error: 'must be "min" or "min,max"' })
-            .min(1, 'must be "min" or "min,max"')
-            .max(2, 'must be "min" or "min,max"')
-            .transform((a) => ({ min: a[0], max: a[1] }))
-            .refine((p) => p.min >= 1 && p.min <= 200, 'min must be 1..200')
-            .refine((p) => p.max === undefined || (p.max >= p.min && p.max <= 2000), 'max must be min..2000'),
-        ),
-      ),
-      '1,10',
-    ) ?? { ...DEFAULTS.provisionedPollers };
-  const kafkaSecretArn = knob(
-    'kafkaSecretArn',
-    optional(
-      z
-        .string()
-        .regex(SECRET_ARN, 'must be a Secrets Manager secret ARN')
-        .regex(/-[A-Za-z0-9]{6}$/, 'must be the complete secret ARN, ending with the 6-character suffix Secrets Manager adds'),
-    ),
-    'arn:aws:secretsmanager:us-east-1:123456789012:secret:AmazonMSK_bridge-AbCdEf',
-  );
-  const kafkaSecretKmsKeyArn = knob(
-    'kafkaSecretKmsKeyArn',
-    optional(z.string().regex(KMS_KEY_ARN, 'must be a KMS key ARN')),
-    'arn:aws:kms:us-east-1:123456789012:key/1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d',
-  );
-  const routesFile = path.resolve(cwd, knob('routesFile', optional(z.string().min(1)), 'routes.json') ?? DEFAULTS.routesFile);
-  if (!fs.existsSync(routesFile)) {
+  if (!bootstrapServers && clusterArn === undefined && !failed('mskClusterArn')) {
+    problems.push(
+      knobProblem('mskClusterArn', 'is required: the ARN of the MSK cluster to consume from (or bootstrapServers for self-managed Kafka)', get('mskClusterArn')),
+    );
+  }
+  const routesFile = path.resolve(cwd, v.routesFile ?? KNOBS.routesFile.default);
+  const routesExist = fs.existsSync(routesFile);
+  if (!routesExist) {
     problems.push(
       `"routesFile": ${routesFile} does not exist. The function cannot start without routes: write one ` +
         '(see the README) and pass it. Example: -c routesFile=routes.json',
     );
   }
-  const archestraUrl = knob(
-    'archestraUrl',
-    optional(z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' })),
-    'https://archestra.example.com',
-  );
-  const archestraTokenSecretArn = knob(
-    'archestraTokenSecretArn',
-    optional(z.string().regex(SECRET_ARN, 'must be a Secrets Manager secret ARN')),
-    'arn:aws:secretsmanager:us-east-1:123456789012:secret:archestra-token-AbCdEf',
-  );
-  const allowInsecureHttp = knob('allowInsecureHttp', optional(bool()), 'true') ?? DEFAULTS.allowInsecureHttp;
-  const vpcId = knob('vpcId', optional(z.string().regex(/^vpc-[0-9a-f]+$/, 'must be a VPC ID (vpc-...)')), 'vpc-0123456789abcdef0');
-  const subnetIds = knob(
-    'subnetIds',
-    optional(z.preprocess(toList, z.array(z.string().regex(/^subnet-[0-9a-f]+$/, 'each must be a subnet ID (subnet-...)')).min(1))),
-    'subnet-0123456789abcdef0,subnet-0fedcba9876543210',
-  );
-  const securityGroupIds = knob(
-    'securityGroupIds',
-    optional(z.preprocess(toList, z.array(z.string().regex(/^sg-[0-9a-f]+$/, 'each must be a security group ID (sg-...)')).min(1))),
-    'sg-0123456789abcdef0',
-  );
-  const ordering =
-    knob('ordering', optional(z.enum(['partition', 'key', 'none'], { error: 'must be partition, key or none' })), 'key') ??
-    DEFAULTS.ordering;
-  const maxConcurrency = knob('maxConcurrency', optional(int(1, 1000)), '10') ?? DEFAULTS.maxConcurrency;
-  const handlerTuning = {
-    // Same ranges and units (seconds) as the handler's lambda/config/settings.ts.
-    maxRetries: knob('maxRetries', optional(int(0, 20)), '3'),
-    retryDelay: knob('retryDelay', optional(num(0)), '1'),
-    requestTimeout: knob('requestTimeout', optional(num(0).refine((n) => n > 0, 'must be greater than 0')), '60'),
-    logReplyChars: knob('logReplyChars', optional(int(0, 1_000_000)), '500'),
-    maxTextBytes: knob('maxTextBytes', optional(int(1, 64 * 1024 * 1024)), '262144'),
-  };
-  const timeoutSeconds = knob('timeoutSeconds', optional(int(1, 900)), '300') ?? DEFAULTS.timeoutSeconds;
-  const memorySize = knob('memorySize', optional(int(128, 10240)), '512') ?? DEFAULTS.memorySize;
-  const reservedConcurrency = knob('reservedConcurrency', optional(int(1, 100000)), '20');
-  const logRetentionDays =
-    knob(
-      'logRetentionDays',
-      optional(int(1, 3653).refine((d) => LOG_RETENTION_DAYS.includes(d), `must be one of ${LOG_RETENTION_DAYS.join(', ')}`)),
-      '30',
-    ) ?? DEFAULTS.logRetentionDays;
-  const logLevel =
-    knob('logLevel', optional(upper(z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR'], { error: 'must be DEBUG, INFO, WARN or ERROR' }))), 'INFO') ??
-    DEFAULTS.logLevel;
-  const serviceName =
-    knob('serviceName', optional(z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'letters, digits, ".", "_", "-" only')), 'kafka-a2a-bridge') ??
-    DEFAULTS.serviceName;
-  const metricsNamespace =
-    knob(
-      'metricsNamespace',
-      optional(z.string().regex(/^[A-Za-z0-9._/#:-]{1,255}$/, 'must be a CloudWatch namespace (no spaces, not starting with AWS/)')),
-      'KafkaA2ABridge',
-    ) ?? DEFAULTS.metricsNamespace;
-  const alarmEmail = knob('alarmEmail', optional(z.email('must be an email address')), 'oncall@example.com');
-  const offsetLagThreshold = knob('offsetLagThreshold', optional(int(1, Number.MAX_SAFE_INTEGER)), '1000') ?? DEFAULTS.offsetLagThreshold;
 
-  const idempotency = knob('idempotency', optional(bool()), 'false') ?? DEFAULTS.idempotency;
-  // Same range as the handler's IDEMPOTENCY_TTL_SECONDS.
-  const idempotencyTtlSeconds = knob('idempotencyTtlSeconds', optional(int(60, 366 * 24 * 3600)), '86400') ?? DEFAULTS.idempotencyTtlSeconds;
-
-  const pointInTimeRecovery = knob('pointInTimeRecovery', optional(bool()), 'false') ?? DEFAULTS.pointInTimeRecovery;
-  const retainOnDelete = knob('retainOnDelete', optional(bool()), 'false') ?? DEFAULTS.retainOnDelete;
-  // Default: consume only once the token is known to be set (an imported secret is the operator's own).
-  const enabled = knob('enabled', optional(bool()), 'true') ?? archestraTokenSecretArn !== undefined;
-  const onFailure = knob(
-    'onFailureDestination',
-    optional(
-      z.union(
-        [
-          z.enum(['sqs', 's3']).transform((kind) => ({ kind })),
-          z
-            .string()
-            .regex(/^kafka:\/\/[A-Za-z0-9._-]{1,249}$/)
-            .transform((v) => ({ kind: 'kafka' as const, topic: v.slice('kafka://'.length) })),
-        ],
-        { error: 'must be sqs, s3 or kafka://<topic>' },
-      ),
-    ),
-    'kafka://orders-failed',
-  ) ?? { kind: 'sqs' as const };
-  const clusterSecurityGroupId = knob(
-    'clusterSecurityGroupId',
-    optional(z.string().regex(/^sg-[0-9a-f]+$/, 'must be a security group ID (sg-...)')),
-    'sg-0123456789abcdef0',
-  );
-
-  const schemaRegistryUri = knob(
-    'schemaRegistryUri',
-    optional(
-      z.union([z.string().regex(GLUE_REGISTRY_ARN), z.url({ protocol: /^https?$/ }).refine((u) => !/^[a-z]+:\/\/[^/]*@/i.test(u))], {
-        error:
-          'must be a Glue registry ARN (arn:aws:glue:<region>:<account>:registry/<name>) or a Confluent Schema Registry http(s) URL ' +
-          'without credentials in it (they go in schemaRegistryAuthSecretArn)',
-      }),
-    ),
-    'arn:aws:glue:eu-west-1:123456789012:registry/orders',
-  );
-  const schemaRegistryAuthSecretArn = knob(
-    'schemaRegistryAuthSecretArn',
-    optional(
-      z
-        .string()
-        .regex(SECRET_ARN, 'must be a Secrets Manager secret ARN')
-        .regex(/-[A-Za-z0-9]{6}$/, 'must be the complete secret ARN, ending with the 6-character suffix Secrets Manager adds'),
-    ),
-    'arn:aws:secretsmanager:eu-west-1:123456789012:secret:schema-registry-AbCdEf',
-  );
-  const schemaRegistryAuthentication = knob(
-    'schemaRegistryAuthentication',
-    optional(z.enum(['basic', 'mtls'], { error: 'must be basic or mtls' })),
-    'basic',
-  );
-  const schemaRecordFormat = knob('schemaRecordFormat', optional(upper(z.enum(['JSON', 'SOURCE'], { error: 'must be JSON or SOURCE' }))), 'JSON');
-  const schemaValidation = knob(
-    'schemaValidation',
-    optional(
-      z.preprocess(
-        (v) => (toList(v) as unknown[] | unknown),
-        z
-          .array(z.string().transform((s) => s.toUpperCase()).pipe(z.enum(['KEY', 'VALUE'], { error: 'each must be key or value' })), { error: 'must be key, value or key,value' })
-          .min(1, 'must name key, value or both')
-          .refine((a) => new Set(a).size === a.length, 'must not repeat key or value'),
-      ),
-    ),
-    'key,value',
-  );
-
-  // Cross-knob rules.
+  // Rules between knobs.
   if (!schemaRegistryUri) {
-    for (const [key, v] of [
-      ['schemaRegistryAuthSecretArn', schemaRegistryAuthSecretArn],
-      ['schemaRegistryAuthentication', schemaRegistryAuthentication],
-      ['schemaRecordFormat', schemaRecordFormat],
-      ['schemaValidation', schemaValidation],
-    ] as const) {
-      if (v !== undefined && !problems.some((p) => p.startsWith('"schemaRegistryUri"'))) problems.push(`"${key}" needs "schemaRegistryUri" (the mapping's schema registry)`);
+    for (const key of ['schemaRegistryAuthSecretArn', 'schemaRegistryAuthentication', 'schemaRecordFormat', 'schemaValidation'] as const) {
+      if (v[key] !== undefined && !failed('schemaRegistryUri')) problems.push(`"${key}" needs "schemaRegistryUri" (the mapping's schema registry)`);
     }
   } else if (schemaRegistryUri.startsWith('arn:')) {
     if (schemaRegistryAuthSecretArn || schemaRegistryAuthentication) {
@@ -503,37 +187,38 @@ export function readConfig(get: Getter, cwd = process.cwd()): BridgeConfig {
     }
   }
   // All mappings share one poller group: Lambda allows 100 mappings per group and 2000 maximum pollers summed over them.
+  const provisionedPollers = v.provisionedPollers ?? { ...KNOBS.provisionedPollers.default };
   if (topics) {
-    const pollers: { min: number; max?: number } = provisionedPollers;
-    const max = pollers.max ?? LAMBDA_DEFAULT_MAX_POLLERS;
+    const max = provisionedPollers.max ?? LAMBDA_DEFAULT_MAX_POLLERS;
     if (topics.length > POLLER_GROUP_MAX_MAPPINGS) {
       problems.push(`"topics": ${topics.length} topics, but a poller group holds at most ${POLLER_GROUP_MAX_MAPPINGS} mappings`);
     } else if (topics.length * max > POLLER_GROUP_MAX_POLLERS) {
       problems.push(
-        `"provisionedPollers": ${topics.length} mappings × ${max} maximum pollers${pollers.max === undefined ? " (Lambda's default)" : ''} ` +
+        `"provisionedPollers": ${topics.length} mappings × ${max} maximum pollers${provisionedPollers.max === undefined ? " (Lambda's default)" : ''} ` +
           `exceeds the ${POLLER_GROUP_MAX_POLLERS} a poller group allows: give "min,max" with max at most ${Math.floor(POLLER_GROUP_MAX_POLLERS / topics.length)}`,
       );
     }
   }
+  const onFailure = v.onFailureDestination ?? KNOBS.onFailureDestination.default;
   if (onFailure.kind === 'kafka' && topics?.includes(onFailure.topic)) {
     problems.push(`"onFailureDestination": kafka://${onFailure.topic} is a consumed topic; failed records would come back to the bridge (Lambda refuses it too)`);
   }
-  if (metricsNamespace.startsWith('AWS/')) problems.push(`"metricsNamespace": must not start with "AWS/" (reserved for AWS services)`);
-  if ((vpcId === undefined) !== (subnetIds === undefined) && !problems.some((p) => /"(vpcId|subnetIds)"/.test(p))) {
+  if ((v.vpcId === undefined) !== (v.subnetIds === undefined) && !failed('vpcId') && !failed('subnetIds')) {
     problems.push('"vpcId" and "subnetIds" go together: give both to run the function in your VPC, or neither');
   }
-  if (securityGroupIds && !vpcId) problems.push('"securityGroupIds" needs "vpcId" and "subnetIds"');
+  if (v.securityGroupIds && !v.vpcId) problems.push('"securityGroupIds" needs "vpcId" and "subnetIds"');
   if (kafkaSecretKmsKeyArn && !kafkaSecretArn) problems.push('"kafkaSecretKmsKeyArn" needs "kafkaSecretArn" (it is the key of the SASL/SCRAM secret)');
-  if (maxBatchingWindowSeconds !== undefined && maxBatchingWindowSeconds > timeoutSeconds) {
-    problems.push(`"maxBatchingWindowSeconds" (${maxBatchingWindowSeconds}) must not exceed "timeoutSeconds" (${timeoutSeconds})`);
+  if (v.maxBatchingWindowSeconds !== undefined && v.maxBatchingWindowSeconds > timeoutSeconds) {
+    problems.push(`"maxBatchingWindowSeconds" (${v.maxBatchingWindowSeconds}) must not exceed "timeoutSeconds" (${timeoutSeconds})`);
   }
 
   const cluster = clusterArn && !bootstrapServers ? parseClusterArn(clusterArn) : undefined;
+  const kafkaAuthentication = v.kafkaAuthentication;
   if (bootstrapServers) {
     if (clusterArn) problems.push('"mskClusterArn" and "bootstrapServers" exclude each other: MSK, or self-managed Kafka');
     if (!regionKnob) problems.push('"region": is required with "bootstrapServers" (the region to deploy the bridge to). Example: -c region=eu-west-1');
-    if (clusterSecurityGroupId) problems.push('"clusterSecurityGroupId" is for MSK; with self-managed Kafka the pollers use "kafkaSecurityGroupId"');
-    const vpcKnobs = [kafkaVpcId, kafkaSubnetIds, kafkaSecurityGroupId].filter((v) => v !== undefined).length;
+    if (v.clusterSecurityGroupId) problems.push('"clusterSecurityGroupId" is for MSK; with self-managed Kafka the pollers use "kafkaSecurityGroupId"');
+    const vpcKnobs = [v.kafkaVpcId, v.kafkaSubnetIds, v.kafkaSecurityGroupId].filter((x) => x !== undefined).length;
     if (vpcKnobs !== 0 && vpcKnobs !== 3) {
       problems.push('"kafkaVpcId", "kafkaSubnetIds" and "kafkaSecurityGroupId" go together: the VPC, subnets and security group of the pollers');
     }
@@ -542,13 +227,8 @@ export function readConfig(get: Getter, cwd = process.cwd()): BridgeConfig {
       problems.push('"bootstrapServers" without "kafkaVpcId" means brokers on the internet: give "kafkaSecretArn" (SASL/SCRAM or mTLS)');
     }
   } else {
-    for (const [key, v] of [
-      ['kafkaRootCaSecretArn', kafkaRootCaSecretArn],
-      ['kafkaVpcId', kafkaVpcId],
-      ['kafkaSubnetIds', kafkaSubnetIds],
-      ['kafkaSecurityGroupId', kafkaSecurityGroupId],
-    ] as const) {
-      if (v !== undefined) problems.push(`"${key}" is for self-managed Kafka ("bootstrapServers"); MSK gives Lambda its own subnets and groups`);
+    for (const key of ['kafkaRootCaSecretArn', 'kafkaVpcId', 'kafkaSubnetIds', 'kafkaSecurityGroupId'] as const) {
+      if (v[key] !== undefined) problems.push(`"${key}" is for self-managed Kafka ("bootstrapServers"); MSK gives Lambda its own subnets and groups`);
     }
     if (kafkaAuthentication && kafkaAuthentication !== 'scram512') {
       problems.push(`"kafkaAuthentication": ${kafkaAuthentication} is offered for self-managed Kafka only; MSK uses IAM or SASL/SCRAM-512`);
@@ -559,32 +239,21 @@ export function readConfig(get: Getter, cwd = process.cwd()): BridgeConfig {
   }
   if (kafkaAuthentication && !kafkaSecretArn) problems.push('"kafkaAuthentication" needs "kafkaSecretArn" (the credentials or the client certificate)');
   const region = cluster?.region ?? regionKnob ?? '';
-  if (region) {
-    for (const [key, arn] of [
-      ['kafkaSecretArn', kafkaSecretArn],
-      ['archestraTokenSecretArn', archestraTokenSecretArn],
-      ['kafkaSecretKmsKeyArn', kafkaSecretKmsKeyArn],
-      ['kafkaRootCaSecretArn', kafkaRootCaSecretArn],
-    ] as const) {
-      const r = arn?.split(':')[3];
-      if (r && r !== region && !cluster) problems.push(`"${key}" is in ${r} but "region" is ${region}: the stack deploys there`);
-    }
-  }
-  if (cluster) {
-    for (const [key, arn] of [
-      ['kafkaSecretArn', kafkaSecretArn],
-      ['archestraTokenSecretArn', archestraTokenSecretArn],
-      ['kafkaSecretKmsKeyArn', kafkaSecretKmsKeyArn],
-    ] as const) {
-      const region = arn?.split(':')[3];
-      if (region && region !== cluster.region) {
-        problems.push(`"${key}" is in ${region} but the MSK cluster is in ${cluster.region}: the stack deploys to the cluster's region`);
-      }
-    }
+  // Secrets and keys must be in the region the stack deploys to.
+  const regional = ['kafkaSecretArn', 'archestraTokenSecretArn', 'kafkaSecretKmsKeyArn', ...(cluster ? [] : ['kafkaRootCaSecretArn' as const])] as const;
+  for (const key of regional) {
+    const r = v[key]?.split(':')[3];
+    if (!region || !r || r === region) continue;
+    problems.push(
+      cluster
+        ? `"${key}" is in ${r} but the MSK cluster is in ${cluster.region}: the stack deploys to the cluster's region`
+        : `"${key}" is in ${r} but "region" is ${region}: the stack deploys there`,
+    );
   }
 
   let consumerGroupIds: Record<string, string> = {};
   if (topics) {
+    const groupSetting = v.consumerGroupId;
     const explicit = typeof groupSetting === 'object' ? groupSetting : {};
     for (const t of Object.keys(explicit)) {
       if (!topics.includes(t)) problems.push(`"consumerGroupId": names topic "${t}", which is not in "topics"`);
@@ -600,9 +269,16 @@ export function readConfig(get: Getter, cwd = process.cwd()): BridgeConfig {
     }
   }
 
-  if (problems.length || !(cluster || bootstrapServers) || !topics || !region) {
-    throw new ContextError(`Invalid CDK context:\n  - ${problems.join('\n  - ')}\nEvery knob is described in the Deploy section of the README.`);
+  // The handler's own cold-start check of the routes file and of the environment the knobs give it, in the same pass.
+  const environment = handlerEnvironment(v);
+  const authKind = !kafkaSecretArn ? 'iam' : kafkaAuthentication === 'mtls' ? 'mtls' : 'scram';
+  const found = checkHandler && routesExist ? handlerProblems(routesFile, environment, { topics: topics ?? [], msk: cluster !== undefined, kafkaAuth: authKind }) : [];
+  if (problems.length || !(cluster || bootstrapServers) || !topics || !region || found.length > 1) {
+    const all = [...problems, ...found.flatMap((f) => f.problems)];
+    throw new ContextError(`Invalid CDK context:\n  - ${all.join('\n  - ')}\nEvery knob is described in the Deploy section of the README.`);
   }
+  // One kind of problem: its own error (the routes file's, the handler's, the replies').
+  if (found.length) throw found[0].error;
 
   const kafkaAuth: KafkaAuth = !kafkaSecretArn
     ? { kind: 'iam' }
@@ -614,6 +290,7 @@ export function readConfig(get: Getter, cwd = process.cwd()): BridgeConfig {
           kmsKeyArn: kafkaSecretKmsKeyArn,
           mechanism: kafkaAuthentication === 'scram256' ? 'SASL_SCRAM_256' : 'SASL_SCRAM_512',
         };
+  const { kafkaRootCaSecretArn, kafkaVpcId, kafkaSubnetIds, kafkaSecurityGroupId, vpcId, subnetIds } = v;
   return {
     stackName,
     cluster,
@@ -628,36 +305,41 @@ export function readConfig(get: Getter, cwd = process.cwd()): BridgeConfig {
     partition: cluster?.partition ?? partitionOf(region),
     topics,
     consumerGroupIds,
-    startingPosition,
-    batchSize,
-    maxBatchingWindowSeconds,
-    retryAttempts,
-    maxRecordAgeSeconds,
-    bisectBatchOnError,
+    startingPosition: v.startingPosition ?? KNOBS.startingPosition.default,
+    batchSize: v.batchSize ?? KNOBS.batchSize.default,
+    maxBatchingWindowSeconds: v.maxBatchingWindowSeconds,
+    retryAttempts: v.retryAttempts ?? KNOBS.retryAttempts.default,
+    maxRecordAgeSeconds: v.maxRecordAgeSeconds,
+    bisectBatchOnError: v.bisectBatchOnError ?? KNOBS.bisectBatchOnError.default,
     provisionedPollers,
     kafkaAuth,
     routesFile,
-    archestraUrl,
+    archestraUrl: v.archestraUrl,
     archestraTokenSecretArn,
-    allowInsecureHttp,
-    vpc: vpcId && subnetIds ? { vpcId, subnetIds, securityGroupIds } : undefined,
-    ordering,
-    maxConcurrency,
-    handlerTuning,
+    allowInsecureHttp: v.allowInsecureHttp ?? KNOBS.allowInsecureHttp.default,
+    vpc: vpcId && subnetIds ? { vpcId, subnetIds, securityGroupIds: v.securityGroupIds } : undefined,
+    ordering: v.ordering ?? KNOBS.ordering.default,
+    maxConcurrency: v.maxConcurrency ?? KNOBS.maxConcurrency.default,
+    handlerEnvironment: environment,
     timeoutSeconds,
-    memorySize,
-    reservedConcurrency,
-    logRetentionDays,
-    logLevel,
-    serviceName,
-    metricsNamespace,
-    alarmEmail,
-    offsetLagThreshold,
-    idempotency: { enabled: idempotency, ttlSeconds: idempotencyTtlSeconds, pointInTimeRecovery },
-    enabled,
-    retainOnDelete,
-    onFailure: onFailure as OnFailureDestination,
-    clusterSecurityGroupId,
+    memorySize: v.memorySize ?? KNOBS.memorySize.default,
+    reservedConcurrency: v.reservedConcurrency,
+    logRetentionDays: v.logRetentionDays ?? KNOBS.logRetentionDays.default,
+    logLevel: v.logLevel ?? KNOBS.logLevel.default,
+    serviceName: v.serviceName ?? KNOBS.serviceName.default,
+    metricsNamespace: v.metricsNamespace ?? KNOBS.metricsNamespace.default,
+    alarmEmail: v.alarmEmail,
+    offsetLagThreshold: v.offsetLagThreshold ?? KNOBS.offsetLagThreshold.default,
+    idempotency: {
+      enabled: v.idempotency ?? KNOBS.idempotency.default,
+      ttlSeconds: v.idempotencyTtlSeconds ?? KNOBS.idempotencyTtlSeconds.default,
+      pointInTimeRecovery: v.pointInTimeRecovery ?? KNOBS.pointInTimeRecovery.default,
+    },
+    // Default: consume only once the token is known to be set (an imported secret is the operator's own).
+    enabled: v.enabled ?? archestraTokenSecretArn !== undefined,
+    retainOnDelete: v.retainOnDelete ?? KNOBS.retainOnDelete.default,
+    onFailure,
+    clusterSecurityGroupId: v.clusterSecurityGroupId,
     schemaRegistry: schemaRegistryUri
       ? {
           ...(schemaRegistryUri.startsWith('arn:')
@@ -669,11 +351,58 @@ export function readConfig(get: Getter, cwd = process.cwd()): BridgeConfig {
                   ? { type: schemaRegistryAuthentication === 'mtls' ? ('CLIENT_CERTIFICATE_TLS_AUTH' as const) : ('BASIC_AUTH' as const), secretArn: schemaRegistryAuthSecretArn }
                   : undefined,
               }),
-          recordFormat: schemaRecordFormat ?? 'JSON',
-          validate: schemaValidation ?? ['VALUE'],
+          recordFormat: v.schemaRecordFormat ?? 'JSON',
+          validate: v.schemaValidation ?? ['VALUE'],
         }
       : undefined,
   };
+}
+
+/**
+ * What the function would refuse at cold start: the routes file (the handler's schema, the schema files it
+ * names) and the environment the knobs give it (lambda/config/settings.ts), with variable names in the
+ * handler's messages turned into the knobs that set them; and replies the stack could not write.
+ */
+function handlerProblems(
+  routesFile: string,
+  environment: Record<string, string>,
+  stack: Parameters<typeof replyProblems>[1],
+): Array<{ problems: string[]; error: ConfigError }> {
+  let routes: Route[];
+  try {
+    routes = loadRoutesFile(routesFile);
+  } catch (e) {
+    if (e instanceof RouteConfigError) return [{ problems: [e.message], error: e }];
+    throw e;
+  }
+  const found: Array<{ problems: string[]; error: ConfigError }> = [];
+  try {
+    loadSettings({ ...STAND_INS, ...environment, ROUTES_CONFIG_FILE: routesFile });
+  } catch (e) {
+    if (!(e instanceof SettingsError)) throw e;
+    const lines = e.message.split('\n  - ').slice(1).map(inKnobNames);
+    const message = `the function would refuse this deployment at cold start:\n  - ${lines.join('\n  - ')}`;
+    found.push({ problems: lines, error: new SettingsError(message, { cause: e }) });
+  }
+  const replies = replyProblems(routes, stack);
+  if (replies.length) {
+    const lines = replies.map((p) => `routesFile ${routesFile}: ${p}`);
+    found.push({ problems: lines, error: new ReplyDestinationsError(`routesFile ${routesFile}:\n  - ${replies.join('\n  - ')}`) });
+  }
+  return found;
+}
+
+/** `set ALLOW_INSECURE_HTTP=true` -> `-c allowInsecureHttp=true`; `ARCHESTRA_URL` -> `"archestraUrl"`; other names stay. */
+export function inKnobNames(text: string): string {
+  return text
+    .replace(/(?:\bset )?\b([A-Z][A-Z0-9_]+)=(\S+)/g, (all, name: string, value: string) => {
+      const k = knobOfEnv(name);
+      return k ? `-c ${k}=${value}` : all;
+    })
+    .replace(/\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b/g, (name) => {
+      const k = knobOfEnv(name);
+      return k ? `"${k}"` : name;
+    });
 }
 
 /**
@@ -710,56 +439,4 @@ export function parseClusterArn(arn: string): MskCluster {
   const m = CLUSTER_ARN.exec(arn);
   if (!m) throw new ContextError(`"mskClusterArn": not an MSK cluster ARN: ${arn}`);
   return { arn, partition: m[1], region: m[2], account: m[3], name: m[4], uuid: m[5] };
-}
-
-// --- coercions: `-c` values arrive as strings, cdk.json values as JSON ---
-
-const optional = <T>(schema: z.ZodType<T>) =>
-  z.preprocess((v) => (v === '' || v === null ? undefined : v), schema.optional()) as z.ZodType<T | undefined>;
-
-const upper = <T>(schema: z.ZodType<T>) => z.preprocess((v) => (typeof v === 'string' ? v.toUpperCase() : v), schema) as z.ZodType<T>;
-
-function int(min: number, max: number): z.ZodType<number> {
-  return z.coerce
-    .number({ error: 'must be a whole number' })
-    .int('must be a whole number')
-    .min(min, `must be between ${min} and ${max}`)
-    .max(max, `must be between ${min} and ${max}`) as unknown as z.ZodType<number>;
-}
-
-function num(min: number): z.ZodType<number> {
-  return z.coerce.number({ error: 'must be a number' }).min(min, `must be at least ${min}`) as unknown as z.ZodType<number>;
-}
-
-function bool(): z.ZodType<boolean> {
-  return z.preprocess(
-    (v) => (v === 'true' ? true : v === 'false' ? false : v),
-    z.boolean({ error: 'must be true or false' }),
-  ) as z.ZodType<boolean>;
-}
-
-/** A JSON array, or a comma-separated string ("a,b" or '["a","b"]'). */
-function toList(v: unknown): unknown {
-  if (typeof v === 'number') return [v];
-  if (typeof v !== 'string') return v;
-  const s = v.trim();
-  if (s.startsWith('[')) {
-    try {
-      return JSON.parse(s);
-    } catch {
-      return v;
-    }
-  }
-  return s === '' ? [] : s.split(',').map((x) => x.trim()).filter((x) => x !== '');
-}
-
-function parseJsonObject(v: unknown): unknown {
-  if (typeof v === 'string' && v.trim().startsWith('{')) {
-    try {
-      return JSON.parse(v);
-    } catch {
-      return v;
-    }
-  }
-  return v;
 }

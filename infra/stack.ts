@@ -1,16 +1,16 @@
 // One stack: the queues, the token secret, the function, one Kafka trigger per topic (MSK or
-// self-managed) with its on-failure destination, and the dashboard with its alarms. New resources
-// (e.g. an idempotency table) are one more construct here, handed `bridge` to grant its role and
-// wire its environment (bridge.addEnvironment).
+// self-managed) with its on-failure destination, the idempotency table, the reply grants, and the
+// dashboard with its alarms. Each construct gets only the settings it reads; one that adds a resource
+// the handler uses grants the function's role and sets its variable (bridge.addEnvironment).
 import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
-import { Construct } from 'constructs';
+import type { Construct } from 'constructs';
 import type { Route } from '../lambda/config/routes';
 import { ArchestraToken } from './constructs/archestra-token';
 import { BridgeFunction } from './constructs/bridge-function';
 import { ClusterAccess } from './constructs/cluster-access';
 import { DeadLetterQueues } from './constructs/dead-letter-queues';
 import { IdempotencyTable } from './constructs/idempotency-table';
-import { KafkaTriggers } from './constructs/kafka-triggers';
+import { KafkaTriggers, type MappingSettings } from './constructs/kafka-triggers';
 import { Observability, STALL_PERIODS } from './constructs/observability';
 import { OnFailureDestination } from './constructs/on-failure-destination';
 import { ReplyDestinations } from './constructs/reply-destinations';
@@ -52,7 +52,14 @@ export class KafkaA2ABridgeStack extends Stack {
     });
     this.token = new ArchestraToken(this, 'ArchestraToken', { secretArn: config.archestraTokenSecretArn });
     this.bridge = new BridgeFunction(this, 'Bridge', {
-      config,
+      environment: config.handlerEnvironment,
+      routesFile: config.routesFile,
+      topics: config.topics,
+      memorySize: config.memorySize,
+      timeoutSeconds: config.timeoutSeconds,
+      reservedConcurrency: config.reservedConcurrency,
+      logRetentionDays: config.logRetentionDays,
+      vpc: config.vpc,
       deadLetterQueueUrl: this.queues.poisonQueue.queueUrl,
       archestraTokenSecretArn: this.token.secretArn,
     });
@@ -74,14 +81,19 @@ export class KafkaA2ABridgeStack extends Stack {
       retain: config.retainOnDelete,
     });
     this.kafka = new KafkaTriggers(this, 'KafkaTriggers', {
-      config,
+      ...mappingSettings(config),
+      pollerGroupName: `${config.stackName}-pollers`,
+      onFailureTopic: config.onFailure.kind === 'kafka' ? config.onFailure.topic : undefined,
       function: this.bridge.function,
       role: this.bridge.role,
       onFailure: this.onFailure.destination,
     });
 
     this.replies = new ReplyDestinations(this, 'Replies', {
-      config,
+      topics: config.topics,
+      cluster: config.cluster,
+      kafkaAuth: config.kafkaAuth,
+      routesFile: config.routesFile,
       routes: this.routes,
       role: this.bridge.role,
       addEnvironment: (k, v) => this.bridge.addEnvironment(k, v),
@@ -191,4 +203,14 @@ function consoleHost(partition: string): string {
   if (partition === 'aws-cn') return 'console.amazonaws.cn';
   if (partition === 'aws-us-gov') return 'console.amazonaws-us-gov.com';
   return 'console.aws.amazon.com';
+}
+
+/** Only the mapping knobs: the triggers get nothing else from the configuration. */
+function mappingSettings(c: BridgeConfig): MappingSettings {
+  const { cluster, selfManaged, region, topics, consumerGroupIds, kafkaAuth, enabled, startingPosition, batchSize } = c;
+  const { maxBatchingWindowSeconds, retryAttempts, maxRecordAgeSeconds, bisectBatchOnError, provisionedPollers, schemaRegistry } = c;
+  return {
+    ...{ cluster, selfManaged, region, topics, consumerGroupIds, kafkaAuth, enabled, startingPosition, batchSize },
+    ...{ maxBatchingWindowSeconds, retryAttempts, maxRecordAgeSeconds, bisectBatchOnError, provisionedPollers, schemaRegistry },
+  };
 }

@@ -1,5 +1,6 @@
 // Decode stage: a Lambda MSK / self-managed Kafka event into records, or poison entries for what cannot be read.
 // Never throws for a bad record: one unreadable record must not fail its whole batch.
+import { BridgeError } from './errors';
 
 export interface RawKafkaRecord {
   topic?: unknown;
@@ -65,9 +66,9 @@ export interface DecodedBatch {
   poison: PoisonRecord[];
 }
 
-export class EventShapeError extends Error {
+export class EventShapeError extends BridgeError {
   constructor(message: string) {
-    super(message);
+    super('event_shape_invalid', message);
     this.name = 'EventShapeError';
   }
 }
@@ -75,7 +76,12 @@ export class EventShapeError extends Error {
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 const lenientUtf8 = new TextDecoder('utf-8');
 
-class RecordError extends Error {}
+class RecordError extends BridgeError {
+  constructor(message: string) {
+    super('record_invalid', message);
+    this.name = 'RecordError';
+  }
+}
 
 /**
  * Node's decoder skips characters outside the alphabet and stops at padding, so a string is valid base64

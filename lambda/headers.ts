@@ -22,7 +22,7 @@ function rawValue(record: KafkaRecord, name: string): Buffer | undefined {
   let found: Buffer | undefined;
   if (Array.isArray(record.rawHeaders)) {
     for (const entry of record.rawHeaders) {
-      if (!entry || typeof entry !== 'object' || !Object.prototype.hasOwnProperty.call(entry, name)) continue;
+      if (!entry || typeof entry !== 'object' || !Object.hasOwn(entry, name)) continue;
       const v = (entry as Record<string, unknown>)[name];
       if (Array.isArray(v)) found = Buffer.from(v as number[]);
       else if (typeof v === 'string') found = Buffer.from(v, 'utf8');

@@ -12,7 +12,7 @@ export function getPath(root: unknown, parts: readonly string[]): unknown {
       if (!/^(0|[1-9]\d*)$/.test(part)) return undefined;
       cur = cur[Number(part)];
     } else {
-      if (!Object.prototype.hasOwnProperty.call(cur, part)) return undefined;
+      if (!Object.hasOwn(cur, part)) return undefined;
       cur = (cur as Record<string, unknown>)[part];
     }
   }

@@ -43,7 +43,12 @@ export class Settlement {
     part.done.add(offset);
     while (part.next < part.offsets.length && part.done.has(part.offsets[part.next])) part.next++;
     const low = this.lowest(part);
-    part.waiters = part.waiters.filter((w) => (w.offset <= low ? (w.wake(), false) : true));
+    const waiting: typeof part.waiters = [];
+    for (const w of part.waiters) {
+      if (w.offset <= low) w.wake();
+      else waiting.push(w);
+    }
+    part.waiters = waiting;
   }
 
   /** Resolves when every offset below this one in its partition is settled. */

@@ -39,16 +39,14 @@ function meta(record: KafkaRecord, part: { placeholder: string; path: string[] }
     case 'headers': {
       // Header names may contain dots: everything after `$headers.` is the name.
       const name = part.placeholder.slice('$headers.'.length);
-      return Object.prototype.hasOwnProperty.call(record.headers, name) ? record.headers[name] : undefined;
+      return Object.hasOwn(record.headers, name) ? record.headers[name] : undefined;
     }
     default:
       return undefined;
   }
 }
 
-export interface Renderer {
-  (record: KafkaRecord): RenderResult;
-}
+export type Renderer = (record: KafkaRecord) => RenderResult;
 
 /** Compiles a route's template once; the returned function is pure. */
 export function compileRenderer(route: Route, maxTextBytes: number): Renderer {

@@ -26,7 +26,7 @@ function compileHeaders(route: Route): Matcher {
   const checks: Matcher[] = [];
   for (const [name, values] of Object.entries(route.headerMatch ?? {})) {
     const allowed = new Set(values);
-    checks.push((r) => Object.prototype.hasOwnProperty.call(r.headers, name) && allowed.has(r.headers[name]));
+    checks.push((r) => Object.hasOwn(r.headers, name) && allowed.has(r.headers[name]));
   }
   return (r) => checks.every((c) => c(r));
 }

@@ -1,8 +1,9 @@
 // Scheduling for the deliver stage: which records form an ordered chain, and a concurrency limit
 // that serves the longest remaining chain first (the critical path decides the batch's wall time).
+import type { Ordering } from './config/limits';
 import type { KafkaRecord } from './decode';
 
-export type Ordering = 'partition' | 'key' | 'none';
+export type { Ordering };
 
 /**
  * `partition`: one chain per partition. `key`: one per key within a partition (Kafka's own ordering

@@ -1,9 +1,15 @@
 // Template parsing, done once per route at cold start so rendering is a flat walk over parts.
 // Syntax: `{json.path}` reads the record's JSON value, `{$meta}` Kafka metadata, `{{` and `}}` literal braces.
+import { BridgeError } from './errors';
 
 export type TemplatePart = { literal: string } | { placeholder: string; path: string[]; meta: boolean };
 
-export class TemplateError extends Error {}
+export class TemplateError extends BridgeError {
+  constructor(message: string) {
+    super('template_invalid', message);
+    this.name = 'TemplateError';
+  }
+}
 
 export function parseTemplate(template: string): TemplatePart[] {
   const parts: TemplatePart[] = [];

@@ -42,7 +42,7 @@ export function compileUrlTemplate(template: string): (record: KafkaRecord) => U
     let missing: string | undefined;
     const url = template.replace(PLACEHOLDER, (_, inner: string) => {
       const name = HEADER_REF.exec(inner)![1];
-      const v = Object.prototype.hasOwnProperty.call(record.headers, name) ? record.headers[name] : undefined;
+      const v = Object.hasOwn(record.headers, name) ? record.headers[name] : undefined;
       if (v === undefined || v === '') {
         missing ??= name;
         return '';

@@ -1,19 +1,17 @@
 // The bridge Lambda: lambda/handler.ts bundled locally with esbuild (the options of `npm run build`,
 // scripts/bundle-options.mjs), Node.js 22 on ARM64, its own log group and a role that starts empty:
 // every permission is added by the construct that needs it.
-import { readFileSync } from 'fs';
-import * as path from 'path';
-import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { loadSettings } from '../../lambda/config/settings';
 import { parseRoutesText } from '../../lambda/config/routes';
 import { schemaFiles } from '../../lambda/schema/load';
-import type { BridgeConfig } from '../context';
 import { acknowledgeNetworkInterfaces } from './network-interfaces';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
@@ -34,9 +32,34 @@ export const BUNDLING = {
 } as const;
 
 export interface BridgeFunctionProps {
-  readonly config: BridgeConfig;
+  /**
+   * The handler variables the deployment knobs set (ARCHESTRA_URL, ORDERING, POWERTOOLS_*, ...), already
+   * checked against the handler's cold-start validation (infra/context.ts readConfig).
+   */
+  readonly environment: Readonly<Record<string, string>>;
+  /** The routes JSON file: shipped in the package (ROUTES_CONFIG_FILE) with the schema files it names. */
+  readonly routesFile: string;
+  /** The consumed topics, named in the function's description. */
+  readonly topics: readonly string[];
+  readonly memorySize: number;
+  readonly timeoutSeconds: number;
+  /** @default no reserved concurrency */
+  readonly reservedConcurrency?: number;
+  /** One of the retention periods CloudWatch Logs accepts. */
+  readonly logRetentionDays: number;
+  /** Runs the function in these subnets. @default not in a VPC */
+  readonly vpc?: FunctionVpc;
+  /** The poison-record queue (DLQ_URL). */
   readonly deadLetterQueueUrl: string;
+  /** The Archestra token secret (ARCHESTRA_TOKEN_SECRET_ARN). */
   readonly archestraTokenSecretArn: string;
+}
+
+export interface FunctionVpc {
+  readonly vpcId: string;
+  readonly subnetIds: readonly string[];
+  /** @default a new group with no inbound and all outbound */
+  readonly securityGroupIds?: readonly string[];
 }
 
 export class BridgeFunction extends Construct {
@@ -46,10 +69,8 @@ export class BridgeFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: BridgeFunctionProps) {
     super(scope, id);
-    const { config } = props;
-
     this.logGroup = new logs.LogGroup(this, 'Logs', {
-      retention: config.logRetentionDays as logs.RetentionDays,
+      retention: props.logRetentionDays as logs.RetentionDays,
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
@@ -60,37 +81,20 @@ export class BridgeFunction extends Construct {
     // Instead of AWSLambdaBasicExecutionRole (logs:* on every log group): this log group only.
     this.logGroup.grantWrite(this.role);
 
-    const tuning = config.handlerTuning;
     const environment: Record<string, string> = {
       ARCHESTRA_TOKEN_SECRET_ARN: props.archestraTokenSecretArn,
       DLQ_URL: props.deadLetterQueueUrl,
-      ORDERING: config.ordering,
-      MAX_CONCURRENCY: String(config.maxConcurrency),
-      POWERTOOLS_SERVICE_NAME: config.serviceName,
-      POWERTOOLS_METRICS_NAMESPACE: config.metricsNamespace,
-      POWERTOOLS_LOG_LEVEL: config.logLevel,
+      ...props.environment,
       NODE_OPTIONS: '--enable-source-maps',
       // The routes file ships inside the deployment package (copied next to the bundle), so it is
       // not bound by the 4 KB environment limit and changes to it redeploy the code.
       ROUTES_CONFIG_FILE: ROUTES_FILE_IN_PACKAGE,
-      ...defined({
-        ARCHESTRA_URL: config.archestraUrl,
-        ALLOW_INSECURE_HTTP: config.allowInsecureHttp ? 'true' : undefined,
-        MAX_RETRIES: tuning.maxRetries,
-        RETRY_DELAY: tuning.retryDelay,
-        REQUEST_TIMEOUT: tuning.requestTimeout,
-        LOG_REPLY_CHARS: tuning.logReplyChars,
-        MAX_TEXT_BYTES: tuning.maxTextBytes,
-      }),
     };
 
-    assertHandlerAccepts(environment, config.routesFile);
-
-    const network = config.vpc && this.network(config.vpc);
-    const routes = parseRoutesText(readFileSync(config.routesFile, 'utf8'));
-    const schemas = schemaFiles(routes).map(
-      (f): [string, string] => [path.resolve(path.dirname(config.routesFile), f), f],
-    );
+    const routesFile = props.routesFile;
+    const network = props.vpc && this.network(props.vpc);
+    const routes = parseRoutesText(readFileSync(routesFile, 'utf8'));
+    const schemas = schemaFiles(routes).map((f): [string, string] => [path.resolve(path.dirname(routesFile), f), f]);
 
     this.function = new NodejsFunction(this, 'Handler', {
       entry: HANDLER_ENTRY,
@@ -99,10 +103,10 @@ export class BridgeFunction extends Construct {
       depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
-      description: `Kafka (MSK) to A2A agents bridge (${config.topics.join(', ')})`.slice(0, 256), // Lambda's limit
-      memorySize: config.memorySize,
-      timeout: Duration.seconds(config.timeoutSeconds),
-      reservedConcurrentExecutions: config.reservedConcurrency,
+      description: `Kafka (MSK) to A2A agents bridge (${props.topics.join(', ')})`.slice(0, 256), // Lambda's limit
+      memorySize: props.memorySize,
+      timeout: Duration.seconds(props.timeoutSeconds),
+      reservedConcurrentExecutions: props.reservedConcurrency,
       role: this.role,
       logGroup: this.logGroup,
       environment,
@@ -116,7 +120,7 @@ export class BridgeFunction extends Construct {
         forceDockerBundling: false,
         // The routes file, and the schema files its routes name at the same paths relative to it (with the
         // Avro/Protobuf libraries, which only those routes load).
-        commandHooks: copyIntoPackage([[config.routesFile, path.basename(ROUTES_FILE_IN_PACKAGE)], ...schemas], [
+        commandHooks: copyIntoPackage([[routesFile, path.basename(ROUTES_FILE_IN_PACKAGE)], ...schemas], [
           ...(schemas.length > 0 ? ['avsc', 'protobufjs'] : []),
           ...(routes.some((r) => r.reply?.kind === 'kafka') ? ['kafkajs', 'aws-msk-iam-sasl-signer-js'] : []),
         ]),
@@ -130,12 +134,12 @@ export class BridgeFunction extends Construct {
     });
   }
 
-  /** For constructs added later (e.g. an idempotency table): wire a variable into the function. */
+  /** For the constructs that add a resource the handler uses (the idempotency table, reply settings). */
   addEnvironment(key: string, value: string): void {
     this.function.addEnvironment(key, value);
   }
 
-  private network(vpcConfig: NonNullable<BridgeConfig['vpc']>) {
+  private network(vpcConfig: FunctionVpc) {
     // fromVpcAttributes, not Vpc.fromLookup: synth must work offline, without AWS credentials. The
     // subnets are given by ID, so the VPC's availability zones are never read (one stand-in suffices).
     const vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', { vpcId: vpcConfig.vpcId, availabilityZones: ['unused'] });
@@ -175,26 +179,6 @@ export class BridgeFunction extends Construct {
     acknowledgeNetworkInterfaces(this.role);
     return { vpc, vpcSubnets: { subnets }, securityGroups, allowPublicSubnet: false };
   }
-}
-
-/**
- * Runs the handler's own cold-start validation (lambda/config/settings.ts) on the environment, so
- * synth fails where the function would fail to start. Deploy-time tokens get stand-in values.
- */
-function assertHandlerAccepts(environment: Record<string, string>, routesFile: string): void {
-  const concrete = Object.fromEntries(
-    Object.entries(environment).map(([k, v]) => [k, Token.isUnresolved(v) ? STAND_INS[k] ?? 'token' : v]),
-  );
-  loadSettings({ ...concrete, ROUTES_CONFIG_FILE: routesFile });
-}
-
-const STAND_INS: Record<string, string> = {
-  DLQ_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/stand-in',
-  ARCHESTRA_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:stand-in-AbCdEf',
-};
-
-function defined(env: Record<string, string | number | undefined>): Record<string, string> {
-  return Object.fromEntries(Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [[k, String(v)]])));
 }
 
 /** esbuild hooks that copy files into the package at a path relative to it (node, not cp), and build the lazy modules. */

@@ -2,7 +2,7 @@
 // never runs it twice. Item shape and access pattern are lambda/io/dynamo-idempotency.ts's.
 import { RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 
 export interface IdempotencyTableProps {

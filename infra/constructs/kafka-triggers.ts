@@ -23,9 +23,34 @@ import { Construct } from 'constructs';
 import type { BridgeConfig, MskCluster, SchemaRegistry } from '../context';
 import { acknowledgeNetworkInterfaces } from './network-interfaces';
 
-export interface KafkaTriggersProps {
-  readonly config: BridgeConfig;
+/** The mapping knobs (infra/knobs.ts), as readConfig returns them. */
+export type MappingSettings = Pick<
+  BridgeConfig,
+  | 'cluster'
+  | 'selfManaged'
+  | 'region'
+  | 'topics'
+  | 'consumerGroupIds'
+  | 'kafkaAuth'
+  | 'enabled'
+  | 'startingPosition'
+  | 'batchSize'
+  | 'maxBatchingWindowSeconds'
+  | 'retryAttempts'
+  | 'maxRecordAgeSeconds'
+  | 'bisectBatchOnError'
+  | 'provisionedPollers'
+  | 'schemaRegistry'
+>;
+
+export interface KafkaTriggersProps extends MappingSettings {
+  /** The PollerGroupName all the mappings share. */
+  readonly pollerGroupName: string;
+  /** A topic of the same MSK cluster that Lambda writes failed records to: granted to the role with IAM auth. */
+  readonly onFailureTopic?: string;
+  /** The function every mapping invokes. */
   readonly function: lambda.Function;
+  /** The function's role: the pollers' cluster, network and secret permissions are added to it. */
   readonly role: iam.IRole;
   /** Where Lambda writes the batches it gave up on. */
   readonly onFailure: lambda.IEventSourceDlq;
@@ -62,39 +87,39 @@ export class KafkaTriggers extends Construct {
 
   constructor(scope: Construct, id: string, props: KafkaTriggersProps) {
     super(scope, id);
-    const { config, function: fn } = props;
-    const auth = config.kafkaAuth;
-    this.pollerGroupName = `${config.stackName}-pollers`;
+    const { function: fn } = props;
+    const auth = props.kafkaAuth;
+    this.pollerGroupName = props.pollerGroupName;
     this.triggers = [];
 
-    const registry = config.schemaRegistry && this.schemaRegistry(config.schemaRegistry, props.role);
+    const registry = props.schemaRegistry && this.schemaRegistry(props.schemaRegistry, props.role);
     const common = (topic: string) => ({
-      kafkaConsumerGroupId: config.consumerGroupIds[topic],
+      kafkaConsumerGroupId: props.consumerGroupIds[topic],
       // Created disabled while the token secret holds its placeholder: see the `enabled` knob.
-      enabled: config.enabled,
-      startingPosition: lambda.StartingPosition[config.startingPosition],
-      batchSize: config.batchSize,
-      maxBatchingWindow: config.maxBatchingWindowSeconds === undefined ? undefined : Duration.seconds(config.maxBatchingWindowSeconds),
+      enabled: props.enabled,
+      startingPosition: lambda.StartingPosition[props.startingPosition],
+      batchSize: props.batchSize,
+      maxBatchingWindow: props.maxBatchingWindowSeconds === undefined ? undefined : Duration.seconds(props.maxBatchingWindowSeconds),
       // Partial batch responses, retry controls and bisection only work in provisioned mode. One
       // poller group: the stack's mappings share event poller capacity instead of one set each.
       provisionedPollerConfig: {
-        minimumPollers: config.provisionedPollers.min,
-        maximumPollers: config.provisionedPollers.max,
+        minimumPollers: props.provisionedPollers.min,
+        maximumPollers: props.provisionedPollers.max,
         pollerGroupName: this.pollerGroupName,
       },
       reportBatchItemFailures: true,
-      retryAttempts: config.retryAttempts,
-      maxRecordAge: config.maxRecordAgeSeconds === undefined ? undefined : Duration.seconds(config.maxRecordAgeSeconds),
-      bisectBatchOnError: config.bisectBatchOnError,
+      retryAttempts: props.retryAttempts,
+      maxRecordAge: props.maxRecordAgeSeconds === undefined ? undefined : Duration.seconds(props.maxRecordAgeSeconds),
+      bisectBatchOnError: props.bisectBatchOnError,
       onFailure: props.onFailure,
       metricsConfig: { metrics: MAPPING_METRICS },
       // Every mapping validates (and with JSON, deserializes) through the same registry.
       ...(registry && { schemaRegistryConfig: registry }),
     });
 
-    const cluster = config.cluster;
+    const cluster = props.cluster;
     if (cluster) {
-      this.triggers = config.topics.map((topic) => {
+      this.triggers = props.topics.map((topic) => {
         const mapping = new lambda.EventSourceMapping(fn, `KafkaEventSource:${Names.nodeUniqueId(fn.node)}${topic}`, {
           ...common(topic),
           target: fn,
@@ -104,25 +129,25 @@ export class KafkaTriggers extends Construct {
             auth.kind === 'scram' ? [{ type: lambda.SourceAccessConfigurationType.SASL_SCRAM_512_AUTH, uri: auth.secretArn }] : undefined,
           supportS3OnFailureDestination: true,
         });
-        return { topic, consumerGroupId: config.consumerGroupIds[topic], eventSourceMappingId: mapping.eventSourceMappingId };
+        return { topic, consumerGroupId: props.consumerGroupIds[topic], eventSourceMappingId: mapping.eventSourceMappingId };
       });
       grantPollerAccess(props.role, cluster);
       if (auth.kind === 'iam') grantKafkaClusterAccess(props.role, cluster, this.triggers);
-      if (config.onFailure.kind === 'kafka' && auth.kind === 'iam') {
+      if (props.onFailureTopic && auth.kind === 'iam') {
         // Lambda produces the failed records to this topic of the same cluster, with the function's role.
         props.role.addToPrincipalPolicy(
           new iam.PolicyStatement({
             sid: 'MskWriteOnFailureTopic',
             actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:WriteData'],
-            resources: [`${clusterBase(cluster)}:topic/${clusterSuffix(cluster)}/${config.onFailure.topic}`],
+            resources: [`${clusterBase(cluster)}:topic/${clusterSuffix(cluster)}/${props.onFailureTopic}`],
           }),
         );
       }
     } else {
-      this.triggers = this.selfManaged(fn, props.role, config, common);
+      this.triggers = this.selfManaged(fn, props.role, props, common);
     }
 
-    if (auth.kind !== 'iam' && !config.selfManaged) {
+    if (auth.kind !== 'iam' && !props.selfManaged) {
       // The poller reads the SASL/SCRAM credentials with the function's role (SelfManagedKafkaEventSource grants its own).
       props.role.addToPrincipalPolicy(
         new iam.PolicyStatement({
@@ -140,7 +165,7 @@ export class KafkaTriggers extends Construct {
           sid: 'DecryptKafkaScramSecret',
           actions: ['kms:Decrypt'],
           resources: [auth.kmsKeyArn],
-          conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${config.region}.amazonaws.com` } },
+          conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${props.region}.amazonaws.com` } },
         }),
       );
     }
@@ -183,7 +208,7 @@ export class KafkaTriggers extends Construct {
   private selfManaged(
     fn: lambda.Function,
     role: iam.IRole,
-    config: BridgeConfig,
+    config: MappingSettings,
     common: (topic: string) => Record<string, unknown>,
   ): KafkaTrigger[] {
     const sm = config.selfManaged!;

@@ -273,7 +273,7 @@ export class Observability extends Construct {
     this.dashboard.addWidgets(
       ...ROUTE_METRICS.map((m) => this.graph(`${m} per route`, this.perRoute(m, cw.Stats.SUM), 8)),
     );
-    // Issue 19: a target whose circuit is open (or whose budget is spent) has its records reported unsent.
+    // A target whose circuit is open (or whose budget is spent) has its records reported unsent: one graph each, per route.
     this.dashboard.addWidgets(
       ...TARGET_STOP_COUNTERS.map((m) => this.graph(`${m === 'RecordsCircuitOpen' ? 'Circuit open' : 'Budget exhausted'}: records not sent, per route`, this.perRoute(m, cw.Stats.SUM), 12)),
     );
@@ -350,7 +350,7 @@ export class Observability extends Construct {
   /** One line per route from the routes file, or a SEARCH over the route dimension without one. */
   private perRoute(metricName: string, statistic: string): cw.IMetric[] {
     const { routeNames, metricsNamespace, serviceName } = this.props;
-    if (routeNames && routeNames.length) {
+    if (routeNames?.length) {
       return routeNames.map(
         (route) =>
           new cw.Metric({

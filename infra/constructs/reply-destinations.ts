@@ -6,15 +6,19 @@ import { Construct } from 'constructs';
 import type { Route } from '../../lambda/config/routes';
 import type { Destination } from '../../lambda/reply/destination';
 import type { BridgeConfig } from '../context';
+import { ReplyDestinationsError, replyDestinations, replyProblems } from '../routes-file';
 
-export interface ReplyDestinationsProps {
-  readonly config: BridgeConfig;
+/** `topics` (a reply topic among them is a loop), `cluster` and `kafkaAuth` (how kafka:// replies connect), `routesFile` (named in errors). */
+export interface ReplyDestinationsProps extends Pick<BridgeConfig, 'topics' | 'cluster' | 'kafkaAuth' | 'routesFile'> {
+  /** The parsed routes: their `reply` and `errors` destinations are granted. */
   readonly routes: readonly Route[];
+  /** The function's role: each destination's write action is added to it. */
   readonly role: iam.IRole;
+  /** Sets a handler variable (REPLY_KAFKA_AUTH, REPLY_KAFKA_SECRET_ARN) on the function. */
   readonly addEnvironment: (key: string, value: string) => void;
 }
 
-export class ReplyDestinationsError extends Error {}
+export { ReplyDestinationsError };
 
 export class ReplyDestinations extends Construct {
   /** The distinct destinations the routes name (reply and errors), in the order of the routes file. */
@@ -22,19 +26,12 @@ export class ReplyDestinations extends Construct {
 
   constructor(scope: Construct, id: string, props: ReplyDestinationsProps) {
     super(scope, id);
-    const { config, routes, role } = props;
-    const seen = new Map<string, Destination>();
-    for (const r of routes) for (const d of [r.reply, r.errors]) if (d) seen.set(d.kind === 'kafka' ? d.uri : d.arn, d);
-    this.destinations = [...seen.values()];
-
-    const problems: string[] = [];
+    const { routes, role } = props;
+    this.destinations = replyDestinations(routes);
     const kafka = this.destinations.flatMap((d) => (d.kind === 'kafka' ? [d] : []));
-    for (const d of kafka) {
-      if (config.topics.includes(d.topic)) problems.push(`reply topic "${d.topic}" is also a consumed topic: its replies would be sent to the agents again (a loop)`);
-    }
-    if (kafka.length && !config.cluster) problems.push('kafka:// replies need an MSK cluster (mskClusterArn); self-managed Kafka is not supported for replies');
-    if (kafka.length && config.kafkaAuth.kind === 'mtls') problems.push('kafka:// replies support MSK IAM and SASL/SCRAM; this cluster uses mTLS');
-    if (problems.length) throw new ReplyDestinationsError(`routesFile ${config.routesFile}:\n  - ${problems.join('\n  - ')}`);
+    // readDeployment reports these with every other problem; checked again for a stack built from a hand-made config.
+    const problems = replyProblems(routes, { topics: props.topics, msk: props.cluster !== undefined, kafkaAuth: props.kafkaAuth.kind });
+    if (problems.length) throw new ReplyDestinationsError(`routesFile ${props.routesFile}:\n  - ${problems.join('\n  - ')}`);
 
     const grant = (sid: string, actions: string[], resources: string[]) => {
       if (resources.length) role.addToPrincipalPolicy(new iam.PolicyStatement({ sid, actions, resources }));
@@ -44,9 +41,9 @@ export class ReplyDestinations extends Construct {
     grant('ReplySns', ['sns:Publish'], arns('sns'));
     grant('ReplyEventBridge', ['events:PutEvents'], arns('eventbridge'));
 
-    const cluster = config.cluster;
+    const cluster = props.cluster;
     if (kafka.length && cluster) {
-      const auth = config.kafkaAuth;
+      const auth = props.kafkaAuth;
       if (auth.kind === 'iam') {
         const base = `arn:${cluster.partition}:kafka:${cluster.region}:${cluster.account}`;
         const suffix = `${cluster.name}/${cluster.uuid}`;

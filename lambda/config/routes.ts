@@ -3,6 +3,7 @@
 // zod/mini: the same validation as classic zod at about 25 KB of bundle instead of 440 KB (cold start).
 import * as z from 'zod/mini';
 import { en } from 'zod/locales';
+import { ConfigError } from '../errors';
 import { checkTemplate } from '../template';
 import { checkUrlTemplate } from '../url-template';
 import type { FormatSpec } from '../schema/codecs';
@@ -170,9 +171,9 @@ export interface Route {
   errors?: Destination;
 }
 
-export class RouteConfigError extends Error {
-  constructor(message: string) {
-    super(message);
+export class RouteConfigError extends ConfigError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('routes_invalid', message, options);
     this.name = 'RouteConfigError';
   }
 }
@@ -260,7 +261,7 @@ export function parseRoutesText(text: string, source = 'routes'): Route[] {
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new RouteConfigError(`${source}: not valid JSON: ${(e as Error).message}`);
+    throw new RouteConfigError(`${source}: not valid JSON: ${(e as Error).message}`, { cause: e });
   }
   return parseRoutes(json, source);
 }

@@ -3,11 +3,14 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import * as z from 'zod/mini';
+import { ConfigError } from '../errors';
 import { templateOrigin } from '../url-template';
+import { DEFAULT_ORDERING, LIMITS, ORDERINGS, REQUEST_TIMEOUT_DEFAULT_SECONDS, RETRY_DELAY_DEFAULT_SECONDS, type Ordering } from './limits';
 import { parseRoutesText, RouteConfigError, type Route } from './routes';
 
 const seconds = (def: number) => z._default(z.coerce.number().check(z.positive()), def);
 const count = (def: number, min: number, max: number) => z._default(z.coerce.number().check(z.int(), z.minimum(min), z.maximum(max)), def);
+const limited = (l: { min: number; max: number; default: number }) => count(l.default, l.min, l.max);
 const bool = z._default(z.enum(['true', 'false', '1', '0', 'yes', 'no']), 'false');
 const truthy = (v: string) => v === 'true' || v === '1' || v === 'yes';
 
@@ -23,18 +26,18 @@ const envSchema = z.object({
   CIRCUIT_BREAKER_COOLDOWN_SECONDS: z._default(z.coerce.number().check(z.minimum(0)), 30),
   DLQ_URL: z.optional(z.url({ error: 'must be the SQS queue URL' })),
   DLQ_MAX_MESSAGE_BYTES: count(256 * 1024, 16 * 1024, 1024 * 1024),
-  ORDERING: z._default(z.enum(['partition', 'key', 'none']), 'key'),
-  MAX_CONCURRENCY: count(10, 1, 1000),
-  MAX_RETRIES: count(3, 0, 20),
-  RETRY_DELAY: z._default(z.coerce.number().check(z.minimum(0)), 1.0),
-  REQUEST_TIMEOUT: seconds(60),
+  ORDERING: z._default(z.enum(ORDERINGS), DEFAULT_ORDERING),
+  MAX_CONCURRENCY: limited(LIMITS.maxConcurrency),
+  MAX_RETRIES: limited(LIMITS.maxRetries),
+  RETRY_DELAY: z._default(z.coerce.number().check(z.minimum(0)), RETRY_DELAY_DEFAULT_SECONDS),
+  REQUEST_TIMEOUT: seconds(REQUEST_TIMEOUT_DEFAULT_SECONDS),
   SAFETY_MARGIN_SECONDS: z._default(z.coerce.number().check(z.minimum(0)), 2),
   MIN_REQUEST_SECONDS: z._default(z.coerce.number().check(z.minimum(0)), 1),
-  LOG_REPLY_CHARS: count(500, 0, 1_000_000),
-  MAX_TEXT_BYTES: count(256 * 1024, 1, 64 * 1024 * 1024),
+  LOG_REPLY_CHARS: limited(LIMITS.logReplyChars),
+  MAX_TEXT_BYTES: limited(LIMITS.maxTextBytes),
   ALLOW_INSECURE_HTTP: bool,
   IDEMPOTENCY_TABLE: z.optional(z.string().check(z.minLength(3))),
-  IDEMPOTENCY_TTL_SECONDS: count(24 * 3600, 60, 366 * 24 * 3600),
+  IDEMPOTENCY_TTL_SECONDS: limited(LIMITS.idempotencyTtlSeconds),
   REPLY_KAFKA_BROKERS: z.optional(z.string()),
   REPLY_KAFKA_AUTH: z._default(z.enum(['none', 'iam', 'scram-sha-512', 'scram-sha-256']), 'none'),
   REPLY_KAFKA_TLS: z.optional(z.enum(['true', 'false', '1', '0', 'yes', 'no'])),
@@ -59,7 +62,7 @@ export interface Settings {
   breakerCooldownMs: number;
   dlqUrl?: string;
   dlqMaxMessageBytes: number;
-  ordering: 'partition' | 'key' | 'none';
+  ordering: Ordering;
   maxConcurrency: number;
   maxRetries: number;
   retryDelayMs: number;
@@ -78,9 +81,9 @@ export interface Settings {
   replyDir?: string;
 }
 
-export class SettingsError extends Error {
-  constructor(message: string) {
-    super(message);
+export class SettingsError extends ConfigError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('settings_invalid', message, options);
     this.name = 'SettingsError';
   }
 }
@@ -111,8 +114,8 @@ export function tokenProblem(token: string): string | undefined {
   return undefined;
 }
 
-/** Reads routes from ROUTES_CONFIG or ROUTES_CONFIG_FILE; problems are added to `problems`. */
-function readRoutes(env: Record<string, string | undefined>, problems: string[]): Route[] | undefined {
+/** Reads routes from ROUTES_CONFIG or ROUTES_CONFIG_FILE; problems are added to `problems`, the error behind one to `causes`. */
+function readRoutes(env: Record<string, string | undefined>, problems: string[], causes: unknown[]): Route[] | undefined {
   try {
     if (env.ROUTES_CONFIG) return parseRoutesText(env.ROUTES_CONFIG, 'ROUTES_CONFIG');
     if (env.ROUTES_CONFIG_FILE) {
@@ -121,6 +124,7 @@ function readRoutes(env: Record<string, string | undefined>, problems: string[])
         text = readFileSync(env.ROUTES_CONFIG_FILE, 'utf8');
       } catch (err) {
         problems.push(`ROUTES_CONFIG_FILE: cannot read ${env.ROUTES_CONFIG_FILE}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        causes.push(err);
         return undefined;
       }
       return parseRoutesText(text, `ROUTES_CONFIG_FILE (${env.ROUTES_CONFIG_FILE})`);
@@ -129,6 +133,7 @@ function readRoutes(env: Record<string, string | undefined>, problems: string[])
   } catch (err) {
     if (!(err instanceof RouteConfigError)) throw err;
     problems.push(err.message);
+    causes.push(err);
   }
   return undefined;
 }
@@ -138,8 +143,9 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   const given = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = envSchema.safeParse(given);
   const problems: string[] = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`);
-  const routes = readRoutes(given, problems);
-  if (!parsed.success || !routes) throw new SettingsError(`invalid environment:\n  - ${problems.join('\n  - ')}`);
+  const causes: unknown[] = [];
+  const routes = readRoutes(given, problems, causes);
+  if (!parsed.success || !routes) throw new SettingsError(`invalid environment:\n  - ${problems.join('\n  - ')}`, causes.length ? { cause: causes[0] } : undefined);
   const e = { ...parsed.data, ALLOW_INSECURE_HTTP: truthy(parsed.data.ALLOW_INSECURE_HTTP) };
   const needsArchestra = routes.filter((r) => !r.url && !r.urlTemplate).map((r) => r.name);
   if (needsArchestra.length && !e.ARCHESTRA_URL) {

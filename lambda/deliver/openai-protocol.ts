@@ -50,7 +50,7 @@ export function interpretChatResponse(status: number, bodyText: string, retryAft
   if (!body || typeof body !== 'object' || Array.isArray(body)) return failure('permanent', 'malformed_reply', 'reply is not a JSON object');
   const choices = (body as { choices?: unknown }).choices;
   const first = Array.isArray(choices) ? (choices[0] as { message?: { content?: unknown; refusal?: unknown } } | undefined) : undefined;
-  if (!first || !first.message || typeof first.message !== 'object') return failure('permanent', 'malformed_reply', 'reply has no choices[0].message');
+  if (!first?.message || typeof first.message !== 'object') return failure('permanent', 'malformed_reply', 'reply has no choices[0].message');
   const { content, refusal } = first.message;
   if (typeof content === 'string') return { kind: 'success', reply: content };
   if (typeof refusal === 'string') return failure('permanent', 'model_refusal', `the model refused: ${refusal.slice(0, 200)}`);

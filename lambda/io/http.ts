@@ -4,6 +4,7 @@
 // ~40 ms to the first invocation (docs/BENCHMARKS.md).
 import * as http from 'node:http';
 import * as https from 'node:https';
+import { BridgeError } from '../errors';
 
 export interface HttpReply {
   status: number;
@@ -13,12 +14,12 @@ export interface HttpReply {
 
 export type HttpPost = (url: string, headers: Record<string, string>, body: string, timeoutMs: number) => Promise<HttpReply>;
 
-export class HttpError extends Error {
+export class HttpError extends BridgeError {
   constructor(
     readonly code: 'timeout' | 'network' | 'reply_too_large',
     message: string,
   ) {
-    super(message);
+    super(code, message);
     this.name = 'HttpError';
   }
 }

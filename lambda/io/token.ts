@@ -2,15 +2,17 @@
 // invocations. The token is never logged and never part of an error message.
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { tokenProblem } from '../config/settings';
+import { BridgeError } from '../errors';
 import type { TokenSource } from '../deliver/agent-client';
 
-export class TokenUnavailableError extends Error {
+export class TokenUnavailableError extends BridgeError {
   constructor(
     message: string,
     /** `token_invalid`: the secret holds something that cannot be a bearer token (a configuration error). */
     readonly code: 'token_unavailable' | 'token_invalid' = 'token_unavailable',
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(code, message, options);
     this.name = 'TokenUnavailableError';
   }
 }
@@ -37,6 +39,7 @@ export function tokenFromSecret(secret: string): string {
     try {
       parsed = JSON.parse(trimmed);
     } catch {
+      // No cause: JSON.parse's message quotes the text it read, here the secret.
       throw new TokenUnavailableError('secret looks like JSON but does not parse', 'token_invalid');
     }
     const t = (parsed as { token?: unknown }).token;
@@ -81,7 +84,7 @@ export function createTokenSource(o: TokenOptions): TokenSource {
       secret = res.SecretString;
     } catch (e) {
       const err = e as { name?: string; message?: string };
-      throw new TokenUnavailableError(`cannot read the token secret: ${err.name ?? 'Error'}: ${err.message ?? ''}`.trim());
+      throw new TokenUnavailableError(`cannot read the token secret: ${err.name ?? 'Error'}: ${err.message ?? ''}`.trim(), 'token_unavailable', { cause: e });
     }
     if (secret === undefined) throw new TokenUnavailableError('token secret has no SecretString', 'token_invalid');
     const token = tokenFromSecret(secret);

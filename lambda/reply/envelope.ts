@@ -58,7 +58,7 @@ export interface ReplyInput {
 export function buildEnvelope(i: ReplyInput): ReplyEnvelope {
   const r = i.record;
   const headers: Record<string, string> = {};
-  for (const h of i.route.replyHeaders ?? []) if (Object.prototype.hasOwnProperty.call(r.headers, h)) headers[h] = r.headers[h];
+  for (const h of i.route.replyHeaders ?? []) if (Object.hasOwn(r.headers, h)) headers[h] = r.headers[h];
   return {
     specversion: '1.0',
     id: deliveryKey(r, i.route.name),

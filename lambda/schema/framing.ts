@@ -1,10 +1,16 @@
 // Schema-registry framing of a Kafka key or value: the header a registry-aware producer writes before the
 // Avro or Protobuf payload. Pure: bytes in, payload and schema id out, or a SchemaError naming the problem.
 import { inflateSync } from 'node:zlib';
+import { BridgeError } from '../errors';
 
 export type Framing = 'auto' | 'confluent' | 'glue' | 'none';
 
-export class SchemaError extends Error {}
+export class SchemaError extends BridgeError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('schema_frame_invalid', message, options);
+    this.name = 'SchemaError';
+  }
+}
 
 export interface Unframed {
   registry: 'confluent' | 'glue' | null;
@@ -66,7 +72,7 @@ function glue(buf: Buffer): Unframed {
   try {
     return { registry: 'glue', schemaId, payload: inflateSync(body) };
   } catch (e) {
-    throw new SchemaError(`Glue frame: zlib payload does not inflate: ${(e as Error).message}`);
+    throw new SchemaError(`Glue frame: zlib payload does not inflate: ${(e as Error).message}`, { cause: e });
   }
 }
 

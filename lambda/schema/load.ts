@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Route } from '../config/routes';
+import { ConfigError } from '../errors';
 import { compileReader, type FormatSpec, type Reader } from './codecs';
 
 export interface RouteReaders {
@@ -10,9 +11,9 @@ export interface RouteReaders {
   key?: Reader;
 }
 
-export class SchemaConfigError extends Error {
-  constructor(message: string) {
-    super(message);
+export class SchemaConfigError extends ConfigError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('schema_config_invalid', message, options);
     this.name = 'SchemaConfigError';
   }
 }
@@ -35,7 +36,7 @@ function compile(route: Route, spec: FormatSpec, what: 'value' | 'key', dir: str
     try {
       return readFileSync(resolve(dir, file), 'utf8');
     } catch (e) {
-      throw new SchemaConfigError(`route "${route.name}": ${what}_format: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new SchemaConfigError(`route "${route.name}": ${what}_format: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
     }
   };
   const texts = {
@@ -45,7 +46,7 @@ function compile(route: Route, spec: FormatSpec, what: 'value' | 'key', dir: str
   try {
     return compileReader(spec, texts, what);
   } catch (e) {
-    throw new SchemaConfigError(`route "${route.name}": ${what}_format: ${(e as Error).message}`);
+    throw new SchemaConfigError(`route "${route.name}": ${what}_format: ${(e as Error).message}`, { cause: e });
   }
 }
 

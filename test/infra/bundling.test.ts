@@ -1,6 +1,6 @@
 // The CDK bundles the handler with the same esbuild options as `npm run build`
 // (scripts/bundle-options.mjs is ESM, so infra mirrors it; this test keeps the two equal).
-import { execFileSync } from 'child_process';
+import { execFileSync } from 'node:child_process';
 import { BUNDLING } from '../../infra/constructs/bridge-function';
 import { ROOT } from './helpers';
 

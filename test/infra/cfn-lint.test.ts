@@ -5,10 +5,10 @@
 // cfn-lint must pass with no error and no warning, except one ignored check:
 //   W3005 (redundant DependsOn): CDK makes the function depend on its role explicitly, next to the
 //   Role GetAtt. It is CDK's generated ordering, harmless, and not ours to edit.
-import { spawnSync } from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { CLUSTER_ARN, EU_CLUSTER_ARN, ROOT, ROUTES, synth } from './helpers';
 
 const IGNORED_CHECKS = ['W3005'];
@@ -117,7 +117,7 @@ describe('npx cdk synth + cfn-lint', () => {
     expect(status).toBe(0);
   });
 
-  // The variants of issue 16: self-managed Kafka, the Kafka and S3 on-failure destinations, the cluster
+  // The deployment variants beyond the default: self-managed Kafka, the Kafka and S3 on-failure destinations, the cluster
   // security-group rule, PITR off. cdk-nag runs in each synth (an unacknowledged finding throws).
   const variants: Record<string, [string, Record<string, unknown>]> = {
     'self-managed Kafka (SASL/SCRAM-256, private CA, pollers in a VPC)': [
@@ -155,7 +155,7 @@ describe('npx cdk synth + cfn-lint', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-synth-variant-'));
     try {
       const quiet = jest.spyOn(console, 'error').mockImplementation(() => undefined);
-      let app;
+      let app: ReturnType<typeof synth>['app'];
       try {
         ({ app } = synth({ [STRICT]: true, topics: 'orders,payments.eu', routesFile: ROUTES, archestraUrl: 'https://archestra.example.com', ...context }, dir));
       } finally {

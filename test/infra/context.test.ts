@@ -1,12 +1,14 @@
 // The context knobs: coercion of `-c` strings, defaults, and a clear message for each mistake.
 // The synth failure cases (invalid routes file, missing cluster ARN, no topics) go through the
 // real app and fail before anything is bundled.
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { RouteConfigError } from '../../lambda/config/routes';
 import { SettingsError } from '../../lambda/config/settings';
 import { CONTEXT_KEYS, ContextError, DEFAULTS, readConfig, unknownContextKeys } from '../../infra/context';
+import { handlerEnvironment, KNOBS } from '../../infra/knobs';
+import { LIMITS } from '../../lambda/config/limits';
 import { build, CLUSTER_ARN, FIXTURES, ROOT, ROUTES } from './helpers';
 
 const base = { mskClusterArn: CLUSTER_ARN, topics: 'orders', routesFile: ROUTES };
@@ -54,11 +56,45 @@ describe('synth failures (through the app)', () => {
     expect(() => build({ ...base, routesFile: 'no/such/routes.json' })).toThrow(/"routesFile": .*no\/such\/routes\.json does not exist/);
   });
 
-  test('what the handler would reject at cold start fails synth with its message', () => {
-    // The fixture's routes have no url of their own, so the handler needs ARCHESTRA_URL.
+  test('what the handler would reject at cold start fails synth with its message, naming the knobs as the user sets them', () => {
+    // The fixture's routes have no url of their own, so the handler needs ARCHESTRA_URL, which archestraUrl sets.
     expect(() => build(base)).toThrow(SettingsError);
-    expect(() => build(base)).toThrow(/ARCHESTRA_URL: required by route\(s\) without their own url: orders, payments/);
-    expect(() => build({ ...base, archestraUrl: 'http://archestra.example.com' })).toThrow(/plain http:\/\/ to a non-loopback host/);
+    expect(() => build(base)).toThrow(/"archestraUrl": required by route\(s\) without their own url: orders, payments/);
+    const insecure = () => build({ ...base, archestraUrl: 'http://archestra.example.com' });
+    expect(insecure).toThrow(/"archestraUrl" uses plain http:\/\/ to a non-loopback host \(archestra\.example\.com\); use https:\/\/ or -c allowInsecureHttp=true$/m);
+    for (const run of [() => build(base), insecure]) expect(run).not.toThrow(/ARCHESTRA_URL|ALLOW_INSECURE_HTTP/);
+  });
+
+  test.each(['/v1/a2a/5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f', '/v2/a2a/order-triage', '/platform/v1/a2a/x/'])(
+    'an archestraUrl that already holds an agent path (%s) is refused: the path would double',
+    (agentPath) => {
+      const message = problem({ ...base, archestraUrl: `https://archestra.example.com${agentPath}` });
+      expect(message).toMatch(/"archestraUrl": must be the Archestra base URL, without \/v1\/a2a\/<agent id>/);
+      expect(message).toContain('Example: -c archestraUrl=https://archestra.example.com');
+    },
+  );
+
+  test('an archestraUrl with a base path of its own is accepted', () => {
+    expect(read({ ...base, archestraUrl: 'https://example.com/archestra/' }).archestraUrl).toBe('https://example.com/archestra/');
+  });
+
+  test('knob, routes and handler problems come in one pass', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'routes-'));
+    const file = path.join(dir, 'routes.json');
+    // A route the handler refuses (prompt_id not a UUID) next to a knob the app refuses (batchSize).
+    fs.writeFileSync(file, JSON.stringify([{ name: 'triage', topic_pattern: 'orders', prompt_id: 'order-triage' }]));
+    const knobAndHandler = () => build({ ...base, routesFile: file, batchSize: '0', archestraUrl: 'http://archestra.example.com' });
+    expect(knobAndHandler).toThrow(ContextError);
+    expect(knobAndHandler).toThrow(/"batchSize": must be between 1 and 10000[\s\S]*route "triage": prompt_id "order-triage" is not a UUID[\s\S]*-c allowInsecureHttp=true/);
+    // An invalid routes file next to an invalid knob: both in the same message.
+    const knobAndRoutes = () => build({ ...base, routesFile: path.join(FIXTURES, 'routes-invalid.json'), ordering: 'random' });
+    expect(knobAndRoutes).toThrow(/"ordering": must be partition, key or none[\s\S]*route 0 \("orders"\): field "prompt_id": is required/);
+ 
+    // A handler problem next to a reply the stack cannot write (a loop): both in the same message.
+    const replies = path.join(FIXTURES, 'routes-replies.json');
+    const handlerAndReplies = () => build({ ...base, routesFile: replies, topics: 'orders,orders.decisions', archestraUrl: 'http://archestra.example.com' });
+    expect(handlerAndReplies).toThrow(ContextError);
+    expect(handlerAndReplies).toThrow(/-c allowInsecureHttp=true[\s\S]*reply topic "orders.decisions" is also a consumed topic/);
   });
 
   test('an Archestra route whose prompt_id is not a UUID fails synth (Archestra would answer HTTP 400 to every record)', () => {
@@ -181,6 +217,42 @@ describe('coercion and defaults', () => {
   });
 });
 
+describe('one table of knobs', () => {
+  test('keys and defaults derive from it', () => {
+    expect(CONTEXT_KEYS).toEqual(Object.keys(KNOBS));
+    expect(DEFAULTS).toMatchObject({ batchSize: 100, ordering: 'key', maxConcurrency: LIMITS.maxConcurrency.default, idempotencyTtlSeconds: 86400 });
+    expect(Object.keys(DEFAULTS)).not.toContain('mskClusterArn');
+  });
+
+  test("the handler's ranges are the handler's own (lambda/config/limits.ts)", () => {
+    for (const [knob, l] of [
+      ['maxRetries', LIMITS.maxRetries],
+      ['maxConcurrency', LIMITS.maxConcurrency],
+      ['logReplyChars', LIMITS.logReplyChars],
+      ['maxTextBytes', LIMITS.maxTextBytes],
+      ['idempotencyTtlSeconds', LIMITS.idempotencyTtlSeconds],
+    ] as const) {
+      expect(problem({ ...base, [knob]: String(l.max + 1) })).toContain(`"${knob}": must be between ${l.min} and ${l.max}`);
+      expect(() => read({ ...base, [knob]: String(l.max) })).not.toThrow();
+    }
+  });
+
+  test('the handler variables the knobs set come from the table, booleans only when true', () => {
+    const c = read({ ...base, archestraUrl: 'https://a.example.com', maxRetries: '5', retryDelay: '0.5', allowInsecureHttp: 'false' });
+    expect(c.handlerEnvironment).toEqual({
+      ARCHESTRA_URL: 'https://a.example.com',
+      ORDERING: 'key',
+      MAX_CONCURRENCY: '10',
+      MAX_RETRIES: '5',
+      RETRY_DELAY: '0.5',
+      POWERTOOLS_LOG_LEVEL: 'INFO',
+      POWERTOOLS_SERVICE_NAME: 'kafka-a2a-bridge',
+      POWERTOOLS_METRICS_NAMESPACE: 'KafkaA2ABridge',
+    });
+    expect(handlerEnvironment({ allowInsecureHttp: true })).toEqual({ ALLOW_INSECURE_HTTP: 'true' });
+  });
+});
+
 describe('documentation', () => {
   test('the Deploy section documents every knob in its table', () => {
     const doc = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
@@ -189,5 +261,22 @@ describe('documentation', () => {
     const section = doc.slice(start, doc.indexOf('\n#', start + 1));
     const documented = [...section.matchAll(/^\| `([A-Za-z]+)` \|/gm)].map((m) => m[1]);
     expect(documented.sort()).toEqual([...CONTEXT_KEYS].sort());
+  });
+
+  test("each row states the table's default, the handler variable the knob sets, and the handler's own default", () => {
+    const doc = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const rows = new Map([...doc.matchAll(/^\| `([A-Za-z]+)` \| ([^|]*) \| (.*) \|$/gm)].map((m) => [m[1], { default: m[2], meaning: m[3] }]));
+    const handlerDefaults: Partial<Record<string, number>> = {
+      maxRetries: LIMITS.maxRetries.default,
+      logReplyChars: LIMITS.logReplyChars.default,
+      maxTextBytes: LIMITS.maxTextBytes.default,
+    };
+    for (const key of CONTEXT_KEYS) {
+      const row = rows.get(key)!;
+      const k = KNOBS[key] as { default?: unknown; env?: string };
+      if (['string', 'number', 'boolean'].includes(typeof k.default)) expect(`${key}: ${row.default}`).toBe(`${key}: \`${String(k.default)}\``);
+      if (k.env) expect(`${row.default} ${row.meaning}`).toContain(`\`${k.env}\``);
+      if (handlerDefaults[key] !== undefined) expect(row.default).toBe(`handler's (${handlerDefaults[key]})`);
+    }
   });
 });

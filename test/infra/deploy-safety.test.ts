@@ -2,9 +2,9 @@
 // consume with a placeholder token, every way to lose records has an alarm, the role holds only
 // the documented actions, networking and topic-change rules refuse what cannot work, one poller
 // group, retained data, and the S3, Kafka and self-managed variants.
-import { spawnSync } from 'child_process';
-import * as fs from 'fs';
-import * as path from 'path';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { POLLER_NETWORK_ACTIONS } from '../../infra/constructs/kafka-triggers';
 import { MAPPING_ALARM_METRICS, STALL_PERIODS } from '../../infra/constructs/observability';

@@ -1,7 +1,7 @@
 // Shared by the infra tests: synthesize the real app (cdk.json's feature flags, cdk-nag included)
 // with a given context, and read the dashboard body back as JSON.
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../../infra/app';

@@ -1,8 +1,8 @@
 // The routes file decides the reply grants at synth: each destination exactly once, each action on its own ARN,
 // and a reply topic that is also consumed is refused.
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { build, CLUSTER_ARN, FIXTURES, ROUTES, synth } from './helpers';
 
 const REPLY_ROUTES = path.join(FIXTURES, 'routes-replies.json');

@@ -1,9 +1,9 @@
 // The mapping's schema registry (Glue and Confluent), applied to every mapping with the IAM each needs,
 // the real cfn-lint on both templates, and routes' schema files validated at synth and shipped in the package.
-import { spawnSync } from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { CLUSTER_ARN, EU_CLUSTER_ARN, FIXTURES, ROUTES, build, dashboardBody, synth } from './helpers';
 
 jest.setTimeout(180_000);
@@ -87,6 +87,7 @@ describe.each([
       expect(glue.flatMap(actions).sort()).toEqual(['glue:GetRegistry', 'glue:GetSchemaVersion']);
       const resources = JSON.stringify(glue.map((x) => x.Resource));
       expect(resources).toContain(GLUE);
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the CloudFormation IAM policy variable, not a JS template
       expect(resources).toContain('schema/${registryName}/*');
       expect(resources).toContain('orders-registry');
       for (const x of glue) expect(x.Resource).not.toEqual('*');

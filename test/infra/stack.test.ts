@@ -1,7 +1,7 @@
 // The default deployment (IAM auth to MSK, a new token secret, no VPC), synthesized once and
 // asserted resource by resource.
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { TOKEN_PLACEHOLDER } from '../../infra/constructs/archestra-token';
 import { POLLER_NETWORK_ACTIONS } from '../../infra/constructs/kafka-triggers';

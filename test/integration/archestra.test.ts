@@ -49,7 +49,7 @@ describe('delivery to an Archestra-compatible agent', () => {
       expect(req.headers.authorization).toBe(`Bearer ${TOKEN}`);
       expect(req.path).toMatch(/^\/v1\/a2a\/[0-9a-f-]{36}$/);
     }
-    const byText = Object.fromEntries(sends().map((r) => [r.agentId + ':' + r.text?.slice(0, 20), r]));
+    const byText = Object.fromEntries(sends().map((r) => [`${r.agentId}:${r.text?.slice(0, 20)}`, r]));
     expect(Object.keys(byText).sort()).toEqual(
       [`${AGENT_A}:Customer CUST-001: D`, `${AGENT_B}:{\n  "customer_id": "`, `${AGENT_A}:{\n  "order_id": "ORD`].sort(),
     );

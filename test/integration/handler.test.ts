@@ -3,6 +3,7 @@
 import type { Context } from 'aws-lambda';
 import { startArchestraSim, type ArchestraSim } from '../../sim/archestra';
 import { mskEvent } from '../support/kafka';
+import { lambdaContext } from '../../scripts/lib/run-batch';
 
 const AGENT = '44444444-4444-4444-8444-444444444444';
 const TOKEN = 'tok-handler-5e8a1c77';
@@ -17,22 +18,9 @@ afterAll(async () => {
   await sim.close();
 });
 
+/** The local runner's Lambda context (scripts/lib/run-batch.ts), with a request id the tests can look for. */
 function context(remainingMs = 30_000): Context {
-  const end = Date.now() + remainingMs;
-  return {
-    awsRequestId: 'req-123',
-    functionName: 'kafka-a2a-bridge',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:kafka-a2a-bridge',
-    memoryLimitInMB: '512',
-    logGroupName: '/aws/lambda/kafka-a2a-bridge',
-    logStreamName: 's',
-    callbackWaitsForEmptyEventLoop: false,
-    getRemainingTimeInMillis: () => end - Date.now(),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
+  return { ...lambdaContext(remainingMs / 1000, 'kafka-a2a-bridge'), awsRequestId: 'req-123' };
 }
 
 /** Loads lambda/handler.ts afresh with this environment, capturing everything written to stdout. */

@@ -251,7 +251,12 @@ describe('templated per-record URLs (url_template)', () => {
     try {
       const letters: unknown[] = [];
       const b = makeBridge(env([{ name: 't', topic_pattern: 'events', agent_id: 'per-tenant', url_template: `${agent.baseUrl}/a2a/{header.endpoint}` }], { ORDERING: 'none' }), {
-        deadLetters: { send: async (l) => (letters.push(...l), new Set()) },
+        deadLetters: {
+          send: async (l) => {
+            letters.push(...l);
+            return new Set();
+          },
+        },
       });
       const res = await b.run(
         mskEvent([

@@ -99,7 +99,7 @@ describe('doctor against the simulator', () => {
     // In ARCHESTRA_TOKEN the function itself refuses it at cold start, and doctor says so with its words.
     const r = await doctor(['--routes', routes], { ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN_PLACEHOLDER });
     expect(r.code).toBe(1);
-    expect(line(r.stdout, 'settings')).toMatch(/^FAIL  settings /);
+    expect(line(r.stdout, 'settings')).toMatch(/^FAIL {2}settings /);
     expect(r.stdout).toContain('ARCHESTRA_TOKEN: still holds the placeholder the stack created it with');
     expect(sim.requests).toEqual([]);
   });
@@ -117,7 +117,7 @@ describe('doctor against the simulator', () => {
     const bad = routesFile([archestraRoute('orders', AGENTS[0]), { name: 'broken', topic_pattern: 'b.*' }]);
     const r = await doctor(['--routes', bad], { ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN });
     expect(r.code).toBe(1);
-    expect(line(r.stdout, 'settings')).toMatch(/^FAIL  settings .*: invalid environment:/);
+    expect(line(r.stdout, 'settings')).toMatch(/^FAIL {2}settings .*: invalid environment:/);
     expect(r.stdout).toMatch(/route 1 \("broken"\): field "prompt_id": is required/);
     expect(sim.requests).toEqual([]);
 

@@ -126,7 +126,7 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter('Wed, 01 Jan 2025 11:59:00 GMT', now)).toBe(0);
   });
 
-  test.each([[undefined], [null], [''], ['soon'], ['Thu, 99 Foo 2025']])('%p is undefined', (v) => {
+  test.each([[undefined], [null], [''], ['soon'], ['Thu, 99 Foo 2025'], ['-5']])('%p is undefined', (v) => {
     expect(parseRetryAfter(v, now)).toBeUndefined();
   });
 });
@@ -419,7 +419,7 @@ describe('interpretResponse: malformed replies', () => {
     expect(interpret('0.3', ok({ kind: 'message', parts: [] }, null))).toMatchObject({ failure: 'permanent', code: 'malformed_reply', message: 'reply id null does not match request id' });
   });
 
-  // Regression: a reply without an id used to throw a TypeError inside interpretResponse (then misread as a network error).
+  // A thrown TypeError here would be misread as a network error and retried.
   test('a reply without an id is a permanent malformed reply (not a thrown TypeError)', () => {
     expect(interpret('0.3', JSON.stringify({ jsonrpc: '2.0', result: { kind: 'message', parts: [] } }))).toMatchObject({
       kind: 'failure',

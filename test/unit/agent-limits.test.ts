@@ -20,7 +20,7 @@ describe('AgentLimiter', () => {
       held.shift()!();
       await tick();
     }
-    held.forEach((r) => r());
+    for (const r of held) r();
     await Promise.all(all);
     expect(order).toEqual([0, 1, 2, 3, 4]);
     expect(l.maxSeen).toBe(2);

@@ -226,6 +226,12 @@ describe('decodeEvent: headers', () => {
 });
 
 describe('decodeEvent: partition and topic fallback from the "<topic>-<partition>" key', () => {
+  test('a key without digits after its last dash yields no partition: a record without its own is poison', () => {
+    const batch = decodeEvent({ eventSource: 'aws:kafka', records: { 'orders-': [{ offset: 1, value: b64('x') }] } });
+    expect(batch.records).toEqual([]);
+    expect(batch.poison[0]).toMatchObject({ topic: null, partition: null, offset: 1, reason: 'undecodable record: record has no topic' });
+  });
+
   test('topic and partition missing from the record are taken from the key', () => {
     const raw = rawRecord({ offset: 5 });
     delete raw.topic;
@@ -312,7 +318,7 @@ describe('decodeEvent: poison records never throw', () => {
   });
 
   // A binary value is not poison yet: a route with a value_format may read it (lambda/route.ts); the router
-  // dead-letters it with this same reason when none does (test/unit/schema-records.test.ts).
+  // dead-letters it with this same reason when none does (test/integration/schema-records.test.ts).
   test('a value that is not valid UTF-8 is kept as bytes and marked undecodable for the router', () => {
     const batch = one(rawRecord({ offset: 3, value: Uint8Array.from([0x7b, 0xc3, 0x28, 0x7d]) }));
     expect(batch.poison).toEqual([]);
@@ -421,20 +427,20 @@ describe('decodeEvent: hostile and large values', () => {
     expect(batch.records[0].value).toBe(text);
   });
 
-  // Regression: V8 parses any depth, but later stages (JSON.stringify) overflow the stack; deep JSON stays text.
+  // V8 parses any depth, but later stages (JSON.stringify) would overflow the stack: deep JSON stays text.
   test('100k levels of balanced nesting are kept as text (json undefined), not parsed', () => {
     const text = '['.repeat(100_000) + ']'.repeat(100_000);
     expect(one(rawRecord({ value: text })).records[0].json).toBeUndefined();
   });
 
   test('a 1 MB value decodes exactly', () => {
-    const value = 'x'.repeat(1024 * 1024 - 8) + '-é-🚀'; // multi-byte tail: exactly checks the UTF-8 round trip
+    const value = `${'x'.repeat(1024 * 1024 - 8)}-é-🚀`; // multi-byte tail: exactly checks the UTF-8 round trip
     const batch = one(rawRecord({ value }));
     expect(batch.poison).toEqual([]);
     expect(batch.records[0].value).toBe(value);
   });
 
-  // Regression: the base64 check used a regex whose repeated group overflowed V8's stack on multi-MB values.
+  // The base64 check must not use a regex with a repeated group: it overflows V8's stack on multi-MB values.
   test('a 6 MB value decodes', () => {
     const value = JSON.stringify({ blob: 'y'.repeat(6 * 1024 * 1024) });
     const batch = one(rawRecord({ value }));
@@ -445,7 +451,7 @@ describe('decodeEvent: hostile and large values', () => {
   // Same root cause as above, on the poison path: a large record must become poison, never throw.
   test('a 6 MB value that is not valid base64 is poison, not a thrown error', () => {
     const raw = rawRecord({ offset: 4 });
-    raw.value = 'A'.repeat(8 * 1024 * 1024) + '!';
+    raw.value = `${'A'.repeat(8 * 1024 * 1024)}!`;
     const batch = one(raw);
     expect(batch.poison).toHaveLength(1);
     expect(batch.poison[0].offset).toBe(4);

@@ -2,6 +2,7 @@
 // decoded records for the later stages, and routes parsed through the real config schema.
 import { parseRoutes, type Route, type RouteInput } from '../../lambda/config/routes';
 import type { KafkaRecord } from '../../lambda/decode';
+import { buildMskEvent } from '../../scripts/lib/msk-event';
 
 /** Base64 of a string (UTF-8) or raw bytes. */
 export const b64 = (v: string | Uint8Array): string => Buffer.from(typeof v === 'string' ? Buffer.from(v, 'utf8') : v).toString('base64');
@@ -48,19 +49,18 @@ export function rawRecord(o: RawRecordOptions = {}): Record<string, unknown> {
   return r;
 }
 
-/** An `aws:kafka` (MSK) event with the given `<topic>-<partition>` entries. */
+/** An `aws:kafka` (MSK) event (the product's envelope, scripts/lib/msk-event.ts) around the given `<topic>-<partition>` entries. */
 export function mskEvent(records: Record<string, unknown>): Record<string, unknown> {
-  return {
-    eventSource: 'aws:kafka',
+  const envelope = buildMskEvent([], {
     eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/demo/abcd1234-0123-4567-89ab-cdef01234567-1',
     bootstrapServers: 'b-1.demo.kafka.us-east-1.amazonaws.com:9098',
-    records,
-  };
+  });
+  return { ...envelope, records };
 }
 
 /** A `SelfManagedKafka` event (no ARN, bootstrap servers only). */
 export function selfManagedEvent(records: Record<string, unknown>): Record<string, unknown> {
-  return { eventSource: 'SelfManagedKafka', bootstrapServers: 'broker-1:9092,broker-2:9092', records };
+  return { ...buildMskEvent([], { source: 'self-managed', bootstrapServers: 'broker-1:9092,broker-2:9092' }), records };
 }
 
 /** A decoded record for the route/render/schedule stages; `json` is derived from `value` unless given. */

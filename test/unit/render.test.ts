@@ -165,10 +165,11 @@ describe('render: metadata placeholders', () => {
     expect(res).toEqual({ ok: false, reason: `template field ${t} is missing` });
   });
 
-  // Regression: new Date(ts).toISOString() throws for timestamps outside Date's range (e.g. Long.MAX_VALUE).
+  // new Date(ts).toISOString() throws for timestamps outside Date's range (e.g. Long.MAX_VALUE).
   // The renderer turns any throw into a failure, so "does not throw" proves nothing: the placeholder must be
   // treated as missing, like an absent timestamp.
   test('{$timestamp_iso} with an out-of-range timestamp is missing, not a render failure', () => {
+    // biome-ignore lint/correctness/noPrecisionLoss: Long.MAX_VALUE as Lambda's JSON delivers it, rounded on purpose
     const r = record({ timestamp: 9_223_372_036_854_775_807 });
     expect(compileRenderer(route({ transform_template: 'at {$timestamp_iso}', on_missing: 'fail' }), BIG)(r)).toEqual({
       ok: false,
@@ -247,7 +248,12 @@ describe('render: no template', () => {
     expect(text({}, record({ value: null }))).toBe('');
   });
 
-  // Regression: a deeply nested value used to be parsed and then overflow JSON.stringify in render.
+  test('a JSON string value is sent as its content, without quotes', () => {
+    const [rec] = decodeEvent(mskEvent({ 'orders-0': [rawRecord({ value: '"hello"' })] })).records;
+    expect(compileRenderer(route({}), BIG)(rec)).toEqual({ ok: true, text: 'hello' });
+  });
+
+  // A deeply nested value must not reach JSON.stringify in render (it would overflow the stack).
   test('a 100k-level nested JSON value (decoded from an event) renders without throwing', () => {
     const value = '['.repeat(100_000) + ']'.repeat(100_000);
     const [rec] = decodeEvent(mskEvent({ 'orders-0': [rawRecord({ value })] })).records;
@@ -347,7 +353,7 @@ describe('render: MAX_TEXT_BYTES', () => {
     );
   });
 
-  // Regression: with a limit smaller than the marker, the marker alone used to exceed the limit.
+  // With a limit smaller than the marker, the marker alone must not exceed the limit.
   test('truncateUtf8 stays within a limit smaller than its marker', () => {
     const out = truncateUtf8('x'.repeat(100), 10);
     expect(Buffer.byteLength(out, 'utf8')).toBeLessThanOrEqual(10);
@@ -363,6 +369,7 @@ describe('template errors surface through parseRoutes', () => {
     ['empty {}', 'Order {}', /empty placeholder "\{\}"/],
     ['unknown {$nope}', 'Order {$nope}', /unknown metadata placeholder \{\$nope\}/],
     ['{$headers} without a name', '{$headers}', /needs a header name/],
+    ['fields on a metadata placeholder other than $headers', '{$topic.x}', /\{\$topic\.x\}: \{\$topic\} has no fields/],
   ])('%s: RouteConfigError naming the route and field transform_template', (_label, t, msg) => {
     let err: unknown;
     try {

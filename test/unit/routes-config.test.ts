@@ -256,7 +256,7 @@ describe('value_format / key_format', () => {
   });
 });
 
-describe('issue 19 route options', () => {
+describe('route options: OpenAI-compatible targets, per-agent limits, header allow-lists', () => {
   test('an OpenAI-compatible target with model and system prompt, limits and header allow-lists', () => {
     const [r] = parseRoutes([
       { ...base, target: 'openai', model: 'gpt-4o-mini', system_prompt: 'Be brief.', max_in_flight: 2, rate_per_second: 0.5, metadata_headers: ['tenant'], forward_headers: ['x-tenant'] },

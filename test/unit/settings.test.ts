@@ -294,7 +294,7 @@ describe('loadSettings: ARCHESTRA_URL and transport security', () => {
   });
 });
 
-describe('loadSettings: issue 12 checks at cold start', () => {
+describe('loadSettings: credentials and agent ids checked at cold start', () => {
   test('a route sent to Archestra with neither ARCHESTRA_TOKEN nor ARCHESTRA_TOKEN_SECRET_ARN fails at cold start', () => {
     expect(problem(env({ ARCHESTRA_TOKEN_SECRET_ARN: undefined }))).toBe(
       'invalid environment:\n  - ARCHESTRA_TOKEN_SECRET_ARN (or ARCHESTRA_TOKEN): required by route(s) sent to Archestra: orders',
