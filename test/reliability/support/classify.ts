@@ -94,7 +94,12 @@ export type InvariantId =
   | 'after-return' // a request reached the agent after the handler had returned
   | 'refused-resend' // the token was sent again after the agent refused it, within the cool-down
   | 'agent-limit' // more requests in flight to one agent than its route's max_in_flight
-  | 'refusals'; // more refused requests per container per 60 s than the published figure (wrong-token batches)
+  | 'refusals' // more refused requests per container per 60 s than the published figure (wrong-token batches)
+  // Issue 13, over a batch and its redeliveries with the idempotency store (support/redelivery.ts):
+  | '5.settled' // still reported after the last redelivery
+  | '5.lost' // settled, yet never delivered, dead-lettered nor skipped
+  | '5.duplicate' // run by its agent again, other than after a lapsed lease or a failed store write
+  | '5.dead-lettered-twice'; // dead-lettered in two invocations
 
 export const INVARIANTS: readonly InvariantId[] = [
   '1.lost',
@@ -115,6 +120,10 @@ export const INVARIANTS: readonly InvariantId[] = [
   'refused-resend',
   'refusals',
   'agent-limit',
+  '5.settled',
+  '5.lost',
+  '5.duplicate',
+  '5.dead-lettered-twice',
 ];
 
 export interface Violation {
