@@ -151,3 +151,17 @@ test('a permanent failure above a transient one runs once and is dead-lettered o
   expect(sendsOf(101)).toBe(1);
   expect(await drainQueue(sqs, queueUrl)).toEqual([]);
 });
+
+test('without the store: a record another chain delivered before its partition failed below it runs again on redelivery', async () => {
+  // Offset 100 (key a) answers 503 after 1 s; offset 101 (key b, its own chain) is delivered meanwhile.
+  sim.setBehaviour((q) => (isSend(q) && (JSON.parse(q.text!) as { n: number }).n === 100 && q.attempt === 1 ? { kind: 'http', status: 503, delayMs: 1000 } : undefined));
+  const b = makeBridge({ ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: ROUTES, ORDERING: 'key', MAX_RETRIES: '0' }, { idempotency: null });
+  // A first record proves the token, so the two chains below then send at once (a fresh token goes out alone).
+  await b.run(mskEvent([{ ...rec(90, 'c'), topic: 'orders', partition: 1 }]));
+  const event = mskEvent([rec(100, 'a'), rec(101, 'b')]);
+  const first = await b.run(event);
+  expect(first.outcomes.map((o) => o.status)).toEqual(['failed', 'delivered']);
+  expect(first.response.batchItemFailures).toEqual([{ itemIdentifier: { partition: 'orders-0', offset: 100 } }]);
+  await b.run(event); // Lambda resumes the partition from 100: 101 comes back
+  expect(sendsOf(101)).toBe(2);
+});
