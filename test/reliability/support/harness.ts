@@ -104,7 +104,7 @@ const recordArb = fc.record({
   header: fc.boolean(),
 });
 
-export function batchArb(ordering: fc.Arbitrary<Ordering>, opts: { dlqFaults: boolean; maxRecords?: number; aws?: boolean }): fc.Arbitrary<BatchSpec> {
+export function batchArb(ordering: fc.Arbitrary<Ordering>, opts: { dlqFaults: boolean; maxRecords?: number; aws?: boolean; storeOnly?: boolean }): fc.Arbitrary<BatchSpec> {
   return fc.record({
     ordering,
     maxConcurrency: fc.oneof(fc.constant(1), fc.integer({ min: 2, max: 16 })),
@@ -116,8 +116,8 @@ export function batchArb(ordering: fc.Arbitrary<Ordering>, opts: { dlqFaults: bo
     remainingMs: fc.oneof({ weight: 9, arbitrary: fc.constant(60_000) }, { weight: 1, arbitrary: fc.integer({ min: 900, max: 2500 }) }),
     tokenStore: opts.aws ? fc.constantFrom<'env' | 'secret'>('env', 'env', 'secret') : fc.constant<'env' | 'secret'>('env'),
     wrongToken: fc.oneof({ weight: 24, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
-    // Issue 13: mostly with the store (those batches are redelivered until settled), some without (the hold).
-    idempotency: opts.aws ? fc.oneof({ weight: 5, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }) : fc.constant(false),
+    // Issue 13: the batches with the store are redelivered until settled (the `redelivery` profile: all of them).
+    idempotency: opts.aws ? (opts.storeOnly ? fc.constant(true) : fc.boolean()) : fc.constant(false),
     awsFaultRate: opts.aws ? fc.constantFrom(0, 0.1, 0.3) : fc.constant(0),
     records: fc.integer({ min: 1, max: opts.maxRecords ?? 200 }).chain((n) => fc.array(recordArb, { minLength: n, maxLength: n })),
   });
