@@ -340,15 +340,15 @@ async function deliverAll(
       }
     }
     if (item.stage === 'dead_letter' && resumes) {
-      Object.assign(item, { stage: 'failed', message: `${item.message} (left for redelivery: ${resumes})` });
       await settleVerdict(item, false);
+      Object.assign(item, { stage: 'failed', message: `${item.message} (left for redelivery: ${resumes})` });
     }
     if (item.stage === 'dead_letter') {
       if (!st.stopped) await settlement.below(r.partitionKey, r.offset);
       const failedAt = failures.below(r.partitionKey, r.offset);
       if (st.stopped || failedAt !== undefined) {
-        Object.assign(item, { stage: 'failed', message: `${item.message} (left for redelivery: partition resumes below it)` });
         await settleVerdict(item, false);
+        Object.assign(item, { stage: 'failed', message: `${item.message} (left for redelivery: partition resumes below it)` });
       } else {
         // Written before the chain moves on: should the write fail, nothing after it has been sent meanwhile.
         const letter = item.poison

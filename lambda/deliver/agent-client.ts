@@ -342,7 +342,7 @@ export class AgentClient {
         return polled.status === 'delivered' || polled.status === 'permanent' ? polled : { ...polled, status: 'unknown' };
       }
       // Never retried: a second request could run the agent a second time (issue 13).
-      if (fate === 'unknown') return result('unknown', { code: outcome.code, message: `${outcome.message} (sent, outcome unknown: not sent again while its lease holds)` });
+      if (fate === 'unknown') return result('unknown', { code: outcome.code, message: `${outcome.message} (sent, outcome unknown: not retried)` });
       if (outcome.code === 'deadline') return result('deadline', { code: outcome.code, message: outcome.message });
       // Reported at once: an open circuit or a spent budget is not retried record by record.
       if (outcome.failure === 'budget' || outcome.code === 'circuit_open') return result('transient', { code: outcome.code, message: outcome.message });

@@ -126,7 +126,7 @@ beforeAll(async () => {
     });
   }
   wallMs = Date.now() - started;
-}, P.name === 'fast' ? 150_000 : 90 * 60_000);
+}, P.name === 'fast' ? 420_000 : 90 * 60_000);
 
 afterAll(async () => {
   process.env = savedEnv;
