@@ -299,3 +299,8 @@ describe('judgeSettled: a batch and its redeliveries with the store', () => {
     expect(twice.fromStoredVerdict).toBe(1);
   });
 });
+
+test('issue 13: in a redelivery, a record the store skips as a duplicate is not lost', () => {
+  expect(kinds(obs([rec('t-0', 1, { status: 'duplicate', successes: 0 })]))).toEqual([]);
+  expect(kinds(obs([rec('t-0', 1, { status: 'delivered', successes: 0 })]))).toEqual(['1.lost', 'ack']);
+});

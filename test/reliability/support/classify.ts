@@ -236,7 +236,8 @@ export function judge(o: Observation): Verdict {
     if (c.has('dead_lettered')) counts.deadLettered++;
     if (c.has('reported')) counts.reported++;
     if (c.has('skipped')) counts.skipped++;
-    if (c.size === 0) {
+    // Issue 13: in a redelivery a record the store knows as handled is skipped as a duplicate, not lost.
+    if (c.size === 0 && r.status !== 'duplicate') {
       counts.lost++;
       v('1.lost', `neither delivered, dead-lettered, reported nor skipped (bridge status ${r.status})`);
     }
