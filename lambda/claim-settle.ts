@@ -39,3 +39,32 @@ export function afterLetter(written: boolean, verdict: StoredVerdict, fromStore:
   if (fromStore) return { kind: written ? 'complete' : 'none' };
   return written ? { kind: 'release' } : { kind: 'fail', verdict };
 }
+
+/** The part of the idempotency store (pipeline.ts's Idempotency) these steps use. */
+export interface ClaimStore {
+  complete(key: string, signal?: AbortSignal): Promise<void>;
+  release(key: string, signal?: AbortSignal): Promise<void>;
+  lease?(key: string, untilMs: number, signal?: AbortSignal): Promise<void>;
+  fail?(key: string, verdict: StoredVerdict, signal?: AbortSignal): Promise<void>;
+}
+
+/**
+ * Carries a step out on the store. A store without `lease` lets the claim lapse at the invocation's hold; one
+ * without `fail` releases it. A write that fails is logged: the claim then lapses at the invocation's hold.
+ */
+export async function applyStep(
+  store: ClaimStore,
+  key: string,
+  step: ClaimStep | ReturnType<typeof afterLetter>,
+  signal: AbortSignal,
+  warn: (message: string, fields: Record<string, unknown>) => void,
+): Promise<void> {
+  try {
+    if (step.kind === 'complete') await store.complete(key, signal);
+    else if (step.kind === 'release' || (step.kind === 'fail' && !store.fail)) await store.release(key, signal);
+    else if (step.kind === 'lease') await store.lease?.(key, step.untilMs, signal);
+    else if (step.kind === 'fail') await store.fail!(key, step.verdict, signal);
+  } catch (err) {
+    warn('idempotency update failed', { key, error: signal.aborted ? 'no answer before the deadline' : (err as Error).message });
+  }
+}

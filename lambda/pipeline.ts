@@ -17,7 +17,7 @@ import type { RecordRouter } from './route';
 import { PartitionFailures, Settlement } from './partition-state';
 import { buildChains, PrioritySlots, type Ordering } from './schedule';
 import type { ReplyResult, ReplyStage } from './reply/stage';
-import { afterDelivery, afterLetter, type StoredVerdict } from './claim-settle';
+import { afterDelivery, afterLetter, applyStep, type StoredVerdict } from './claim-settle';
 
 export interface RoutePlan {
   route: Route;
@@ -383,15 +383,8 @@ async function deliverAll(
     const key = item.claimKey;
     if (!store || key === undefined || (!item.remembered && item.result?.status !== 'permanent')) return;
     const why = letterReason(item);
-    const next = afterLetter(written, item.remembered ?? { class: why.class, code: item.code ?? why.class, message: why.message, attempts: why.attempts }, !!item.remembered);
-    try {
-      if (next.kind === 'complete') await store.complete(key, signals.writeBy);
-      else if (next.kind === 'release' || (next.kind === 'fail' && !store.fail)) await store.release(key, signals.writeBy);
-      else if (next.kind === 'fail') await store.fail!(key, next.verdict, signals.writeBy);
-    } catch (err) {
-      // The claim then lapses at this invocation's deadline: the redelivery may run the agent again.
-      deps.log.warn('idempotency update failed', { key, error: signals.writeBy.aborted ? 'no answer before the deadline' : (err as Error).message });
-    }
+    const verdict = item.remembered ?? { class: why.class, code: item.code ?? why.class, message: why.message, attempts: why.attempts };
+    await applyStep(store, key, afterLetter(written, verdict, !!item.remembered), signals.writeBy, (m, f) => deps.log.warn(m, f));
   };
 
   const send = async (item: Item, remaining: number) => {
@@ -467,17 +460,9 @@ async function deliverAll(
     if (store) {
       const next = afterDelivery(res.status, now(), target.timeoutMs, deps.unknownOutcomeMarginMs ?? 0);
       if (next.kind === 'lease' && store.lease) item.message = `${item.message}; not sent again before ${new Date(next.untilMs).toISOString()}`;
-      // A permanent verdict is settled with its dead letter (settleVerdict); a lease without `lease` lapses at the deadline.
-      if (next.kind === 'await_letter' || (next.kind === 'lease' && !store.lease)) return;
-      try {
-        await storeSlots.run(remaining, () =>
-          next.kind === 'complete' ? store.complete(key, signals.writeBy) : next.kind === 'lease' ? store.lease!(key, next.untilMs, signals.writeBy) : store.release(key, signals.writeBy),
-        );
-      } catch (err) {
-        // A complete that fails leaves the claim IN_PROGRESS (a redelivery is reported until it lapses at the
-        // deadline); a release that fails lets the claim lapse there too. A delivered record stays delivered.
-        deps.log.warn('idempotency update failed', { key, error: signals.writeBy.aborted ? 'no answer before the deadline' : (err as Error).message });
-      }
+      // A permanent verdict is settled with its dead letter (settleVerdict). A complete, lease or release that
+      // fails leaves the claim to lapse at the deadline; a delivered record stays delivered.
+      if (next.kind !== 'await_letter') await storeSlots.run(remaining, () => applyStep(store, key, next, signals.writeBy, (m, f) => deps.log.warn(m, f)));
     }
   };
 

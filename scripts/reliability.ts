@@ -6,7 +6,7 @@
 //   npm run reliability -- --seed 42         another seed
 //   npm run reliability -- --profile medium  360 + 12 batches, when the full profile does not fit (about 30 min)
 //   npm run reliability -- --profile fast    the quick profile `npm test` runs (handy to check the script)
-//   npm run reliability -- --profile redelivery  1,020 batches (<= 40 records) with the idempotency store, each
+//   npm run reliability -- --profile redelivery  1,020 batches (<= 12 records) with the idempotency store, each
 //                                            redelivered until settled (issue 13)
 //   npm run reliability -- --no-write        run and print the summary, leave the document alone
 import { spawnSync } from 'node:child_process';
@@ -199,7 +199,7 @@ function render(a: Args, seed: string, jest: JestReport, wallMs: number, dir: st
     full: '',
     medium: ' (120 batches per ORDERING mode + 12 on SQS: the full profile, 400 + 24, takes about 30 min since the AWS peers joined)',
     fast: ' (the quick profile of `npm test`)',
-    redelivery: ' (issue 13: 340 batches per ORDERING mode of at most 40 records, every one with the idempotency store and redelivered until settled; no SQS batches)',
+    redelivery: ' (issue 13: 340 batches per ORDERING mode of at most 12 records, every one with the idempotency store and redelivered until settled; no SQS batches)',
   };
   row('Profile', `\`${a.profile}\`${profileNote[a.profile]}`);
   row('Seed', `\`${seed}\` (replay one batch: \`RELIABILITY_PROFILE=${a.profile} RELIABILITY_SEED=${seed} RELIABILITY_REPLAY=<mode>:<index> npx jest test/reliability/no-loss.test.ts\`)`);

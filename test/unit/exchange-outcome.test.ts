@@ -1,6 +1,6 @@
 // Issue 13: which failed exchanges may have run the agent (lambda/deliver/exchange-outcome.ts), and what
 // becomes of the record's claim afterwards (lambda/claim-settle.ts). Both pure.
-import { afterDelivery, afterLetter } from '../../lambda/claim-settle';
+import { afterDelivery, afterLetter, applyStep } from '../../lambda/claim-settle';
 import { interpretResponse } from '../../lambda/deliver/a2a-protocol';
 import { exchangeFate } from '../../lambda/deliver/exchange-outcome';
 import { interpretChatResponse } from '../../lambda/deliver/openai-protocol';
@@ -80,5 +80,39 @@ describe('claim steps (lambda/claim-settle.ts)', () => {
     expect(afterLetter(false, v, false)).toEqual({ kind: 'fail', verdict: v });
     expect(afterLetter(true, v, true)).toEqual({ kind: 'complete' });
     expect(afterLetter(false, v, true)).toEqual({ kind: 'none' });
+  });
+});
+
+describe('applyStep: the claim step on the store', () => {
+  const recorder = (o: { lease?: boolean; fail?: boolean; throws?: boolean } = {}) => {
+    const calls: string[] = [];
+    const op = (name: string) => async (key: string, arg?: unknown) => {
+      calls.push(`${name} ${key}${typeof arg === 'number' ? ` ${arg}` : ''}`);
+      if (o.throws) throw new Error('store down');
+    };
+    return {
+      calls,
+      store: { complete: op('complete'), release: op('release'), ...(o.lease !== false && { lease: op('lease') }), ...(o.fail !== false && { fail: op('fail') }) },
+    };
+  };
+  const v = { class: 'http_400', code: 'http_400', message: 'HTTP 400', attempts: 1 };
+  const never = new AbortController().signal;
+
+  test('each step calls its store operation; without lease the claim is left to lapse, without fail it is released', async () => {
+    const warn = jest.fn();
+    const r = recorder();
+    for (const step of [{ kind: 'complete' }, { kind: 'release' }, { kind: 'lease', untilMs: 5 }, { kind: 'fail', verdict: v }, { kind: 'none' }] as const) await applyStep(r.store, 'k', step, never, warn);
+    expect(r.calls).toEqual(['complete k', 'release k', 'lease k 5', 'fail k']);
+    const bare = recorder({ lease: false, fail: false });
+    await applyStep(bare.store, 'k', { kind: 'lease', untilMs: 5 }, never, warn);
+    await applyStep(bare.store, 'k', { kind: 'fail', verdict: v }, never, warn);
+    expect(bare.calls).toEqual(['release k']);
+    expect(warn).not.toHaveBeenCalled();
+  });
+
+  test('a failed write is logged, never thrown', async () => {
+    const warn = jest.fn();
+    await applyStep(recorder({ throws: true }).store, 'k', { kind: 'complete' }, never, warn);
+    expect(warn).toHaveBeenCalledWith('idempotency update failed', { key: 'k', error: 'store down' });
   });
 });
