@@ -137,6 +137,7 @@ export function buildPipeline(s: Settings, o: EdgeOverrides = {}): PipelineDeps 
     maxConcurrency: s.maxConcurrency,
     safetyMarginMs: s.safetyMarginMs,
     minRequestMs: s.minRequestMs,
+    unknownOutcomeMarginMs: s.unknownOutcomeMarginMs,
     logReplyChars: s.logReplyChars,
     log: o.log ?? logger,
     metrics: o.metrics ?? powertoolsMetrics,

@@ -17,6 +17,7 @@ import type { RecordRouter } from './route';
 import { PartitionFailures, Settlement } from './partition-state';
 import { buildChains, PrioritySlots, type Ordering } from './schedule';
 import type { ReplyResult, ReplyStage } from './reply/stage';
+import { afterDelivery, afterLetter, applyStep, type StoredVerdict } from './claim-settle';
 
 export interface RoutePlan {
   route: Route;
@@ -33,9 +34,14 @@ export interface Idempotency {
    * The claim lapses at holdUntilMs (this invocation's deadline) if it is never completed or released.
    * `signal` aborts the call (the invocation's deadline): it then rejects.
    */
-  claim(key: string, holdUntilMs: number, signal?: AbortSignal): Promise<'claimed' | 'completed' | 'in_progress' | { replyPending: string }>;
+  claim(key: string, holdUntilMs: number, signal?: AbortSignal): Promise<'claimed' | 'completed' | 'in_progress' | { replyPending: string } | { verdict: StoredVerdict }>;
+  /** Delivered (or, for a claim holding a stored verdict, dead-lettered from it). */
   complete(key: string, signal?: AbortSignal): Promise<void>;
   release(key: string, signal?: AbortSignal): Promise<void>;
+  /** Sent with an unknown outcome (issue 13): keep the claim until untilMs instead of releasing it. Absent: it lapses at holdUntilMs. */
+  lease?(key: string, untilMs: number, signal?: AbortSignal): Promise<void>;
+  /** A permanent verdict not dead-lettered yet: `claim` returns it to the redelivery. Absent: released. */
+  fail?(key: string, verdict: StoredVerdict, signal?: AbortSignal): Promise<void>;
   /** Reply stage (lambda/reply/stage.ts): the agent answered, its reply is unwritten; keep it for the redelivery. */
   keepReply?(key: string, reply: string, signal?: AbortSignal): Promise<void>;
   /** The kept reply was written: the record is completed. */
@@ -56,6 +62,8 @@ export interface PipelineDeps {
   safetyMarginMs: number;
   /** No request, and so no idempotency claim, is started with less time than this left. */
   minRequestMs?: number;
+  /** UNKNOWN_OUTCOME_MARGIN_SECONDS: a lease after an unknown outcome lasts the route's timeout plus this. */
+  unknownOutcomeMarginMs?: number;
   logReplyChars: number;
   log: Log;
   metrics: MetricsSink;
@@ -98,6 +106,10 @@ interface Item {
   replyTo?: string;
   replyWriteFailed?: boolean;
   errorsTo?: string;
+  /** The idempotency key this invocation holds a claim (or a stored verdict) under. */
+  claimKey?: string;
+  /** A permanent verdict read from the store: the agent is not run again. */
+  remembered?: StoredVerdict;
 }
 
 interface PoisonItem {
@@ -327,11 +339,15 @@ async function deliverAll(
         if ((item.stage as Stage) === 'failed') stop(item);
       }
     }
-    if (item.stage === 'dead_letter' && resumes) Object.assign(item, { stage: 'failed', message: `${item.message} (left for redelivery: ${resumes})` });
+    if (item.stage === 'dead_letter' && resumes) {
+      await settleVerdict(item, false);
+      Object.assign(item, { stage: 'failed', message: `${item.message} (left for redelivery: ${resumes})` });
+    }
     if (item.stage === 'dead_letter') {
       if (!st.stopped) await settlement.below(r.partitionKey, r.offset);
       const failedAt = failures.below(r.partitionKey, r.offset);
       if (st.stopped || failedAt !== undefined) {
+        await settleVerdict(item, false);
         Object.assign(item, { stage: 'failed', message: `${item.message} (left for redelivery: partition resumes below it)` });
       } else {
         // Written before the chain moves on: should the write fail, nothing after it has been sent meanwhile.
@@ -339,6 +355,7 @@ async function deliverAll(
           ? poisonLetter(item.poison, i, letters.ctx)
           : recordLetter(r, letterReason(item), item.plan?.route, letters.ctx);
         const [{ ok }] = await letters.write([{ target: item, letter }]);
+        await settleVerdict(item, ok);
         if (ok) {
           item.stage = 'dead_lettered';
           // --- reply stage (issue 14): announce it on the route's errors destination (best effort).
@@ -358,6 +375,16 @@ async function deliverAll(
         }
       }
     }
+  };
+
+  /** A permanent verdict's claim once its letter is written or left for the redelivery (lambda/claim-settle.ts). */
+  const settleVerdict = async (item: Item, written: boolean) => {
+    const store = deps.idempotency;
+    const key = item.claimKey;
+    if (!store || key === undefined || (!item.remembered && item.result?.status !== 'permanent')) return;
+    const why = letterReason(item);
+    const verdict = item.remembered ?? { class: why.class, code: item.code ?? why.class, message: why.message, attempts: why.attempts };
+    await applyStep(store, key, afterLetter(written, verdict, !!item.remembered), signals.writeBy, (m, f) => deps.log.warn(m, f));
   };
 
   const send = async (item: Item, remaining: number) => {
@@ -389,6 +416,11 @@ async function deliverAll(
         Object.assign(item, { stage: 'failed', code: 'in_progress', message: item.message ?? 'another invocation is delivering this record' });
         return;
       }
+      if (typeof claim === 'object' && 'verdict' in claim) {
+        // Issue 13: an earlier invocation's permanent verdict; dead-lettered from it, the agent is not run again.
+        Object.assign(item, { stage: 'dead_letter', code: claim.verdict.code, message: claim.verdict.message, remembered: claim.verdict, claimKey: key });
+        return;
+      }
       if (typeof claim === 'object') {
         // --- reply stage (issue 14): an earlier invocation kept this record's reply; write it, do not call the agent.
         if (!dest || !deps.replies) {
@@ -404,6 +436,7 @@ async function deliverAll(
         return;
       }
     }
+    if (store) item.claimKey = key;
     const guard = {
       mayStart: () => !(!deps.idempotency && failures.below(r.partitionKey, r.offset) !== undefined),
       failing: () => failures.mark(r.partitionKey, r.offset),
@@ -425,13 +458,11 @@ async function deliverAll(
       }
     }
     if (store) {
-      try {
-        await storeSlots.run(remaining, () => (res.status === 'delivered' ? store.complete(key, signals.writeBy) : store.release(key, signals.writeBy)));
-      } catch (err) {
-        // A complete that fails leaves the claim IN_PROGRESS (a redelivery is reported until it lapses at the
-        // deadline); a release that fails lets the claim lapse there too. A delivered record stays delivered.
-        deps.log.warn('idempotency update failed', { key, error: signals.writeBy.aborted ? 'no answer before the deadline' : (err as Error).message });
-      }
+      const next = afterDelivery(res.status, now(), target.timeoutMs, deps.unknownOutcomeMarginMs ?? 0);
+      if (next.kind === 'lease' && store.lease) item.message = `${item.message}; not sent again before ${new Date(next.untilMs).toISOString()}`;
+      // A permanent verdict is settled with its dead letter (settleVerdict). A complete, lease or release that
+      // fails leaves the claim to lapse at the deadline; a delivered record stays delivered.
+      if (next.kind !== 'await_letter') await storeSlots.run(remaining, () => applyStep(store, key, next, signals.writeBy, (m, f) => deps.log.warn(m, f)));
     }
   };
 
@@ -483,7 +514,7 @@ function letterReason(item: Item) {
     kind: code === 'render_failed' || code === 'poison' || code === 'schema_error' ? ('poison' as const) : ('permanent_failure' as const),
     class: code === 'poison' ? 'undecodable' : code,
     message: item.message ?? '',
-    attempts: item.result?.attempts ?? 0,
+    attempts: item.result?.attempts ?? item.remembered?.attempts ?? 0,
   };
 }
 

@@ -6,6 +6,8 @@
 //   npm run reliability -- --seed 42         another seed
 //   npm run reliability -- --profile medium  360 + 12 batches, when the full profile does not fit (about 30 min)
 //   npm run reliability -- --profile fast    the quick profile `npm test` runs (handy to check the script)
+//   npm run reliability -- --profile redelivery  1,020 batches (<= 12 records) with the idempotency store, each
+//                                            redelivered until settled (issue 13)
 //   npm run reliability -- --no-write        run and print the summary, leave the document alone
 import { spawnSync } from 'node:child_process';
 import { cpus, totalmem, platform, arch, release } from 'node:os';
@@ -16,7 +18,7 @@ import type { PropertyFigures } from '../test/reliability/support/figures';
 import { BEGIN as MUTATE_BEGIN, END as MUTATE_END } from './mutants';
 
 interface Args {
-  profile: 'fast' | 'medium' | 'full';
+  profile: 'fast' | 'medium' | 'full' | 'redelivery';
   seed?: string;
   write: boolean;
   out: string;
@@ -30,7 +32,7 @@ function parseArgs(argv: string[]): Args {
     switch (flag) {
       case '--profile': {
         const p = value();
-        if (p !== 'fast' && p !== 'medium' && p !== 'full') throw new Error(`--profile must be fast, medium or full, got ${p}`);
+        if (p !== 'fast' && p !== 'medium' && p !== 'full' && p !== 'redelivery') throw new Error(`--profile must be fast, medium, full or redelivery, got ${p}`);
         a.profile = p;
         break;
       }
@@ -45,7 +47,7 @@ function parseArgs(argv: string[]): Args {
         a.out = resolve(value());
         break;
       case '--help':
-        process.stdout.write('usage: npm run reliability -- [--profile full|medium|fast] [--seed N] [--no-write] [--out FILE]\n');
+        process.stdout.write('usage: npm run reliability -- [--profile full|medium|fast|redelivery] [--seed N] [--no-write] [--out FILE]\n');
         process.exit(0);
       default:
         throw new Error(`unknown argument ${argv[i]} (see --help)`);
@@ -130,7 +132,7 @@ const INVARIANT_LABELS: Array<[string, string]> = [
   ['1.delivered+reported-same-chain', '1 - delivered AND reported only when delivered in another chain'],
   ['2.response', '2 - response identifiers exist, one per partition, at the lowest failed-or-unsent offset'],
   ['3.order', '3 - within a chain: offset order, nothing after a transient failure'],
-  ['4.duplicate', '4 - no record delivered twice within one invocation, but for the counted retry-after-timeout window'],
+  ['4.duplicate', '4 - no record delivered twice within one invocation (issue 13: an unknown outcome is never retried there)'],
   ['ack', 'the bridge\'s verdict matches the agent\'s answers'],
   ['hold', 'no send starts above a partition\'s failure offset once it is known (no idempotency store)'],
   ['throws', 'the handler never throws'],
@@ -138,6 +140,10 @@ const INVARIANT_LABELS: Array<[string, string]> = [
   ['after-return', 'no request reaches an agent after the handler answered'],
   ['refused-resend', 'a refused token is not sent again (within the cool-down)'],
   ['refusals', 'wrong token: at most 2 refused requests per container per 60 s'],
+  ['5.settled', '5 - with the store, every batch settles within 8 redeliveries'],
+  ['5.lost', '5 - settled: every record delivered, dead-lettered or skipped in some invocation (lost)'],
+  ['5.duplicate', '5 - run by its agent once over all invocations, but for a resend after a lapsed lease or a failed store write (counted)'],
+  ['5.dead-lettered-twice', '5 - never dead-lettered in two invocations'],
 ];
 
 /** The previous document's figures (label -> value) and its run date: shown beside the new ones. */
@@ -189,7 +195,13 @@ function render(a: Args, seed: string, jest: JestReport, wallMs: number, dir: st
   row('Run', '');
   row('---', '---');
   row('Date', new Date().toISOString());
-  row('Profile', `\`${a.profile}\`${a.profile === 'full' ? '' : a.profile === 'medium' ? ' (120 batches per ORDERING mode + 12 on SQS: the full profile, 400 + 24, takes about 30 min since the AWS peers joined)' : ' (the quick profile of `npm test`)'}`);
+  const profileNote: Record<Args['profile'], string> = {
+    full: '',
+    medium: ' (120 batches per ORDERING mode + 12 on SQS: the full profile, 400 + 24, takes about 30 min since the AWS peers joined)',
+    fast: ' (the quick profile of `npm test`)',
+    redelivery: ' (issue 13: 340 batches per ORDERING mode of at most 12 records, every one with the idempotency store and redelivered until settled; no SQS batches)',
+  };
+  row('Profile', `\`${a.profile}\`${profileNote[a.profile]}`);
   row('Seed', `\`${seed}\` (replay one batch: \`RELIABILITY_PROFILE=${a.profile} RELIABILITY_SEED=${seed} RELIABILITY_REPLAY=<mode>:<index> npx jest test/reliability/no-loss.test.ts\`)`);
   row('Machine', machine());
   row('Wall time', `${secs(wallMs)} for the whole suite (${jest.numTotalTests} tests, ${jest.numPassedTests} passed); no-loss property ${secs(nl.wallMs)}`);
@@ -236,13 +248,39 @@ function render(a: Args, seed: string, jest: JestReport, wallMs: number, dir: st
   fig('Skipped by configuration (no route, tombstone)', `${int(f.skipped)} (${pct(f.skipped, f.records)})`);
   fig('of which delivered AND reported (sent in another chain before its partition failed: comes back)', int(f.deliveredAndReported));
   fig('Agent success that raced the bridge\'s timeout (reported, comes back)', int(f.unacknowledged));
-  fig('Sent again by a retry after a success the bridge never saw (the documented timeout window: the agent ran it twice)', int(f.retriedAfterUnseenSuccess ?? 0));
+  fig('Sent again within an invocation after a success the bridge never saw (issue 13: never; such a resend is a duplicate)', int(f.retriedAfterUnseenSuccess ?? 0));
   fig('Requests the agent refused for their credential', int(f.refused));
   fig('**Refused requests per container per 60 s, wrong token** (property, one warm container, default cool-down)', `**${int(f.wrongTokenRefusedPer60s)}**`);
   fig('Slowest answer with little time left, share of the time Lambda gave', f.worstDeadlineShare ? `${(f.worstDeadlineShare * 100).toFixed(1)} %` : '-');
   fig('**Lost**', `**${int(f.lost)}**`);
   fig('**Duplicates within an invocation**', `**${int(f.duplicates)}**`);
   L.push('');
+
+  const rd = f.redelivery;
+  if (rd && rd.batches > 0) {
+    L.push('### Redelivered until settled, with the idempotency store (issue 13)', '');
+    L.push(
+      'Each batch with the store is redelivered as Lambda would (every reported partition from its reported offset on) until',
+      'nothing is reported, with fewer faults in each redelivery (half the rate, none from the third; the dead-letter queue,',
+      'the token and the AWS calls repaired from the second). Between two invocations the store\'s clock moves on past every',
+      `lease. The unknown-outcome window: a lease lasts the route timeout plus UNKNOWN_OUTCOME_MARGIN_SECONDS, here ${secs(rd.leaseMs)}`,
+      '(0.3 s + the default 60 s) from the moment the outcome became unknown; a record run by its agent again counts as the window',
+      'only when the invocation of its previous run never learnt that run\'s outcome (or failed to write it to the store).',
+      '',
+    );
+    row('Figure', 'Value');
+    row('---', '---:');
+    row('Batches redelivered until settled (of which settled)', `${int(rd.batches)} (${int(rd.settled)})`);
+    row('Records in them', int(rd.records));
+    row('Invocations (most for one batch)', `${int(rd.invocations)} (${int(rd.mostInvocations)})`);
+    row('Redeliveries that found the record leased: reported without sending', int(rd.leasedRedeliveries));
+    row('Records dead-lettered from a remembered verdict, the agent not run again', int(rd.fromStoredVerdict));
+    row(`**Run again after the lease lapsed** (the documented window, ${secs(rd.leaseMs)})`, `**${int(rd.windowResends)}**`);
+    row('Run again after the store write following the send failed (the claim lapsed)', int(rd.storeWriteResends));
+    row('**Lost after settling**', `**${int(rd.lost)}**`);
+    row('**Run more often than the windows explain**', `**${int(rd.duplicates)}**`);
+    L.push('');
+  }
 
   L.push('### Faults injected, by type', '');
   row('Fault', 'Injected');

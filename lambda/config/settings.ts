@@ -38,6 +38,7 @@ const envSchema = z.object({
   ALLOW_INSECURE_HTTP: bool,
   IDEMPOTENCY_TABLE: z.optional(z.string().check(z.minLength(3))),
   IDEMPOTENCY_TTL_SECONDS: limited(LIMITS.idempotencyTtlSeconds),
+  UNKNOWN_OUTCOME_MARGIN_SECONDS: z._default(z.coerce.number().check(z.minimum(0), z.maximum(24 * 3600)), 60),
   REPLY_KAFKA_BROKERS: z.optional(z.string()),
   REPLY_KAFKA_AUTH: z._default(z.enum(['none', 'iam', 'scram-sha-512', 'scram-sha-256']), 'none'),
   REPLY_KAFKA_TLS: z.optional(z.enum(['true', 'false', '1', '0', 'yes', 'no'])),
@@ -74,6 +75,8 @@ export interface Settings {
   allowInsecureHttp: boolean;
   idempotencyTable?: string;
   idempotencyTtlSeconds: number;
+  /** After a send with an unknown outcome, the claim is leased for the route's timeout plus this (issue 13). */
+  unknownOutcomeMarginMs: number;
   /** Kafka replies (lambda/io/reply-kafka.ts): brokers default to the event's bootstrap servers. */
   replyKafka: { brokers?: string[]; auth: 'none' | 'iam' | 'scram-sha-512' | 'scram-sha-256'; tls: boolean; secretArn?: string; region?: string };
   replyStoreMaxBytes: number;
@@ -208,6 +211,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     allowInsecureHttp: e.ALLOW_INSECURE_HTTP,
     idempotencyTable: e.IDEMPOTENCY_TABLE,
     idempotencyTtlSeconds: e.IDEMPOTENCY_TTL_SECONDS,
+    unknownOutcomeMarginMs: e.UNKNOWN_OUTCOME_MARGIN_SECONDS * 1000,
     replyKafka: {
       ...(replyBrokers?.length ? { brokers: replyBrokers } : {}),
       auth: e.REPLY_KAFKA_AUTH,

@@ -4,6 +4,7 @@ import { HttpError, type HttpPost } from '../io/http';
 import type { AgentLimits, LimitSpec, Release } from './agent-limits';
 import type { CircuitBreakers } from './circuit-breaker';
 import type { CredentialGate, CredentialVerdict } from './credential-gate';
+import { exchangeFate, type ExchangeFate } from './exchange-outcome';
 import { chatCompletionBody, chatRequestHeaders, interpretChatResponse, type ChatOptions } from './openai-protocol';
 import {
   failure,
@@ -42,7 +43,12 @@ export type DeliveryStatus =
   /** Not attempted or cut short because the invocation's time ran out: report it. */
   | 'deadline'
   /** Not sent because the caller's guard said no (its partition failed below it): report it. */
-  | 'held';
+  | 'held'
+  /**
+   * The request was sent and no verdict came back (timeout after writing, cut connection, 502/504, a task
+   * that outlived its timeout): the agent may be running it. Not retried; the caller keeps its claim as a lease.
+   */
+  | 'unknown';
 
 export interface DeliveryResult {
   status: DeliveryStatus;
@@ -174,7 +180,7 @@ export class AgentClient {
     token: string | undefined,
     deadline: number,
     extra: Record<string, string> | undefined,
-  ): Promise<{ out: Outcome; status?: number }> {
+  ): Promise<{ out: Outcome; status?: number; fate: ExchangeFate }> {
     const left = deadline - this.now();
     const timeoutMs = Math.min(target.timeoutMs, left);
     const openai = target.protocol === 'openai';
@@ -184,13 +190,13 @@ export class AgentClient {
     try {
       const reply = await this.o.post(target.url, headers, JSON.stringify(body), timeoutMs);
       const out = openai ? interpretChatResponse(reply.status, reply.text, reply.retryAfter) : interpretResponse(target.version, reply.status, reply.text, rpcId, reply.retryAfter);
-      return { out: redact(out, tok), status: reply.status };
+      return { out: redact(out, tok), status: reply.status, fate: exchangeFate({ status: reply.status, out }) };
     } catch (err) {
-      if (err instanceof HttpError) {
-        if (err.code === 'timeout' && timeoutMs < target.timeoutMs) return { out: failure('transient', 'deadline', 'request cut short by the invocation deadline') };
-        return { out: failure(err.code === 'reply_too_large' ? 'permanent' : 'transient', err.code, err.message) };
-      }
-      return { out: failure('transient', 'network', (err as Error).message) };
+      // An error that is not the edge's own says nothing about the wire: the body may have left.
+      const thrown = err instanceof HttpError ? err : { code: 'network', sent: true, message: (err as Error)?.message ?? String(err) };
+      const fate = exchangeFate({ thrown });
+      if (thrown.code === 'timeout' && timeoutMs < target.timeoutMs) return { out: failure('transient', 'deadline', 'request cut short by the invocation deadline'), fate };
+      return { out: failure(thrown.code === 'reply_too_large' ? 'permanent' : 'transient', thrown.code, thrown.message), fate };
     }
   }
 
@@ -285,6 +291,7 @@ export class AgentClient {
       const finalAuth = !target.sendToken || this.o.tokens.fixed || reread;
 
       let delay = 0;
+      let fate = 'answered' as ExchangeFate;
       let outcome: Outcome;
       // A per-target limit is waited for before the global slot, so a busy agent never holds a slot others could use.
       let limit: Release | 'aborted' | undefined;
@@ -303,14 +310,17 @@ export class AgentClient {
           }
           t.firstSend ??= this.now();
           t.attempts++;
-          const { out, status } = await this.exchange(target, body, msg.rpcId, token, deadline, msg.headers);
+          const ex = await this.exchange(target, body, msg.rpcId, token, deadline, msg.headers);
+          const { out, status } = ex;
+          fate = ex.fate;
           // Settled before the slot is released: a request queued for it must see a refusal at once.
           permit.release(verdictOf(out, status));
           if (breakers) settleCircuit(breakers, target.url, out);
           if (out.kind === 'failure' && out.failure === 'budget') guard.failing();
           if (out.kind === 'failure') {
             // Decided inside the slot, so that a final failure is known before the slot goes to the next request.
-            if (out.failure === 'transient') {
+            if (fate === 'unknown') guard.failing();
+            else if (out.failure === 'transient') {
               delay = this.backoffMs(t.retries, out.retryAfterMs);
               if (t.retries >= this.o.maxRetries || this.now() + delay + this.o.minRequestMs > deadline) guard.failing();
             }
@@ -326,7 +336,13 @@ export class AgentClient {
       if (outcome === HELD) return result('held', { code: 'not_sent', message: 'not sent: its partition failed below it' });
       if (outcome === STALE) continue;
       if (outcome.kind === 'success') return result('delivered', { reply: outcome.reply, taskId: outcome.taskId });
-      if (outcome.kind === 'pending') return this.poll(target, msg, outcome.taskId, deadline, slot, gate, signal, result, t);
+      if (outcome.kind === 'pending') {
+        // The task exists and runs on: a poll that ends without its verdict leaves the outcome unknown.
+        const polled = await this.poll(target, msg, outcome.taskId, deadline, slot, gate, signal, result, t);
+        return polled.status === 'delivered' || polled.status === 'permanent' ? polled : { ...polled, status: 'unknown' };
+      }
+      // Never retried: a second request could run the agent a second time (issue 13).
+      if (fate === 'unknown') return result('unknown', { code: outcome.code, message: `${outcome.message} (sent, outcome unknown: not retried)` });
       if (outcome.code === 'deadline') return result('deadline', { code: outcome.code, message: outcome.message });
       // Reported at once: an open circuit or a spent budget is not retried record by record.
       if (outcome.failure === 'budget' || outcome.code === 'circuit_open') return result('transient', { code: outcome.code, message: outcome.message });

@@ -5,6 +5,7 @@
 // metric needs exactly that) and would force exceptions as control flow for classified delivery results.
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
+import type { StoredVerdict } from '../claim-settle';
 import type { Idempotency } from '../pipeline';
 
 export interface DynamoIdempotencyOptions {
@@ -19,6 +20,9 @@ export interface DynamoIdempotencyOptions {
  * `expiresAt` (epoch seconds, the table's TTL attribute: an IN_PROGRESS claim lapses at its invocation's
  * deadline, a COMPLETED mark after IDEMPOTENCY_TTL_SECONDS), `owner` (the claiming invocation). Status
  * REPLY_PENDING (issue 14) adds `reply`: the agent answered but the reply is unwritten; it expires like COMPLETED.
+ * Issue 13: a lease is an IN_PROGRESS claim whose `expiresAt` is moved to the lease's end (with `leasedUntil`,
+ * epoch ms, for operators); status FAILED holds `verdict` (JSON: class, code, message, attempts), a permanent
+ * failure not dead-lettered yet, and expires like COMPLETED.
  */
 export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotency {
   // The SDK is loaded at the first claim, keeping it out of the cold start's critical path.
@@ -61,9 +65,11 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
           // Older DynamoDB-compatible stores do not return the item with the failure: read it then.
           const item =
             err.Item ??
-            (await client.send(new GetItemCommand({ TableName: o.table, Key: { id: { S: key } }, ConsistentRead: true, ProjectionExpression: '#s, reply', ExpressionAttributeNames: { '#s': 'status' } }), opts))
+            (await client.send(new GetItemCommand({ TableName: o.table, Key: { id: { S: key } }, ConsistentRead: true, ProjectionExpression: '#s, reply, verdict', ExpressionAttributeNames: { '#s': 'status' } }), opts))
               .Item;
           const status = item?.status?.S;
+          // --- issue 13: a permanent verdict waiting to be dead-lettered.
+          if (status === 'FAILED' && item?.verdict?.S !== undefined) return { verdict: JSON.parse(item.verdict.S) as StoredVerdict };
           // --- reply stage (issue 14): the agent answered, its reply waits to be written.
           if (status === 'REPLY_PENDING' && item?.reply?.S !== undefined) return { replyPending: item.reply.S };
           return status === 'COMPLETED' ? 'completed' : 'in_progress';
@@ -77,10 +83,12 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
         new sdk.UpdateItemCommand({
           TableName: o.table,
           Key: { id: { S: key } },
-          UpdateExpression: 'SET #s = :done, expiresAt = :exp, completedAt = :at',
-          ConditionExpression: '#o = :me',
+          UpdateExpression: 'SET #s = :done, expiresAt = :exp, completedAt = :at REMOVE verdict',
+          // A stored verdict is completed by whichever invocation wrote its dead letter.
+          ConditionExpression: '#o = :me OR #s = :failed',
           ExpressionAttributeNames: { '#s': 'status', '#o': 'owner' },
           ExpressionAttributeValues: {
+            ':failed': { S: 'FAILED' },
             ':done': { S: 'COMPLETED' },
             ':exp': { N: String(epoch(now()) + o.ttlSeconds) },
             ':at': { S: new Date(now()).toISOString() },
@@ -116,6 +124,41 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
           ConditionExpression: '#s = :pending',
           ExpressionAttributeNames: { '#s': 'status' },
           ExpressionAttributeValues: { ':done': { S: 'COMPLETED' }, ':pending': { S: 'REPLY_PENDING' }, ':at': { S: new Date(now()).toISOString() } },
+        }),
+        { abortSignal: signal },
+      );
+    },
+    // --- issue 13: the outcome is unknown; the claim holds until untilMs, then the record may be sent again.
+    async lease(key, untilMs, signal) {
+      const { client, sdk } = await load();
+      await client.send(
+        new sdk.UpdateItemCommand({
+          TableName: o.table,
+          Key: { id: { S: key } },
+          UpdateExpression: 'SET expiresAt = :exp, leasedUntil = :until',
+          ConditionExpression: '#o = :me AND #s = :inprog',
+          ExpressionAttributeNames: { '#s': 'status', '#o': 'owner' },
+          ExpressionAttributeValues: { ':exp': { N: String(epoch(untilMs)) }, ':until': { N: String(Math.round(untilMs)) }, ':me': { S: owner }, ':inprog': { S: 'IN_PROGRESS' } },
+        }),
+        { abortSignal: signal },
+      );
+    },
+    async fail(key, verdict, signal) {
+      const { client, sdk } = await load();
+      await client.send(
+        new sdk.UpdateItemCommand({
+          TableName: o.table,
+          Key: { id: { S: key } },
+          UpdateExpression: 'SET #s = :failed, verdict = :v, expiresAt = :exp',
+          ConditionExpression: '#o = :me AND #s = :inprog',
+          ExpressionAttributeNames: { '#s': 'status', '#o': 'owner' },
+          ExpressionAttributeValues: {
+            ':failed': { S: 'FAILED' },
+            ':v': { S: JSON.stringify({ class: verdict.class, code: verdict.code, message: verdict.message.slice(0, 4096), attempts: verdict.attempts }) },
+            ':exp': { N: String(epoch(now()) + o.ttlSeconds) },
+            ':me': { S: owner },
+            ':inprog': { S: 'IN_PROGRESS' },
+          },
         }),
         { abortSignal: signal },
       );

@@ -18,6 +18,11 @@ export class HttpError extends BridgeError {
   constructor(
     readonly code: 'timeout' | 'network' | 'reply_too_large',
     message: string,
+    /**
+     * False only when the request provably never reached the server (refused, DNS, TLS handshake, connect
+     * timeout): it may be sent again safely. True when its bytes may have left: the outcome is unknown.
+     */
+    readonly sent: boolean = true,
   ) {
     super(code, message);
     this.name = 'HttpError';
@@ -40,6 +45,8 @@ export const httpPost: HttpPost = (url, headers, body, timeoutMs) =>
     const proto = u.protocol === 'https:' ? 'https:' : 'http:';
     const payload = Buffer.from(body, 'utf8');
     let settled = false;
+    // Until the connection (TLS included) is up, no byte of the request can have reached the server.
+    let connected = false;
     const fail = (err: HttpError) => {
       if (settled) return;
       settled = true;
@@ -85,7 +92,15 @@ export const httpPost: HttpPost = (url, headers, body, timeoutMs) =>
       },
     );
     // One timer for the whole exchange, connect to last byte: a trickling body cannot outlive it.
-    const timer = setTimeout(() => fail(new HttpError('timeout', `no complete reply within ${Math.round(timeoutMs)} ms`)), Math.max(1, Math.floor(timeoutMs)));
-    req.on('error', (err: NodeJS.ErrnoException) => fail(new HttpError('network', `${err.message}${err.code && !err.message.includes(err.code) ? ` (${err.code})` : ''}`)));
+    const timer = setTimeout(
+      () => fail(new HttpError('timeout', `no complete reply within ${Math.round(timeoutMs)} ms${connected ? '' : ' (not connected)'}`, connected)),
+      Math.max(1, Math.floor(timeoutMs)),
+    );
+    req.on('socket', (socket) => {
+      // A kept-alive socket is already connected; a new one is once its TCP (and TLS) handshake is done.
+      if (req.reusedSocket || !socket.connecting) connected = true;
+      else socket.once(proto === 'https:' ? 'secureConnect' : 'connect', () => (connected = true));
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => fail(new HttpError('network', `${err.message}${err.code && !err.message.includes(err.code) ? ` (${err.code})` : ''}`, connected)));
     req.end(payload);
   });

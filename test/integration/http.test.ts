@@ -1,6 +1,6 @@
 // The HTTP edge against a raw node:http server: each way a reply can go wrong maps to the right error.
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { HttpError, httpPost } from '../../lambda/io/http';
 
 let server: Server;
@@ -112,4 +112,61 @@ test('connections are kept alive and reused', async () => {
   const before = sockets.size;
   for (let i = 0; i < 5; i++) await post();
   expect(sockets.size - before).toBeLessThanOrEqual(1);
+});
+
+// Issue 13: `sent` tells a request that provably never reached the server from one whose outcome is unknown.
+describe('HttpError.sent', () => {
+  test('a refused connection was not sent', async () => {
+    const err = await rejection(httpPost('http://127.0.0.1:1/x', {}, '{}', 1000));
+    expect(err.sent).toBe(false);
+  });
+
+  test('a timeout after the body was written was sent (the outcome is unknown)', async () => {
+    let received = '';
+    handle = (_res, body) => (received = body); // reads it, never answers
+    const err = await rejection(post(300));
+    expect(err).toMatchObject({ code: 'timeout', sent: true });
+    expect(received).toBe('{"a":"é"}');
+  });
+
+  test('a connection cut after the body was written was sent', async () => {
+    handle = (res) => res.socket?.destroy();
+    expect(await rejection(post())).toMatchObject({ code: 'network', sent: true });
+  });
+
+  test('a TLS handshake that never completes is a timeout that was not sent', async () => {
+    // A TCP listener that accepts and stays silent: the TLS client hello is never answered.
+    const open: Socket[] = [];
+    const silent = createNetServer((s) => {
+      open.push(s);
+      s.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      const err = await rejection(httpPost(`https://127.0.0.1:${port}/x`, {}, '{}', 300));
+      expect(err).toMatchObject({ code: 'timeout', sent: false });
+    } finally {
+      for (const s of open) s.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
+  });
+
+  test('a TLS handshake refused by the peer was not sent', async () => {
+    const open: Socket[] = [];
+    const closing = createNetServer((s) => {
+      open.push(s);
+      s.on('error', () => undefined);
+      s.end('not tls\r\n\r\n');
+    });
+    await new Promise<void>((r) => closing.listen(0, '127.0.0.1', r));
+    try {
+      const port = (closing.address() as AddressInfo).port;
+      const err = await rejection(httpPost(`https://127.0.0.1:${port}/x`, {}, '{}', 2000));
+      expect(err).toMatchObject({ code: 'network', sent: false });
+    } finally {
+      for (const s of open) s.destroy();
+      await new Promise<void>((r) => closing.close(() => r()));
+    }
+  });
 });

@@ -180,13 +180,29 @@ test('a claim another invocation left behind past its deadline is taken over: th
   expect(item.Item?.status.S).toBe('COMPLETED');
 });
 
-test('a permanent failure releases the claim', async () => {
+test('a permanent failure that is dead-lettered releases the claim', async () => {
   const t = await freshTable();
   sim.setBehaviour(() => ({ kind: 'http', status: 400 }));
-  const b = bridge(t);
-  await b.run(mskEvent(records(1)));
+  const b = makeBridge(
+    { ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: JSON.stringify([{ name: 'orders', topic_pattern: 'orders.events', prompt_id: AGENT }]) },
+    { idempotency: createDynamoIdempotency({ table: t, ttlSeconds: 3600, client: db.client }), deadLetters: { send: async () => new Set<string>() } },
+  );
+  expect((await b.run(mskEvent(records(1)))).outcomes[0].status).toBe('dead_lettered');
   const item = await db.client.send(new GetItemCommand({ TableName: t, Key: { id: { S: 'orders.events-0-100#orders' } } }));
   expect(item.Item).toBeUndefined();
+});
+
+test('issue 13: a permanent failure whose letter cannot be written keeps its verdict; the redelivery does not run the agent', async () => {
+  const t = await freshTable();
+  sim.setBehaviour(() => ({ kind: 'http', status: 400 }));
+  const b = bridge(t); // no DLQ: the letter cannot be written
+  await b.run(mskEvent(records(1)));
+  const item = await db.client.send(new GetItemCommand({ TableName: t, Key: { id: { S: 'orders.events-0-100#orders' } } }));
+  expect(item.Item?.status.S).toBe('FAILED');
+  expect(JSON.parse(item.Item!.verdict.S!)).toEqual({ class: 'http_400', code: 'http_400', message: 'HTTP 400 from the agent endpoint', attempts: 1 });
+  const again = await b.run(mskEvent(records(1)));
+  expect(again.outcomes[0]).toMatchObject({ status: 'failed', code: 'http_400', attempts: 0 });
+  expect(sim.requests.filter(isSend)).toHaveLength(1);
 });
 
 test('the store being down loses nothing: records are reported and nothing is sent', async () => {

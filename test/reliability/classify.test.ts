@@ -1,4 +1,5 @@
 // The judge of the no-loss suite is itself tested: each rule on a hand-made observation.
+import { judgeSettled } from './support/redelivery';
 import { classifyRecord, judge, reportedOffsets, type InvariantId, type Observation, type ObservedRecord } from './support/classify';
 
 const rec = (partitionKey: string, offset: number | null, over: Partial<ObservedRecord> = {}): ObservedRecord => ({
@@ -173,12 +174,12 @@ describe('invariant 4 and the agreement with the agent', () => {
     expect(judge(obs([rec('t-0', 1, { successes: 2 })])).counts.duplicates).toBe(1);
   });
 
-  test('a resend by the bridge\'s own retry after a success it never saw is the documented window, counted; more is a duplicate', () => {
-    const window = judge(obs([rec('t-0', 1, { successes: 2, sendsAfterSuccess: 1, retries: 1 })]));
-    expect(window.violations).toEqual([]);
-    expect(window.counts).toMatchObject({ retriedAfterUnseenSuccess: 1, duplicates: 0 });
-    // More resends than retries, or more successes than sends by retry, cannot come from the window.
-    expect(kinds(obs([rec('t-0', 1, { successes: 3, sendsAfterSuccess: 2, retries: 1 })]))).toEqual(['4.duplicate']);
+  test('issue 13: a resend within the invocation after a success the bridge never saw is a duplicate, not a window', () => {
+    // Before issue 13 a timeout was retried and this was counted as the documented window; now no unknown
+    // outcome is retried in the invocation, so any such resend is a failure of the property.
+    const v = judge(obs([rec('t-0', 1, { successes: 2, sendsAfterSuccess: 1, retries: 1 })]));
+    expect(v.violations.map((x) => x.invariant)).toEqual(['4.duplicate', '4.duplicate']);
+    expect(v.counts).toMatchObject({ retriedAfterUnseenSuccess: 0, duplicates: 1 });
     expect(kinds(obs([rec('t-0', 1, { successes: 2, sendsAfterSuccess: 0, retries: 1 })]))).toEqual(['4.duplicate']);
   });
 
@@ -255,4 +256,51 @@ describe('the handler itself (issue 12)', () => {
     expect(kinds(obs(base, [['t-0', 1]], more))).toEqual(['hold']);
     expect(kinds(obs(base, [['t-0', 1]], { ...more, idempotency: true }))).toEqual([]);
   });
+});
+
+// Issue 13: the judge across a batch's invocations (support/redelivery.ts).
+describe('judgeSettled: a batch and its redeliveries with the store', () => {
+  const built = (offset: number) =>
+    ({ id: `t-0@${offset}`, partitionKey: 't-0', topic: 'orders.eu', partition: 0, offset, spec: {} as never, raw: {} }) as unknown as Parameters<typeof judgeSettled>[0][0]['records'][0];
+  const round = (
+    outs: Array<[number, string, string?, number?]>,
+    o: { reported?: number; ran?: number[]; unknown?: number[]; storeFailed?: number[]; letters?: number[] } = {},
+  ): Parameters<typeof judgeSettled>[0][0] => ({
+    records: [built(1), built(2)],
+    result: {
+      response: { batchItemFailures: o.reported === undefined ? [] : [{ itemIdentifier: { partition: 't-0', offset: o.reported } }] },
+      outcomes: outs.map(([offset, status, code, attempts]) => ({ partitionKey: 't-0', topic: 'orders.eu', partition: 0, offset, route: 'r', agentId: null, status: status as never, code, attempts: attempts ?? 1, retries: 0 })),
+      durationMs: 1,
+    },
+    ran: new Map((o.ran ?? []).map((off) => [`t-0@${off}`, 1])),
+    unknown: new Set((o.unknown ?? []).map((off) => `t-0@${off}`)),
+    storeWriteFailed: new Set((o.storeFailed ?? []).map((off) => `t-0@${off}`)),
+    deadLetters: (o.letters ?? []).map((offset) => ({ record: { topic: 'orders.eu', partition: 0, offset } })),
+  });
+  const never = () => false;
+
+  test('a run again after an unknown outcome is the counted window; after a seen success it is a duplicate', () => {
+    const window = judgeSettled([round([[1, 'failed', 'timeout'], [2, 'delivered']], { reported: 1, ran: [1, 2], unknown: [1] }), round([[1, 'delivered'], [2, 'duplicate']], { ran: [1] })], never);
+    expect(window).toMatchObject({ settled: true, windowResends: 1, duplicates: 0, lost: 0, violations: [] });
+    const dup = judgeSettled([round([[1, 'failed', 'http_503'], [2, 'delivered']], { reported: 1, ran: [2] }), round([[1, 'delivered'], [2, 'delivered']], { ran: [1, 2] })], never);
+    expect(dup.violations.map((v) => [v.invariant, v.record])).toEqual([['5.duplicate', 't-0@2']]);
+  });
+
+  test('a failed store write after the send explains one resend, counted apart', () => {
+    const v = judgeSettled([round([[1, 'failed', 'http_503'], [2, 'delivered']], { reported: 1, ran: [2], storeFailed: [2] }), round([[1, 'delivered'], [2, 'delivered']], { ran: [1, 2] })], never);
+    expect(v).toMatchObject({ storeWriteResends: 1, duplicates: 0, violations: [] });
+  });
+
+  test('unsettled, lost, and dead-lettered twice are violations; a letter from a stored verdict is counted', () => {
+    expect(judgeSettled([round([[1, 'failed', 'http_503']], { reported: 1 })], never).violations.map((v) => v.invariant)).toContain('5.settled');
+    expect(judgeSettled([round([[1, 'failed', 'x'], [2, 'failed', 'x']])], never).violations.map((v) => v.invariant)).toEqual(['5.lost', '5.lost']);
+    const twice = judgeSettled([round([[1, 'dead_lettered', 'http_400'], [2, 'delivered']], { reported: 1, ran: [1, 2], letters: [1] }), round([[1, 'dead_lettered', 'http_400', 0], [2, 'duplicate']], { letters: [1] })], never);
+    expect(twice.violations.map((v) => v.invariant)).toEqual(['5.dead-lettered-twice']);
+    expect(twice.fromStoredVerdict).toBe(1);
+  });
+});
+
+test('issue 13: in a redelivery, a record the store skips as a duplicate is not lost', () => {
+  expect(kinds(obs([rec('t-0', 1, { status: 'duplicate', successes: 0 })]))).toEqual([]);
+  expect(kinds(obs([rec('t-0', 1, { status: 'delivered', successes: 0 })]))).toEqual(['1.lost', 'ack']);
 });

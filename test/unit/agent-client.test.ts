@@ -190,8 +190,8 @@ describe('sending', () => {
 });
 
 describe('retries', () => {
-  test('transient failures are retried with exponential backoff, then delivered', async () => {
-    const { edge, deliver } = setup([http(503), http(502), new HttpError('network', 'ECONNRESET'), ok()]);
+  test('failures that provably did not run the agent are retried with exponential backoff, then delivered', async () => {
+    const { edge, deliver } = setup([http(503), http(429), new HttpError('network', 'ECONNREFUSED', false), ok()]);
     const res = await deliver();
     expect(res).toMatchObject({ status: 'delivered', attempts: 4, retries: 3 });
     // retryDelay 100 ms doubling, jitter 0 (random() = 0)
@@ -213,7 +213,7 @@ describe('retries', () => {
   });
 
   test('MAX_RETRIES 0: one request only', async () => {
-    const { edge, deliver } = setup([], { maxRetries: 0, fallback: http(500) });
+    const { edge, deliver } = setup([], { maxRetries: 0, fallback: http(503) });
     expect((await deliver()).status).toBe('transient');
     expect(edge.calls).toHaveLength(1);
     expect(edge.sleeps).toEqual([]);
@@ -283,16 +283,41 @@ describe('deadline', () => {
     expect(edge.calls).toHaveLength(0);
   });
 
-  test('a request cut short by the deadline (not by the route timeout) ends as deadline', async () => {
+  test('a sent request cut short by the deadline (not by the route timeout) ends unknown, code deadline', async () => {
     const { deliver } = setup([new HttpError('timeout', 'no reply')]);
+    const res = await deliver({ deadline: T0 + 2_000 });
+    expect(res).toMatchObject({ status: 'unknown', code: 'deadline', attempts: 1 });
+  });
+
+  test('a request that never connected before the deadline cut it ends as deadline', async () => {
+    const { deliver } = setup([new HttpError('timeout', 'no reply', false)]);
     const res = await deliver({ deadline: T0 + 2_000 });
     expect(res).toMatchObject({ status: 'deadline', code: 'deadline' });
   });
 
-  test('a request cut by the route timeout is an ordinary transient failure, retried', async () => {
-    const { deliver } = setup([new HttpError('timeout', 'no reply'), ok()]);
+  // Issue 13 changed this: a timeout after the body was written was retried MAX_RETRIES times, and the agent
+  // (which keeps running) ran the record once per retry.
+  test('a sent request cut by the route timeout is not retried: its outcome is unknown', async () => {
+    const { edge, deliver } = setup([new HttpError('timeout', 'no reply'), ok()]);
     const res = await deliver();
-    expect(res).toMatchObject({ status: 'delivered', attempts: 2 });
+    expect(res).toMatchObject({ status: 'unknown', code: 'timeout', attempts: 1, retries: 0 });
+    expect(edge.calls).toHaveLength(1);
+  });
+
+  test.each([
+    ['a cut connection', new HttpError('network', 'socket hang up')],
+    ['a 502 from a load balancer', http(502)],
+    ['a 504 from a load balancer', http(504)],
+  ])('%s is not retried: unknown', async (_what, reply) => {
+    const { edge, deliver } = setup([reply, ok()]);
+    expect(await deliver()).toMatchObject({ status: 'unknown', attempts: 1 });
+    expect(edge.calls).toHaveLength(1);
+  });
+
+  test('a connect timeout (nothing sent) is retried', async () => {
+    const { edge, deliver } = setup([new HttpError('timeout', 'not connected', false), ok()]);
+    expect(await deliver()).toMatchObject({ status: 'delivered', attempts: 2, retries: 1 });
+    expect(edge.calls).toHaveLength(2);
   });
 });
 
@@ -313,19 +338,20 @@ describe('task polling', () => {
     expect(Math.max(...edge.sleeps)).toBe(1000);
   });
 
-  test('a task past the route timeout is given up as transient (task_timeout): reported, never dead-lettered', async () => {
+  test('a task past the route timeout is given up as unknown (task_timeout): reported, never dead-lettered, never sent again', async () => {
     const { edge, deliver } = setup([], { fallback: task('working') });
     const res = await deliver({ target: { timeoutMs: 1_000 } });
-    expect(res).toMatchObject({ status: 'transient', code: 'task_timeout', taskId: 'task-1' });
+    expect(res).toMatchObject({ status: 'unknown', code: 'task_timeout', taskId: 'task-1' });
+    expect(edge.calls.filter((c) => c.body.method === 'message/send')).toHaveLength(1);
     // Never polled past the route timeout.
     for (const c of edge.calls) expect(c.at - T0).toBeLessThanOrEqual(1_000);
     expect(edge.calls.length).toBeGreaterThan(1);
   });
 
-  test('a task still running at the invocation deadline ends as deadline', async () => {
+  test('a task still running at the invocation deadline ends unknown (code deadline)', async () => {
     const { deliver } = setup([], { fallback: task('working') });
     const res = await deliver({ deadline: T0 + 1_000, target: { timeoutMs: 60_000 } });
-    expect(res).toMatchObject({ status: 'deadline', code: 'deadline', taskId: 'task-1' });
+    expect(res).toMatchObject({ status: 'unknown', code: 'deadline', taskId: 'task-1' });
   });
 
   test('a task that ends failed is permanent', async () => {
@@ -333,10 +359,10 @@ describe('task polling', () => {
     expect(await deliver()).toMatchObject({ status: 'permanent', code: 'task_failed', taskId: 'task-1' });
   });
 
-  test('failed polls are retried up to MAX_RETRIES in a row, then transient', async () => {
+  test('failed polls are retried up to MAX_RETRIES in a row, then unknown (the task runs on)', async () => {
     const { edge, deliver } = setup([task('working')], { maxRetries: 2, fallback: http(503) });
     const res = await deliver();
-    expect(res).toMatchObject({ status: 'transient', code: 'http_503', taskId: 'task-1' });
+    expect(res).toMatchObject({ status: 'unknown', code: 'http_503', taskId: 'task-1' });
     expect(edge.calls.map((c) => c.body.method)).toEqual(['message/send', 'tasks/get', 'tasks/get', 'tasks/get']);
   });
 

@@ -54,6 +54,7 @@ describe('loadSettings: defaults', () => {
       allowInsecureHttp: false,
       idempotencyTable: undefined,
       idempotencyTtlSeconds: 86_400,
+      unknownOutcomeMarginMs: 60_000,
     });
   });
 
@@ -146,6 +147,8 @@ describe('loadSettings: every knob is parsed', () => {
     ['MAX_TEXT_BYTES', '1', 'maxTextBytes', 1],
     ['IDEMPOTENCY_TTL_SECONDS', '60', 'idempotencyTtlSeconds', 60],
     ['RETRY_DELAY', '0', 'retryDelayMs', 0],
+    ['UNKNOWN_OUTCOME_MARGIN_SECONDS', '0', 'unknownOutcomeMarginMs', 0],
+    ['UNKNOWN_OUTCOME_MARGIN_SECONDS', '86400', 'unknownOutcomeMarginMs', 86_400_000],
   ] as const)('boundary %s=%s is accepted', (name, value, key, expected) => {
     expect(loadSettings(env({ [name]: value }))[key]).toBe(expected);
   });
@@ -171,6 +174,9 @@ describe('loadSettings: invalid values name the variable', () => {
     ['MAX_TEXT_BYTES', '0'],
     ['LOG_REPLY_CHARS', '-1'],
     ['IDEMPOTENCY_TTL_SECONDS', '59'],
+    ['UNKNOWN_OUTCOME_MARGIN_SECONDS', '-1'],
+    ['UNKNOWN_OUTCOME_MARGIN_SECONDS', '86401'],
+    ['UNKNOWN_OUTCOME_MARGIN_SECONDS', 'soon'],
     ['IDEMPOTENCY_TABLE', 'ab'],
     ['ALLOW_INSECURE_HTTP', 'maybe'],
     ['ARCHESTRA_URL', 'not a url'],

@@ -11,7 +11,7 @@
 import type { KafkaBatchResponse } from '../../../lambda/report';
 
 export type RecordClass = 'delivered' | 'dead_lettered' | 'reported' | 'skipped';
-export type DeliveryStatus = 'delivered' | 'permanent' | 'transient' | 'auth' | 'deadline' | 'held';
+export type DeliveryStatus = 'delivered' | 'permanent' | 'transient' | 'auth' | 'deadline' | 'held' | 'unknown';
 
 export interface ObservedRecord {
   /** `<partitionKey>@<offset>` */
@@ -94,7 +94,12 @@ export type InvariantId =
   | 'after-return' // a request reached the agent after the handler had returned
   | 'refused-resend' // the token was sent again after the agent refused it, within the cool-down
   | 'agent-limit' // more requests in flight to one agent than its route's max_in_flight
-  | 'refusals'; // more refused requests per container per 60 s than the published figure (wrong-token batches)
+  | 'refusals' // more refused requests per container per 60 s than the published figure (wrong-token batches)
+  // Issue 13, over a batch and its redeliveries with the idempotency store (support/redelivery.ts):
+  | '5.settled' // still reported after the last redelivery
+  | '5.lost' // settled, yet never delivered, dead-lettered nor skipped
+  | '5.duplicate' // run by its agent again, other than after a lapsed lease or a failed store write
+  | '5.dead-lettered-twice'; // dead-lettered in two invocations
 
 export const INVARIANTS: readonly InvariantId[] = [
   '1.lost',
@@ -115,6 +120,10 @@ export const INVARIANTS: readonly InvariantId[] = [
   'refused-resend',
   'refusals',
   'agent-limit',
+  '5.settled',
+  '5.lost',
+  '5.duplicate',
+  '5.dead-lettered-twice',
 ];
 
 export interface Violation {
@@ -141,15 +150,15 @@ export interface RecordCounts {
   /** The agent's success reply raced the bridge's timeout: the bridge reported the record (it comes back). */
   unacknowledged: number;
   /**
-   * Sent again by the bridge's own retry after an answer it never saw (a timeout racing the agent's success):
-   * the documented window in which a record reaches its agent twice (README, "Errors and retries").
+   * Issue 13: always 0 within one invocation. An exchange whose outcome is unknown is never retried there, so a
+   * send after a success is a duplicate (4.duplicate); only a resend after the lease counts (redelivery.ts).
    */
   retriedAfterUnseenSuccess: number;
   lost: number;
   duplicates: number;
 }
 
-const FAILED_AT_DELIVERY = new Set<DeliveryStatus>(['transient', 'auth', 'deadline']);
+const FAILED_AT_DELIVERY = new Set<DeliveryStatus>(['transient', 'auth', 'deadline', 'unknown']);
 /** Codes of a delivery that gave up waiting (its answer may have been on the way). */
 const TIMED_OUT = new Set(['timeout', 'deadline', 'task_timeout', 'network']);
 
@@ -227,7 +236,8 @@ export function judge(o: Observation): Verdict {
     if (c.has('dead_lettered')) counts.deadLettered++;
     if (c.has('reported')) counts.reported++;
     if (c.has('skipped')) counts.skipped++;
-    if (c.size === 0) {
+    // Issue 13: in a redelivery a record the store knows as handled is skipped as a duplicate, not lost.
+    if (c.size === 0 && r.status !== 'duplicate') {
       counts.lost++;
       v('1.lost', `neither delivered, dead-lettered, reported nor skipped (bridge status ${r.status})`);
     }
@@ -253,14 +263,11 @@ export function judge(o: Observation): Verdict {
       }
     }
     if (r.successes > 1 || r.sendsAfterSuccess > 0) {
-      // The client retries only an exchange it saw fail: resends no more than its retries are the documented
-      // unknown-outcome window (a timeout that raced the answer), counted; anything beyond is a duplicate.
-      if (r.sendsAfterSuccess > 0 && r.sendsAfterSuccess <= r.retries && r.successes <= r.retries + 1) counts.retriedAfterUnseenSuccess++;
-      else {
-        if (r.successes > 1) v('4.duplicate', `the agent answered it with success ${r.successes} times`);
-        if (r.sendsAfterSuccess > 0) v('4.duplicate', `sent ${r.sendsAfterSuccess} more time(s) after the agent had answered it`);
-        counts.duplicates++;
-      }
+      // Issue 13: the client retries only an exchange that provably did not run the agent, so within one
+      // invocation any second run is a duplicate (the unknown-outcome window only opens after a lease).
+      if (r.successes > 1) v('4.duplicate', `the agent answered it with success ${r.successes} times`);
+      if (r.sendsAfterSuccess > 0) v('4.duplicate', `sent ${r.sendsAfterSuccess} more time(s) after the agent had answered it`);
+      counts.duplicates++;
     }
     if (r.status === 'delivered' && r.successes === 0) v('ack', 'the bridge says delivered, the agent never answered it with success');
     if (r.status !== 'delivered' && r.successes > 0) {

@@ -2,6 +2,7 @@
 import { INVARIANTS, type InvariantId, type RecordCounts, type Violation } from './classify';
 import type { AwsFault, FaultKind } from './faults';
 import type { BatchRun, Ordering } from './harness';
+import type { SettledVerdict } from './redelivery';
 
 export interface Counterexample {
   /** How to regenerate the batch: the property's seed and the run's index (fast-check `path`). */
@@ -50,6 +51,22 @@ export interface PropertyFigures extends RecordCounts {
   violations: Record<InvariantId, number>;
   batchesWithViolations: Record<InvariantId, number>;
   durationMs: number;
+  /** Issue 13: the batches with the store, each redelivered until settled, judged across their invocations. */
+  redelivery: {
+    batches: number;
+    settled: number;
+    invocations: number;
+    mostInvocations: number;
+    records: number;
+    windowResends: number;
+    storeWriteResends: number;
+    leasedRedeliveries: number;
+    fromStoredVerdict: number;
+    lost: number;
+    duplicates: number;
+    /** The lease after an unknown outcome: the route timeout plus UNKNOWN_OUTCOME_MARGIN_SECONDS, ms. */
+    leaseMs: number;
+  };
 }
 
 export class Tally {
@@ -102,7 +119,40 @@ export class Tally {
       durationMs: 0,
       offsetless: 0,
       offsetlessReported: 0,
+      redelivery: { batches: 0, settled: 0, invocations: 0, mostInvocations: 0, records: 0, windowResends: 0, storeWriteResends: 0, leasedRedeliveries: 0, fromStoredVerdict: 0, lost: 0, duplicates: 0, leaseMs: 0 },
     };
+  }
+
+  /** A batch's redeliveries (rounds[0] went through add()): their own per-invocation violations, and the verdict across all. */
+  addRedelivery(rounds: BatchRun[], sv: SettledVerdict, leaseMs: number, replay: string, description: () => string): void {
+    const r = this.f.redelivery;
+    r.batches++;
+    if (sv.settled) r.settled++;
+    r.invocations += rounds.length;
+    r.mostInvocations = Math.max(r.mostInvocations, rounds.length);
+    r.records += rounds[0].records.length;
+    r.windowResends += sv.windowResends;
+    r.storeWriteResends += sv.storeWriteResends;
+    r.leasedRedeliveries += sv.leasedRedeliveries;
+    r.fromStoredVerdict += sv.fromStoredVerdict;
+    r.lost += sv.lost;
+    r.duplicates += sv.duplicates;
+    r.leaseMs = leaseMs;
+    const later = rounds.slice(1).flatMap((x, i) => x.verdict.violations.map((v) => ({ ...v, detail: `redelivery ${i + 1}: ${v.detail}` })));
+    this.countViolations([...later, ...sv.violations], replay, description);
+  }
+
+  private countViolations(violations: Violation[], replay: string, description: () => string): void {
+    const f = this.f;
+    const seen = new Set<InvariantId>();
+    for (const v of violations) {
+      f.violations[v.invariant]++;
+      seen.add(v.invariant);
+    }
+    for (const i of seen) {
+      f.batchesWithViolations[i]++;
+      if (!this.examples.has(i)) this.examples.set(i, { replay, description: description(), violations: violations.filter((v) => v.invariant === i).slice(0, 8) });
+    }
   }
 
   add(run: BatchRun, replay: string, description: () => string, sqs = false): void {
@@ -162,17 +212,7 @@ export class Tally {
     for (const [k, n] of Object.entries(run.figures.statuses)) f.statuses[k] = (f.statuses[k] ?? 0) + n;
     for (const [k, n] of Object.entries(run.figures.codes)) f.codes[k] = (f.codes[k] ?? 0) + n;
     f.durationMs += run.figures.durationMs;
-    const seen = new Set<InvariantId>();
-    for (const v of run.verdict.violations) {
-      f.violations[v.invariant]++;
-      seen.add(v.invariant);
-    }
-    for (const i of seen) {
-      f.batchesWithViolations[i]++;
-      if (!this.examples.has(i)) {
-        this.examples.set(i, { replay, description: description(), violations: run.verdict.violations.filter((v) => v.invariant === i).slice(0, 8) });
-      }
-    }
+    this.countViolations(run.verdict.violations, replay, description);
     const n = this.sizes.length;
     f.recordsPerBatch = { min: Math.min(...this.sizes), max: Math.max(...this.sizes), mean: Math.round((f.records / n) * 10) / 10 };
   }

@@ -104,7 +104,7 @@ const recordArb = fc.record({
   header: fc.boolean(),
 });
 
-export function batchArb(ordering: fc.Arbitrary<Ordering>, opts: { dlqFaults: boolean; maxRecords?: number; aws?: boolean }): fc.Arbitrary<BatchSpec> {
+export function batchArb(ordering: fc.Arbitrary<Ordering>, opts: { dlqFaults: boolean; maxRecords?: number; aws?: boolean; storeOnly?: boolean }): fc.Arbitrary<BatchSpec> {
   return fc.record({
     ordering,
     maxConcurrency: fc.oneof(fc.constant(1), fc.integer({ min: 2, max: 16 })),
@@ -116,7 +116,8 @@ export function batchArb(ordering: fc.Arbitrary<Ordering>, opts: { dlqFaults: bo
     remainingMs: fc.oneof({ weight: 9, arbitrary: fc.constant(60_000) }, { weight: 1, arbitrary: fc.integer({ min: 900, max: 2500 }) }),
     tokenStore: opts.aws ? fc.constantFrom<'env' | 'secret'>('env', 'env', 'secret') : fc.constant<'env' | 'secret'>('env'),
     wrongToken: fc.oneof({ weight: 24, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
-    idempotency: opts.aws ? fc.boolean() : fc.constant(false),
+    // Issue 13: the batches with the store are redelivered until settled (the `redelivery` profile: all of them).
+    idempotency: opts.aws ? (opts.storeOnly ? fc.constant(true) : fc.boolean()) : fc.constant(false),
     awsFaultRate: opts.aws ? fc.constantFrom(0, 0.1, 0.3) : fc.constant(0),
     records: fc.integer({ min: 1, max: opts.maxRecords ?? 200 }).chain((n) => fc.array(recordArb, { minLength: n, maxLength: n })),
   });
@@ -258,6 +259,12 @@ export interface BatchRun {
   verdict: Verdict;
   figures: RunFigures;
   deadLetters: DeadLetterBody[];
+  /** Issue 13: sends of each record the agent ran in this invocation (see runBatch). */
+  ran: Map<string, number>;
+  /** Records whose delivery ended with an unknown outcome (the claim leased). */
+  unknown: Set<string>;
+  /** Records whose idempotency update after the send failed. */
+  storeWriteFailed: Set<string>;
 }
 
 export interface RunOptions {
@@ -273,6 +280,10 @@ export interface RunOptions {
   gates?: CredentialGates;
   /** Names this batch's idempotency keys apart from every other batch's (the table is shared). */
   batchId?: string;
+  /** Issue 13, a redelivery (support/redelivery.ts): these records of the first event, faults drawn from `faultSeed`. */
+  redeliver?: { records: BuiltRecord[]; faultSeed: number };
+  /** Added to the idempotency store's clock: the time that passed between redeliveries. */
+  storeSkewMs?: number;
 }
 
 /** Did this reply refuse the credential? (401/403, the lockout, or a JSON-RPC -32600 about the token.) */
@@ -286,6 +297,8 @@ function prefixed(inner: Idempotency, prefix: string): Idempotency {
     claim: (key, holdUntilMs, signal) => inner.claim(prefix + key, holdUntilMs, signal),
     complete: (key, signal) => inner.complete(prefix + key, signal),
     release: (key, signal) => inner.release(prefix + key, signal),
+    lease: (key, untilMs, signal) => inner.lease!(prefix + key, untilMs, signal),
+    fail: (key, verdict, signal) => inner.fail!(prefix + key, verdict, signal),
   };
 }
 
@@ -293,9 +306,10 @@ const tick = () => new Promise((r) => setImmediate(r));
 
 export async function runBatch(spec: BatchSpec, o: RunOptions): Promise<BatchRun> {
   const { sim } = o;
-  const { event, records } = buildEvent(spec);
+  const { event, records } = o.redeliver ? eventOf(o.redeliver.records) : buildEvent(spec);
+  const faultSeed = o.redeliver?.faultSeed ?? spec.seed;
   sim.clear();
-  const schedule = faultSchedule(spec.seed, spec.faultRate);
+  const schedule = faultSchedule(faultSeed, spec.faultRate);
   sim.setBehaviour(schedule.behaviour);
 
   // The bridge's side of the story: every message send as the HTTP edge started it ...
@@ -333,16 +347,18 @@ export async function runBatch(spec: BatchSpec, o: RunOptions): Promise<BatchRun
   };
   const aws = o.aws;
   const hangs = spec.remainingMs < 60_000;
-  const smFaults = awsFaultSchedule(spec.seed, 'secrets', aws ? spec.awsFaultRate : 0, hangs);
-  const dbFaults = awsFaultSchedule(spec.seed, 'dynamo', aws ? spec.awsFaultRate : 0, hangs);
+  const smFaults = awsFaultSchedule(faultSeed, 'secrets', aws ? spec.awsFaultRate : 0, hangs);
+  const dbFaults = awsFaultSchedule(faultSeed, 'dynamo', aws ? spec.awsFaultRate : 0, hangs);
   aws?.secrets.setDecide(smFaults.decide);
   aws?.dynamo.setDecide(dbFaults.decide);
   const useSecret = spec.tokenStore === 'secret' && aws !== undefined && !spec.wrongToken;
   const idempotency =
-    spec.idempotency && aws ? prefixed(createDynamoIdempotency({ table: aws.table, ttlSeconds: 3600, client: aws.dynamoClient }), `${o.batchId ?? spec.seed}:`) : undefined;
+    spec.idempotency && aws
+      ? prefixed(createDynamoIdempotency({ table: aws.table, ttlSeconds: 3600, client: aws.dynamoClient, now: () => Date.now() + (o.storeSkewMs ?? 0) }), `${o.batchId ?? spec.seed}:`)
+      : undefined;
   const memory: MemoryDeadLetters | undefined = o.sqs
     ? undefined
-    : memoryDeadLetters({ seed: spec.seed, failRate: spec.dlqFailRate, down: spec.dlqDown });
+    : memoryDeadLetters({ seed: faultSeed, failRate: spec.dlqFailRate, down: spec.dlqDown });
   const bridge = makeBridge(
     {
       ARCHESTRA_URL: sim.url,
@@ -413,6 +429,20 @@ export async function runBatch(spec: BatchSpec, o: RunOptions): Promise<BatchRun
     }
     if (succeeded(q)) successes.set(recordId, [...(successes.get(recordId) ?? []), q]);
   }
+
+  // Issue 13: the sends the agent ran (answered, trickled its answer, or started a task), whether or not the
+  // client was still there to read the answer; and the records whose delivery ended with an unknown outcome.
+  const ran = new Map<string, number>();
+  for (const q of requests) {
+    const recordId = isSend(q) && typeof q.id === 'string' ? recordIdOfRpc(q.id) : undefined;
+    const kind = schedule.injected.get(q.seq)?.kind;
+    if (recordId && (q.outcome === 'message' || q.outcome === 'task' || (q.outcome === 'slow' && kind === 'slow'))) ran.set(recordId, (ran.get(recordId) ?? 0) + 1);
+  }
+  const unknown = new Set(deliveries.filter((d) => d.status === 'unknown').map((d) => d.recordId));
+  // Store writes that failed after a send (complete, lease, fail): the claim then lapses at the invocation's hold.
+  const storeWriteFailed = new Set(
+    bridge.logs.filter((l) => l.message === 'idempotency update failed' && typeof l.key === 'string').map((l) => recordIdOfRpc(`kafka:${String(l.key)}`) ?? ''),
+  );
 
   const outcomes = new Map(result.outcomes.filter((x) => x.offset !== null).map((x) => [`${x.partitionKey}@${x.offset}`, x]));
   // Records without an offset: their outcomes come in the event's order within their partition.
@@ -500,7 +530,14 @@ export async function runBatch(spec: BatchSpec, o: RunOptions): Promise<BatchRun
     statuses,
     codes,
   };
-  return { spec, records, result, observation, verdict, figures, deadLetters };
+  return { spec, records, result, observation, verdict, figures, deadLetters, ran, unknown, storeWriteFailed };
+}
+
+/** The event of a redelivery: these records of the first event, as they were. */
+function eventOf(records: BuiltRecord[]): { event: unknown; records: BuiltRecord[] } {
+  const grouped: Record<string, Array<Record<string, unknown>>> = {};
+  for (const r of records) (grouped[r.partitionKey] ??= []).push(r.raw);
+  return { event: { eventSource: 'aws:kafka', eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/rel/x', records: grouped }, records };
 }
 
 /** A short, readable account of a failing run for the assertion message. */
