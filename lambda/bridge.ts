@@ -138,6 +138,7 @@ export function buildPipeline(s: Settings, o: EdgeOverrides = {}): PipelineDeps 
     safetyMarginMs: s.safetyMarginMs,
     minRequestMs: s.minRequestMs,
     logReplyChars: s.logReplyChars,
+    conversationTtlSeconds: s.conversationTtlSeconds,
     log: o.log ?? logger,
     metrics: o.metrics ?? powertoolsMetrics,
     now: o.now,

@@ -19,6 +19,9 @@ export interface DynamoIdempotencyOptions {
  * `expiresAt` (epoch seconds, the table's TTL attribute: an IN_PROGRESS claim lapses at its invocation's
  * deadline, a COMPLETED mark after IDEMPOTENCY_TTL_SECONDS), `owner` (the claiming invocation). Status
  * REPLY_PENDING (issue 14) adds `reply`: the agent answered but the reply is unwritten; it expires like COMPLETED.
+ * Status TASK (issue 13, task mode) adds `taskId`, `taskUrl`, `taskStartedAt` and `heldUntil` (epoch ms: the
+ * polling invocation's hold; after it a claim takes the item over); it expires like COMPLETED.
+ * Conversations (issue 13): item `ctx#<route>#<key>`, status CONTEXT, `contextId`, its own `expiresAt`.
  */
 export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotency {
   // The SDK is loaded at the first claim, keeping it out of the cold start's critical path.
@@ -61,9 +64,32 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
           // Older DynamoDB-compatible stores do not return the item with the failure: read it then.
           const item =
             err.Item ??
-            (await client.send(new GetItemCommand({ TableName: o.table, Key: { id: { S: key } }, ConsistentRead: true, ProjectionExpression: '#s, reply', ExpressionAttributeNames: { '#s': 'status' } }), opts))
+            (await client.send(new GetItemCommand({ TableName: o.table, Key: { id: { S: key } }, ConsistentRead: true }), opts))
               .Item;
           const status = item?.status?.S;
+          // --- task mode (issue 13): the agent's task runs; once its poller's hold has passed, poll it here.
+          if (status === 'TASK' && item?.taskId?.S && item.taskUrl?.S) {
+            const heldUntil = Number(item.heldUntil?.N ?? 0);
+            if (heldUntil > now()) return 'in_progress';
+            try {
+              await client.send(
+                new sdk.UpdateItemCommand({
+                  TableName: o.table,
+                  Key: { id: { S: key } },
+                  UpdateExpression: 'SET #o = :me, heldUntil = :hold',
+                  // Only one redelivery takes it over: the one that saw this hold.
+                  ConditionExpression: '#s = :task AND heldUntil = :seen',
+                  ExpressionAttributeNames: { '#o': 'owner', '#s': 'status' },
+                  ExpressionAttributeValues: { ':me': { S: owner }, ':hold': { N: String(holdUntilMs) }, ':task': { S: 'TASK' }, ':seen': { N: String(heldUntil) } },
+                }),
+                opts,
+              );
+            } catch (e) {
+              if (e instanceof ConditionalCheckFailedException) return 'in_progress';
+              throw e;
+            }
+            return { task: { taskId: item.taskId.S, url: item.taskUrl.S, startedAt: Number(item.taskStartedAt?.N ?? 0), holdUntilMs } };
+          }
           // --- reply stage (issue 14): the agent answered, its reply waits to be written.
           if (status === 'REPLY_PENDING' && item?.reply?.S !== undefined) return { replyPending: item.reply.S };
           return status === 'COMPLETED' ? 'completed' : 'in_progress';
@@ -120,6 +146,48 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
         { abortSignal: signal },
       );
     },
+    // --- task mode (issue 13): the claim now holds the running task, for a redelivery to poll.
+    async keepTask(key, task, signal) {
+      const { client, sdk } = await load();
+      await client.send(
+        new sdk.UpdateItemCommand({
+          TableName: o.table,
+          Key: { id: { S: key } },
+          UpdateExpression: 'SET #s = :task, taskId = :id, taskUrl = :url, taskStartedAt = :at, heldUntil = :hold, expiresAt = :exp',
+          ConditionExpression: '#o = :me',
+          ExpressionAttributeNames: { '#s': 'status', '#o': 'owner' },
+          ExpressionAttributeValues: {
+            ':task': { S: 'TASK' },
+            ':id': { S: task.taskId },
+            ':url': { S: task.url },
+            ':at': { N: String(task.startedAt) },
+            ':hold': { N: String(task.holdUntilMs) },
+            ':exp': { N: String(epoch(now()) + o.ttlSeconds) },
+            ':me': { S: owner },
+          },
+        }),
+        { abortSignal: signal },
+      );
+    },
+    // --- conversations per key (issue 13): one item per route and key, its own TTL.
+    async getContext(key, signal) {
+      const { client, sdk } = await load();
+      const res = await client.send(new sdk.GetItemCommand({ TableName: o.table, Key: { id: { S: key } }, ConsistentRead: true }), { abortSignal: signal });
+      const item = res.Item;
+      // TTL deletion lags by hours: an expired conversation is over.
+      if (!item || item.status?.S !== 'CONTEXT' || Number(item.expiresAt?.N ?? 0) < Math.floor(now() / 1000)) return undefined;
+      return item.contextId?.S;
+    },
+    async putContext(key, contextId, ttlSeconds, signal) {
+      const { client, sdk } = await load();
+      await client.send(
+        new sdk.PutItemCommand({
+          TableName: o.table,
+          Item: { id: { S: key }, status: { S: 'CONTEXT' }, contextId: { S: contextId }, expiresAt: { N: String(epoch(now()) + ttlSeconds) } },
+        }),
+        { abortSignal: signal },
+      );
+    },
     async release(key, signal) {
       const { client, sdk } = await load();
       try {
@@ -127,9 +195,10 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
           new sdk.DeleteItemCommand({
             TableName: o.table,
             Key: { id: { S: key } },
-            ConditionExpression: '#o = :me AND #s = :inprog',
+            // A TASK claim is released when the bridge gave up on its task (cancelled, or left on purpose).
+            ConditionExpression: '#o = :me AND #s IN (:inprog, :task)',
             ExpressionAttributeNames: { '#o': 'owner', '#s': 'status' },
-            ExpressionAttributeValues: { ':me': { S: owner }, ':inprog': { S: 'IN_PROGRESS' } },
+            ExpressionAttributeValues: { ':me': { S: owner }, ':inprog': { S: 'IN_PROGRESS' }, ':task': { S: 'TASK' } },
           }),
           { abortSignal: signal },
         );
