@@ -435,6 +435,11 @@ export async function startArchestraSim(opts: ArchestraSimOptions = {}): Promise
       if (t) tasks.advance(t, false);
       return t?.state;
     },
+    settleTask(taskId, state = 'completed') {
+      const t = tasks.get(taskId);
+      if (!t) throw new Error(`archestra sim: no task ${taskId}`);
+      tasks.settle(t, state);
+    },
     stats: () => ({ ...stats, byMethod: { ...stats.byMethod }, byOutcome: { ...stats.byOutcome }, byStatus: { ...stats.byStatus } }),
     clear() {
       requests.length = 0;

@@ -99,6 +99,16 @@ export class TaskBook {
     return t;
   }
 
+  /** Ends a task that has not settled yet in `state` (the agent finished its run). */
+  settle(t: SimTask, state: SettledTaskState): void {
+    this.advance(t, false);
+    if (SETTLED.has(t.state)) return;
+    t.finalState = state;
+    t.never = false;
+    t.afterMs = 0;
+    this.advance(t, false);
+  }
+
   /** 'canceled' when it was still running (or interrupted); 'not_cancelable' once terminal. */
   cancel(t: SimTask): 'canceled' | 'not_cancelable' {
     this.advance(t, false);

@@ -194,6 +194,8 @@ export interface ArchestraSim {
   clear(): void;
   /** A task's current state (advanced by time as a poll would be, without counting a poll); undefined if unknown. */
   taskState(taskId: string): TaskStateName | undefined;
+  /** Ends a running task now in `state` (default completed), as its agent would: tests decide when a run ends. */
+  settleTask(taskId: string, state?: SettledTaskState): void;
   /** Stops listening and destroys every open socket (hung requests included). */
   close(): Promise<void>;
 }

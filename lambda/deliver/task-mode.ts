@@ -85,7 +85,9 @@ export async function runTaskRecord(r: TaskRecord, d: TaskModeDeps): Promise<Tas
   // The route's timeout is the task's limit, counted from its creation and across invocations.
   const limitAt = task.startedAt + r.target.timeoutMs;
   const polled = await d.client.resumeTask(r.msg, { ...target, url: task.url }, task.taskId, Math.min(r.deadline, limitAt), r.slot, r.gate, r.signal);
-  return settle(polled, task, resumable && now() < limitAt, r, d, { ...target, url: task.url }, now() >= limitAt);
+  // Bounded by the task's limit rather than the invocation's deadline: an unfinished answer means the limit passed.
+  const limited = limitAt <= r.deadline;
+  return settle(polled, task, resumable && !limited, r, d, { ...target, url: task.url }, limited);
 }
 
 async function settle(res: DeliveryResult, task: KeptTask | undefined, resumable: boolean, r: TaskRecord, d: TaskModeDeps, target: Target, timedOut = false): Promise<TaskRun> {
@@ -105,6 +107,8 @@ async function settle(res: DeliveryResult, task: KeptTask | undefined, resumable
     return { result: { ...res, status: 'permanent', code: 'task_timeout', message: `task ${taskId} still unfinished after ${limit}` }, settled: 'dead_letter', ...cancel };
   }
   if (resumable) {
+    // This invocation is done with it: the hold ends now, so the redelivery takes it over at once.
+    await d.store?.keepTask?.(r.key, { ...task!, holdUntilMs: (d.now ?? Date.now)() }, r.writeBy).catch(() => undefined);
     return { result: { ...res, code: 'task_pending', message: `task ${taskId} still running: the redelivery polls it (${res.message ?? res.code})` }, settled: 'resume' };
   }
   // Nothing to resume from (no idempotency store, or the task id could not be kept): the redelivery sends again.
