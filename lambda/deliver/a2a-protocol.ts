@@ -180,11 +180,11 @@ function taskOutcome(task: Record<string, unknown>): Outcome {
   if (PENDING.has(state)) return { kind: 'pending', taskId: id, state, ...ctx };
   const reason = partsText(status.message?.parts);
   if (TERMINAL_FAILURES[state]) {
-    const approvals = TERMINAL_FAILURES[state] === 'input-required' ? approvalRequestsOf(task) : undefined;
-    return {
-      ...failure('permanent', `task_${TERMINAL_FAILURES[state]}`, `task ${id} ended ${TERMINAL_FAILURES[state]}${reason ? `: ${reason}` : ''}`),
-      task: { taskId: id, ...ctx, ...(approvals && { approvalRequests: approvals }) },
-    } as Outcome;
+    const out = failure('permanent', `task_${TERMINAL_FAILURES[state]}`, `task ${id} ended ${TERMINAL_FAILURES[state]}${reason ? `: ${reason}` : ''}`);
+    if (TERMINAL_FAILURES[state] !== 'input-required') return out;
+    // Task mode settles it as awaiting_input with what the task says it waits for.
+    const approvals = approvalRequestsOf(task);
+    return { ...out, task: { taskId: id, ...ctx, ...(approvals && { approvalRequests: approvals }) } } as Outcome;
   }
   return failure('permanent', 'task_unknown_state', `task ${id} in unexpected state ${JSON.stringify(state).slice(0, 80)}`);
 }
