@@ -300,7 +300,7 @@ export async function startArchestraSim(opts: ArchestraSimOptions = {}): Promise
         // (a task reply is still created, so GetTask finds it), and nobody reads the answer.
         if (rec.method === sendMethod) {
           rec.ranAfterDisconnect = true;
-          if (reply?.kind === 'task') tasks.create(rec, reply);
+          if (reply?.kind === 'task') rec.taskId = tasks.create(rec, reply).id;
         }
         return;
       }
@@ -331,6 +331,7 @@ export async function startArchestraSim(opts: ArchestraSimOptions = {}): Promise
         return send(res, rec, 'message', 200, { jsonrpc: '2.0', id, result: messageResult(version, text(r.text), rec.contextId) });
       case 'task': {
         const t = tasks.create(rec, r);
+        rec.taskId = t.id;
         rec.taskState = t.state;
         const task = taskJson(version, t);
         return send(res, rec, 'task', 200, { jsonrpc: '2.0', id, result: version === '0.3' ? task : { task } });

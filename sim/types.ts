@@ -38,7 +38,8 @@ export interface SimRequest {
   messageId?: string;
   contextId?: string;
   attempt?: number;
-  /** tasks/get, GetTask: the task asked for and the 1-based poll number of that task (text is the task's). */
+  /** tasks/get, GetTask, CancelTask: the task asked for (a send answered with a task: the task created);
+   *  poll: the 1-based poll number of that task (text is the task's). */
   taskId?: string;
   poll?: number;
   /** SendMessage (1.0): `configuration.returnImmediately` was true. */
