@@ -2,6 +2,9 @@
 // the Archestra simulator's /v2 endpoint (A2A 1.0 returnImmediately, GetTask, CancelTask), dynalite for the
 // idempotency table and moto's SQS for the dead-letter queue. Invocations are short (remainingMs), so a task
 // outlives them; the simulator's settleTask decides when a run ends, so nothing here races the clock.
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { DeadLetterBody } from '../../lambda/dead-letter';
@@ -71,8 +74,8 @@ const rec = (offset: number, key = 'order-1', partition = 0): TestRecord => ({ t
 const sends = () => sim.requests.filter(isSend);
 const polls = () => sim.requests.filter(isGetTask);
 const cancels = () => sim.requests.filter(isCancel);
-/** The id of the task the simulator created for the first send (read from its recorded polls or cancels). */
-const firstTaskId = () => [...polls(), ...cancels()][0]?.taskId as string;
+/** The id of the task the simulator created for the first send. */
+const firstTaskId = () => sends()[0]?.taskId as string;
 
 describe('task mode (A2A 1.0 returnImmediately, GetTask across invocations)', () => {
   test('a task that outlives two invocations is polled by the third and never sent again', async () => {
@@ -184,6 +187,27 @@ describe('input-required settles as awaiting_input', () => {
     expect(again.outcomes.map((o) => o.status)).toEqual(['duplicate', 'duplicate']);
     expect(sends()).toHaveLength(2);
     expect(cancels()).toHaveLength(0);
+  });
+});
+
+describe('input-required on a route with a reply destination', () => {
+  test('the reply envelope says awaiting_input with the task id and approval requests; nothing goes to the DLQ', async () => {
+    const [t, dlq] = await Promise.all([table(), queue()]);
+    const dir = mkdtempSync(join(tmpdir(), 'task-replies-'));
+    const approvals = [{ id: 'appr-2', toolName: 'send_email' }];
+    sim.setBehaviour((r) => (isSend(r) ? { kind: 'task', finalState: 'input-required', approvalRequests: approvals, statusText: 'May I email the customer?' } : undefined));
+    const b = bridge({ mode: 'task', reply: 'arn:aws:sqs:us-east-1:123456789012:replies' }, { table: t, env: { DLQ_URL: dlq, REPLY_DIR: dir } });
+    const res = await b.run(mskEvent([rec(40)]));
+    expect(res.response.batchItemFailures).toEqual([]);
+    expect(res.outcomes[0]).toMatchObject({ status: 'delivered', code: 'awaiting_input', taskId: sends()[0].taskId });
+    const files = readdirSync(dir);
+    expect(files).toHaveLength(1);
+    const envelope = JSON.parse(readFileSync(join(dir, files[0]), 'utf8')) as { data: Record<string, unknown> };
+    expect(envelope.data).toMatchObject({ state: 'awaiting_input', taskId: sends()[0].taskId, approvalRequests: approvals });
+    expect((envelope.data.reply as { text: string }).text).toContain('May I email the customer?');
+    expect(await letters(dlq)).toEqual([]);
+    const done = await db.client.send(new GetItemCommand({ TableName: t, Key: { id: { S: 'orders-0-40#orders' } } }));
+    expect(done.Item?.status.S).toBe('COMPLETED');
   });
 });
 
