@@ -101,6 +101,7 @@ describe('task mode (A2A 1.0 returnImmediately, GetTask across invocations)', ()
     const third = await b.run(event, 3_000);
     expect(third.response.batchItemFailures).toEqual([]);
     expect(third.outcomes[0]).toMatchObject({ status: 'delivered', reply: 'refund issued', taskId });
+    expect(b.logs.find((l) => l.message === 'record delivered')).toMatchObject({ taskId, outcome: 'delivered' });
     expect(polls().length).toBeGreaterThan(pollsBeforeThird);
     expect(polls().every((p) => p.taskId === taskId)).toBe(true);
     // One run of the agent over three invocations, nothing cancelled.
@@ -150,6 +151,14 @@ describe('cancel what the bridge gives up on', () => {
     expect(res.outcomes[0]).toMatchObject({ status: 'failed', code: 'deadline' });
     expect(cancels()).toHaveLength(0);
     expect(sim.taskState(firstTaskId())).toBe('working');
+  });
+
+  test('message mode: a polled task still running at the invocation deadline is cancelled with CancelTask', async () => {
+    sim.setBehaviour((r) => (isSend(r) ? { kind: 'task', never: true } : undefined));
+    const res = await bridge({}, { env: { MAX_RETRIES: '0' } }).run(mskEvent([rec(9)]), 3_000);
+    expect(res.outcomes[0]).toMatchObject({ status: 'failed', code: 'deadline' });
+    expect(cancels().map((c) => c.method)).toEqual(['CancelTask']);
+    expect(sim.taskState(firstTaskId())).toBe('canceled');
   });
 
   test('message mode on A2A 0.3: a polled task past the route timeout is cancelled with tasks/cancel', async () => {
@@ -223,6 +232,8 @@ describe('conversations per key', () => {
     const a = await stored('order-A');
     const bItem = await stored('order-B');
     expect(a?.status.S).toBe('CONTEXT');
+    // Its own expiry: CONVERSATION_TTL_SECONDS (default 7 days) after the key's last record.
+    expect(Number(a?.expiresAt.N)).toBeGreaterThan(Date.now() / 1000 + 7 * 24 * 3600 - 120);
     expect(byOffset(20).contextId).toBeUndefined();
     expect(byOffset(21).contextId).toBeUndefined();
     expect(byOffset(22).contextId).toBe(a?.contextId.S);
@@ -234,4 +245,10 @@ describe('conversations per key', () => {
     ).run(mskEvent([rec(30, 'order-B')]));
     expect(byOffset(30).contextId).toBe(bItem?.contextId.S);
   });
+});
+
+test('conversations on Archestra\'s v0.3 endpoint: its messages carry no contextId, so each record starts a new one', async () => {
+  const t = await table();
+  await bridge({ conversation: 'key', a2a_version: '0.3' }, { table: t }).run(mskEvent([rec(50, 'order-C'), rec(51, 'order-C')]));
+  expect(sends().map((s) => s.contextId)).toEqual([undefined, undefined]);
 });
