@@ -143,6 +143,8 @@ describe('cancel what the bridge gives up on', () => {
     expect(sim.taskState(firstTaskId())).toBe('canceled');
     const [letter] = await letters(dlq);
     expect(letter).toMatchObject({ kind: 'permanent_failure', error: { class: 'task_timeout' } });
+    // Given up on: the claim that held the task is released, as for any dead-lettered record.
+    expect((await db.client.send(new GetItemCommand({ TableName: t, Key: { id: { S: 'orders-0-5#orders' } } }))).Item).toBeUndefined();
   });
 
   test('on_give_up "leave" lets the task run: no cancel is sent', async () => {
