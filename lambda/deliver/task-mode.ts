@@ -116,7 +116,9 @@ async function settle(res: DeliveryResult, task: KeptTask | undefined, resumable
 }
 
 /** Best effort, bounded by the write deadline: a cancel that fails leaves the task to the agent. */
-async function giveUp(target: Target, taskId: string, r: TaskRecord, d: TaskModeDeps): Promise<Pick<TaskRun, 'cancel'>> {
+type GiveUpInfo = Pick<TaskRecord, 'msg' | 'onGiveUp' | 'writeBy' | 'writeByMs'>;
+
+async function giveUp(target: Target, taskId: string, r: GiveUpInfo, d: TaskModeDeps): Promise<Pick<TaskRun, 'cancel'>> {
   if (r.onGiveUp === 'leave') return {};
   const out = await d.client.cancelTask(target, `${r.msg.rpcId}:cancel`, taskId, r.writeByMs, r.writeBy, r.msg.headers);
   // The canceled Task comes back (classified as task_canceled); -32002: it had ended meanwhile.
@@ -131,5 +133,5 @@ async function giveUp(target: Target, taskId: string, r: TaskRecord, d: TaskMode
  */
 export async function cancelAbandoned(res: DeliveryResult, r: Pick<TaskRecord, 'msg' | 'target' | 'onGiveUp' | 'writeBy' | 'writeByMs'>, d: TaskModeDeps): Promise<TaskRun['cancel']> {
   if (res.taskId === undefined || (res.code !== 'task_timeout' && res.code !== 'deadline')) return undefined;
-  return (await giveUp(r.target, res.taskId, { ...r } as TaskRecord, d)).cancel;
+  return (await giveUp(r.target, res.taskId, r, d)).cancel;
 }
