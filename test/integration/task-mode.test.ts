@@ -122,6 +122,7 @@ describe('task mode (A2A 1.0 returnImmediately, GetTask across invocations)', ()
   test('without the idempotency store a task cannot be resumed: at the deadline it is cancelled and the redelivery sends again', async () => {
     sim.setBehaviour((r) => (isSend(r) ? { kind: 'task', never: true } : undefined));
     const b = bridge({ mode: 'task' });
+    expect(b.logs).toContainEqual(expect.objectContaining({ level: 'warn', message: expect.stringContaining('task mode without IDEMPOTENCY_TABLE'), routes: ['orders'] }));
     const first = await b.run(mskEvent([rec(3)]), 3_000);
     expect(first.outcomes[0]).toMatchObject({ status: 'failed', code: 'deadline' });
     expect(cancels()).toHaveLength(1);
