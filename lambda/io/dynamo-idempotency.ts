@@ -175,7 +175,7 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
       const res = await client.send(new sdk.GetItemCommand({ TableName: o.table, Key: { id: { S: key } }, ConsistentRead: true }), { abortSignal: signal });
       const item = res.Item;
       // TTL deletion lags by hours: an expired conversation is over.
-      if (!item || item.status?.S !== 'CONTEXT' || Number(item.expiresAt?.N ?? 0) < Math.floor(now() / 1000)) return undefined;
+      if (!item || item.status?.S !== 'CONTEXT' || Number(item.expiresAt?.N ?? 0) * 1000 <= now()) return undefined;
       return item.contextId?.S;
     },
     async putContext(key, contextId, ttlSeconds, signal) {
