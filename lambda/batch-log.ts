@@ -60,6 +60,7 @@ export function logAndMeasure(
       ...(o.traceparent !== undefined ? { traceparent: o.traceparent } : {}),
       ...(o.replyTo !== undefined ? { replyTo: o.replyTo } : {}),
       ...(o.errorsTo !== undefined ? { errorsTo: o.errorsTo } : {}),
+      ...(o.taskId !== undefined ? { taskId: o.taskId } : {}),
     };
     if (o.status === 'dead_lettered') deps.log.error('record dead-lettered', fields);
     else if (o.status === 'failed') deps.log.warn('record reported for redelivery', fields);

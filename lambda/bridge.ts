@@ -111,6 +111,16 @@ export function buildPipeline(s: Settings, o: EdgeOverrides = {}): PipelineDeps 
   const tokens = o.tokens ?? createTokenSource({ token: s.token, secretArn: s.tokenSecretArn, ttlMs: s.tokenTtlMs });
   const deadLetters =
     o.deadLetters === null ? undefined : o.deadLetters ?? (s.dlqUrl ? createSqsDeadLetterSink({ queueUrl: s.dlqUrl, maxMessageBytes: s.dlqMaxMessageBytes }) : undefined);
+  const idempotency =
+    o.idempotency === null
+      ? undefined
+      : o.idempotency ?? (s.idempotencyTable ? createDynamoIdempotency({ table: s.idempotencyTable, ttlSeconds: s.idempotencyTtlSeconds }) : undefined);
+  const log = o.log ?? logger;
+  // Task mode (docs/TASKS.md) works without the store, but then cannot resume a task: said once, at cold start.
+  const unresumable = s.routes.filter((r) => r.mode === 'task').map((r) => r.name);
+  if (unresumable.length && !idempotency) {
+    log.warn('task mode without IDEMPOTENCY_TABLE: a task still running at the deadline is cancelled and its record sent again by the redelivery', { routes: unresumable });
+  }
   return {
     // Schema files are read and compiled here, at cold start: a bad one fails the init, not a record.
     router: createRecordRouter(s.routes, loadReaders(s.routes, s.routesDir)),
@@ -129,17 +139,15 @@ export function buildPipeline(s: Settings, o: EdgeOverrides = {}): PipelineDeps 
     tokens,
     gates: o.gates ?? new CredentialGates({ coolDownMs: s.authCooldownMs, now: o.now }),
     deadLetters,
-    idempotency:
-      o.idempotency === null
-        ? undefined
-        : o.idempotency ?? (s.idempotencyTable ? createDynamoIdempotency({ table: s.idempotencyTable, ttlSeconds: s.idempotencyTtlSeconds }) : undefined),
+    idempotency,
     ordering: s.ordering,
     maxConcurrency: s.maxConcurrency,
     safetyMarginMs: s.safetyMarginMs,
     minRequestMs: s.minRequestMs,
     unknownOutcomeMarginMs: s.unknownOutcomeMarginMs,
     logReplyChars: s.logReplyChars,
-    log: o.log ?? logger,
+    conversationTtlSeconds: s.conversationTtlSeconds,
+    log,
     metrics: o.metrics ?? powertoolsMetrics,
     now: o.now,
     ...(s.routes.some((r) => r.reply || r.errors) && {

@@ -15,7 +15,7 @@ export interface DeadLetter {
 export interface DeadLetterBody {
   version: 1;
   /** reply_unwritten: the agent answered but its reply could not be written; `reply` holds the envelope. */
-  kind: 'poison' | 'permanent_failure' | 'reply_unwritten';
+  kind: 'poison' | 'permanent_failure' | 'reply_unwritten' | 'awaiting_input';
   error: { class: string; message: string };
   attempts: number;
   route: string | null;
@@ -27,6 +27,8 @@ export interface DeadLetterBody {
   record: Record<string, unknown>;
   /** kind reply_unwritten: the reply envelope (lambda/reply/envelope.ts), whole. */
   reply?: unknown;
+  /** kind awaiting_input (task mode): the task waiting for a person, with the approval requests it sent. */
+  task?: { taskId: string; contextId?: string; approvalRequests: unknown[] };
 }
 
 export interface DeadLetterSink {
@@ -50,10 +52,11 @@ const letterId = (r: { partitionKey: string; offset: number | null }, i: number)
 /** A decoded record the bridge gave up on: a render failure (poison) or an agent's permanent refusal. */
 export function recordLetter(
   r: KafkaRecord,
-  why: { kind: 'poison' | 'permanent_failure' | 'reply_unwritten'; class: string; message: string; attempts: number },
+  why: { kind: DeadLetterBody['kind']; class: string; message: string; attempts: number },
   route: { name: string; agentId: string } | undefined,
   ctx: LetterContext,
   reply?: unknown,
+  task?: { taskId: string; contextId?: string; approvalRequests?: unknown[] },
 ): DeadLetter {
   return {
     id: letterId(r, 0),
@@ -82,6 +85,7 @@ export function recordLetter(
         ...(r.valueSchema && { valueSchemaMetadata: r.valueSchema }),
       },
       ...(reply !== undefined && { reply }),
+      ...(task && { task: { taskId: task.taskId, ...(task.contextId !== undefined && { contextId: task.contextId }), approvalRequests: task.approvalRequests ?? [] } }),
     },
   };
 }

@@ -24,4 +24,6 @@ export interface RecordOutcome {
   replyWriteFailed?: boolean;
   /** Where the dead-lettered record was announced (route `errors`). */
   errorsTo?: string;
+  /** The agent's A2A task, when it answered with one. */
+  taskId?: string;
 }

@@ -5,6 +5,7 @@ import type { Route } from './config/routes';
 import { decodeEvent, type KafkaRecord, type PoisonRecord } from './decode';
 import { poisonLetter, recordLetter, type DeadLetter, type DeadLetterSink, type LetterContext } from './dead-letter';
 import type { AgentClient, DeliveryResult, Target, TokenSource } from './deliver/agent-client';
+import type { OutgoingMessage } from './deliver/a2a-protocol';
 import type { CredentialGates } from './deliver/credential-gate';
 import { deliveryKey, messageIds } from './deliver/ids';
 import { travellingHeaders } from './headers';
@@ -18,6 +19,8 @@ import { PartitionFailures, Settlement } from './partition-state';
 import { buildChains, PrioritySlots, type Ordering } from './schedule';
 import type { ReplyResult, ReplyStage } from './reply/stage';
 import { afterDelivery, afterLetter, applyStep, type StoredVerdict } from './claim-settle';
+import { cancelAbandoned, runTaskRecord, type KeptTask, type TaskRun } from './deliver/task-mode';
+import { contextFor, conversationKey, rememberContext } from './conversation';
 
 export interface RoutePlan {
   route: Route;
@@ -34,7 +37,7 @@ export interface Idempotency {
    * The claim lapses at holdUntilMs (this invocation's deadline) if it is never completed or released.
    * `signal` aborts the call (the invocation's deadline): it then rejects.
    */
-  claim(key: string, holdUntilMs: number, signal?: AbortSignal): Promise<'claimed' | 'completed' | 'in_progress' | { replyPending: string } | { verdict: StoredVerdict }>;
+  claim(key: string, holdUntilMs: number, signal?: AbortSignal): Promise<'claimed' | 'completed' | 'in_progress' | { replyPending: string } | { verdict: StoredVerdict } | { task: KeptTask }>;
   /** Delivered (or, for a claim holding a stored verdict, dead-lettered from it). */
   complete(key: string, signal?: AbortSignal): Promise<void>;
   release(key: string, signal?: AbortSignal): Promise<void>;
@@ -46,7 +49,18 @@ export interface Idempotency {
   keepReply?(key: string, reply: string, signal?: AbortSignal): Promise<void>;
   /** The kept reply was written: the record is completed. */
   replyWritten?(key: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * Task mode (lambda/deliver/task-mode.ts): the claim now holds the agent's running task. A claim by a later
+   * invocation, once `task.holdUntilMs` has passed, takes it over and returns `{ task }`: the record is polled,
+   * never sent again. Kept for IDEMPOTENCY_TTL_SECONDS.
+   */
+  keepTask?(key: string, task: KeptTask, signal?: AbortSignal): Promise<void>;
+  /** Conversations per key (lambda/conversation.ts): the contextId kept for `key`, if any and not expired. */
+  getContext?(key: string, signal?: AbortSignal): Promise<string | undefined>;
+  putContext?(key: string, contextId: string, ttlSeconds: number, signal?: AbortSignal): Promise<void>;
 }
+
+export type { KeptTask } from './deliver/task-mode';
 
 export interface PipelineDeps {
   router: RecordRouter;
@@ -70,6 +84,8 @@ export interface PipelineDeps {
   now?: () => number;
   /** Writes agents' replies for routes with a `reply` or `errors` destination (lambda/reply). */
   replies?: ReplyStage;
+  /** Routes with `conversation: "key"`: how long a key's contextId is kept (CONVERSATION_TTL_SECONDS). */
+  conversationTtlSeconds?: number;
   /** Called when the agent client is done with a record (delivered or not): progress for the local CLI. */
   onDelivered?: () => void;
 }
@@ -110,6 +126,8 @@ interface Item {
   claimKey?: string;
   /** A permanent verdict read from the store: the agent is not run again. */
   remembered?: StoredVerdict;
+  /** Task mode: the task waits for a person (input-required); the record settles as awaiting_input. */
+  awaitingInput?: boolean;
 }
 
 interface PoisonItem {
@@ -172,7 +190,7 @@ function routeAndRender(decoded: KafkaRecord, deps: PipelineDeps): Item {
   return { record, plan, text: rendered.text, stage: 'send', ...(at?.ok && { url: at.url }) };
 }
 
-function toMessage(item: Item) {
+function toMessage(item: Item): OutgoingMessage {
   const r = item.record;
   const route = item.plan!.route;
   // Issue 19: only allow-listed Kafka headers (and a valid traceparent) travel with the request.
@@ -205,7 +223,7 @@ export async function processBatch(event: unknown, info: InvocationInfo, deps: P
   // Dead-letter writes (and idempotency completes and releases) may use the safety margin, but never the last
   // moments before Lambda's own timeout. Every AWS call carries one of these two signals.
   const writeBy = started + info.remainingMs - Math.min(250, deps.safetyMarginMs / 2);
-  const signals = { startedAt: started, deadline: AbortSignal.timeout(Math.max(0, deadline - now())), writeBy: AbortSignal.timeout(Math.max(0, writeBy - now())) };
+  const signals = { startedAt: started, writeByMs: writeBy, deadline: AbortSignal.timeout(Math.max(0, deadline - now())), writeBy: AbortSignal.timeout(Math.max(0, writeBy - now())) };
   // Every record's waits and AWS calls listen to these two: the default limit of 10 listeners would warn.
   setMaxListeners(0, signals.deadline, signals.writeBy);
 
@@ -258,6 +276,8 @@ interface ChainState {
 
 interface Signals {
   startedAt: number;
+  /** When `writeBy` fires (epoch ms). */
+  writeByMs: number;
   /** Fires at the delivery deadline: claims, token reads, waits for a credential's trial. */
   deadline: AbortSignal;
   /** Fires just before Lambda's own timeout: completes and releases of claims. */
@@ -353,10 +373,16 @@ async function deliverAll(
         // Written before the chain moves on: should the write fail, nothing after it has been sent meanwhile.
         const letter = item.poison
           ? poisonLetter(item.poison, i, letters.ctx)
-          : recordLetter(r, letterReason(item), item.plan?.route, letters.ctx);
+          : recordLetter(r, letterReason(item), item.plan?.route, letters.ctx, undefined, item.awaitingInput ? item.result?.task : undefined);
         const [{ ok }] = await letters.write([{ target: item, letter }]);
         await settleVerdict(item, ok);
-        if (ok) {
+        if (ok && item.awaitingInput) {
+          // Task mode: the letter holds the task id and its approval requests; the record is settled
+          // (status dead_lettered, code awaiting_input).
+          item.stage = 'dead_lettered';
+          const key = deliveryKey(r, item.plan!.route.name);
+          await deps.idempotency?.complete(key, signals.writeBy).catch((err: Error) => deps.log.warn('idempotency update failed', { key, error: err.message }));
+        } else if (ok) {
           item.stage = 'dead_lettered';
           // --- reply stage (issue 14): announce it on the route's errors destination (best effort).
           const route = item.plan?.route;
@@ -381,7 +407,8 @@ async function deliverAll(
   const settleVerdict = async (item: Item, written: boolean) => {
     const store = deps.idempotency;
     const key = item.claimKey;
-    if (!store || key === undefined || (!item.remembered && item.result?.status !== 'permanent')) return;
+    // A task waiting for input keeps its task claim: the redelivery polls it again rather than reading a verdict.
+    if (!store || key === undefined || item.awaitingInput || (!item.remembered && item.result?.status !== 'permanent')) return;
     const why = letterReason(item);
     const verdict = item.remembered ?? { class: why.class, code: item.code ?? why.class, message: why.message, attempts: why.attempts };
     await applyStep(store, key, afterLetter(written, verdict, !!item.remembered), signals.writeBy, (m, f) => deps.log.warn(m, f));
@@ -393,6 +420,7 @@ async function deliverAll(
     const key = deliveryKey(r, item.plan!.route.name);
     const store = deps.idempotency;
     const dest = item.plan!.route.reply;
+    let kept: KeptTask | undefined;
     if (store) {
       let claim: Awaited<ReturnType<Idempotency['claim']>> | 'no_time';
       try {
@@ -421,7 +449,9 @@ async function deliverAll(
         Object.assign(item, { stage: 'dead_letter', code: claim.verdict.code, message: claim.verdict.message, remembered: claim.verdict, claimKey: key });
         return;
       }
-      if (typeof claim === 'object') {
+      if (typeof claim === 'object' && 'task' in claim) {
+        kept = claim.task; // task mode: an earlier invocation started the task; poll it, never send again.
+      } else if (typeof claim === 'object') {
         // --- reply stage (issue 14): an earlier invocation kept this record's reply; write it, do not call the agent.
         if (!dest || !deps.replies) {
           // The route lost its destination since: the kept reply goes to the dead-letter queue rather than nowhere.
@@ -441,14 +471,51 @@ async function deliverAll(
       mayStart: () => !(!deps.idempotency && failures.below(r.partitionKey, r.offset) !== undefined),
       failing: () => failures.mark(r.partitionKey, r.offset),
     };
+    const route = item.plan!.route;
+    // --- conversations per key (issue 13): continue the key's conversation with the agent.
+    const convKey = route.conversation && store ? conversationKey(r, route.name) : undefined;
+    if (convKey) {
+      try {
+        const contextId = await contextFor(store!, convKey, signals.deadline);
+        if (contextId !== undefined) msg.contextId = contextId;
+      } catch (err) {
+        deps.log.warn('conversation not read: the record starts a new one', { key: convKey, error: (err as Error).message });
+      }
+    }
     const target = item.url ? { ...item.plan!.target, url: item.url } : item.plan!.target;
-    const res = await deps.client.deliver(msg, target, deadline, (fn) => slots.run(remaining, fn), gateOf(deps, target), guard, signals.deadline, signals.startedAt);
+    const slot = <T>(fn: () => Promise<T>) => slots.run(remaining, fn);
+    const giveUp = { msg, target, onGiveUp: route.onGiveUp, writeBy: signals.writeBy, writeByMs: signals.writeByMs };
+    let run: TaskRun | undefined;
+    let res: DeliveryResult;
+    if (route.mode === 'task' || kept) {
+      // --- task mode (issue 13): lambda/deliver/task-mode.ts decides; the pipeline only records the verdict.
+      run = await runTaskRecord(
+        { ...giveUp, key, kept, deadline, holdUntilMs: deadline + deps.safetyMarginMs, slot, gate: gateOf(deps, target), guard, signal: signals.deadline, invocationStart: signals.startedAt },
+        { client: deps.client, store, log: deps.log, now },
+      );
+      res = run.result;
+    } else {
+      res = await deps.client.deliver(msg, target, deadline, slot, gateOf(deps, target), guard, signals.deadline, signals.startedAt);
+      await cancelAbandoned(res, giveUp, { client: deps.client, log: deps.log, now });
+    }
     deps.onDelivered?.();
     item.result = res;
     item.code = res.code;
     item.message = res.message;
     item.stage = res.status === 'delivered' ? 'delivered' : res.status === 'permanent' ? 'dead_letter' : 'failed';
-    if (res.status === 'delivered' && dest && deps.replies) {
+    if (run?.settled === 'awaiting_input') {
+      // Settled, not failed: written to the reply destination (status delivered) or else the DLQ (dead_lettered).
+      Object.assign(item, { awaitingInput: true, code: 'awaiting_input', message: `task ${res.taskId} waits for input: ${res.message ?? ''}` });
+      if (!(dest && deps.replies)) return; // the dead-letter step writes it, then completes the claim
+      item.stage = 'delivered';
+    }
+    if (convKey && (res.status === 'delivered' || run?.settled === 'awaiting_input')) {
+      await rememberContext(store!, convKey, res.contextId ?? res.task?.contextId, deps.conversationTtlSeconds ?? 7 * 24 * 3600, signals.writeBy).catch((err: Error) =>
+        deps.log.warn('conversation not kept: the key\'s next record starts a new one', { key: convKey, error: err.message }),
+      );
+    }
+    if (run?.settled === 'resume') return; // the claim holds the task: the redelivery polls it
+    if (item.stage === 'delivered' && dest && deps.replies) {
       // --- reply stage (issue 14): the record is delivered only once its reply is written.
       const rep = await writeReply(item, res, key, dest, bootstrapServers);
       if (rep === 'kept') return; // the store holds the reply (REPLY_PENDING): neither complete nor release
@@ -458,7 +525,9 @@ async function deliverAll(
       }
     }
     if (store) {
-      const next = afterDelivery(res.status, now(), target.timeoutMs, deps.unknownOutcomeMarginMs ?? 0);
+      // Task mode: a task waiting for input whose envelope was written is settled like a delivery.
+      const status = item.awaitingInput && item.stage === 'delivered' ? 'delivered' : res.status;
+      const next = afterDelivery(status, now(), target.timeoutMs, deps.unknownOutcomeMarginMs ?? 0);
       if (next.kind === 'lease' && store.lease) item.message = `${item.message}; not sent again before ${new Date(next.untilMs).toISOString()}`;
       // A permanent verdict is settled with its dead letter (settleVerdict). A complete, lease or release that
       // fails leaves the claim to lapse at the deadline; a delivered record stays delivered.
@@ -471,7 +540,8 @@ async function deliverAll(
     const route = item.plan!.route;
     let result: ReplyResult;
     try {
-      const prepared = deps.replies!.prepare(dest, item.record, route, { text: res.reply ?? '', taskId: res.taskId, attempts: res.attempts, latencyMs: res.latencyMs }, bootstrap);
+      const waiting = item.awaitingInput ? { state: 'awaiting_input' as const, approvalRequests: res.task?.approvalRequests ?? [] } : {};
+      const prepared = deps.replies!.prepare(dest, item.record, route, { text: res.reply ?? res.message ?? '', taskId: res.taskId, attempts: res.attempts, latencyMs: res.latencyMs, ...waiting }, bootstrap);
       result = await deps.replies!.write(prepared, deadline, deps.idempotency, key, signals.writeBy);
     } catch (err) {
       Object.assign(item, { stage: 'failed', code: 'reply_write_failed', message: `reply could not be prepared: ${(err as Error).message}`, replyWriteFailed: true });
@@ -510,6 +580,7 @@ function applyReply(item: Item, res: ReplyResult, note: string | undefined): voi
 /** Records the bridge cannot read or render are poison; an agent's refusal is a permanent failure. */
 function letterReason(item: Item) {
   const code = item.code ?? 'unknown';
+  if (item.awaitingInput) return { kind: 'awaiting_input' as const, class: 'awaiting_input', message: item.message ?? '', attempts: item.result?.attempts ?? 0 };
   return {
     kind: code === 'render_failed' || code === 'poison' || code === 'schema_error' ? ('poison' as const) : ('permanent_failure' as const),
     class: code === 'poison' ? 'undecodable' : code,
@@ -585,6 +656,7 @@ function itemOutcome(i: Item): RecordOutcome {
     ...(i.replyTo !== undefined ? { replyTo: i.replyTo } : {}),
     ...(i.replyWriteFailed ? { replyWriteFailed: true } : {}),
     ...(i.errorsTo !== undefined ? { errorsTo: i.errorsTo } : {}),
+    ...(res?.taskId !== undefined ? { taskId: res.taskId } : {}),
   };
 }
 

@@ -3,10 +3,11 @@
 // socket level (reset, hang, trickled or truncated bodies) exactly as a real network would.
 //
 // Wire facts implemented (from Archestra's platform/backend/src/routes/a2a/{v1,v2}.ts and the A2A specs):
-//  - POST /v1/a2a/:agentId   A2A v0.3 JSON-RPC: `message/send`, `tasks/get`. A Message reply is Archestra's
+//  - POST /v1/a2a/:agentId   A2A v0.3 JSON-RPC: `message/send`, `tasks/get`, `tasks/cancel`. A Message reply is Archestra's
 //    `{messageId, role: "agent", parts: [{kind: "text", text}]}` with NO `kind: "message"` (so it is not
 //    spec-valid, on purpose). LLM failures are -32603 with `error.data = {code, message, isRetryable}`.
-//  - POST /v2/a2a/:agentId   A2A 1.0 JSON-RPC: `SendMessage`, `GetTask`, `A2A-Version: 1.0` required (a missing
+//  - POST /v2/a2a/:agentId   A2A 1.0 JSON-RPC: `SendMessage` (with `configuration.returnImmediately`),
+//    `GetTask`, `CancelTask` (-32001 unknown task, -32002 TaskNotCancelable once terminal), `A2A-Version: 1.0` required (a missing
 //    or other version is answered with -32009 VersionNotSupportedError, HTTP 200), ROLE_* roles, TASK_STATE_*
 //    states, parts `{text}`; SendMessage results are wrapped `{message}` / `{task}`, GetTask returns the Task.
 //  - GET  /v1/a2a/:agentId/.well-known/agent.json, /v2/a2a/:agentId/.well-known/agent-card.json: agent cards.
@@ -15,6 +16,13 @@
 //    unknown UUID and 400 for a non-UUID), missing/wrong token -> HTTP 401 + -32600 (`authFailureStatus`;
 //    Archestra's POST answers 200/-32600), body over 1 MiB -> 413 (fastify's default bodyLimit), invalid JSON ->
 //    fastify's 400, non-JSON content type -> 415.
+//  - A run is not cancelled when its client disconnects (as Archestra's): a scripted task is still created.
+//  - Not verified against Archestra (an assumption of this simulator): an input-required task carries its
+//    approval requests as `metadata.approvalRequests` and as a data part `{approvalRequests}` of its status message.
+//
+// Files: types.ts (public types), script.ts (predicates, sequences), http.ts (plumbing), wire.ts (builders,
+// validation), tasks.ts (the task state machine), auth.ts (tokens, lockout), cards.ts (agent cards); this file
+// holds the server's dispatch and the CLI, and re-exports the public API.
 //
 // CLI:  tsx sim/archestra.ts --port 0 --latency 50 --token T [--token T2] [--agent UUID] [--task-polls N] [--stats]
 //       prints one JSON line {"url","port","agentId"} on stdout when ready; SIGTERM/SIGINT stops it
@@ -22,272 +30,29 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
+import { AuthLockout, bearerOf, checkAuth } from './auth';
+import { card } from './cards';
+import { fastifyError, headersOf, HttpReply, isObj, openaiError, readBody, writeJson } from './http';
+import { defaultSummary, isSend } from './script';
+import { TaskBook } from './tasks';
+import {
+  DEFAULT_AGENT_ID,
+  DEFAULT_MAX_BODY_BYTES,
+  UUID_V4,
+  type AgentConfig,
+  type ApiVersion,
+  type ArchestraSim,
+  type ArchestraSimOptions,
+  type JsonRpcId,
+  type Outcome,
+  type RecordedRequest,
+  type Reply,
+  type SimStats,
+} from './types';
+import { defaultRpcMessage, messageResult, parseCancel, parseGet, parseSend, rpcError, taskJson } from './wire';
 
-// ---------------------------------------------------------------------------------------------------------
-// Public types
-
-/** Fixed agent id that every sim accepts by default (any UUID v4 is accepted unless `agents` is given). */
-export const DEFAULT_AGENT_ID = '3f6c2b1e-8d4a-4c7b-9e2f-0a1b2c3d4e5f';
-export const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
-/** fastify's default bodyLimit, which Archestra's server inherits unless configured otherwise. */
-export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
-
-/** '0.3' is the /v1/a2a endpoint, '1.0' the /v2/a2a endpoint. */
-export type ApiVersion = '0.3' | '1.0';
-export type JsonRpcId = string | number | null;
-export type TaskStateName =
-  | 'submitted' | 'working' | 'input-required' | 'completed' | 'canceled' | 'failed' | 'rejected' | 'auth-required';
-/** States a scripted task ends in (terminal, or interrupted: input-required / auth-required). */
-export type SettledTaskState = Exclude<TaskStateName, 'submitted' | 'working'>;
-
-/** What the server saw; passed to behaviour hooks and recorded. */
-export interface SimRequest {
-  /** 1-based arrival order over all recorded requests of this server. */
-  seq: number;
-  receivedAt: number;
-  httpMethod: string;
-  path: string;
-  apiVersion?: ApiVersion;
-  agentId?: string;
-  /** Lower-cased names; repeated headers joined with ", ". */
-  headers: Record<string, string>;
-  /** Parsed JSON body (undefined when absent or not JSON). */
-  body: unknown;
-  rawBody: string;
-  /** JSON-RPC method and id, once the envelope is valid. */
-  method?: string;
-  id?: JsonRpcId;
-  /** message/send, SendMessage: the user text (text parts joined with "\n"), ids and the attempt number
-   *  (1-based count of sends of this messageId to this agent: retries of the same message are visible). */
-  text?: string;
-  messageId?: string;
-  contextId?: string;
-  attempt?: number;
-  /** tasks/get, GetTask: the task asked for and the 1-based poll number of that task (text is the task's). */
-  taskId?: string;
-  poll?: number;
-}
-
-export type Outcome =
-  | 'pending' | 'message' | 'task' | 'card' | 'rpcError' | 'llmError' | 'http'
-  | 'reset' | 'hang' | 'slow' | 'malformed' | 'truncated' | 'wrongId';
-
-export interface RecordedRequest extends SimRequest {
-  outcome: Outcome;
-  /** HTTP status written (absent for reset / hang). */
-  status?: number;
-  /** JSON-RPC error code sent, if any. */
-  errorCode?: number;
-  /** Task state sent, for task results. */
-  taskState?: TaskStateName;
-  respondedAt?: number;
-  /** The client went away before the answer was complete (timeouts, aborts). */
-  clientAborted?: boolean;
-}
-
-/** A scripted answer. Every variant but `hang` accepts `delayMs`, overriding the configured latency. */
-export type Reply =
-  /** Normal agent answer; `text` defaults to the summary of the prompt. */
-  | { kind: 'message'; text?: string; delayMs?: number }
-  /** Answer with a Task. Without afterPolls/afterMs/never it is already in `finalState` (default completed).
-   *  Otherwise it starts in `initialState` (default submitted), reads `working` on polls, and settles on the
-   *  `afterPolls`-th tasks/get, or once `afterMs` elapsed, whichever first; `never` keeps it working forever.
-   *  The reply text goes to an artifact (default), the status message, or the history. */
-  | {
-      kind: 'task';
-      text?: string;
-      initialState?: 'submitted' | 'working';
-      afterPolls?: number;
-      afterMs?: number;
-      never?: boolean;
-      finalState?: SettledTaskState;
-      /** Status message text for failed / rejected / canceled / input-required / auth-required. */
-      statusText?: string;
-      replyIn?: 'artifact' | 'status' | 'history';
-      delayMs?: number;
-    }
-  /** Any JSON-RPC error (-32600, -32601, -32602, -32001, ...), HTTP 200 unless `status`. */
-  | { kind: 'rpcError'; code: number; message?: string; data?: unknown; status?: number; delayMs?: number }
-  /** Archestra's LLM failure: -32603 with data {code, message, isRetryable}. */
-  | { kind: 'llmError'; retryable: boolean; message?: string; code?: string; delayMs?: number }
-  /** Plain HTTP status (429, 500, 502, 503, 400, 404, 413, 401, 403, ...). `retryAfter` sets Retry-After
-   *  (seconds or an HTTP date). Body defaults to a fastify-style JSON error. */
-  | {
-      kind: 'http';
-      status: number;
-      retryAfter?: number | string;
-      body?: string | object;
-      contentType?: string;
-      headers?: Record<string, string>;
-      delayMs?: number;
-    }
-  /** TCP reset (RST) without any answer. */
-  | { kind: 'reset'; delayMs?: number }
-  /** Never answer (until the client gives up or the sim closes). */
-  | { kind: 'hang' }
-  /** Headers at once, then the normal answer `chunkBytes` every `intervalMs`; `stallAfterBytes` stops
-   *  writing after that many body bytes and leaves the response open. */
-  | { kind: 'slow'; text?: string; chunkBytes?: number; intervalMs?: number; stallAfterBytes?: number; delayMs?: number }
-  /** HTTP 200, JSON content type, body that is not JSON. */
-  | { kind: 'malformed'; body?: string; delayMs?: number }
-  /** Content-Length of the full answer, half of it written, then the connection closed. */
-  | { kind: 'truncated'; delayMs?: number }
-  /** A normal answer carrying another JSON-RPC id. */
-  | { kind: 'wrongId'; id?: JsonRpcId; text?: string; delayMs?: number };
-
-/** Returns a Reply to script the request, or undefined for the default (normal) handling. */
-export type Behaviour = (req: SimRequest) => Reply | undefined | void | Promise<Reply | undefined | void>;
-export type Latency = number | ((req: SimRequest) => number);
-
-export interface AgentConfig {
-  name?: string;
-  description?: string;
-  /** Tokens accepted for this agent (Archestra tokens are per agent); default: the server's `tokens`. */
-  tokens?: string[];
-  latencyMs?: Latency;
-  /** Consulted before the server-wide behaviour. */
-  behaviour?: Behaviour;
-}
-
-export interface ArchestraSimOptions {
-  host?: string;
-  /** 0 (default) picks an ephemeral port. */
-  port?: number;
-  /** Accepted bearer tokens. Omitted: any non-empty bearer token (the header itself is always required). */
-  tokens?: string[];
-  /** Known agents by UUID. Omitted: every UUID v4 is an agent (with default behaviour). */
-  agents?: Record<string, AgentConfig>;
-  /** With `agents`: still accept other UUID v4 ids. */
-  acceptAnyAgent?: boolean;
-  /** Delay before answering a valid request (scripted or not); validation errors are answered at once. */
-  latencyMs?: Latency;
-  behaviour?: Behaviour;
-  /** Request body limit, answered with 413. Default 1 MiB. */
-  maxBodyBytes?: number;
-  /** HTTP status for a missing / wrong token. Default 401 (set 200 for Archestra's current POST behaviour). */
-  authFailureStatus?: number;
-  /** Archestra's IP lockout: after `maxFailures` failed authentications within `windowMs` (10 in 60 s there),
-   *  every request is answered HTTP 429 "Too many failed authentication attempts", before any token check,
-   *  until the window has no more than that. Off by default. */
-  authLockout?: { maxFailures: number; windowMs: number };
-  /** HTTP status for an unknown or non-UUID agent. Default 404. */
-  unknownAgentStatus?: number;
-  /** Keep at most this many recorded requests (oldest dropped). Default: unbounded. */
-  maxRecorded?: number;
-  /** Default reply text for a prompt. Default `defaultSummary`. */
-  summarize?: (text: string) => string;
-  /** Idle keep-alive time of server sockets. Default 60 s, above common client pool timeouts, so the bridge
-   *  does not race the server closing an idle pooled socket. */
-  keepAliveTimeoutMs?: number;
-}
-
-export interface SimStats {
-  total: number;
-  byMethod: Record<string, number>;
-  byOutcome: Record<string, number>;
-  byStatus: Record<string, number>;
-  inFlight: number;
-  maxInFlight: number;
-}
-
-export interface ArchestraSim {
-  /** Origin, e.g. http://127.0.0.1:PORT (no trailing slash). */
-  url: string;
-  port: number;
-  /** Every request in arrival order (live array; see `clear`). */
-  requests: RecordedRequest[];
-  /** Configured agents (live object: add or change agents at run time). */
-  agents: Record<string, AgentConfig>;
-  /** JSON-RPC endpoint of an agent: /v1/a2a/<id> for '0.3' (default), /v2/a2a/<id> for '1.0'. */
-  agentUrl(agentId?: string, version?: ApiVersion): string;
-  /** Archestra's LLM proxy of an agent: /v1/openai/<id>/chat/completions. */
-  chatUrl(agentId?: string): string;
-  /** A plain OpenAI-compatible base URL (no token checked): POST <base>/chat/completions. */
-  chatBaseUrl: string;
-  setBehaviour(behaviour: Behaviour | undefined): void;
-  setLatency(latency: Latency | undefined): void;
-  stats(): SimStats;
-  /** Forgets recorded requests, tasks, attempt counters and stats. */
-  clear(): void;
-  /** Stops listening and destroys every open socket (hung requests included). */
-  close(): Promise<void>;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Helpers for scripts
-
-/** Default agent answer: a deterministic one-line summary of the prompt. */
-export function defaultSummary(text: string): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  const chars = [...flat]; // code points, so a surrogate pair is never split
-  return `Summary: ${chars.length > 80 ? `${chars.slice(0, 80).join('')}...` : flat}`;
-}
-
-export const isSend = (r: SimRequest): boolean => r.method === 'message/send' || r.method === 'SendMessage';
-export const isGetTask = (r: SimRequest): boolean => r.method === 'tasks/get' || r.method === 'GetTask';
-
-/** Answers the n-th matching request (default: sends) with replies[n]; later ones get the default. E.g.
- *  `sequence([{kind:'http', status:503}, {kind:'http', status:503}])` fails twice, then succeeds. */
-export function sequence(replies: Reply[], match: (r: SimRequest) => boolean = isSend): Behaviour {
-  let n = 0;
-  return (r) => (match(r) ? replies[n++] : undefined);
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Implementation
-
-interface SimTask {
-  id: string;
-  contextId: string;
-  agentId: string;
-  createdAt: number;
-  polls: number;
-  state: TaskStateName;
-  stateAt: number;
-  userMessageId: string;
-  userText: string;
-  replyText: string;
-  statusText: string;
-  replyIn: 'artifact' | 'status' | 'history';
-  finalState: SettledTaskState;
-  afterPolls?: number;
-  afterMs?: number;
-  never: boolean;
-  agentMessageId: string;
-  artifactId: string;
-}
-
-const SETTLED = new Set<TaskStateName>(['input-required', 'completed', 'canceled', 'failed', 'rejected', 'auth-required']);
-const MAX_TASKS = 100_000;
-
-const DEFAULT_STATUS_TEXT: Record<SettledTaskState, string> = {
-  completed: '',
-  failed: 'The agent failed to process the request',
-  rejected: 'The agent declined the task',
-  canceled: 'The task was canceled',
-  'input-required': 'More input is required to continue',
-  'auth-required': 'Authorization is required to continue',
-};
-
-const toV1State = (s: TaskStateName) => `TASK_STATE_${s.toUpperCase().replace(/-/g, '_')}`;
-
-class HttpReply {
-  constructor(
-    readonly status: number,
-    readonly body: unknown,
-    readonly headers: Record<string, string> = {},
-  ) {}
-}
-
-function rpcError(id: JsonRpcId, code: number, message: string, data?: unknown) {
-  return { jsonrpc: '2.0', id, error: data === undefined ? { code, message } : { code, message, data } };
-}
-
-function fastifyError(status: number, message: string, code?: string) {
-  return { statusCode: status, ...(code ? { code } : {}), error: STATUS_CODES[status] ?? 'Error', message };
-}
-
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+export * from './types';
+export { defaultSummary, isCancel, isGetTask, isSend, sequence } from './script';
 
 export async function startArchestraSim(opts: ArchestraSimOptions = {}): Promise<ArchestraSim> {
   const host = opts.host ?? '127.0.0.1';
@@ -301,10 +66,9 @@ export async function startArchestraSim(opts: ArchestraSimOptions = {}): Promise
   let latency = opts.latencyMs;
 
   const requests: RecordedRequest[] = [];
-  const tasks = new Map<string, SimTask>();
+  const tasks = new TaskBook(summarize);
   const attempts = new Map<string, number>();
-  /** When authentications failed (for `authLockout`), oldest first. */
-  const authFailures: number[] = [];
+  const lockout = new AuthLockout(opts.authLockout);
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   let seq = 0;
@@ -332,194 +96,20 @@ export async function startArchestraSim(opts: ArchestraSimOptions = {}): Promise
     if (status !== undefined) bump(stats.byStatus, String(status));
   }
 
-  function writeJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
-    if (res.headersSent || res.destroyed) return;
-    const text = typeof body === 'string' ? body : JSON.stringify(body);
-    res.writeHead(status, {
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': String(Buffer.byteLength(text)),
-      ...headers,
-    });
-    res.end(text);
-  }
-
   function send(res: ServerResponse, rec: RecordedRequest, outcome: Outcome, status: number, body: unknown, headers?: Record<string, string>) {
     if (isObj(body) && isObj(body.error) && typeof body.error.code === 'number') rec.errorCode = body.error.code;
     finish(rec, outcome, status);
     writeJson(res, status, body, headers);
   }
 
-  // ---- A2A object builders ---------------------------------------------------------------------------
-  function messageResult(version: ApiVersion, text: string, contextId: string | undefined) {
-    const messageId = randomUUID();
-    if (version === '0.3') return { messageId, role: 'agent', parts: [{ kind: 'text', text }] }; // Archestra v1: no kind
-    return { message: { messageId, contextId: contextId ?? randomUUID(), role: 'ROLE_AGENT', parts: [{ text }] } };
-  }
-
-  function advance(t: SimTask, isPoll: boolean) {
-    if (isPoll) t.polls++;
-    if (SETTLED.has(t.state)) return;
-    const due =
-      !t.never &&
-      ((t.afterPolls !== undefined && t.polls >= t.afterPolls) ||
-        (t.afterMs !== undefined && Date.now() - t.createdAt >= t.afterMs));
-    const next: TaskStateName = due ? t.finalState : isPoll ? 'working' : t.state;
-    if (next !== t.state) {
-      t.state = next;
-      t.stateAt = Date.now();
-    }
-  }
-
-  function taskJson(version: ApiVersion, t: SimTask, historyLength?: number) {
-    const v03 = version === '0.3';
-    const msg = (role: 'user' | 'agent', messageId: string, text: string) =>
-      v03
-        ? { kind: 'message', role, messageId, parts: [{ kind: 'text', text }], contextId: t.contextId, taskId: t.id }
-        : { messageId, contextId: t.contextId, taskId: t.id, role: role === 'user' ? 'ROLE_USER' : 'ROLE_AGENT', parts: [{ text }] };
-    const completed = t.state === 'completed';
-    const statusText = completed ? (t.replyIn === 'status' ? t.replyText : '') : SETTLED.has(t.state) ? t.statusText : '';
-    const status: Record<string, unknown> = { state: v03 ? t.state : toV1State(t.state), timestamp: new Date(t.stateAt).toISOString() };
-    if (statusText) status.message = msg('agent', t.agentMessageId, statusText);
-    let history = [msg('user', t.userMessageId, t.userText)];
-    if (completed && t.replyIn === 'history') history.push(msg('agent', t.agentMessageId, t.replyText));
-    if (historyLength !== undefined) history = historyLength === 0 ? [] : history.slice(-historyLength);
-    const body: Record<string, unknown> = v03
-      ? { kind: 'task', id: t.id, contextId: t.contextId, status }
-      : { id: t.id, contextId: t.contextId, status };
-    if (history.length) body.history = history;
-    if (completed && t.replyIn === 'artifact') {
-      body.artifacts = [
-        { artifactId: t.artifactId, name: 'reply', parts: [v03 ? { kind: 'text', text: t.replyText } : { text: t.replyText }] },
-      ];
-    }
-    return body;
-  }
-
-  function createTask(rec: SimRequest, r: Extract<Reply, { kind: 'task' }>): SimTask {
-    const scheduled = r.never === true || r.afterPolls !== undefined || r.afterMs !== undefined;
-    const finalState = r.finalState ?? 'completed';
-    const now = Date.now();
-    const t: SimTask = {
-      id: randomUUID(),
-      contextId: rec.contextId ?? randomUUID(),
-      agentId: rec.agentId ?? '',
-      createdAt: now,
-      polls: 0,
-      state: scheduled ? (r.initialState ?? 'submitted') : finalState,
-      stateAt: now,
-      userMessageId: rec.messageId ?? randomUUID(),
-      userText: rec.text ?? '',
-      replyText: r.text ?? summarize(rec.text ?? ''),
-      statusText: r.statusText ?? DEFAULT_STATUS_TEXT[finalState],
-      replyIn: r.replyIn ?? 'artifact',
-      finalState,
-      afterPolls: r.afterPolls,
-      afterMs: r.afterMs,
-      never: r.never === true,
-      agentMessageId: randomUUID(),
-      artifactId: randomUUID(),
-    };
-    advance(t, false); // afterPolls: 0 / afterMs: 0 settle at once
-    if (tasks.size >= MAX_TASKS) tasks.delete(tasks.keys().next().value as string);
-    tasks.set(t.id, t);
-    return t;
-  }
-
-  // ---- validation (answers with HttpReply on failure) -------------------------------------------------
-  function parseSend(version: ApiVersion, id: JsonRpcId, params: unknown): { text: string; messageId: string; contextId?: string } {
-    const invalid = (m: string) => new HttpReply(200, rpcError(id, -32602, `Invalid params: ${m}`));
-    if (!isObj(params) || !isObj(params.message)) throw invalid('params.message must be an object');
-    const m = params.message;
-    const roles = version === '0.3' ? ['user', 'agent'] : ['ROLE_USER', 'ROLE_AGENT'];
-    if (typeof m.role !== 'string' || !roles.includes(m.role)) throw invalid(`params.message.role must be one of ${roles.join(', ')}`);
-    if (typeof m.messageId !== 'string' || m.messageId === '') throw invalid('params.message.messageId must be a non-empty string');
-    if (!Array.isArray(m.parts)) throw invalid('params.message.parts must be an array');
-    if (m.contextId !== undefined && typeof m.contextId !== 'string') throw invalid('params.message.contextId must be a string');
-    const texts = m.parts
-      .filter((p): p is Record<string, unknown> => isObj(p) && typeof p.text === 'string' && (version === '1.0' || p.kind === 'text'))
-      .map((p) => p.text as string);
-    const text = texts.join('\n');
-    if (!text) throw new HttpReply(200, rpcError(id, -32602, 'No message content provided'));
-    return { text, messageId: m.messageId, contextId: m.contextId as string | undefined };
-  }
-
-  function parseGet(id: JsonRpcId, params: unknown): { taskId: string; historyLength?: number } {
-    const invalid = (m: string) => new HttpReply(200, rpcError(id, -32602, `Invalid params: ${m}`));
-    if (!isObj(params) || typeof params.id !== 'string' || params.id === '') throw invalid('params.id must be a non-empty string');
-    const h = params.historyLength;
-    if (h !== undefined && (typeof h !== 'number' || !Number.isInteger(h) || h < 0)) throw invalid('params.historyLength must be a non-negative integer');
-    return { taskId: params.id, historyLength: h as number | undefined };
-  }
-
-  function checkAuth(headers: Record<string, string>, agent: AgentConfig | undefined, id: JsonRpcId) {
-    const accepted = agent?.tokens ?? opts.tokens;
-    const m = /^Bearer\s+(\S.*)$/i.exec(headers.authorization ?? '');
-    const token = m?.[1].trim();
-    if (!token) {
-      throw new HttpReply(
-        authFailureStatus,
-        rpcError(id, -32600, 'Authentication required: Authorization header required. Use: Bearer <platform_token>'),
-        authFailureStatus === 401 ? { 'www-authenticate': 'Bearer realm="a2a"' } : {},
-      );
-    }
-    if (accepted && !accepted.includes(token)) {
-      throw new HttpReply(
-        authFailureStatus,
-        rpcError(id, -32600, 'Authentication failed: Invalid or unauthorized token'),
-        authFailureStatus === 401 ? { 'www-authenticate': 'Bearer realm="a2a", error="invalid_token"' } : {},
-      );
-    }
-  }
-
-  function card(version: ApiVersion, agentId: string, agent: AgentConfig | undefined, headers: Record<string, string>) {
-    const base = `http://${headers.host ?? `${host}:${port}`}`;
-    const name = agent?.name ?? `sim-agent-${agentId.slice(0, 8)}`;
-    const description = agent?.description ?? 'Archestra simulator agent: answers with a summary of the prompt';
-    const skills = [{ id: name.toLowerCase().replace(/[^a-z0-9]+/g, '_'), name, description, tags: ['summary'], inputModes: ['text'], outputModes: ['text'] }];
-    if (version === '0.3') {
-      return {
-        name, description, url: `${base}/v1/a2a/${agentId}`, version: '1',
-        capabilities: { streaming: false, pushNotifications: false, stateTransitionHistory: false },
-        defaultInputModes: ['text'], defaultOutputModes: ['text'], skills,
-      };
-    }
-    return {
-      name, description, version: '1',
-      supportedInterfaces: [{ url: `${base}/v2/a2a/${agentId}`, protocolBinding: 'JSONRPC', protocolVersion: '1.0' }],
-      capabilities: { streaming: false, pushNotifications: false, extendedAgentCard: false },
-      securitySchemes: { platformToken: { type: 'http', scheme: 'bearer' } },
-      securityRequirements: [{ platformToken: [] }],
-      defaultInputModes: ['text/plain'], defaultOutputModes: ['text/plain'], skills,
-    };
-  }
-
   // ---- request pipeline ------------------------------------------------------------------------------
-  function readBody(req: IncomingMessage): Promise<{ raw: string; tooLarge: boolean }> {
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      // Past the limit the rest is drained and dropped, so the client reads the 413 instead of an EPIPE.
-      req.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size <= maxBody) chunks.push(c);
-      });
-      req.on('end', () => resolve({ raw: Buffer.concat(chunks).toString('utf8'), tooLarge: size > maxBody }));
-      req.on('error', reject);
-      req.on('close', () => (req.complete ? undefined : reject(new Error('client aborted the request body'))));
-    });
-  }
-
   const ROUTE = /^\/(v1|v2)\/a2a\/([^/]+)(\/\.well-known\/(agent\.json|agent-card\.json))?\/?$/;
   /** Archestra's LLM proxy (per agent, token required) and a plain OpenAI-compatible base URL (no token). */
   const CHAT_ROUTE = /^\/v1\/(?:openai\/([^/]+)\/)?chat\/completions\/?$/;
 
-  function openaiError(status: number, message: string, type: string) {
-    return { error: { message, type, param: null, code: type } };
-  }
-
   /** An OpenAI-compatible Chat Completions call: method `chat.completions`, `text` = the last user message. */
   async function handleChat(req: IncomingMessage, res: ServerResponse, rec: RecordedRequest, m: RegExpExecArray) {
-    const { raw, tooLarge } = await readBody(req);
+    const { raw, tooLarge } = await readBody(req, maxBody);
     rec.rawBody = raw;
     if (tooLarge) throw new HttpReply(413, openaiError(413, 'Request body is too large', 'invalid_request_error'));
     try {
@@ -534,7 +124,7 @@ export async function startArchestraSim(opts: ArchestraSimOptions = {}): Promise
     if (agentId !== undefined) {
       if (!UUID_V4.test(agentId) || (!agent && !acceptAny)) throw new HttpReply(unknownAgentStatus, openaiError(404, 'Agent not found', 'not_found_error'));
       const accepted = agent?.tokens ?? opts.tokens;
-      const token = /^Bearer\s+(\S.*)$/i.exec(headersOf(rec).authorization ?? '')?.[1].trim();
+      const token = bearerOf(rec.headers);
       if (!token || (accepted && !accepted.includes(token))) {
         throw new HttpReply(401, openaiError(401, token ? 'Invalid or unauthorized token' : 'Authorization header required', 'invalid_api_key'));
       }
@@ -578,8 +168,6 @@ export async function startArchestraSim(opts: ArchestraSimOptions = {}): Promise
     throw new HttpReply(500, openaiError(500, `archestra sim: reply kind ${r.kind} has no chat completions form`, 'server_error'));
   }
 
-  const headersOf = (rec: RecordedRequest) => rec.headers;
-
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/health' && req.method === 'GET') {
@@ -587,8 +175,7 @@ export async function startArchestraSim(opts: ArchestraSimOptions = {}): Promise
       return writeJson(res, 200, { status: 'ok' }); // readiness probe for the benchmark; not recorded
     }
 
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    const headers = headersOf(req);
     const rec: RecordedRequest = {
       seq: ++seq, receivedAt: Date.now(), httpMethod: req.method ?? 'GET', path, headers, body: undefined, rawBody: '', outcome: 'pending',
     };
@@ -607,7 +194,7 @@ export async function startArchestraSim(opts: ArchestraSimOptions = {}): Promise
     try {
       const chat = CHAT_ROUTE.exec(path);
       if (chat) return await handleChat(req, res, rec, chat);
-      const { raw, tooLarge } = await readBody(req);
+      const { raw, tooLarge } = await readBody(req, maxBody);
       rec.rawBody = raw;
       if (tooLarge) throw new HttpReply(413, fastifyError(413, 'Request body is too large', 'FST_ERR_CTP_BODY_TOO_LARGE'));
       try {
@@ -632,23 +219,16 @@ export async function startArchestraSim(opts: ArchestraSimOptions = {}): Promise
       if (!UUID_V4.test(agentId)) throw new HttpReply(unknownAgentStatus, rpcError(id, -32602, `Agent not found: "${agentId}" is not a UUID`));
       const agent = agents[agentId];
       if (!agent && !acceptAny) throw new HttpReply(unknownAgentStatus, rpcError(id, -32602, 'Agent not found'));
-      if (opts.authLockout) {
-        const { maxFailures, windowMs } = opts.authLockout;
-        while (authFailures.length && authFailures[0] <= Date.now() - windowMs) authFailures.shift();
-        if (authFailures.length >= maxFailures) {
-          const retryAfter = Math.max(1, Math.ceil((authFailures[0] + windowMs - Date.now()) / 1000));
-          throw new HttpReply(429, fastifyError(429, 'Too many failed authentication attempts, please try again later'), { 'retry-after': String(retryAfter) });
-        }
-      }
+      lockout.check();
       try {
-        checkAuth(headers, agent, id);
+        checkAuth(headers, agent?.tokens ?? opts.tokens, id, authFailureStatus);
       } catch (e) {
-        authFailures.push(Date.now());
+        lockout.failed();
         throw e;
       }
 
       if (isCard) {
-        return send(res, rec, 'card', 200, card(version, agentId, agent, headers));
+        return send(res, rec, 'card', 200, card(version, agentId, agent, `http://${headers.host ?? `${host}:${port}`}`));
       }
 
       const ctype = (headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
@@ -674,6 +254,7 @@ export async function startArchestraSim(opts: ArchestraSimOptions = {}): Promise
       }
       const sendMethod = version === '0.3' ? 'message/send' : 'SendMessage';
       const getMethod = version === '0.3' ? 'tasks/get' : 'GetTask';
+      const cancelMethod = version === '0.3' ? 'tasks/cancel' : 'CancelTask';
       let get: { taskId: string; historyLength?: number } | undefined;
       if (b.method === sendMethod) {
         const s = parseSend(version, id, b.params);
@@ -689,6 +270,15 @@ export async function startArchestraSim(opts: ArchestraSimOptions = {}): Promise
           rec.poll = t.polls + 1;
           rec.text = t.userText;
         }
+      } else if (b.method === cancelMethod) {
+        // Not scripted: the task state machine answers (-32001 unknown, -32002 already terminal).
+        const { taskId } = parseCancel(id, b.params);
+        rec.taskId = taskId;
+        const t = tasks.get(taskId);
+        if (!t || t.agentId !== agentId) throw new HttpReply(200, rpcError(id, -32001, 'Task not found'));
+        if (tasks.cancel(t) === 'not_cancelable') throw new HttpReply(200, rpcError(id, -32002, `Task cannot be canceled: it is ${t.state}`));
+        rec.taskState = t.state;
+        return send(res, rec, 'canceled', 200, { jsonrpc: '2.0', id, result: taskJson(version, t) });
       } else {
         throw new HttpReply(200, rpcError(id, -32601, 'Method not found'));
       }
@@ -704,12 +294,21 @@ export async function startArchestraSim(opts: ArchestraSimOptions = {}): Promise
       const lat = agent?.latencyMs ?? latency;
       const delay = reply?.delayMs ?? (typeof lat === 'function' ? lat(rec) : lat ?? 0);
       await sleep(delay);
-      if (closed || res.destroyed) return; // the client gave up while the agent was "thinking"
+      if (closed) return;
+      if (res.destroyed) {
+        // The client gave up while the agent was "thinking": like Archestra, the run is not cancelled. It ends
+        // (a task reply is still created, so GetTask finds it), and nobody reads the answer.
+        if (rec.method === sendMethod) {
+          rec.ranAfterDisconnect = true;
+          if (reply?.kind === 'task') rec.taskId = tasks.create(rec, reply).id;
+        }
+        return;
+      }
 
       if (get && (reply === undefined || reply.kind === 'message' || reply.kind === 'task')) {
         const t = tasks.get(get.taskId);
         if (!t || t.agentId !== agentId) throw new HttpReply(200, rpcError(id, -32001, 'Task not found'));
-        advance(t, true);
+        tasks.advance(t, true);
         rec.taskState = t.state;
         return send(res, rec, 'task', 200, { jsonrpc: '2.0', id, result: taskJson(version, t, get.historyLength) });
       }
@@ -731,7 +330,8 @@ export async function startArchestraSim(opts: ArchestraSimOptions = {}): Promise
       case 'message':
         return send(res, rec, 'message', 200, { jsonrpc: '2.0', id, result: messageResult(version, text(r.text), rec.contextId) });
       case 'task': {
-        const t = createTask(rec, r);
+        const t = tasks.create(rec, r);
+        rec.taskId = t.id;
         rec.taskState = t.state;
         const task = taskJson(version, t);
         return send(res, rec, 'task', 200, { jsonrpc: '2.0', id, result: version === '0.3' ? task : { task } });
@@ -831,6 +431,16 @@ export async function startArchestraSim(opts: ArchestraSimOptions = {}): Promise
     chatBaseUrl: `${url}/v1`,
     setBehaviour: (b) => void (behaviour = b),
     setLatency: (l) => void (latency = l),
+    taskState(taskId) {
+      const t = tasks.get(taskId);
+      if (t) tasks.advance(t, false);
+      return t?.state;
+    },
+    settleTask(taskId, state = 'completed') {
+      const t = tasks.get(taskId);
+      if (!t) throw new Error(`archestra sim: no task ${taskId}`);
+      tasks.settle(t, state);
+    },
     stats: () => ({ ...stats, byMethod: { ...stats.byMethod }, byOutcome: { ...stats.byOutcome }, byStatus: { ...stats.byStatus } }),
     clear() {
       requests.length = 0;
@@ -850,20 +460,6 @@ export async function startArchestraSim(opts: ArchestraSimOptions = {}): Promise
     },
   };
 }
-
-function defaultRpcMessage(code: number): string {
-  switch (code) {
-    case -32700: return 'Parse error';
-    case -32600: return 'Invalid Request';
-    case -32601: return 'Method not found';
-    case -32602: return 'Invalid params';
-    case -32603: return 'Internal error';
-    case -32001: return 'Task not found';
-    case -32009: return 'Unsupported A2A-Version';
-    default: return 'Error';
-  }
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // CLI
 
@@ -924,3 +520,4 @@ if (require.main === module) {
     process.exit(1);
   });
 }
+

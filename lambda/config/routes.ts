@@ -77,6 +77,9 @@ const routeSchema = z
     reply_headers: z.optional(z.array(nonEmpty())),
     errors: z.optional(nonEmpty()),
     reply_key: z.optional(nonEmpty()),
+    mode: z._default(z.enum(['message', 'task']), 'message'),
+    on_give_up: z.optional(z.enum(['cancel', 'leave'])),
+    conversation: z.optional(z.enum(['key'])),
   })
   .check(
     z.superRefine((route, ctx) => {
@@ -119,6 +122,16 @@ const routeSchema = z
       }
       if (route.reply_headers !== undefined && route.reply === undefined) {
         ctx.addIssue({ code: 'custom', path: ['reply_headers'], message: 'needs reply (it chooses the headers copied into the reply)' });
+      }
+      // Task mode and conversations: lambda/deliver/task-mode.ts, lambda/conversation.ts (docs/TASKS.md).
+      if (route.mode === 'task' && (route.target !== 'a2a' || route.a2a_version !== '1.0')) {
+        ctx.addIssue({ code: 'custom', path: ['mode'], message: '"task" needs a2a_version "1.0" (returnImmediately, GetTask and CancelTask are A2A 1.0: Archestra\'s /v2 endpoint)' });
+      }
+      if (route.conversation !== undefined && route.target !== 'a2a') {
+        ctx.addIssue({ code: 'custom', path: ['conversation'], message: 'is for A2A targets only (an A2A contextId continues the conversation)' });
+      }
+      if (route.target === 'openai' && route.on_give_up !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['on_give_up'], message: 'is for A2A targets only (an OpenAI call has no task to cancel)' });
       }
       const p = route.topic_pattern;
       if (p.length > 1 && p.startsWith('/') && p.endsWith('/')) {
@@ -169,6 +182,12 @@ export interface Route {
   replyKey?: string;
   /** Where records this route dead-letters are announced (the DLQ keeps their content). */
   errors?: Destination;
+  /** `task`: a durable A2A 1.0 task, resumed across invocations (lambda/deliver/task-mode.ts). */
+  mode: 'message' | 'task';
+  /** When the bridge stops waiting for a task: cancel it on the agent (default) or let it run. */
+  onGiveUp: 'cancel' | 'leave';
+  /** `key`: the agent's contextId is kept per Kafka key and sent with the key's next record (lambda/conversation.ts). */
+  conversation?: 'key';
 }
 
 export class RouteConfigError extends ConfigError {
@@ -249,6 +268,9 @@ export function parseRoutes(json: unknown, source = 'routes'): Route[] {
       ...(r.reply_headers && { replyHeaders: r.reply_headers }),
       ...(r.errors !== undefined && { errors: parseDestination(r.errors) as Destination }),
       ...(r.reply_key !== undefined && { replyKey: r.reply_key }),
+      mode: r.mode,
+      onGiveUp: r.on_give_up ?? 'cancel',
+      ...(r.conversation !== undefined && { conversation: r.conversation }),
     });
   });
   if (problems.length) throw new RouteConfigError(`${source} is invalid:\n  - ${problems.join('\n  - ')}`);

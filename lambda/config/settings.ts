@@ -39,6 +39,7 @@ const envSchema = z.object({
   IDEMPOTENCY_TABLE: z.optional(z.string().check(z.minLength(3))),
   IDEMPOTENCY_TTL_SECONDS: limited(LIMITS.idempotencyTtlSeconds),
   UNKNOWN_OUTCOME_MARGIN_SECONDS: z._default(z.coerce.number().check(z.minimum(0), z.maximum(24 * 3600)), 60),
+  CONVERSATION_TTL_SECONDS: count(7 * 24 * 3600, 60, 366 * 24 * 3600),
   REPLY_KAFKA_BROKERS: z.optional(z.string()),
   REPLY_KAFKA_AUTH: z._default(z.enum(['none', 'iam', 'scram-sha-512', 'scram-sha-256']), 'none'),
   REPLY_KAFKA_TLS: z.optional(z.enum(['true', 'false', '1', '0', 'yes', 'no'])),
@@ -77,6 +78,8 @@ export interface Settings {
   idempotencyTtlSeconds: number;
   /** After a send with an unknown outcome, the claim is leased for the route's timeout plus this (issue 13). */
   unknownOutcomeMarginMs: number;
+  /** How long a key's conversation (its agent contextId) is kept after its last record (routes with conversation "key"). */
+  conversationTtlSeconds: number;
   /** Kafka replies (lambda/io/reply-kafka.ts): brokers default to the event's bootstrap servers. */
   replyKafka: { brokers?: string[]; auth: 'none' | 'iam' | 'scram-sha-512' | 'scram-sha-256'; tls: boolean; secretArn?: string; region?: string };
   replyStoreMaxBytes: number;
@@ -183,6 +186,11 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   if (e.REPLY_KAFKA_AUTH.startsWith('scram') && !e.REPLY_KAFKA_SECRET_ARN) {
     problems.push(`REPLY_KAFKA_AUTH=${e.REPLY_KAFKA_AUTH} needs REPLY_KAFKA_SECRET_ARN (a secret with username and password)`);
   }
+  for (const r of routes) {
+    // A conversation lives in the idempotency table; without key ordering two records of a key would race for it.
+    if (r.conversation && !e.IDEMPOTENCY_TABLE) problems.push(`route "${r.name}": conversation "key" needs IDEMPOTENCY_TABLE (the contextId of each key is kept there)`);
+    if (r.conversation && e.ORDERING === 'none') problems.push(`route "${r.name}": conversation "key" needs ORDERING=key or partition (with none, records of one key would race for its conversation)`);
+  }
   const tokenIssue = e.ARCHESTRA_TOKEN !== undefined ? tokenProblem(e.ARCHESTRA_TOKEN.trim()) : undefined;
   if (tokenIssue) problems.push(`ARCHESTRA_TOKEN: ${tokenIssue}`);
   if (problems.length) throw new SettingsError(`invalid environment:\n  - ${problems.join('\n  - ')}`);
@@ -212,6 +220,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     idempotencyTable: e.IDEMPOTENCY_TABLE,
     idempotencyTtlSeconds: e.IDEMPOTENCY_TTL_SECONDS,
     unknownOutcomeMarginMs: e.UNKNOWN_OUTCOME_MARGIN_SECONDS * 1000,
+    conversationTtlSeconds: e.CONVERSATION_TTL_SECONDS,
     replyKafka: {
       ...(replyBrokers?.length ? { brokers: replyBrokers } : {}),
       auth: e.REPLY_KAFKA_AUTH,

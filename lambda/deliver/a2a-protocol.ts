@@ -11,6 +11,16 @@ export interface OutgoingMessage {
   metadata: Record<string, unknown>;
   /** Extra HTTP headers of the request (allow-listed record headers, W3C trace context). */
   headers?: Record<string, string>;
+  /** The conversation to continue (lambda/conversation.ts): the contextId the agent returned for this key. */
+  contextId?: string;
+}
+
+/** What an interrupted or failed task said about itself: kept with the record (task mode, awaiting_input). */
+export interface TaskFacts {
+  taskId: string;
+  contextId?: string;
+  /** input-required: the tool calls waiting for a person's approval, as the agent sent them. */
+  approvalRequests?: unknown[];
 }
 
 export type FailureClass =
@@ -24,9 +34,9 @@ export type FailureClass =
   | 'budget';
 
 export type Outcome =
-  | { kind: 'success'; reply: string; taskId?: string }
-  | { kind: 'pending'; taskId: string; state: string }
-  | { kind: 'failure'; failure: FailureClass; code: string; message: string; retryAfterMs?: number };
+  | { kind: 'success'; reply: string; taskId?: string; contextId?: string }
+  | { kind: 'pending'; taskId: string; state: string; contextId?: string }
+  | { kind: 'failure'; failure: FailureClass; code: string; message: string; retryAfterMs?: number; task?: TaskFacts };
 
 export const failure = (f: FailureClass, code: string, message: string, retryAfterMs?: number): Outcome => ({
   kind: 'failure',
@@ -36,13 +46,18 @@ export const failure = (f: FailureClass, code: string, message: string, retryAft
   ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
 });
 
-export function sendMessageBody(version: A2AVersion, m: OutgoingMessage): unknown {
+/** `returnImmediately` (1.0 only, task mode): the agent answers with the task at once instead of blocking. */
+export function sendMessageBody(version: A2AVersion, m: OutgoingMessage, returnImmediately = false): unknown {
+  const ctx = m.contextId !== undefined ? { contextId: m.contextId } : {};
   if (version === '1.0') {
     return {
       jsonrpc: '2.0',
       id: m.rpcId,
       method: 'SendMessage',
-      params: { message: { messageId: m.messageId, role: 'ROLE_USER', parts: [{ text: m.text }], metadata: m.metadata } },
+      params: {
+        message: { messageId: m.messageId, role: 'ROLE_USER', parts: [{ text: m.text }], metadata: m.metadata, ...ctx },
+        ...(returnImmediately && { configuration: { returnImmediately: true } }),
+      },
     };
   }
   return {
@@ -50,10 +65,14 @@ export function sendMessageBody(version: A2AVersion, m: OutgoingMessage): unknow
     id: m.rpcId,
     method: 'message/send',
     params: {
-      message: { kind: 'message', role: 'user', messageId: m.messageId, parts: [{ kind: 'text', text: m.text }], metadata: m.metadata },
+      message: { kind: 'message', role: 'user', messageId: m.messageId, parts: [{ kind: 'text', text: m.text }], metadata: m.metadata, ...ctx },
       configuration: { blocking: true },
     },
   };
+}
+
+export function cancelTaskBody(version: A2AVersion, rpcId: string, taskId: string): unknown {
+  return { jsonrpc: '2.0', id: rpcId, method: version === '1.0' ? 'CancelTask' : 'tasks/cancel', params: { id: taskId } };
 }
 
 export function getTaskBody(version: A2AVersion, rpcId: string, taskId: string): unknown {
@@ -133,20 +152,39 @@ const TERMINAL_FAILURES: Record<string, string> = {
 const PENDING = new Set(['submitted', 'working', 'TASK_STATE_SUBMITTED', 'TASK_STATE_WORKING']);
 const COMPLETED = new Set(['completed', 'TASK_STATE_COMPLETED']);
 
+/**
+ * An input-required task's approval requests: `metadata.approvalRequests` of the task or of its status message,
+ * or a data part `{approvalRequests}` of that message (where the project's simulator puts them).
+ */
+export function approvalRequestsOf(task: Record<string, unknown>): unknown[] | undefined {
+  const status = (task.status ?? {}) as { message?: { parts?: unknown; metadata?: unknown } };
+  const fromMeta = (m: unknown) => (m && typeof m === 'object' ? (m as { approvalRequests?: unknown }).approvalRequests : undefined);
+  const candidates = [fromMeta(task.metadata), fromMeta(status.message?.metadata)];
+  const parts = status.message?.parts;
+  if (Array.isArray(parts)) for (const p of parts) candidates.push(fromMeta((p as { data?: unknown } | null)?.data));
+  return candidates.find((c): c is unknown[] => Array.isArray(c));
+}
+
 function taskOutcome(task: Record<string, unknown>): Outcome {
   const id = typeof task.id === 'string' ? task.id : undefined;
+  const contextId = typeof task.contextId === 'string' ? task.contextId : undefined;
+  const ctx = contextId !== undefined ? { contextId } : {};
   const status = (task.status ?? {}) as { state?: unknown; message?: { parts?: unknown } };
   const state = typeof status.state === 'string' ? status.state : undefined;
   if (!id || !state) return failure('permanent', 'malformed_reply', 'task without id or status.state');
   if (COMPLETED.has(state)) {
     const artifacts = Array.isArray(task.artifacts) ? task.artifacts : [];
     const fromArtifacts = artifacts.map((a) => partsText((a as { parts?: unknown })?.parts) ?? '').filter(Boolean).join('\n');
-    return { kind: 'success', reply: fromArtifacts || partsText(status.message?.parts) || '', taskId: id };
+    return { kind: 'success', reply: fromArtifacts || partsText(status.message?.parts) || '', taskId: id, ...ctx };
   }
-  if (PENDING.has(state)) return { kind: 'pending', taskId: id, state };
+  if (PENDING.has(state)) return { kind: 'pending', taskId: id, state, ...ctx };
   const reason = partsText(status.message?.parts);
   if (TERMINAL_FAILURES[state]) {
-    return failure('permanent', `task_${TERMINAL_FAILURES[state]}`, `task ${id} ended ${TERMINAL_FAILURES[state]}${reason ? `: ${reason}` : ''}`);
+    const out = failure('permanent', `task_${TERMINAL_FAILURES[state]}`, `task ${id} ended ${TERMINAL_FAILURES[state]}${reason ? `: ${reason}` : ''}`);
+    if (TERMINAL_FAILURES[state] !== 'input-required') return out;
+    // Task mode settles it as awaiting_input with what the task says it waits for.
+    const approvals = approvalRequestsOf(task);
+    return { ...out, task: { taskId: id, ...ctx, ...(approvals && { approvalRequests: approvals }) } } as Outcome;
   }
   return failure('permanent', 'task_unknown_state', `task ${id} in unexpected state ${JSON.stringify(state).slice(0, 80)}`);
 }
@@ -170,7 +208,7 @@ function resultOutcome(version: A2AVersion, result: unknown): Outcome {
 function messageOutcome(m: Record<string, unknown>): Outcome {
   const text = partsText(m.parts);
   if (text === undefined) return failure('permanent', 'malformed_reply', 'message without parts');
-  return { kind: 'success', reply: text };
+  return { kind: 'success', reply: text, ...(typeof m.contextId === 'string' && { contextId: m.contextId }) };
 }
 
 /**

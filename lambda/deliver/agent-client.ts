@@ -7,6 +7,7 @@ import type { CredentialGate, CredentialVerdict } from './credential-gate';
 import { exchangeFate, type ExchangeFate } from './exchange-outcome';
 import { chatCompletionBody, chatRequestHeaders, interpretChatResponse, type ChatOptions } from './openai-protocol';
 import {
+  cancelTaskBody,
   failure,
   getTaskBody,
   interpretResponse,
@@ -15,6 +16,7 @@ import {
   type A2AVersion,
   type Outcome,
   type OutgoingMessage,
+  type TaskFacts,
 } from './a2a-protocol';
 
 export interface Target {
@@ -30,6 +32,8 @@ export interface Target {
   limits?: LimitSpec;
   /** The limiter's key when it is not `url` (a templated route: one limiter for all its per-record URLs). */
   limitKey?: string;
+  /** Task mode (A2A 1.0, lambda/deliver/task-mode.ts): send with returnImmediately and hand back the unfinished task. */
+  taskMode?: boolean;
 }
 
 export type DeliveryStatus =
@@ -48,7 +52,9 @@ export type DeliveryStatus =
    * The request was sent and no verdict came back (timeout after writing, cut connection, 502/504, a task
    * that outlived its timeout): the agent may be running it. Not retried; the caller keeps its claim as a lease.
    */
-  | 'unknown';
+  | 'unknown'
+  /** Task mode: the agent accepted the message as a task still running (`taskId`); the caller polls it. */
+  | 'task';
 
 export interface DeliveryResult {
   status: DeliveryStatus;
@@ -61,6 +67,10 @@ export interface DeliveryResult {
   /** From the first send to the final answer, ms. */
   latencyMs?: number;
   taskId?: string;
+  /** The conversation the agent answered in (A2A 1.0 messages and tasks carry it). */
+  contextId?: string;
+  /** A task that ended without a reply (input-required, failed, ...): what it said about itself. */
+  task?: TaskFacts;
 }
 
 export interface TokenReadOptions {
@@ -243,7 +253,7 @@ export class AgentClient {
       res = result('transient', { code: 'internal_error', message: `delivery failed unexpectedly: ${(err as Error)?.message ?? String(err)}` });
     }
     // Told before the result is handed back, so that no request of its partition starts meanwhile.
-    if (res.status !== 'delivered' && res.status !== 'permanent' && res.status !== 'held') guard.failing();
+    if (res.status !== 'delivered' && res.status !== 'permanent' && res.status !== 'held' && res.status !== 'task') guard.failing();
     return res;
   }
 
@@ -259,7 +269,7 @@ export class AgentClient {
     t: Tally,
     result: ResultFn,
   ): Promise<DeliveryResult> {
-    const body = target.protocol === 'openai' ? chatCompletionBody(target.chat ?? { model: '' }, msg) : sendMessageBody(target.version, msg);
+    const body = target.protocol === 'openai' ? chatCompletionBody(target.chat ?? { model: '' }, msg) : sendMessageBody(target.version, msg, target.taskMode === true);
     const limiter = this.o.limits?.for(target.limitKey ?? target.url, target.limits);
     const breakers = this.o.breakers;
     let reread = false;
@@ -335,13 +345,14 @@ export class AgentClient {
 
       if (outcome === HELD) return result('held', { code: 'not_sent', message: 'not sent: its partition failed below it' });
       if (outcome === STALE) continue;
-      if (outcome.kind === 'success') return result('delivered', { reply: outcome.reply, taskId: outcome.taskId });
+      if (outcome.kind === 'success') return result('delivered', { reply: outcome.reply, taskId: outcome.taskId, contextId: outcome.contextId });
+      if (outcome.kind === 'pending' && target.taskMode) return result('task', { taskId: outcome.taskId, contextId: outcome.contextId });
       if (outcome.kind === 'pending') {
         // The task exists and runs on: a poll that ends without its verdict leaves the outcome unknown.
         const polled = await this.poll(target, msg, outcome.taskId, deadline, slot, gate, signal, result, t);
         return polled.status === 'delivered' || polled.status === 'permanent' ? polled : { ...polled, status: 'unknown' };
       }
-      // Never retried: a second request could run the agent a second time (issue 13).
+      // Never retried: a second request could run the agent a second time.
       if (fate === 'unknown') return result('unknown', { code: outcome.code, message: `${outcome.message} (sent, outcome unknown: not retried)` });
       if (outcome.code === 'deadline') return result('deadline', { code: outcome.code, message: outcome.message });
       // Reported at once: an open circuit or a spent budget is not retried record by record.
@@ -351,7 +362,7 @@ export class AgentClient {
         if (finalAuth) return result('auth', { code: outcome.code, message: outcome.message });
         continue;
       }
-      if (outcome.failure === 'permanent') return result('permanent', { code: outcome.code, message: outcome.message });
+      if (outcome.failure === 'permanent') return result('permanent', { code: outcome.code, message: outcome.message, ...(outcome.task && { taskId: outcome.task.taskId, task: outcome.task }) });
       if (t.retries >= this.o.maxRetries) return result('transient', { code: outcome.code, message: outcome.message });
       if (this.now() + delay + this.o.minRequestMs > deadline) {
         return result('transient', { code: outcome.code, message: `${outcome.message} (no time left to retry)` });
@@ -359,6 +370,36 @@ export class AgentClient {
       await this.sleep(delay);
       t.retries++;
     }
+  }
+
+  /**
+   * Task mode: polls a task this or an earlier invocation started, until it settles or `deadline` (which the
+   * caller bounds by the task's own time limit). Never sends the message again; never throws.
+   */
+  async resumeTask(msg: OutgoingMessage, target: Target, taskId: string, deadline: number, slot: Slot, gate: CredentialGate, signal?: AbortSignal): Promise<DeliveryResult> {
+    const t: Tally = { attempts: 0, retries: 0, firstSend: this.now() };
+    const result: ResultFn = (status, extra = {}) => ({ status, attempts: t.attempts, retries: t.retries, latencyMs: this.now() - (t.firstSend ?? 0), ...extra });
+    try {
+      // The route's timeout is the task's limit, already in `deadline`: polls are not cut shorter here.
+      return await this.poll({ ...target, timeoutMs: Math.max(target.timeoutMs, deadline - this.now()) }, msg, taskId, deadline, slot, gate, signal, result, t);
+    } catch (err) {
+      return result('transient', { code: 'internal_error', message: `polling failed unexpectedly: ${(err as Error)?.message ?? String(err)}`, taskId });
+    }
+  }
+
+  /**
+   * `tasks/cancel` (0.3) or `CancelTask` (1.0), one request, best effort: bounded by `deadline` and the route's
+   * timeout, outside the concurrency slots (it frees the agent rather than loading it). Never throws.
+   */
+  async cancelTask(target: Target, rpcId: string, taskId: string, deadline: number, signal?: AbortSignal, headers?: Record<string, string>): Promise<Outcome> {
+    if (deadline - this.now() < this.o.minRequestMs || signal?.aborted) return failure('transient', 'deadline', 'no time left to cancel');
+    let token: string | undefined;
+    try {
+      if (target.sendToken) token = await this.o.tokens.get({ signal });
+    } catch (err) {
+      return failure('transient', 'token_unavailable', (err as Error).message);
+    }
+    return (await this.exchange(target, cancelTaskBody(target.version, rpcId, taskId), rpcId, token, deadline, headers)).out;
   }
 
   /** A task still submitted/working: poll it with growing pauses, bounded by the route timeout and the deadline. */
@@ -424,13 +465,13 @@ export class AgentClient {
       }
       if (outcome.kind === 'failure' && outcome.code === 'deadline') return unfinished('when the time ran out');
       if (outcome === STALE) return result('auth', { code: 'auth_refused', message: `the agent refused this credential while task ${taskId} ran`, taskId });
-      if (outcome.kind === 'success') return result('delivered', { reply: outcome.reply, taskId });
+      if (outcome.kind === 'success') return result('delivered', { reply: outcome.reply, taskId, contextId: outcome.contextId });
       if (outcome.kind === 'pending') {
         failures = 0;
         continue;
       }
       if (outcome.failure === 'permanent' || outcome.failure === 'auth') {
-        return result(outcome.failure, { code: outcome.code, message: outcome.message, taskId });
+        return result(outcome.failure, { code: outcome.code, message: outcome.message, taskId, ...(outcome.task && { task: outcome.task }) });
       }
       if (++failures > this.o.maxRetries) return result('transient', { code: outcome.code, message: outcome.message, taskId });
     }

@@ -23,6 +23,9 @@ export interface DynamoIdempotencyOptions {
  * Issue 13: a lease is an IN_PROGRESS claim whose `expiresAt` is moved to the lease's end (with `leasedUntil`,
  * epoch ms, for operators); status FAILED holds `verdict` (JSON: class, code, message, attempts), a permanent
  * failure not dead-lettered yet, and expires like COMPLETED.
+ * Status TASK (issue 13, task mode) adds `taskId`, `taskUrl`, `taskStartedAt` and `heldUntil` (epoch ms: the
+ * polling invocation's hold; after it a claim takes the item over); it expires like COMPLETED.
+ * Conversations (issue 13): item `ctx#<route>#<key>`, status CONTEXT, `contextId`, its own `expiresAt`.
  */
 export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotency {
   // The SDK is loaded at the first claim, keeping it out of the cold start's critical path.
@@ -65,9 +68,32 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
           // Older DynamoDB-compatible stores do not return the item with the failure: read it then.
           const item =
             err.Item ??
-            (await client.send(new GetItemCommand({ TableName: o.table, Key: { id: { S: key } }, ConsistentRead: true, ProjectionExpression: '#s, reply, verdict', ExpressionAttributeNames: { '#s': 'status' } }), opts))
+            (await client.send(new GetItemCommand({ TableName: o.table, Key: { id: { S: key } }, ConsistentRead: true }), opts))
               .Item;
           const status = item?.status?.S;
+          // --- task mode (issue 13): the agent's task runs; once its poller's hold has passed, poll it here.
+          if (status === 'TASK' && item?.taskId?.S && item.taskUrl?.S) {
+            const heldUntil = Number(item.heldUntil?.N ?? 0);
+            if (heldUntil > now()) return 'in_progress';
+            try {
+              await client.send(
+                new sdk.UpdateItemCommand({
+                  TableName: o.table,
+                  Key: { id: { S: key } },
+                  UpdateExpression: 'SET #o = :me, heldUntil = :hold',
+                  // Only one redelivery takes it over: the one that saw this hold.
+                  ConditionExpression: '#s = :task AND heldUntil = :seen',
+                  ExpressionAttributeNames: { '#o': 'owner', '#s': 'status' },
+                  ExpressionAttributeValues: { ':me': { S: owner }, ':hold': { N: String(holdUntilMs) }, ':task': { S: 'TASK' }, ':seen': { N: String(heldUntil) } },
+                }),
+                opts,
+              );
+            } catch (e) {
+              if (e instanceof ConditionalCheckFailedException) return 'in_progress';
+              throw e;
+            }
+            return { task: { taskId: item.taskId.S, url: item.taskUrl.S, startedAt: Number(item.taskStartedAt?.N ?? 0), holdUntilMs } };
+          }
           // --- issue 13: a permanent verdict waiting to be dead-lettered.
           if (status === 'FAILED' && item?.verdict?.S !== undefined) return { verdict: JSON.parse(item.verdict.S) as StoredVerdict };
           // --- reply stage (issue 14): the agent answered, its reply waits to be written.
@@ -150,7 +176,8 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
           TableName: o.table,
           Key: { id: { S: key } },
           UpdateExpression: 'SET #s = :failed, verdict = :v, expiresAt = :exp',
-          ConditionExpression: '#o = :me AND #s = :inprog',
+          // A TASK claim too: a task given up on (cancelled) whose record cannot be dead-lettered yet.
+          ConditionExpression: '#o = :me AND #s IN (:inprog, :task)',
           ExpressionAttributeNames: { '#s': 'status', '#o': 'owner' },
           ExpressionAttributeValues: {
             ':failed': { S: 'FAILED' },
@@ -158,7 +185,50 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
             ':exp': { N: String(epoch(now()) + o.ttlSeconds) },
             ':me': { S: owner },
             ':inprog': { S: 'IN_PROGRESS' },
+            ':task': { S: 'TASK' },
           },
+        }),
+        { abortSignal: signal },
+      );
+    },
+    // --- task mode (issue 13): the claim now holds the running task, for a redelivery to poll.
+    async keepTask(key, task, signal) {
+      const { client, sdk } = await load();
+      await client.send(
+        new sdk.UpdateItemCommand({
+          TableName: o.table,
+          Key: { id: { S: key } },
+          UpdateExpression: 'SET #s = :task, taskId = :id, taskUrl = :url, taskStartedAt = :at, heldUntil = :hold, expiresAt = :exp',
+          ConditionExpression: '#o = :me',
+          ExpressionAttributeNames: { '#s': 'status', '#o': 'owner' },
+          ExpressionAttributeValues: {
+            ':task': { S: 'TASK' },
+            ':id': { S: task.taskId },
+            ':url': { S: task.url },
+            ':at': { N: String(task.startedAt) },
+            ':hold': { N: String(task.holdUntilMs) },
+            ':exp': { N: String(epoch(now()) + o.ttlSeconds) },
+            ':me': { S: owner },
+          },
+        }),
+        { abortSignal: signal },
+      );
+    },
+    // --- conversations per key (issue 13): one item per route and key, its own TTL.
+    async getContext(key, signal) {
+      const { client, sdk } = await load();
+      const res = await client.send(new sdk.GetItemCommand({ TableName: o.table, Key: { id: { S: key } }, ConsistentRead: true }), { abortSignal: signal });
+      const item = res.Item;
+      // TTL deletion lags by hours: an expired conversation is over.
+      if (item?.status?.S !== 'CONTEXT' || Number(item.expiresAt?.N ?? 0) * 1000 <= now()) return undefined;
+      return item.contextId?.S;
+    },
+    async putContext(key, contextId, ttlSeconds, signal) {
+      const { client, sdk } = await load();
+      await client.send(
+        new sdk.PutItemCommand({
+          TableName: o.table,
+          Item: { id: { S: key }, status: { S: 'CONTEXT' }, contextId: { S: contextId }, expiresAt: { N: String(epoch(now()) + ttlSeconds) } },
         }),
         { abortSignal: signal },
       );
@@ -170,9 +240,10 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
           new sdk.DeleteItemCommand({
             TableName: o.table,
             Key: { id: { S: key } },
-            ConditionExpression: '#o = :me AND #s = :inprog',
+            // A TASK claim is released when the bridge gave up on its task (cancelled, or left on purpose).
+            ConditionExpression: '#o = :me AND #s IN (:inprog, :task)',
             ExpressionAttributeNames: { '#o': 'owner', '#s': 'status' },
-            ExpressionAttributeValues: { ':me': { S: owner }, ':inprog': { S: 'IN_PROGRESS' } },
+            ExpressionAttributeValues: { ':me': { S: owner }, ':inprog': { S: 'IN_PROGRESS' }, ':task': { S: 'TASK' } },
           }),
           { abortSignal: signal },
         );

@@ -31,6 +31,9 @@ export interface ReplyData {
   taskId: string | null;
   attempts: number;
   latencyMs: number | null;
+  /** Task mode: the agent's task waits for a person (input-required); `reply.text` is its status message. */
+  state?: 'awaiting_input';
+  approvalRequests?: unknown[];
 }
 
 export interface ReplyEnvelope {
@@ -53,6 +56,8 @@ export interface ReplyInput {
   attempts: number;
   latencyMs?: number;
   at: Date;
+  state?: 'awaiting_input';
+  approvalRequests?: unknown[];
 }
 
 export function buildEnvelope(i: ReplyInput): ReplyEnvelope {
@@ -76,6 +81,7 @@ export function buildEnvelope(i: ReplyInput): ReplyEnvelope {
       taskId: i.taskId ?? null,
       attempts: i.attempts,
       latencyMs: i.latencyMs ?? null,
+      ...(i.state && { state: i.state, approvalRequests: i.approvalRequests ?? [] }),
     },
   };
 }

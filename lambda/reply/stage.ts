@@ -57,7 +57,7 @@ export class ReplyStage {
     dest: Destination,
     record: KafkaRecord,
     route: { name: string; agentId: string; replyHeaders?: readonly string[]; replyKey?: string },
-    answer: { text: string; taskId?: string; attempts: number; latencyMs?: number },
+    answer: { text: string; taskId?: string; attempts: number; latencyMs?: number; state?: 'awaiting_input'; approvalRequests?: unknown[] },
     bootstrapServers?: string,
   ): PreparedReply {
     const envelope = buildEnvelope({ record, route, ...answer, at: new Date((this.o.now ?? Date.now)()) });

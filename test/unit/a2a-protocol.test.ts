@@ -1,4 +1,6 @@
 import {
+  approvalRequestsOf,
+  cancelTaskBody,
   failure,
   getTaskBody,
   interpretResponse,
@@ -179,7 +181,7 @@ describe('interpretResponse: successful replies', () => {
       ],
     };
     expectValidA2A('SendMessageResponse', JSON.parse(ok(result)));
-    expect(interpret('0.3', ok(result))).toEqual({ kind: 'success', reply: 'artifact one\n{"score":0.9}', taskId: 'task-1' });
+    expect(interpret('0.3', ok(result))).toEqual({ kind: 'success', reply: 'artifact one\n{"score":0.9}', taskId: 'task-1', contextId: 'ctx-1' });
   });
 
   test('a completed Task with only a status message: the reply is the status message', () => {
@@ -189,16 +191,16 @@ describe('interpretResponse: successful replies', () => {
       contextId: 'ctx',
       status: { state: 'completed', message: { kind: 'message', messageId: 's', role: 'agent', parts: [{ kind: 'text', text: 'done via status' }] } },
     };
-    expect(interpret('0.3', ok(result))).toEqual({ kind: 'success', reply: 'done via status', taskId: 'task-2' });
+    expect(interpret('0.3', ok(result))).toEqual({ kind: 'success', reply: 'done via status', taskId: 'task-2', contextId: 'ctx' });
   });
 
   test('a completed Task with empty artifacts falls back to the status message', () => {
     const result = { kind: 'task', id: 't', contextId: 'c', status: { state: 'completed', message: { parts: [{ kind: 'text', text: 'fallback' }] } }, artifacts: [{ artifactId: 'a', parts: [] }] };
-    expect(interpret('0.3', ok(result))).toEqual({ kind: 'success', reply: 'fallback', taskId: 't' });
+    expect(interpret('0.3', ok(result))).toEqual({ kind: 'success', reply: 'fallback', taskId: 't', contextId: 'c' });
   });
 
   test('a completed Task with neither artifacts nor a status message is a success with an empty reply', () => {
-    expect(interpret('0.3', ok({ kind: 'task', id: 't', contextId: 'c', status: { state: 'completed' } }))).toEqual({ kind: 'success', reply: '', taskId: 't' });
+    expect(interpret('0.3', ok({ kind: 'task', id: 't', contextId: 'c', status: { state: 'completed' } }))).toEqual({ kind: 'success', reply: '', taskId: 't', contextId: 'c' });
   });
 
   test('a kind-less Task (id + status) is recognised as a task', () => {
@@ -207,12 +209,12 @@ describe('interpretResponse: successful replies', () => {
 
   test('1.0 {message} wrapper is a success', () => {
     const result = { message: { messageId: 'm', contextId: 'c', role: 'ROLE_AGENT', parts: [{ text: 'hello from 1.0' }] } };
-    expect(interpret('1.0', ok(result))).toEqual({ kind: 'success', reply: 'hello from 1.0' });
+    expect(interpret('1.0', ok(result))).toEqual({ kind: 'success', reply: 'hello from 1.0', contextId: 'c' });
   });
 
   test('1.0 {task} wrapper, TASK_STATE_COMPLETED with artifacts', () => {
     const result = { task: { id: 'task-10', contextId: 'c', status: { state: 'TASK_STATE_COMPLETED' }, artifacts: [{ artifactId: 'a', parts: [{ text: 'one' }, { text: 'two' }] }] } };
-    expect(interpret('1.0', ok(result))).toEqual({ kind: 'success', reply: 'one\ntwo', taskId: 'task-10' });
+    expect(interpret('1.0', ok(result))).toEqual({ kind: 'success', reply: 'one\ntwo', taskId: 'task-10', contextId: 'c' });
   });
 
   test('a numeric reply id does not match the string request id', () => {
@@ -231,15 +233,18 @@ describe('interpretResponse: task states', () => {
   const task10 = (state: string) => ok({ task: { id: 'task-x', contextId: 'c', status: { state } } });
 
   test.each([['submitted'], ['working']])('v0.3 %s is pending with the task id', (state) => {
-    expect(interpret('0.3', task03(state))).toEqual({ kind: 'pending', taskId: 'task-x', state });
+    expect(interpret('0.3', task03(state))).toEqual({ kind: 'pending', taskId: 'task-x', state, contextId: 'c' });
   });
 
   test.each([['TASK_STATE_SUBMITTED'], ['TASK_STATE_WORKING']])('1.0 %s is pending', (state) => {
-    expect(interpret('1.0', task10(state))).toEqual({ kind: 'pending', taskId: 'task-x', state });
+    expect(interpret('1.0', task10(state))).toEqual({ kind: 'pending', taskId: 'task-x', state, contextId: 'c' });
   });
 
   test.each([['failed'], ['rejected'], ['canceled'], ['input-required'], ['auth-required']])('v0.3 %s is permanent with code task_<state>', (state) => {
-    expect(interpret('0.3', task03(state))).toEqual({ kind: 'failure', failure: 'permanent', code: `task_${state}`, message: `task task-x ended ${state}` });
+    expect(interpret('0.3', task03(state))).toEqual({
+      kind: 'failure', failure: 'permanent', code: `task_${state}`, message: `task task-x ended ${state}`,
+      ...(state === 'input-required' && { task: { taskId: 'task-x', contextId: 'c' } }),
+    });
   });
 
   test('a terminal failure carries the status message as the reason', () => {
@@ -493,5 +498,40 @@ describe('interpretResponse: the IP lockout', () => {
     ['an LLM quota', 'Rate limit exceeded for model gpt-4'],
   ])('HTTP 429 with %s stays a transient rate limit', (_label, body) => {
     expect(interpretResponse('0.3', 429, body, 'x', null)).toMatchObject({ kind: 'failure', failure: 'transient', code: 'http_429' });
+  });
+});
+
+describe('task mode and conversations on the wire', () => {
+  test('1.0 SendMessage with returnImmediately carries configuration.returnImmediately; without it, no configuration', () => {
+    const body = sendMessageBody('1.0', message, true) as { params: { configuration?: unknown } };
+    expect(body.params.configuration).toEqual({ returnImmediately: true });
+    expect((sendMessageBody('1.0', message) as { params: { configuration?: unknown } }).params.configuration).toBeUndefined();
+  });
+
+  test('a conversation continues: the contextId goes into the message (both versions), and the 0.3 body stays valid', () => {
+    const withCtx = { ...message, contextId: 'ctx-42' };
+    expect((sendMessageBody('1.0', withCtx) as { params: { message: { contextId?: string } } }).params.message.contextId).toBe('ctx-42');
+    expect((sendMessageBody('0.3', withCtx) as { params: { message: { contextId?: string } } }).params.message.contextId).toBe('ctx-42');
+    expectValidA2A('SendMessageRequest', sendMessageBody('0.3', withCtx));
+    expect((sendMessageBody('1.0', message) as { params: { message: object } }).params.message).not.toHaveProperty('contextId');
+  });
+
+  test('CancelTask (1.0) and tasks/cancel (0.3)', () => {
+    expect(cancelTaskBody('1.0', 'r1', 't1')).toEqual({ jsonrpc: '2.0', id: 'r1', method: 'CancelTask', params: { id: 't1' } });
+    expect(cancelTaskBody('0.3', 'r1', 't1')).toEqual({ jsonrpc: '2.0', id: 'r1', method: 'tasks/cancel', params: { id: 't1' } });
+  });
+
+  test('an input-required task carries its id, context and approval requests', () => {
+    const approvals = [{ id: 'a1', toolName: 'refund' }];
+    const body = ok({ task: { id: 'task-q', contextId: 'c9', status: { state: 'TASK_STATE_INPUT_REQUIRED', message: { messageId: 'm', role: 'ROLE_AGENT', parts: [{ text: 'approve?' }, { data: { approvalRequests: approvals } }] } } } });
+    expect(interpret('1.0', body)).toMatchObject({ kind: 'failure', code: 'task_input-required', task: { taskId: 'task-q', contextId: 'c9', approvalRequests: approvals } });
+  });
+
+  test('approval requests are read from task metadata, status message metadata or a data part; absent otherwise', () => {
+    const a = [{ id: 'x' }];
+    expect(approvalRequestsOf({ metadata: { approvalRequests: a } })).toBe(a);
+    expect(approvalRequestsOf({ status: { message: { metadata: { approvalRequests: a } } } })).toBe(a);
+    expect(approvalRequestsOf({ status: { message: { parts: [{ text: 'hi' }, { data: { approvalRequests: a } }] } } })).toBe(a);
+    expect(approvalRequestsOf({ status: { message: { parts: [{ text: 'hi' }] } }, metadata: { approvalRequests: 'not a list' } })).toBeUndefined();
   });
 });

@@ -44,6 +44,8 @@ describe('parseRoutes: valid configurations', () => {
       url: 'https://agents.example.com/a2a/concierge',
       timeoutSeconds: 120,
       target: 'a2a',
+      mode: 'message',
+      onGiveUp: 'cancel',
     });
   });
 
@@ -62,6 +64,8 @@ describe('parseRoutes: valid configurations', () => {
       url: undefined,
       timeoutSeconds: undefined,
       target: 'a2a',
+      mode: 'message',
+      onGiveUp: 'cancel',
     });
   });
 
@@ -277,5 +281,33 @@ describe('route options: OpenAI-compatible targets, per-agent limits, header all
     [{ forward_headers: ['traceparent'] }, '"traceparent" is set by the bridge itself'],
   ])('%j is refused: %s', (extra, message) => {
     expect(problem([{ ...base, ...extra }])).toContain(message);
+  });
+});
+
+describe('parseRoutes: task mode, give-up and conversations (docs/TASKS.md)', () => {
+  test('mode "task" on an A2A 1.0 route, on_give_up and conversation are read', () => {
+    const [r] = parseRoutes([{ ...base, a2a_version: '1.0', mode: 'task', on_give_up: 'leave', conversation: 'key' }]);
+    expect(r).toMatchObject({ mode: 'task', onGiveUp: 'leave', conversation: 'key' });
+  });
+
+  test('mode "task" on an A2A 0.3 route is refused: it needs A2A 1.0', () => {
+    expect(problem([{ ...base, mode: 'task' }])).toContain('route 0 ("orders"): field "mode": "task" needs a2a_version "1.0"');
+  });
+
+  test('mode "task" on an OpenAI route is refused', () => {
+    expect(problem([{ ...base, target: 'openai', model: 'gpt-4o', mode: 'task' }])).toContain('field "mode": "task" needs a2a_version "1.0"');
+  });
+
+  test('unknown values are refused with the allowed ones', () => {
+    const msg = problem([{ ...base, mode: 'stream', on_give_up: 'ignore', conversation: 'topic' }]);
+    expect(msg).toMatch(/field "mode": .*"message".*"task"/);
+    expect(msg).toMatch(/field "on_give_up": .*"cancel".*"leave"/);
+    expect(msg).toMatch(/field "conversation": .*"key"/);
+  });
+
+  test('conversation and on_give_up are for A2A targets only', () => {
+    const msg = problem([{ ...base, target: 'openai', model: 'gpt-4o', conversation: 'key', on_give_up: 'leave' }]);
+    expect(msg).toContain('field "conversation": is for A2A targets only');
+    expect(msg).toContain('field "on_give_up": is for A2A targets only');
   });
 });

@@ -55,6 +55,7 @@ describe('loadSettings: defaults', () => {
       idempotencyTable: undefined,
       idempotencyTtlSeconds: 86_400,
       unknownOutcomeMarginMs: 60_000,
+      conversationTtlSeconds: 604_800,
     });
   });
 
@@ -337,5 +338,22 @@ describe('loadSettings: credentials and agent ids checked at cold start', () => 
     expect(m).toContain('MAX_CONCURRENCY: ');
     expect(m).toContain('ARCHESTRA_URL: ');
     expect(m).toContain('route 0 ("a"): field "prompt_id"');
+  });
+});
+
+describe('loadSettings: conversations per key need the store and key ordering', () => {
+  const conv = JSON.stringify([{ name: 'chat', topic_pattern: 'orders', prompt_id: AGENT, conversation: 'key' }]);
+
+  test('without IDEMPOTENCY_TABLE a conversation route is refused at cold start', () => {
+    expect(problem(env({ ROUTES_CONFIG: conv }))).toContain('route "chat": conversation "key" needs IDEMPOTENCY_TABLE');
+  });
+
+  test('with ORDERING=none it is refused: records of one key would race for the conversation', () => {
+    expect(problem(env({ ROUTES_CONFIG: conv, IDEMPOTENCY_TABLE: 'idem', ORDERING: 'none' }))).toContain('route "chat": conversation "key" needs ORDERING=key or partition');
+  });
+
+  test('with the table and key ordering it loads; CONVERSATION_TTL_SECONDS is read and bounded', () => {
+    expect(loadSettings(env({ ROUTES_CONFIG: conv, IDEMPOTENCY_TABLE: 'idem', CONVERSATION_TTL_SECONDS: '3600' })).conversationTtlSeconds).toBe(3600);
+    expect(problem(env({ CONVERSATION_TTL_SECONDS: '10' }))).toContain('CONVERSATION_TTL_SECONDS');
   });
 });

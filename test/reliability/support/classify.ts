@@ -11,7 +11,7 @@
 import type { KafkaBatchResponse } from '../../../lambda/report';
 
 export type RecordClass = 'delivered' | 'dead_lettered' | 'reported' | 'skipped';
-export type DeliveryStatus = 'delivered' | 'permanent' | 'transient' | 'auth' | 'deadline' | 'held' | 'unknown';
+export type DeliveryStatus = 'delivered' | 'permanent' | 'transient' | 'auth' | 'deadline' | 'held' | 'unknown' | 'task';
 
 export interface ObservedRecord {
   /** `<partitionKey>@<offset>` */
