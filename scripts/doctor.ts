@@ -41,7 +41,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const timeoutS = v.timeout === undefined ? 10 : Number(v.timeout);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UsageError(`--timeout needs a positive number of seconds, got "${v.timeout}"`);
-  if (v.routes !== undefined && !existsSync(v.routes)) throw new UsageError(`routes file not found: ${v.routes}`);
+  if (v.routes !== undefined && !existsSync(v.routes)) throw new UsageError(`routes file not found: ${v.routes}`, 'check the path; events/routes.json is the sample to start from');
 
   const json = v.json === true;
   const checks: Check[] = [];

@@ -1,8 +1,7 @@
 // npm run invoke -- <event.json|-> [options]: runs the bridge's handler in-process on one Kafka event, with a
 // Lambda-like context, against an embedded A2A agent (no ARCHESTRA_URL) or a real Archestra. See README.md,
 // "Local invoke".
-import { readFileSync } from 'node:fs';
-import { parseFlags, runCli } from './lib/cli';
+import { parseFlags, readInput, runCli } from './lib/cli';
 import { EventShapeError } from '../lambda/decode';
 import { dryRunText, outcomeTable, responseBlock, summaryLine } from './lib/output';
 import { countRecords, NotAnEventError, toKafkaEvent } from './lib/msk-event';
@@ -45,18 +44,13 @@ options:
 exit status: 0 batch OK, 1 the batch reported failures (or the invocation failed), 2 usage or configuration error`;
 
 function readEvent(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path === '-' ? 0 : path, 'utf8');
-  } catch (e) {
-    throw new UsageError(`cannot read the event ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  const text = readInput(path, 'the event', 'check the path, or build an event: npm run event -- --out my.json \'{"your":"message"}\'');
   // `npm run event -- ... > file` also captures npm's "> pkg@version script" banner: skip those lines.
   const body = text.replace(/^(?:\s*\n|> [^\n]*\n)+/, '');
   try {
     return JSON.parse(body);
   } catch (e) {
-    throw new UsageError(`the event ${path} is not JSON: ${(e as Error).message}`);
+    throw new UsageError(`the event ${path} is not JSON: ${(e as Error).message}`, 'give a Lambda Kafka event (npm run event builds one) or a dead letter');
   }
 }
 
@@ -91,7 +85,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  if (args.positionals.length !== 1) throw new UsageError(args.positionals.length ? 'give one event file' : 'missing the event file (or - for stdin)');
+  if (args.positionals.length !== 1) {
+    throw new UsageError(args.positionals.length ? `give one event file, got ${args.positionals.length}: ${args.positionals.join(' ')}` : 'missing the event file (or - for stdin)', 'npm run invoke -- events/order-shipped.json (a sample event) or your own');
+  }
   const eventPath = args.positionals[0];
   const timeoutSeconds = positiveNumber('--timeout', v.timeout) ?? DEFAULT_TIMEOUT_SECONDS;
   if (timeoutSeconds > 900) throw new UsageError('--timeout is at most 900 seconds (the Lambda maximum)');

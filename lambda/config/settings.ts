@@ -137,7 +137,9 @@ function readRoutes(env: Record<string, string | undefined>, problems: string[])
 export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
   const given = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = envSchema.safeParse(given);
-  const problems: string[] = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`);
+  // The value given, not zod's coerced NaN: "MAX_RETRIES: expected number, received NaN (got "abc")".
+  const got = (key: string) => (typeof given[key] === 'string' && !/TOKEN/.test(key) ? ` (got ${JSON.stringify(given[key])})` : '');
+  const problems: string[] = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}${got(String(i.path[0]))}`);
   const routes = readRoutes(given, problems);
   if (!parsed.success || !routes) throw new SettingsError(`invalid environment:\n  - ${problems.join('\n  - ')}`);
   const e = { ...parsed.data, ALLOW_INSECURE_HTTP: truthy(parsed.data.ALLOW_INSECURE_HTTP) };

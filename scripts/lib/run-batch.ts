@@ -94,7 +94,7 @@ export async function createLocalBridge(o: LocalBridgeOptions = {}): Promise<Loc
   const env: Env = { ...base };
   let routesSource: string;
   if (o.routesFile !== undefined) {
-    if (!existsSync(o.routesFile)) throw new UsageError(`routes file not found: ${o.routesFile}`);
+    if (!existsSync(o.routesFile)) throw new UsageError(`routes file not found: ${o.routesFile}`, 'check the path; events/routes.json is the sample to start from');
     delete env.ROUTES_CONFIG;
     env.ROUTES_CONFIG_FILE = resolve(o.routesFile);
     routesSource = display(resolve(o.routesFile));
