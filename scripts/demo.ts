@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inWords, parseFlags, runCli, UsageError } from './lib/cli';
-import { countsText, formatMs, outcomeTable, summaryLine, total } from './lib/output';
+import { countsText, formatMs, missingFieldsText, outcomeTable, summaryLine, total } from './lib/output';
 import { countRecords, NotAnEventError, toKafkaEvent } from './lib/msk-event';
 import { addCounts, countOutcomes, createLocalBridge, display, invoke, orderOutcomes, type Counts, type Env } from './lib/run-batch';
 import { EVENTS_DIR, SAMPLES } from './lib/samples';
@@ -86,6 +86,7 @@ async function main(): Promise<number> {
       silent += outcomes.filter((o) => o.status === 'delivered' && !o.reply?.trim()).length;
       say(outcomeTable(outcomes, paint, width));
       say(summaryLine(c, result.durationMs, result.response, paint));
+      for (const line of missingFieldsText(outcomes, paint)) say(line);
       for (const f of bridge.dlq?.files.slice(dlqBefore) ?? []) say(paint('dim', `dead letter written: ${display(f)}`));
       for (const o of outcomes) if (o.replyTo) say(paint('dim', `reply written: ${o.topic}-${o.partition}@${o.offset} -> ${o.replyTo}`));
       say(`${paint('bold', 'Lambda response')} ${JSON.stringify(result.response)}`);

@@ -3,7 +3,7 @@
 // "Local invoke".
 import { parseFlags, readInput, runCli } from './lib/cli';
 import { EventShapeError } from '../lambda/decode';
-import { dryRunText, outcomeTable, responseBlock, summaryLine } from './lib/output';
+import { allDeadLettered, diagnosis, dryRunText, missingFieldsText, outcomeTable, responseBlock, summaryLine } from './lib/output';
 import { countRecords, NotAnEventError, toKafkaEvent } from './lib/msk-event';
 import {
   countOutcomes,
@@ -41,7 +41,8 @@ options:
   --no-progress         no progress bar (shown for batches over 50 records)
   -h, --help
 
-exit status: 0 batch OK, 1 the batch reported failures (or the invocation failed), 2 usage or configuration error`;
+exit status: 0 batch OK, 1 the batch reported failures, every record was dead-lettered, or the invocation
+failed, 2 usage or configuration error`;
 
 function readEvent(path: string): unknown {
   const text = readInput(path, 'the event', 'check the path, or build an event: npm run event -- --out my.json \'{"your":"message"}\'');
@@ -156,10 +157,13 @@ async function main(argv: string[]): Promise<number> {
     const counts = countOutcomes(outcomes);
     const deadLetters = bridge.dlq?.files.slice(dlqBefore) ?? [];
     const failed = result.response.batchItemFailures.length > 0;
+    // Lambda's answer is unchanged (dead letters are settled), but a local run that reached no agent is no success.
+    const nothingReached = allDeadLettered(counts);
 
     if (json) {
       const doc = {
-        ok: !failed,
+        ok: !failed && !nothingReached,
+        diagnosis: diagnosis(outcomes, bridge.settings.archestraUrl) ?? null,
         requestId: context.awsRequestId,
         functionName: context.functionName,
         event: eventPath,
@@ -179,12 +183,15 @@ async function main(argv: string[]): Promise<number> {
       info(outcomeTable(outcomes, paint, out.columns ?? 160));
       info('');
       info(summaryLine(counts, result.durationMs, result.response, paint));
+      for (const line of missingFieldsText(outcomes, paint)) info(line);
+      const why = diagnosis(outcomes, bridge.settings.archestraUrl);
+      if (why) info(paint('red', why));
       for (const f of deadLetters) info(paint('dim', `dead letter written: ${display(f)}`));
       for (const o of outcomes) if (o.replyTo) info(paint('dim', `reply written: ${o.topic}-${o.partition}@${o.offset} -> ${o.replyTo}`));
       info('');
       info(responseBlock(result.response, paint));
     }
-    return failed ? 1 : 0;
+    return failed || nothingReached ? 1 : 0;
   } finally {
     await bridge.close();
   }

@@ -26,11 +26,13 @@ export function commandOf(name: string): string {
  * flag and sets npm_config_dry_run instead. A flag the script knows found there means the user meant it for
  * the script; running on without it could send what was meant as a dry run.
  */
-export function swallowedFlags(options: ParseArgsConfig['options'], env: NodeJS.ProcessEnv = process.env): string[] {
+export function swallowedFlags(options: ParseArgsConfig['options'], args: readonly string[], env: NodeJS.ProcessEnv = process.env): string[] {
   if (env.npm_lifecycle_event === undefined) return []; // not started by npm
   const found: string[] = [];
   for (const name of Object.keys(options ?? {})) {
     if (name === 'help') continue; // npm answers --help itself and never runs the script
+    // Given after `--` too: the script has it (an .npmrc setting of the same name, e.g. json=true, is not a swallowed flag).
+    if (args.some((a) => a === `--${name}` || a.startsWith(`--${name}=`))) continue;
     const negated = name.startsWith('no-') ? env[`npm_config_${name.slice(3).replace(/-/g, '_')}`] === 'false' : false;
     if (env[`npm_config_${name.replace(/-/g, '_')}`] !== undefined || negated) found.push(`--${name}`);
   }
@@ -39,7 +41,8 @@ export function swallowedFlags(options: ParseArgsConfig['options'], env: NodeJS.
 
 /** parseArgs, with npm's swallowed flags refused and its errors (unknown flag, missing value) as usage errors. */
 export function parseFlags<T extends ParseArgsConfig>(config: T, env: NodeJS.ProcessEnv = process.env): ReturnType<typeof parseArgs<T>> {
-  const swallowed = swallowedFlags(config.options, env);
+  const argv = config.args ?? process.argv.slice(2);
+  const swallowed = swallowedFlags(config.options, argv, env);
   if (swallowed.length) {
     const script = env.npm_lifecycle_event ?? 'the script';
     const cmd = script === 'start' ? 'npm start' : `npm run ${script}`;
@@ -49,7 +52,7 @@ export function parseFlags<T extends ParseArgsConfig>(config: T, env: NodeJS.Pro
       if (options[f.slice(2)]?.type !== 'string') return f;
       return value && value !== 'true' ? `${f} ${value}` : `${f} VALUE`; // npm left the value among the arguments
     });
-    const given = (config.args ?? process.argv.slice(2)).join(' ');
+    const given = argv.join(' ');
     throw new UsageError(
       `npm kept ${swallowed.join(', ')} for itself (no "--" before the flags), so nothing was run`,
       `put -- before the script's flags: ${cmd} -- ${given ? `${given} ` : ''}${flags.join(' ')}`,
