@@ -109,9 +109,9 @@ async function main(): Promise<number> {
   say();
   say('Next:');
   say('  npm run invoke -- events/mixed-batch.json --dry-run     the prompts each record would send');
-  say('  npm run event -- --topic orders.events --out my.json \'{"order_id":"ORD-9","event_type":"paid"}\'');
+  say('  npm run event -- --topic orders.events --out my.json \'{"order_id":"ORD-9","event_type":"paid","customer_email":"ana@example.com","details":"2 items"}\'');
   say('  npm run invoke -- my.json                               your own event, same table');
-  say('  README.md, "Local invoke"                                a real Archestra, your routes, replaying dead letters');
+  say('  docs/LOCAL_INVOKE.md                                     a real Archestra, your routes, replaying dead letters');
   return ok ? 0 : 1;
 }
 

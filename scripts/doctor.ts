@@ -1,5 +1,5 @@
 // npm run doctor -- [--routes FILE] [--stack NAME] [--json]: checks a configuration, or a deployed stack,
-// before it meets production traffic. Never sends a message to an agent. See README.md, "Operations".
+// before it meets production traffic. Never sends a message to an agent. See docs/OPERATIONS.md.
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseFlags, runCli, UsageError } from './lib/cli';

@@ -1,5 +1,5 @@
 // npm run event -- [options] [message ...]: builds a Lambda Kafka event (MSK or self-managed) from plain
-// messages and writes it as JSON. See README.md, "Local invoke".
+// messages and writes it as JSON. See docs/LOCAL_INVOKE.md.
 import { parseFlags, readInput, runCli, UsageError } from './lib/cli';
 import { writeFileSync } from 'node:fs';
 import { getPath, splitPath } from '../lambda/json-path';

@@ -1,6 +1,6 @@
 // npm run invoke -- <event.json|-> [options]: runs the bridge's handler in-process on one Kafka event, with a
-// Lambda-like context, against an embedded A2A agent (no ARCHESTRA_URL) or a real Archestra. See README.md,
-// "Local invoke".
+// Lambda-like context, against an embedded A2A agent (no ARCHESTRA_URL) or a real Archestra. See
+// docs/LOCAL_INVOKE.md.
 import { parseFlags, readInput, runCli } from './lib/cli';
 import { EventShapeError } from '../lambda/decode';
 import { allDeadLettered, diagnosis, dryRunText, missingFieldsText, outcomeTable, responseBlock, summaryLine } from './lib/output';

@@ -1,7 +1,7 @@
 // npm run replay -- --queue URL [options]: recovers the batches Lambda gave up on. The event source mapping's
 // on-failure queue holds only their coordinates (KafkaBatchInfo); replay fetches exactly those records from
 // Kafka, runs them through the pipeline `npm run invoke` runs, and deletes a message once all its records are
-// settled. See README.md, "Operations".
+// settled. See docs/OPERATIONS.md.
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { parseFlags, readInput, runCli } from './lib/cli';
 import { decodeEvent } from '../lambda/decode';

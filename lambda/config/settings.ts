@@ -1,5 +1,5 @@
 // Environment settings, validated once at cold start. Every knob, its default and its meaning is in
-// the README's configuration table; an invalid value fails the cold start with the variable's name.
+// docs/DEPLOYMENT.md's table of function settings; an invalid value fails the cold start with the variable's name.
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import * as z from 'zod/mini';

@@ -142,7 +142,7 @@ export interface RecordCounts {
   unacknowledged: number;
   /**
    * Sent again by the bridge's own retry after an answer it never saw (a timeout racing the agent's success):
-   * the documented window in which a record reaches its agent twice (README, "Errors and retries").
+   * the documented window in which a record reaches its agent twice (docs/DESIGN.md, "Errors and retries").
    */
   retriedAfterUnseenSuccess: number;
   lost: number;
