@@ -141,6 +141,9 @@ describe('failures a user meets first are explained as fixes', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^8 records in .*: 8 failed · batch FAILED/m);
     expect(r.stdout).toContain(`all 8 records: connection refused by ${url}: is ARCHESTRA_URL right, is the platform up?`);
+    const json = await tsx('scripts/invoke.ts', ['events/mixed-batch.json', '--json', '--dlq-dir', tmp], { env: { ARCHESTRA_URL: url, ARCHESTRA_TOKEN: TOKEN, MAX_RETRIES: '0' } });
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, diagnosis: `all 8 records: connection refused by ${url}: is ARCHESTRA_URL right, is the platform up?` });
   });
 
   describe('against the simulator', () => {
@@ -166,6 +169,9 @@ describe('failures a user meets first are explained as fixes', () => {
       expect(r.stdout).toMatch(/^the only record: agent not found at .*: is each route's prompt_id the id of an agent on this platform\?$/m);
       // What Lambda is told is unchanged: dead letters are settled, nothing to redeliver.
       expect(r.stdout).toMatch(/"batchItemFailures": \[\]/);
+      const json = await tsx('scripts/invoke.ts', ['events/order-shipped.json', '--json', '--dlq-dir', tmp], { env: { ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, MAX_RETRIES: '0' } });
+      expect(json.code).toBe(1);
+      expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, counts: { dead_lettered: 1, delivered: 0 }, response: { batchItemFailures: [] } });
     });
 
     test('a refused token from the environment: the summary names ARCHESTRA_TOKEN, no word of a refreshed token', async () => {
