@@ -27,7 +27,7 @@ afterEach(() => rmSync(tmp, { recursive: true, force: true }));
 function expectErrorStyle(r: Run, name: string, help: string): string[] {
   expect(r.code).toBe(2);
   // npm's own notices ("npm warn Unknown cli config ...", its "> script" banner) come first when npm ran the command.
-  const lines = r.stderr.trimEnd().split('\n').filter((l) => !/^npm (warn|error)|^> |^$/.test(l));
+  const lines = r.stderr.trimEnd().split('\n').filter((l) => !/^npm (warn|error|verbose|info|http|timing) |^> |^$/.test(l));
   expect(lines[0].startsWith(`${name}: `)).toBe(true);
   expect(lines[lines.length - 1]).toBe(`more: ${help} -- --help`);
   expect(r.stderr).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m); // a stack frame
@@ -76,6 +76,7 @@ describe('a flag npm swallowed (no `--`) is refused and nothing is sent', () => 
     ['consume', ['run', 'consume', '--self-managed'], '--self-managed'],
     ['replay', ['run', 'replay', '--dry-run'], '--dry-run'],
     ['demo', ['start', '--dlq-dir', 'x'], '--dlq-dir'],
+    ['invoke', ['run', 'invoke', 'events/order-shipped.json', '--verbose'], '--verbose'],
   ])('%s refuses its own flag swallowed by npm', async (name, args, flag) => {
     const r = await run('npm', args, { env: env() });
     const help = name === 'demo' ? 'npm start' : `npm run ${name}`;

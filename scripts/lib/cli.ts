@@ -33,8 +33,10 @@ export function swallowedFlags(options: ParseArgsConfig['options'], args: readon
     if (name === 'help') continue; // npm answers --help itself and never runs the script
     // Given after `--` too: the script has it (an .npmrc setting of the same name, e.g. json=true, is not a swallowed flag).
     if (args.some((a) => a === `--${name}` || a.startsWith(`--${name}=`))) continue;
-    const negated = name.startsWith('no-') ? env[`npm_config_${name.slice(3).replace(/-/g, '_')}`] === 'false' : false;
-    if (env[`npm_config_${name.replace(/-/g, '_')}`] !== undefined || negated) found.push(`--${name}`);
+    // npm reads --verbose as its own log level rather than a config of that name. A swallowed --no-X leaves no
+    // trace in the environment (npm exports no config for it); the only such flag, --no-progress, is cosmetic.
+    const verbose = name === 'verbose' && env.npm_config_loglevel === 'verbose';
+    if (env[`npm_config_${name.replace(/-/g, '_')}`] !== undefined || verbose) found.push(`--${name}`);
   }
   return found;
 }
