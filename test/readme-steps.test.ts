@@ -103,4 +103,7 @@ test('step 5: the deploy command synthesizes a stack that consumes the topic the
   const warnings = stack.node.metadata.filter((m) => m.type === 'aws:cdk:warning').map((m) => String(m.data));
   expect(warnings.filter((w) => /Topic "|not a knob/.test(w))).toEqual([]);
   expect(stack.region).toBe('eu-west-1');
+  // Step 7 reads the log group's name from the function's LoggingConfig: the stack must set it.
+  const functions = Object.values(template.findResources('AWS::Lambda::Function')) as Array<{ Properties: { LoggingConfig?: { LogGroup?: unknown } } }>;
+  expect(functions.filter((f) => f.Properties.LoggingConfig?.LogGroup !== undefined)).toHaveLength(1);
 });
