@@ -137,8 +137,13 @@ function readRoutes(env: Record<string, string | undefined>, problems: string[])
 export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
   const given = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = envSchema.safeParse(given);
-  // The value given, not zod's coerced NaN: "MAX_RETRIES: expected number, received NaN (got "abc")".
-  const got = (key: string) => (typeof given[key] === 'string' && !/TOKEN/.test(key) ? ` (got ${JSON.stringify(given[key])})` : '');
+  // The value given, not zod's coerced NaN: "MAX_RETRIES: expected number, received NaN (got "abc")". Only a short
+  // value is quoted: a long one may be a token pasted into the wrong variable, and errors never quote a token.
+  const got = (key: string) => {
+    const v = given[key];
+    if (typeof v !== 'string' || /TOKEN|SECRET/.test(key)) return '';
+    return v.length <= 12 ? ` (got ${JSON.stringify(v)})` : ` (got a value of ${v.length} characters, not shown)`;
+  };
   const problems: string[] = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}${got(String(i.path[0]))}`);
   const routes = readRoutes(given, problems);
   if (!parsed.success || !routes) throw new SettingsError(`invalid environment:\n  - ${problems.join('\n  - ')}`);
