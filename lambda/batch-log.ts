@@ -35,6 +35,7 @@ export function logAndMeasure(
     if (stopped) bump(totals, stopped);
     if (o.replyTo) bump(totals, 'RepliesWritten');
     if (o.replyWriteFailed) bump(totals, 'ReplyWriteFailures');
+    if (o.missingFields) bump(totals, 'RecordsWithMissingFields');
     if (o.route) {
       let r = perRoute.get(o.route);
       if (!r) perRoute.set(o.route, (r = { counts: {}, latenciesMs: [] }));
@@ -43,6 +44,7 @@ export function logAndMeasure(
       if (stopped) bump(r.counts, stopped);
       if (o.replyTo) bump(r.counts, 'RepliesWritten');
       if (o.replyWriteFailed) bump(r.counts, 'ReplyWriteFailures');
+      if (o.missingFields) bump(r.counts, 'RecordsWithMissingFields');
       if (o.status === 'delivered' && o.latencyMs !== undefined) r.latenciesMs.push(o.latencyMs);
     }
     const fields = {
@@ -61,6 +63,7 @@ export function logAndMeasure(
       ...(o.replyTo !== undefined ? { replyTo: o.replyTo } : {}),
       ...(o.errorsTo !== undefined ? { errorsTo: o.errorsTo } : {}),
       ...(o.taskId !== undefined ? { taskId: o.taskId } : {}),
+      ...(o.missingFields ? { missingFields: o.missingFields } : {}),
     };
     if (o.status === 'dead_lettered') deps.log.error('record dead-lettered', fields);
     else if (o.status === 'failed') deps.log.warn('record reported for redelivery', fields);

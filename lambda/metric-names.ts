@@ -21,6 +21,8 @@ export const COUNTERS = [
   'RecordsBudgetStopped',
   'RepliesWritten',
   'ReplyWriteFailures',
+  // Records whose prompt had a template placeholder without a value (on_missing keep or empty): sent incomplete.
+  'RecordsWithMissingFields',
 ] as const;
 export type Counter = (typeof COUNTERS)[number];
 

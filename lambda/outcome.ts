@@ -22,6 +22,8 @@ export interface RecordOutcome {
   replyTo?: string;
   /** A reply (or error announcement) write failed in this invocation. */
   replyWriteFailed?: boolean;
+  /** Template placeholders the record had no value for (sent kept or emptied, per the route's on_missing). */
+  missingFields?: string[];
   /** Where the dead-lettered record was announced (route `errors`). */
   errorsTo?: string;
   /** The agent's A2A task, when it answered with one. */

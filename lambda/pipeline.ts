@@ -113,6 +113,8 @@ interface Item {
   poison?: PoisonRecord;
   plan?: RoutePlan;
   text?: string;
+  /** Placeholders the template found no value for (issue 20: counted and shown, never silent). */
+  missingFields?: string[];
   /** Set when the route's URL is templated per record. */
   url?: string;
   stage: Stage;
@@ -187,7 +189,7 @@ function routeAndRender(decoded: KafkaRecord, deps: PipelineDeps): Item {
   if (!rendered.ok) return { record, plan, stage: 'dead_letter', code: 'render_failed', message: rendered.reason };
   const at = plan.urlFor?.(record);
   if (at && !at.ok) return { record, plan, stage: 'dead_letter', code: 'render_failed', message: at.reason };
-  return { record, plan, text: rendered.text, stage: 'send', ...(at?.ok && { url: at.url }) };
+  return { record, plan, text: rendered.text, stage: 'send', ...(at?.ok && { url: at.url }), ...(rendered.missing && { missingFields: rendered.missing }) };
 }
 
 function toMessage(item: Item): OutgoingMessage {
@@ -657,6 +659,7 @@ function itemOutcome(i: Item): RecordOutcome {
     ...(i.replyWriteFailed ? { replyWriteFailed: true } : {}),
     ...(i.errorsTo !== undefined ? { errorsTo: i.errorsTo } : {}),
     ...(res?.taskId !== undefined ? { taskId: res.taskId } : {}),
+    ...(i.missingFields ? { missingFields: i.missingFields } : {}),
   };
 }
 

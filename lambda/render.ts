@@ -4,7 +4,8 @@ import type { KafkaRecord } from './decode';
 import { getPath } from './json-path';
 import { parseTemplate, type TemplatePart } from './template';
 
-export type RenderResult = { ok: true; text: string; truncatedBytes?: number } | { ok: false; reason: string };
+/** `missing`: the placeholders the record had no value for (kept as `{name}` or emptied, per on_missing). */
+export type RenderResult = { ok: true; text: string; truncatedBytes?: number; missing?: string[] } | { ok: false; reason: string };
 
 const stringify = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v) ?? String(v));
 
@@ -59,6 +60,7 @@ export function compileRenderer(route: Route, maxTextBytes: number): Renderer {
       return { ok: true, text: record.value ?? '' };
     }
     let text = '';
+    const missing: string[] = [];
     for (const part of parts) {
       if ('literal' in part) {
         text += part.literal;
@@ -67,9 +69,12 @@ export function compileRenderer(route: Route, maxTextBytes: number): Renderer {
       const v = part.meta ? meta(record, part) : getPath(record.json, part.path);
       if (v !== undefined) text += stringify(v);
       else if (route.onMissing === 'fail') return { ok: false, reason: `template field {${part.placeholder}} is missing` };
-      else if (route.onMissing === 'keep') text += `{${part.placeholder}}`;
+      else {
+        if (!missing.includes(part.placeholder)) missing.push(part.placeholder);
+        if (route.onMissing === 'keep') text += `{${part.placeholder}}`;
+      }
     }
-    return { ok: true, text };
+    return missing.length ? { ok: true, text, missing } : { ok: true, text };
   };
   return (record) => {
     let res: RenderResult;

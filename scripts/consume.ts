@@ -1,7 +1,7 @@
 // npm run consume -- --brokers HOST:PORT --topic T [options]: a local stand-in for the MSK event source mapping.
 // A consumer group reads the topics, batches become Lambda Kafka events, the handler runs in-process (the
-// pipeline `npm run invoke` runs) and its partial-batch answer is honoured as Lambda honours it. See README.md,
-// "Operations".
+// pipeline `npm run invoke` runs) and its partial-batch answer is honoured as Lambda honours it. See
+// docs/OPERATIONS.md.
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SettingsError } from '../lambda/config/settings';
 import { parseFlags, runCli } from './lib/cli';

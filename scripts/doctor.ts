@@ -1,5 +1,5 @@
 // npm run doctor -- [--routes FILE] [--stack NAME] [--json]: checks a configuration, or a deployed stack,
-// before it meets production traffic. Never sends a message to an agent. See README.md, "Operations".
+// before it meets production traffic. Never sends a message to an agent. See docs/OPERATIONS.md.
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseFlags, runCli, UsageError } from './lib/cli';
@@ -41,7 +41,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const timeoutS = v.timeout === undefined ? 10 : Number(v.timeout);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UsageError(`--timeout needs a positive number of seconds, got "${v.timeout}"`);
-  if (v.routes !== undefined && !existsSync(v.routes)) throw new UsageError(`routes file not found: ${v.routes}`);
+  if (v.routes !== undefined && !existsSync(v.routes)) throw new UsageError(`routes file not found: ${v.routes}`, 'check the path; events/routes.json is the sample to start from');
 
   const json = v.json === true;
   const checks: Check[] = [];

@@ -1,7 +1,7 @@
 // npm run event -- [options] [message ...]: builds a Lambda Kafka event (MSK or self-managed) from plain
-// messages and writes it as JSON. See README.md, "Local invoke".
-import { parseFlags, UsageError } from './lib/cli';
-import { readFileSync, writeFileSync } from 'node:fs';
+// messages and writes it as JSON. See docs/LOCAL_INVOKE.md.
+import { parseFlags, readInput, runCli, UsageError } from './lib/cli';
+import { writeFileSync } from 'node:fs';
 import { getPath, splitPath } from '../lambda/json-path';
 import { buildMskEvent, formatEvent, type KafkaMessage, type MskEvent, type MskEventOptions } from './lib/msk-event';
 
@@ -117,10 +117,10 @@ function main(argv: string[]): number {
     if (v.file !== undefined) throw new UsageError('give messages as arguments or with --file, not both');
     lines = args.positionals;
   } else if (v.file !== undefined) {
-    lines = splitMessages(readFileSync(v.file === '-' ? 0 : v.file, 'utf8'));
+    lines = splitMessages(readInput(v.file, '--file', 'check the path; --file reads one message per line (JSONL)'));
   } else {
     if (process.stdin.isTTY) throw new UsageError('no messages: give them as arguments, with --file, or on stdin');
-    lines = splitMessages(readFileSync(0, 'utf8'));
+    lines = splitMessages(readInput('-', 'the input'));
   }
   if (lines.length === 0) throw new UsageError('no messages in the input');
 
@@ -152,10 +152,11 @@ function main(argv: string[]): number {
 
   let base: MskEvent | undefined;
   if (v.append !== undefined) {
+    const text = readInput(v.append, '--append');
     try {
-      base = JSON.parse(readFileSync(v.append, 'utf8')) as MskEvent;
+      base = JSON.parse(text) as MskEvent;
     } catch (e) {
-      throw new UsageError(`--append ${v.append}: ${(e as Error).message}`);
+      throw new UsageError(`--append ${v.append} is not JSON: ${(e as Error).message}`, 'give an event file that npm run event wrote');
     }
     if (!base || typeof base.records !== 'object') throw new UsageError(`--append ${v.append}: not a Kafka event (no "records")`);
   }
@@ -187,11 +188,4 @@ function main(argv: string[]): number {
   return 0;
 }
 
-if (require.main === module) {
-  try {
-    process.exitCode = main(process.argv.slice(2));
-  } catch (e) {
-    process.stderr.write(e instanceof UsageError ? `event: ${e.message}\n\n${USAGE}\n` : `event: ${(e as Error).stack}\n`);
-    process.exitCode = 2;
-  }
-}
+if (require.main === module) runCli(async () => main(process.argv.slice(2)), { name: 'event', usage: USAGE });

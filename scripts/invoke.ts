@@ -1,10 +1,9 @@
 // npm run invoke -- <event.json|-> [options]: runs the bridge's handler in-process on one Kafka event, with a
-// Lambda-like context, against an embedded A2A agent (no ARCHESTRA_URL) or a real Archestra. See README.md,
-// "Local invoke".
-import { readFileSync } from 'node:fs';
-import { parseFlags, runCli } from './lib/cli';
+// Lambda-like context, against an embedded A2A agent (no ARCHESTRA_URL) or a real Archestra. See
+// docs/LOCAL_INVOKE.md.
+import { parseFlags, readInput, runCli } from './lib/cli';
 import { EventShapeError } from '../lambda/decode';
-import { dryRunText, outcomeTable, responseBlock, summaryLine } from './lib/output';
+import { allDeadLettered, diagnosis, dryRunText, missingFieldsText, outcomeTable, responseBlock, summaryLine } from './lib/output';
 import { countRecords, NotAnEventError, toKafkaEvent } from './lib/msk-event';
 import {
   countOutcomes,
@@ -42,21 +41,17 @@ options:
   --no-progress         no progress bar (shown for batches over 50 records)
   -h, --help
 
-exit status: 0 batch OK, 1 the batch reported failures (or the invocation failed), 2 usage or configuration error`;
+exit status: 0 batch OK, 1 the batch reported failures, every record was dead-lettered, or the invocation
+failed, 2 usage or configuration error`;
 
 function readEvent(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path === '-' ? 0 : path, 'utf8');
-  } catch (e) {
-    throw new UsageError(`cannot read the event ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  const text = readInput(path, 'the event', 'check the path, or build an event: npm run event -- --out my.json \'{"your":"message"}\'');
   // `npm run event -- ... > file` also captures npm's "> pkg@version script" banner: skip those lines.
   const body = text.replace(/^(?:\s*\n|> [^\n]*\n)+/, '');
   try {
     return JSON.parse(body);
   } catch (e) {
-    throw new UsageError(`the event ${path} is not JSON: ${(e as Error).message}`);
+    throw new UsageError(`the event ${path} is not JSON: ${(e as Error).message}`, 'give a Lambda Kafka event (npm run event builds one) or a dead letter');
   }
 }
 
@@ -91,7 +86,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  if (args.positionals.length !== 1) throw new UsageError(args.positionals.length ? 'give one event file' : 'missing the event file (or - for stdin)');
+  if (args.positionals.length !== 1) {
+    throw new UsageError(args.positionals.length ? `give one event file, got ${args.positionals.length}: ${args.positionals.join(' ')}` : 'missing the event file (or - for stdin)', 'npm run invoke -- events/order-shipped.json (a sample event) or your own');
+  }
   const eventPath = args.positionals[0];
   const timeoutSeconds = positiveNumber('--timeout', v.timeout) ?? DEFAULT_TIMEOUT_SECONDS;
   if (timeoutSeconds > 900) throw new UsageError('--timeout is at most 900 seconds (the Lambda maximum)');
@@ -160,10 +157,13 @@ async function main(argv: string[]): Promise<number> {
     const counts = countOutcomes(outcomes);
     const deadLetters = bridge.dlq?.files.slice(dlqBefore) ?? [];
     const failed = result.response.batchItemFailures.length > 0;
+    // Lambda's answer is unchanged (dead letters are settled), but a local run that reached no agent is no success.
+    const nothingReached = allDeadLettered(counts);
 
     if (json) {
       const doc = {
-        ok: !failed,
+        ok: !failed && !nothingReached,
+        diagnosis: diagnosis(outcomes, bridge.settings.archestraUrl) ?? null,
         requestId: context.awsRequestId,
         functionName: context.functionName,
         event: eventPath,
@@ -183,12 +183,15 @@ async function main(argv: string[]): Promise<number> {
       info(outcomeTable(outcomes, paint, out.columns ?? 160));
       info('');
       info(summaryLine(counts, result.durationMs, result.response, paint));
+      for (const line of missingFieldsText(outcomes, paint)) info(line);
+      const why = diagnosis(outcomes, bridge.settings.archestraUrl);
+      if (why) info(paint('red', why));
       for (const f of deadLetters) info(paint('dim', `dead letter written: ${display(f)}`));
       for (const o of outcomes) if (o.replyTo) info(paint('dim', `reply written: ${o.topic}-${o.partition}@${o.offset} -> ${o.replyTo}`));
       info('');
       info(responseBlock(result.response, paint));
     }
-    return failed ? 1 : 0;
+    return failed || nothingReached ? 1 : 0;
   } finally {
     await bridge.close();
   }

@@ -1,6 +1,6 @@
 // npm run redrive -- --queue URL [filters] [--dry-run]: puts dead-lettered records back through the bridge
 // once their cause is fixed. Same routes, same pipeline, same idempotency store as the function; a message is
-// deleted only after its record is settled again. See README.md, "Operations".
+// deleted only after its record is settled again. See docs/OPERATIONS.md.
 import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,

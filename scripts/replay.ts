@@ -1,10 +1,9 @@
 // npm run replay -- --queue URL [options]: recovers the batches Lambda gave up on. The event source mapping's
 // on-failure queue holds only their coordinates (KafkaBatchInfo); replay fetches exactly those records from
 // Kafka, runs them through the pipeline `npm run invoke` runs, and deletes a message once all its records are
-// settled. See README.md, "Operations".
-import { readFileSync } from 'node:fs';
+// settled. See docs/OPERATIONS.md.
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { parseFlags, runCli } from './lib/cli';
+import { parseFlags, readInput, runCli } from './lib/cli';
 import { decodeEvent } from '../lambda/decode';
 import type { RecordOutcome } from '../lambda/pipeline';
 import { eventOf, type ConsumedRecord } from './lib/consumer';
@@ -67,12 +66,7 @@ function timeFlag(flag: string, v: string | undefined): number | undefined {
 }
 
 function readFileMessages(path: string): Message[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new UsageError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  const text = readInput(path, '--file');
   let doc: unknown;
   try {
     doc = JSON.parse(text);

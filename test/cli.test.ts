@@ -150,7 +150,7 @@ describe('npm run invoke with the embedded agent', () => {
   test('usage and configuration errors exit 2 with the reason', async () => {
     const missing = await invoke(['events/nope.json']);
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toMatch(/cannot read the event events\/nope\.json: ENOENT/);
+    expect(missing.stderr).toMatch(/cannot read the event events\/nope\.json: no such file or directory/);
     const badRoutes = join(tmp, 'routes.json');
     writeFileSync(badRoutes, JSON.stringify([{ name: 'x', topic_pattern: 'a', prompt_id: 'p', transform_template: '{$nope}' }]));
     const bad = await invoke(['events/order-shipped.json', '--routes', badRoutes]);
@@ -200,11 +200,12 @@ describe('npm run invoke against a test A2A server (ARCHESTRA_URL, ARCHESTRA_TOK
     expect(sim.requests.filter((q) => isSend(q) && q.agentId === orders)).toHaveLength(2); // 501 held behind 500, no retries
   });
 
-  test('a record the agent refuses is dead-lettered (batch OK), and replaying its dead letter delivers it once fixed', async () => {
+  test('a record the agent refuses is dead-lettered (Lambda: batch OK; locally exit 1), and replaying its dead letter delivers it once fixed', async () => {
     const orders = agentOf('orders');
     sim.setBehaviour((req) => (isSend(req) && req.agentId === orders ? { kind: 'rpcError', code: -32602, message: 'Invalid params' } : undefined));
     const first = await invoke(['events/order-shipped.json', '--dlq-dir', tmp], { env: env() });
-    expect(first.code).toBe(0);
+    expect(first.code).toBe(1); // every record dead-lettered: nothing reached an agent
+    expect(responseOf(first.stdout)).toEqual({ batchItemFailures: [] });
     expect(row(first.stdout, 'orders.events-2@7730').slice(3)).toEqual(['dead_lettered', expect.stringMatching(/^[\d.]+ m?s$/), 'jsonrpc_-32602: Invalid params']);
     const [letter] = readdirSync(tmp);
     const prompt = sim.requests.find(isSend)!.text;

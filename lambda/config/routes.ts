@@ -8,6 +8,7 @@ import { checkTemplate } from '../template';
 import { checkUrlTemplate } from '../url-template';
 import type { FormatSpec } from '../schema/codecs';
 import { parseDestination, type Destination } from '../reply/destination';
+import { closest } from './suggest';
 
 z.config(en());
 
@@ -232,7 +233,7 @@ export function parseRoutes(json: unknown, source = 'routes'): Route[] {
     if (!res.success) {
       for (const issue of res.error.issues) {
         const field = issue.path.length ? issue.path.join('.') : '(route)';
-        const msg = issue.code === 'unrecognized_keys' ? `unknown field(s) ${(issue as { keys: string[] }).keys.join(', ')}` : issue.message;
+        const msg = issue.code === 'unrecognized_keys' ? unknownFields((issue as { keys: string[] }).keys, issue.path.length ? [] : ROUTE_FIELDS) : issue.message;
         problems.push(`${label}: field "${field}": ${msg}`);
       }
       return;
@@ -278,6 +279,14 @@ export function parseRoutes(json: unknown, source = 'routes'): Route[] {
 }
 
 /** Parses routes JSON text (from ROUTES_CONFIG or a file). */
+const ROUTE_FIELDS = Object.keys(routeSchema.def.shape);
+
+/** "unknown field(s) promt_id (did you mean prompt_id?)" */
+function unknownFields(keys: string[], known: string[]): string {
+  const hints = keys.map((k) => closest(k, known)).map((c, i) => (c ? `${keys[i]} (did you mean ${c}?)` : keys[i]));
+  return `unknown field(s) ${hints.join(', ')}`;
+}
+
 export function parseRoutesText(text: string, source = 'routes'): Route[] {
   let json: unknown;
   try {

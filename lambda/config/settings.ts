@@ -1,5 +1,5 @@
 // Environment settings, validated once at cold start. Every knob, its default and its meaning is in
-// the README's configuration table; an invalid value fails the cold start with the variable's name.
+// docs/DEPLOYMENT.md's table of function settings; an invalid value fails the cold start with the variable's name.
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import * as z from 'zod/mini';
@@ -148,7 +148,14 @@ function readRoutes(env: Record<string, string | undefined>, problems: string[],
 export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
   const given = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = envSchema.safeParse(given);
-  const problems: string[] = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`);
+  // The value given, not zod's coerced NaN: "MAX_RETRIES: expected number, received NaN (got "abc")". Only a short
+  // value is quoted: a long one may be a token pasted into the wrong variable, and errors never quote a token.
+  const got = (key: string) => {
+    const v = given[key];
+    if (typeof v !== 'string' || /TOKEN|SECRET/.test(key)) return '';
+    return v.length <= 12 ? ` (got ${JSON.stringify(v)})` : ` (got a value of ${v.length} characters, not shown)`;
+  };
+  const problems: string[] = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}${got(String(i.path[0]))}`);
   const causes: unknown[] = [];
   const routes = readRoutes(given, problems, causes);
   if (!parsed.success || !routes) throw new SettingsError(`invalid environment:\n  - ${problems.join('\n  - ')}`, causes.length ? { cause: causes[0] } : undefined);

@@ -2,7 +2,7 @@
 // of every partition, so a partition's letters land in offset order and a partition stops at its first
 // failed letter: a letter above a failure must not be in the queue, since Lambda redelivers it. A chunked
 // letter stops at its first failed chunk group (SQS has no transaction: the chunks before it stay, and a
-// consumer drops a set that never completes; see the README).
+// consumer drops a set that never completes; see docs/OPERATIONS.md, "Dead-letter queue").
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { toQueueMessages, type DeadLetter, type DeadLetterSink, type QueueMessage } from '../dead-letter';
 

@@ -110,7 +110,7 @@ export async function checkDeployment(stack: string, aws: AwsClients, o: { now?:
     const reason = [m.StateTransitionReason, m.LastProcessingResult].filter(Boolean).join('; ');
     if (problem) checks.push({ name, status: 'fail', detail: `${state}: ${reason}`, fix: 'the mapping cannot poll: check the cluster\'s networking, auth and the function\'s permissions' });
     else if (state === 'Enabled') checks.push({ name, status: 'ok', detail: `Enabled${reason ? ` (${reason})` : ''}` });
-    else if (state === 'Disabled') checks.push({ name, status: 'warn', detail: 'Disabled: no record is consumed', fix: 'once every other check is ok, enable it (see README, Deploy)' });
+    else if (state === 'Disabled') checks.push({ name, status: 'warn', detail: 'Disabled: no record is consumed', fix: 'once every other check is ok, enable it (README step 6; docs/DEPLOYMENT.md, First deploy)' });
     else checks.push({ name, status: 'warn', detail: `${state}${reason ? ` (${reason})` : ''}` });
   }
   checks.push(await lagCheck(aws, functionName!, o.now ?? Date.now));

@@ -94,7 +94,7 @@ export async function createLocalBridge(o: LocalBridgeOptions = {}): Promise<Loc
   const env: Env = { ...base };
   let routesSource: string;
   if (o.routesFile !== undefined) {
-    if (!existsSync(o.routesFile)) throw new UsageError(`routes file not found: ${o.routesFile}`);
+    if (!existsSync(o.routesFile)) throw new UsageError(`routes file not found: ${o.routesFile}`, 'check the path; events/routes.json is the sample to start from');
     delete env.ROUTES_CONFIG;
     env.ROUTES_CONFIG_FILE = resolve(o.routesFile);
     routesSource = display(resolve(o.routesFile));
@@ -134,9 +134,14 @@ export async function createLocalBridge(o: LocalBridgeOptions = {}): Promise<Loc
     ...(replies ? { replyEdges: folderEdges(replies) } : {}),
   };
   const deps = buildPipeline(settings, overrides);
-  const warnings = settings.routes
+  const warnings: string[] = [];
+  // Without ARCHESTRA_URL the embedded agent answers: a token set for a real Archestra would be silently unused.
+  if (embedded && (base.ARCHESTRA_TOKEN || base.ARCHESTRA_TOKEN_SECRET_ARN)) {
+    warnings.push(`${base.ARCHESTRA_TOKEN ? 'ARCHESTRA_TOKEN' : 'ARCHESTRA_TOKEN_SECRET_ARN'} is set but ARCHESTRA_URL is not: the embedded agent answers, not your Archestra (set ARCHESTRA_URL to use it)`);
+  }
+  warnings.push(...settings.routes
     .filter((r) => !r.url && !UUID_V4.test(r.agentId))
-    .map((r) => `route "${r.name}": prompt_id "${r.agentId}" is not a UUID v4; Archestra (and the embedded agent) will reject it`);
+    .map((r) => `route "${r.name}": prompt_id "${r.agentId}" is not a UUID v4; Archestra (and the embedded agent) will reject it`))
 
   return {
     settings,
@@ -270,6 +275,8 @@ export interface DryRow {
   /** What the bridge would do with it. */
   action: 'send' | 'unrouted' | 'tombstone' | 'dead_letter';
   prompt?: string;
+  /** Placeholders without a value in this record: the prompt is sent incomplete. */
+  missing?: string[];
   reason?: string;
 }
 
@@ -291,7 +298,7 @@ export function dryRun(bridge: LocalBridge, event: unknown, embedded: boolean): 
     if (r.value === null && route.template === undefined) return { ...routed, action: 'tombstone', reason: 'tombstone with no template: nothing to send' };
     const rendered = plan.render(r);
     if (!rendered.ok) return { ...routed, action: 'dead_letter', reason: `render failed: ${rendered.reason}` };
-    return { ...routed, action: 'send', prompt: rendered.text };
+    return { ...routed, action: 'send', prompt: rendered.text, ...(rendered.missing && { missing: rendered.missing }) };
   });
   for (const p of batch.poison) {
     rows.push({

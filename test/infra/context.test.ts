@@ -255,8 +255,8 @@ describe('one table of knobs', () => {
 
 describe('documentation', () => {
   test('the Deploy section documents every knob in its table', () => {
-    const doc = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-    const start = doc.indexOf('### Context knobs');
+    const doc = fs.readFileSync(path.join(ROOT, 'docs', 'DEPLOYMENT.md'), 'utf8');
+    const start = doc.indexOf('## Context knobs');
     expect(start).toBeGreaterThanOrEqual(0);
     const section = doc.slice(start, doc.indexOf('\n#', start + 1));
     const documented = [...section.matchAll(/^\| `([A-Za-z]+)` \|/gm)].map((m) => m[1]);
@@ -264,7 +264,7 @@ describe('documentation', () => {
   });
 
   test("each row states the table's default, the handler variable the knob sets, and the handler's own default", () => {
-    const doc = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const doc = fs.readFileSync(path.join(ROOT, 'docs', 'DEPLOYMENT.md'), 'utf8');
     const rows = new Map([...doc.matchAll(/^\| `([A-Za-z]+)` \| ([^|]*) \| (.*) \|$/gm)].map((m) => [m[1], { default: m[2], meaning: m[3] }]));
     const handlerDefaults: Partial<Record<string, number>> = {
       maxRetries: LIMITS.maxRetries.default,

@@ -180,8 +180,8 @@ describe('2. alarms that reveal loss', () => {
 
 describe('3. the role holds exactly the documented actions', () => {
   const documented = (): Set<string> => {
-    const doc = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-    const start = doc.indexOf('### Role permissions');
+    const doc = fs.readFileSync(path.join(ROOT, 'docs', 'DEPLOYMENT.md'), 'utf8');
+    const start = doc.indexOf('## Role permissions');
     const table = doc.slice(start, doc.indexOf('\n#', start + 1));
     return new Set(
       table
@@ -278,7 +278,7 @@ describe('5. topic changes CloudFormation cannot apply', () => {
     return JSON.parse(res.stdout) as { createOnly: string[]; properties: string[] };
   })();
 
-  test("the resource schema cfn-lint ships says what the README says: what replaces, what updates in place", () => {
+  test("the resource schema cfn-lint ships says what docs/DEPLOYMENT.md says: what replaces, what updates in place", () => {
     expect(schema.createOnly.sort()).toEqual(
       ['/properties/EventSourceArn', '/properties/SelfManagedEventSource', '/properties/StartingPosition', '/properties/StartingPositionTimestamp'].sort(),
     );

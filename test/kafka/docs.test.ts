@@ -1,4 +1,4 @@
-// The README's Operations section is what the tools do: its flag tables list exactly the flags `--help`
+// docs/OPERATIONS.md is what the tools do: its flag tables list exactly the flags `--help`
 // prints, and the replay filters select what they say.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -6,10 +6,10 @@ import { resolve } from 'node:path';
 import { matchesFilter } from '../../scripts/lib/replay';
 
 const ROOT = resolve(__dirname, '..', '..');
-const readme = readFileSync(resolve(ROOT, 'README.md'), 'utf8');
-const kafkaStart = readme.indexOf('### Work against a Kafka cluster');
-const operations = readme.slice(kafkaStart, readme.indexOf('\n## ', kafkaStart));
-const section = (title: string) => operations.slice(operations.indexOf(title), operations.indexOf('\n#### ', operations.indexOf(title) + 1) >>> 0 || undefined);
+const doc = readFileSync(resolve(ROOT, 'docs', 'OPERATIONS.md'), 'utf8');
+const kafkaStart = doc.indexOf('## Work against a Kafka cluster');
+const operations = doc.slice(kafkaStart, doc.indexOf('\n## ', kafkaStart + 1));
+const section = (title: string) => operations.slice(operations.indexOf(title), operations.indexOf('\n### ', operations.indexOf(title) + 1) >>> 0 || undefined);
 
 /** Flags in the first column of the section's tables. */
 function tableFlags(text: string): Set<string> {
@@ -27,12 +27,12 @@ function helpFlags(script: string): Set<string> {
   return new Set([...r.stdout.matchAll(/^ {2}(?:-h, )?(--[a-z-]+)(?: \/ (--[a-z-]+))?/gm)].flatMap((m) => [m[1], m[2]]).filter((f): f is string => !!f && f !== '--help'));
 }
 
-const connection = tableFlags(operations.slice(0, operations.indexOf('#### `npm run consume`')));
+const connection = tableFlags(operations.slice(0, operations.indexOf('### `npm run consume`')));
 
 test.each([
-  ['consume', 'scripts/consume.ts', '#### `npm run consume`'],
-  ['replay', 'scripts/replay.ts', '#### `npm run replay`'],
-])('README documents exactly the flags of npm run %s --help', (_, script, title) => {
+  ['consume', 'scripts/consume.ts', '### `npm run consume`'],
+  ['replay', 'scripts/replay.ts', '### `npm run replay`'],
+])('docs/OPERATIONS.md documents exactly the flags of npm run %s --help', (_, script, title) => {
   const documented = new Set([...connection, ...tableFlags(section(title))]);
   const help = helpFlags(script);
   expect(help.size).toBeGreaterThan(10);

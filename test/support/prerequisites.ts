@@ -56,6 +56,6 @@ export function describeMissing(missing: Prerequisite[]): string {
   return [
     `npm test: ${missing.length} test prerequisite(s) not found on PATH; the suites that need them will fail:`,
     ...missing.map((p) => `  - ${p.command}: needed by ${p.neededBy}. Install: ${p.install}`),
-    'Everything else the tests need is installed by npm ci (see README.md, "Running the tests").',
+    'Everything else the tests need is installed by npm ci (see docs/CONTRIBUTING.md, "Running the tests").',
   ].join('\n');
 }

@@ -120,7 +120,7 @@ describe('parseRoutes: invalid configurations name the route and the field', () 
 
   test('an unknown field is named (typos are not silently ignored)', () => {
     const m = problem([{ ...base, promt_id: 'x', topic: 'y' }]);
-    expect(m).toContain('route 0 ("orders"): field "(route)": unknown field(s) promt_id, topic');
+    expect(m).toContain('route 0 ("orders"): field "(route)": unknown field(s) promt_id (did you mean prompt_id?), topic');
   });
 
   test.each([

@@ -357,3 +357,11 @@ describe('loadSettings: conversations per key need the store and key ordering', 
     expect(problem(env({ CONVERSATION_TTL_SECONDS: '10' }))).toContain('CONVERSATION_TTL_SECONDS');
   });
 });
+
+test('an invalid value is quoted when short (MAX_RETRIES=abc), only its length when long (a token in the wrong place)', () => {
+  expect(problem(env({ MAX_RETRIES: 'abc' }))).toMatch(/- MAX_RETRIES: .* \(got "abc"\)$/m);
+  const long = 'x'.repeat(40);
+  const m = problem(env({ MAX_RETRIES: long }));
+  expect(m).toMatch(/- MAX_RETRIES: .* \(got a value of 40 characters, not shown\)$/m);
+  expect(m).not.toContain(long);
+});
