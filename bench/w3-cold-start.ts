@@ -1,0 +1,165 @@
+// W3, bundle and cold start: fresh node processes loading dist/handler.js and serving one record, spawn to answer,
+// with and without the idempotency table, beside reference and projection bundles the bench builds itself.
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { ROOT } from './agent';
+import { bucket, checkAgent, handlerChild, lambdaEnv, log, withAgent, writeEvent, type ColdReport } from './child';
+import { BUNDLE, TMP, type BenchOptions } from './options';
+import { buildEvent, summarize, type Summary } from './workloads';
+
+
+export interface W3Result {
+  bundleBytes: number;
+  gzipBytes: number;
+  mapBytes: number;
+  variants: Array<{ name: string; boot: Summary; require: Summary; firstInvoke: Summary; inProcess: Summary; spawnToAnswer: Summary }>;
+}
+
+/**
+ * A reference bundle: the same sources and bundle options as `npm run build`, with every `@aws-sdk/client-*`
+ * module replaced by an empty stub, i.e. what loading the handler costs with no AWS SDK in it at all: the floor
+ * the lazy `import()` of each client (lambda/io/*.ts) can reach at load. Only for configurations that never
+ * reach an AWS client.
+ */
+export async function buildWithoutSdk(): Promise<string> {
+  const optionsModule = pathToFileURL(path.join(ROOT, 'scripts/bundle-options.mjs')).href;
+  const { bundleOptions } = (await import(optionsModule)) as { bundleOptions: Record<string, unknown> };
+  const { build } = await import('esbuild');
+  const outfile = path.join(TMP, 'reference-no-sdk/handler.js');
+  await build({
+    ...bundleOptions,
+    absWorkingDir: ROOT,
+    entryPoints: ['lambda/handler.ts'],
+    outfile,
+    sourcemap: false,
+    plugins: [
+      {
+        name: 'stub-aws-sdk-clients',
+        setup(b) {
+          b.onResolve({ filter: /^@aws-sdk\/client-/ }, (a) => ({ path: a.path, namespace: 'stub' }));
+          b.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({
+            contents: 'module.exports = new Proxy({}, { get: () => class { send() { throw new Error("AWS SDK stubbed out of a bench reference bundle"); } } });',
+            loader: 'js',
+          }));
+        },
+      },
+    ],
+  });
+  return outfile;
+}
+
+/**
+ * A projection bundle for a change to the build (scripts/, infra/), not to lambda/: the same sources and options as
+ * `npm run build`, but each `@aws-sdk/client-*` left out of dist/handler.js and built into a file of its own beside it
+ * (`aws-sdk-client-dynamodb.js`, ...: the client with the SDK core it needs), which the handler's lazy `import()`
+ * loads with `require` at first use. Node then reads and compiles only the ~110 KB of the handler at load, not the
+ * ~590 KB of SDK code that the single bundle makes V8 parse even though it is not evaluated.
+ */
+export async function buildSplitSdk(): Promise<string> {
+  const optionsModule = pathToFileURL(path.join(ROOT, 'scripts/bundle-options.mjs')).href;
+  const { bundleOptions } = (await import(optionsModule)) as { bundleOptions: Record<string, unknown> };
+  const { build } = await import('esbuild');
+  const dir = path.join(TMP, 'projection-split-sdk');
+  const file = (client: string) => `aws-sdk-${client.slice('@aws-sdk/'.length)}.js`;
+  await build({
+    ...bundleOptions,
+    absWorkingDir: ROOT,
+    entryPoints: ['lambda/handler.ts'],
+    outfile: path.join(dir, 'handler.js'),
+    sourcemap: false,
+    // import() of an external module stays require()-based (no ESM loader), as for the bundled modules.
+    supported: { 'dynamic-import': false },
+    plugins: [{ name: 'split-aws-sdk-clients', setup: (b) => b.onResolve({ filter: /^@aws-sdk\/client-/ }, (a) => ({ path: `./${file(a.path)}`, external: true })) }],
+  });
+  for (const client of ['@aws-sdk/client-dynamodb', '@aws-sdk/client-sqs', '@aws-sdk/client-secrets-manager']) {
+    await build({ ...bundleOptions, absWorkingDir: ROOT, stdin: { contents: `module.exports = require('${client}');`, resolveDir: ROOT, loader: 'js' }, outfile: path.join(dir, file(client)), sourcemap: false });
+  }
+  return path.join(dir, 'handler.js');
+}
+
+/**
+ * A DynamoDB-compatible server (dynalite: in the bench's process, in memory, on a loopback port) for the cold start
+ * with IDEMPOTENCY_TABLE; one fresh table per run, so every run's record is a first claim, not a duplicate.
+ */
+export async function startDynalite(): Promise<{ endpoint: string; createTable(name: string): Promise<void>; stop(): Promise<void> }> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const dynalite = require('dynalite') as (o: { createTableMs?: number }) => import('node:http').Server;
+  const { DynamoDBClient, CreateTableCommand } = await import('@aws-sdk/client-dynamodb');
+  const server = dynalite({ createTableMs: 0 });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', () => resolve()));
+  const endpoint = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`;
+  const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } });
+  return {
+    endpoint,
+    async createTable(name) {
+      await client.send(
+        new CreateTableCommand({ TableName: name, AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }], BillingMode: 'PAY_PER_REQUEST' }),
+      );
+    },
+    async stop() {
+      client.destroy();
+      server.closeAllConnections?.();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export async function w3(o: BenchOptions): Promise<W3Result> {
+  const { W3 } = o;
+  const bundle = readFileSync(BUNDLE);
+  const event = writeEvent('w3.json', buildEvent({ records: 1, partitions: 1, keys: 1, valueBytes: 1024 }));
+  const noSdk = await buildWithoutSdk();
+  const split = await buildSplitSdk();
+  const dynamo = await startDynalite();
+  const IDEMPOTENCY = 'plus IDEMPOTENCY_TABLE (the CDK default; DynamoDB client loaded at the first claim)';
+  // Lambda's own credentials are environment variables too; the endpoint variable is the SDK's standard one.
+  const idempotencyEnv = { AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench', AWS_SESSION_TOKEN: 'bench', AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint };
+  const configs: Array<{ name: string; extra: Record<string, string>; bundle?: string }> = [
+    { name: 'routes + token (as W1/W2)', extra: {} },
+    { name: 'plus DLQ_URL (SQS client loaded at the first dead letter)', extra: { DLQ_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/kafka-a2a-bridge-dlq' } },
+    { name: IDEMPOTENCY, extra: idempotencyEnv },
+    { name: 'reference: AWS SDK stubbed out of the bundle (not deployable)', extra: {}, bundle: noSdk },
+    { name: 'projection: routes + token, SDK clients in files of their own', extra: {}, bundle: split },
+    { name: 'projection: plus IDEMPOTENCY_TABLE, SDK clients in files of their own', extra: idempotencyEnv, bundle: split },
+  ];
+  const samples = new Map<string, ColdReport[]>();
+  const spawns = new Map<string, number[]>();
+  let tables = 0;
+  const { stats } = await withAgent(0, async (agent) => {
+    for (let run = 1; run <= W3.runs; run++) {
+      for (const c of configs) {
+        const what = `W3 ${c.name} run ${run}`;
+        let extra = c.extra;
+        if (c.extra === idempotencyEnv) {
+          extra = { ...extra, IDEMPOTENCY_TABLE: `bench-idempotency-${++tables}` };
+          await dynamo.createTable(extra.IDEMPOTENCY_TABLE);
+        }
+        const env = lambdaEnv(agent, { ordering: 'key', concurrency: 16, logLevel: 'INFO', extra });
+        const r = await handlerChild<ColdReport>(env, 'cold', [event], what, { bundle: c.bundle });
+        bucket(samples, c.name).push(r.report);
+        bucket(spawns, c.name).push(r.spawnToReportMs);
+        log(`${what}: require ${r.report.requireMs.toFixed(0)} ms + first invocation ${r.report.firstInvokeMs.toFixed(0)} ms; spawn to answer ${r.spawnToReportMs.toFixed(0)} ms`);
+      }
+    }
+  }).finally(() => dynamo.stop());
+  checkAgent(stats, W3.runs * configs.length, 'W3');
+  return {
+    bundleBytes: bundle.length,
+    gzipBytes: gzipSync(bundle, { level: 9 }).length,
+    mapBytes: statSync(`${BUNDLE}.map`, { throwIfNoEntry: false })?.size ?? 0,
+    variants: configs.map((c) => {
+      const s = samples.get(c.name)!;
+      return {
+        name: c.name,
+        boot: summarize(s.map((x) => x.bootMs)),
+        require: summarize(s.map((x) => x.requireMs)),
+        firstInvoke: summarize(s.map((x) => x.firstInvokeMs)),
+        inProcess: summarize(s.map((x) => x.inProcessMs)),
+        spawnToAnswer: summarize(spawns.get(c.name)!),
+      };
+    }),
+  };
+}
+
