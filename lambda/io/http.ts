@@ -11,12 +11,19 @@ export interface HttpReply {
   retryAfter: string | null;
 }
 
-export type HttpPost = (url: string, headers: Record<string, string>, body: string, timeoutMs: number) => Promise<HttpReply>;
+/** `signal` (optional) ends the exchange early like the timeout does: the caller's own deadline. */
+export type HttpPost = (url: string, headers: Record<string, string>, body: string, timeoutMs: number, signal?: AbortSignal) => Promise<HttpReply>;
 
 export class HttpError extends Error {
   constructor(
     readonly code: 'timeout' | 'network' | 'reply_too_large',
     message: string,
+    /**
+     * false only when the request provably never reached the server: no connection was ever established for it
+     * (refused, DNS, TLS handshake, connect timeout, aborted before connecting). true when any byte may have left:
+     * the outcome is then unknown.
+     */
+    readonly sent: boolean = true,
   ) {
     super(message);
     this.name = 'HttpError';
@@ -33,18 +40,23 @@ const agents = {
   'https:': new https.Agent({ keepAlive: true, keepAliveMsecs: 1000, timeout: 4000, scheduling: 'lifo' }),
 };
 
-export const httpPost: HttpPost = (url, headers, body, timeoutMs) =>
+export const httpPost: HttpPost = (url, headers, body, timeoutMs, signal) =>
   new Promise<HttpReply>((resolve, reject) => {
     const u = new URL(url);
     const proto = u.protocol === 'https:' ? 'https:' : 'http:';
     const payload = Buffer.from(body, 'utf8');
     let settled = false;
+    // Set once the socket is usable (a reused keep-alive socket already is; TLS counts after its handshake): from
+    // then on a failure may come after the server read the request.
+    let connected = false;
+    const onAbort = () => fail(new HttpError('timeout', 'aborted by the caller before a complete reply'));
     const fail = (err: HttpError) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       req.destroy();
-      reject(err);
+      reject(connected ? err : new HttpError(err.code, err.message, false));
     };
     // Looked up on the module at each call (not destructured) so the benchmark can observe requests.
     const req = (proto === 'https:' ? https : http).request(
@@ -76,6 +88,7 @@ export const httpPost: HttpPost = (url, headers, body, timeoutMs) =>
           if (!res.complete) return fail(new HttpError('network', 'connection closed before the reply was complete'));
           settled = true;
           clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
           const retryAfter = res.headers['retry-after'];
           resolve({ status, text: Buffer.concat(chunks).toString('utf8'), retryAfter: typeof retryAfter === 'string' ? retryAfter : null });
         });
@@ -85,6 +98,12 @@ export const httpPost: HttpPost = (url, headers, body, timeoutMs) =>
     );
     // One timer for the whole exchange, connect to last byte: a trickling body cannot outlive it.
     const timer = setTimeout(() => fail(new HttpError('timeout', `no complete reply within ${Math.round(timeoutMs)} ms`)), Math.max(1, Math.floor(timeoutMs)));
+    req.on('socket', (socket) => {
+      if (!socket.connecting) connected = true;
+      else socket.once(proto === 'https:' ? 'secureConnect' : 'connect', () => (connected = true));
+    });
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
     req.on('error', (err: NodeJS.ErrnoException) => fail(new HttpError('network', `${err.message}${err.code && !err.message.includes(err.code) ? ` (${err.code})` : ''}`)));
     req.end(payload);
   });
