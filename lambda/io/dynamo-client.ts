@@ -169,7 +169,7 @@ export function createDynamoClient(o: DynamoClientOptions = {}): DynamoClient {
           const type = typeof parsed.__type === 'string' ? parsed.__type : `HTTP${reply.status}`;
           const name = type.slice(type.lastIndexOf('#') + 1);
           const message = String(parsed.message ?? parsed.Message ?? `HTTP ${reply.status}`);
-          failure = new DynamoError(name, `${name}: ${message}`, reply.status, parsed);
+          failure = new DynamoError(name, message, reply.status, parsed);
           retryable = (failure as DynamoError).retryable;
         } catch (err) {
           if (signal?.aborted) throw abortError(signal);
