@@ -3,16 +3,24 @@
 // @aws-lambda-powertools/idempotency: that utility wraps a function whose exception releases the claim and
 // whose stored result is replayed, so it cannot tell a replay from a fresh delivery (the DuplicatesSkipped
 // metric needs exactly that) and would force exceptions as control flow for classified delivery results.
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
 import type { Idempotency } from '../pipeline';
+import { createDynamoClient, DynamoError, type DynamoClient } from './dynamo-client';
 
 export interface DynamoIdempotencyOptions {
   table: string;
   ttlSeconds: number;
-  client?: DynamoDBClient;
+  /** Default: lambda/io/dynamo-client.ts with the Lambda environment's region, credentials and endpoint. */
+  client?: DynamoClient;
+  /**
+   * A local DynamoDB-compatible server (tests, dynalite, moto): the client is built for it, with the environment's
+   * credentials when it has them and placeholders otherwise (such servers do not check them).
+   */
+  endpoint?: string;
   now?: () => number;
 }
+
+const isConditionFailure = (err: unknown): err is DynamoError => err instanceof DynamoError && err.name === 'ConditionalCheckFailedException';
 
 /**
  * Item: `id` (partition key: `<topic>-<partition>-<offset>#<route>`), `status` IN_PROGRESS | COMPLETED,
@@ -21,26 +29,27 @@ export interface DynamoIdempotencyOptions {
  * REPLY_PENDING (issue 14) adds `reply`: the agent answered but the reply is unwritten; it expires like COMPLETED.
  */
 export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotency {
-  // The SDK is loaded at the first claim, keeping it out of the cold start's critical path.
-  let ready: Promise<{ client: DynamoDBClient; sdk: typeof import('@aws-sdk/client-dynamodb') }> | undefined;
-  const load = () =>
-    (ready ??= import('@aws-sdk/client-dynamodb').then((sdk) => ({
-      sdk,
-      client: o.client ?? new sdk.DynamoDBClient({ maxAttempts: 3, requestHandler: { requestTimeout: 3000, connectionTimeout: 1000, throwOnRequestTimeout: true } }),
-    })));
+  // Built at the first claim: reading the environment then, not at import, keeps module load free of it.
+  let client: DynamoClient | undefined;
+  const db = () =>
+    (client ??=
+      o.client ??
+      createDynamoClient(
+        o.endpoint
+          ? { endpoint: o.endpoint, region: process.env.AWS_REGION ?? 'us-east-1', credentials: process.env.AWS_ACCESS_KEY_ID ? undefined : { accessKeyId: 'local', secretAccessKey: 'local' } }
+          : {},
+      ));
   const now = o.now ?? Date.now;
   // One owner per container: a claim is only completed or released by the invocation family that made it.
   const owner = randomUUID();
   const epoch = (ms: number) => Math.ceil(ms / 1000);
   return {
     async claim(key, holdUntilMs, signal) {
-      const { client, sdk } = await load();
-      const { ConditionalCheckFailedException, GetItemCommand, PutItemCommand } = sdk;
-      // Every call carries the caller's signal: the SDK's own timeouts (3 s x 3 attempts) know no deadline.
-      const opts = { abortSignal: signal };
+      // Every call carries the caller's signal: the client's own limits (3 s x 3 attempts) know no deadline.
       try {
-        await client.send(
-          new PutItemCommand({
+        await db().send(
+          'PutItem',
+          {
             TableName: o.table,
             Item: {
               id: { S: key },
@@ -52,16 +61,16 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
             ConditionExpression: 'attribute_not_exists(id) OR expiresAt < :now',
             ExpressionAttributeValues: { ':now': { N: String(Math.floor(now() / 1000)) } },
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          }),
-          opts,
+          },
+          signal,
         );
         return 'claimed';
       } catch (err) {
-        if (err instanceof ConditionalCheckFailedException) {
+        if (isConditionFailure(err)) {
           // Older DynamoDB-compatible stores do not return the item with the failure: read it then.
-          const item =
-            err.Item ??
-            (await client.send(new GetItemCommand({ TableName: o.table, Key: { id: { S: key } }, ConsistentRead: true, ProjectionExpression: '#s, reply', ExpressionAttributeNames: { '#s': 'status' } }), opts))
+          type Item = Record<string, { S?: string } | undefined>;
+          const item = (err.Item as Item | undefined) ??
+            (await db().send<{ Item?: Item }>('GetItem', { TableName: o.table, Key: { id: { S: key } }, ConsistentRead: true, ProjectionExpression: '#s, reply', ExpressionAttributeNames: { '#s': 'status' } }, signal))
               .Item;
           const status = item?.status?.S;
           // --- reply stage (issue 14): the agent answered, its reply waits to be written.
@@ -72,9 +81,9 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
       }
     },
     async complete(key, signal) {
-      const { client, sdk } = await load();
-      await client.send(
-        new sdk.UpdateItemCommand({
+      await db().send(
+        'UpdateItem',
+        {
           TableName: o.table,
           Key: { id: { S: key } },
           UpdateExpression: 'SET #s = :done, expiresAt = :exp, completedAt = :at',
@@ -86,55 +95,55 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
             ':at': { S: new Date(now()).toISOString() },
             ':me': { S: owner },
           },
-        }),
-        { abortSignal: signal },
+        },
+        signal,
       );
     },
     // --- reply stage (issue 14): REPLY_PENDING holds an unwritten reply (size-capped by the caller) until it is written.
     async keepReply(key, reply, signal) {
-      const { client, sdk } = await load();
-      await client.send(
-        new sdk.UpdateItemCommand({
+      await db().send(
+        'UpdateItem',
+        {
           TableName: o.table,
           Key: { id: { S: key } },
           UpdateExpression: 'SET #s = :pending, reply = :r, expiresAt = :exp',
           ConditionExpression: '#o = :me',
           ExpressionAttributeNames: { '#s': 'status', '#o': 'owner' },
           ExpressionAttributeValues: { ':pending': { S: 'REPLY_PENDING' }, ':r': { S: reply }, ':exp': { N: String(epoch(now()) + o.ttlSeconds) }, ':me': { S: owner } },
-        }),
-        { abortSignal: signal },
+        },
+        signal,
       );
     },
     async replyWritten(key, signal) {
-      const { client, sdk } = await load();
       // Any invocation may finish it (not only the one that kept it): the condition only guards the state.
-      await client.send(
-        new sdk.UpdateItemCommand({
+      await db().send(
+        'UpdateItem',
+        {
           TableName: o.table,
           Key: { id: { S: key } },
           UpdateExpression: 'SET #s = :done, completedAt = :at REMOVE reply',
           ConditionExpression: '#s = :pending',
           ExpressionAttributeNames: { '#s': 'status' },
           ExpressionAttributeValues: { ':done': { S: 'COMPLETED' }, ':pending': { S: 'REPLY_PENDING' }, ':at': { S: new Date(now()).toISOString() } },
-        }),
-        { abortSignal: signal },
+        },
+        signal,
       );
     },
     async release(key, signal) {
-      const { client, sdk } = await load();
       try {
-        await client.send(
-          new sdk.DeleteItemCommand({
+        await db().send(
+          'DeleteItem',
+          {
             TableName: o.table,
             Key: { id: { S: key } },
             ConditionExpression: '#o = :me AND #s = :inprog',
             ExpressionAttributeNames: { '#o': 'owner', '#s': 'status' },
             ExpressionAttributeValues: { ':me': { S: owner }, ':inprog': { S: 'IN_PROGRESS' } },
-          }),
-          { abortSignal: signal },
+          },
+          signal,
         );
       } catch (err) {
-        if (!(err instanceof sdk.ConditionalCheckFailedException)) throw err;
+        if (!isConditionFailure(err)) throw err;
       }
     },
   };

@@ -35,7 +35,7 @@ async function freshTable(): Promise<string> {
 function bridge(tableName: string, env: Record<string, string> = {}) {
   return makeBridge(
     { ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: JSON.stringify([{ name: 'orders', topic_pattern: 'orders.events', prompt_id: AGENT }]), ...env },
-    { idempotency: createDynamoIdempotency({ table: tableName, ttlSeconds: 3600, client: db.client }) },
+    { idempotency: createDynamoIdempotency({ table: tableName, ttlSeconds: 3600, endpoint: db.endpoint }) },
   );
 }
 
@@ -192,7 +192,7 @@ test('a permanent failure releases the claim', async () => {
 test('the store being down loses nothing: records are reported and nothing is sent', async () => {
   const down = makeBridge(
     { ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: JSON.stringify([{ name: 'orders', topic_pattern: 'orders.events', prompt_id: AGENT }]) },
-    { idempotency: createDynamoIdempotency({ table: 'missing-table', ttlSeconds: 60, client: db.client }) },
+    { idempotency: createDynamoIdempotency({ table: 'missing-table', ttlSeconds: 60, endpoint: db.endpoint }) },
   );
   const result = await down.run(mskEvent(records(6, 2)));
   expect(sim.requests).toHaveLength(0);

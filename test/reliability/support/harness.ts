@@ -339,7 +339,7 @@ export async function runBatch(spec: BatchSpec, o: RunOptions): Promise<BatchRun
   aws?.dynamo.setDecide(dbFaults.decide);
   const useSecret = spec.tokenStore === 'secret' && aws !== undefined && !spec.wrongToken;
   const idempotency =
-    spec.idempotency && aws ? prefixed(createDynamoIdempotency({ table: aws.table, ttlSeconds: 3600, client: aws.dynamoClient }), `${o.batchId ?? spec.seed}:`) : undefined;
+    spec.idempotency && aws ? prefixed(createDynamoIdempotency({ table: aws.table, ttlSeconds: 3600, endpoint: aws.dynamo.url }), `${o.batchId ?? spec.seed}:`) : undefined;
   const memory: MemoryDeadLetters | undefined = o.sqs
     ? undefined
     : memoryDeadLetters({ seed: spec.seed, failRate: spec.dlqFailRate, down: spec.dlqDown });
