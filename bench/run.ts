@@ -26,6 +26,7 @@ import { codeUnderTest, render, type Results } from './report';
 import { w1 } from './w1-scheduling';
 import { w2 } from './w2-cpu';
 import { w3 } from './w3-cold-start';
+import { w4 } from './w4-replies';
 
 
 /** The section bench/kafka-clients.ts writes into the same file (between its markers): kept across runs of this bench. */
@@ -72,11 +73,12 @@ async function main() {
   if (o.ONLY.has('w3')) results.w3 = await w3(o);
   if (o.ONLY.has('w1')) results.w1 = await w1(o);
   if (o.ONLY.has('w2')) results.w2 = await w2(o);
+  if (o.ONLY.has('w4')) results.w4 = await w4(o);
   results.elapsedS = (Date.now() - started) / 1000;
   const { markdown, targets } = render(results, o);
   process.stdout.write(`\n${markdown}\n`);
-  const { QUICK, RUNS, W1, W2, W3 } = o;
-  writeFileSync(path.join(TMP, `results${QUICK ? '.quick' : ''}.json`), JSON.stringify({ config: { QUICK, RUNS, W1, W2, W3 }, results, targets }, null, 2));
+  const { QUICK, RUNS, W1, W2, W3, W4 } = o;
+  writeFileSync(path.join(TMP, `results${QUICK ? '.quick' : ''}.json`), JSON.stringify({ config: { QUICK, RUNS, W1, W2, W3, W4 }, results, targets }, null, 2));
   write(o, markdown);
   log(`bench finished in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
