@@ -1,6 +1,6 @@
 // W3, bundle and cold start: fresh node processes loading dist/handler.js and serving one record, spawn to answer,
-// with and without the idempotency table, beside reference and projection bundles the bench builds itself.
-import { readFileSync, statSync } from 'node:fs';
+// with and without the idempotency table, beside a reference bundle without the AWS SDK that the bench builds itself.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -14,6 +14,8 @@ export interface W3Result {
   bundleBytes: number;
   gzipBytes: number;
   mapBytes: number;
+  /** dist/node_modules/<name>/index.js: built apart (scripts/bundle-lazy.mjs), read only by the deployments and calls that use them. */
+  lazy?: Array<{ name: string; bytes: number }>;
   variants: Array<{ name: string; boot: Summary; require: Summary; firstInvoke: Summary; inProcess: Summary; spawnToAnswer: Summary }>;
 }
 
@@ -51,35 +53,6 @@ export async function buildWithoutSdk(): Promise<string> {
 }
 
 /**
- * A projection bundle for a change to the build (scripts/, infra/), not to lambda/: the same sources and options as
- * `npm run build`, but each `@aws-sdk/client-*` left out of dist/handler.js and built into a file of its own beside it
- * (`aws-sdk-client-dynamodb.js`, ...: the client with the SDK core it needs), which the handler's lazy `import()`
- * loads with `require` at first use. Node then reads and compiles only the ~110 KB of the handler at load, not the
- * ~590 KB of SDK code that the single bundle makes V8 parse even though it is not evaluated.
- */
-export async function buildSplitSdk(): Promise<string> {
-  const optionsModule = pathToFileURL(path.join(ROOT, 'scripts/bundle-options.mjs')).href;
-  const { bundleOptions } = (await import(optionsModule)) as { bundleOptions: Record<string, unknown> };
-  const { build } = await import('esbuild');
-  const dir = path.join(TMP, 'projection-split-sdk');
-  const file = (client: string) => `aws-sdk-${client.slice('@aws-sdk/'.length)}.js`;
-  await build({
-    ...bundleOptions,
-    absWorkingDir: ROOT,
-    entryPoints: ['lambda/handler.ts'],
-    outfile: path.join(dir, 'handler.js'),
-    sourcemap: false,
-    // import() of an external module stays require()-based (no ESM loader), as for the bundled modules.
-    supported: { 'dynamic-import': false },
-    plugins: [{ name: 'split-aws-sdk-clients', setup: (b) => b.onResolve({ filter: /^@aws-sdk\/client-/ }, (a) => ({ path: `./${file(a.path)}`, external: true })) }],
-  });
-  for (const client of ['@aws-sdk/client-dynamodb', '@aws-sdk/client-sqs', '@aws-sdk/client-secrets-manager']) {
-    await build({ ...bundleOptions, absWorkingDir: ROOT, stdin: { contents: `module.exports = require('${client}');`, resolveDir: ROOT, loader: 'js' }, outfile: path.join(dir, file(client)), sourcemap: false });
-  }
-  return path.join(dir, 'handler.js');
-}
-
-/**
  * A DynamoDB-compatible server (dynalite: in the bench's process, in memory, on a loopback port) for the cold start
  * with IDEMPOTENCY_TABLE; one fresh table per run, so every run's record is a first claim, not a duplicate.
  */
@@ -106,23 +79,36 @@ export async function startDynalite(): Promise<{ endpoint: string; createTable(n
   };
 }
 
+/** The lazily loaded modules beside the bundle: node_modules/<name>/index.js and node_modules/@scope/<name>/index.js. */
+function lazyChunks(dir: string): Array<{ name: string; bytes: number }> {
+  const out: Array<{ name: string; bytes: number }> = [];
+  const visit = (rel: string) => {
+    for (const e of readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+      if (!e.isDirectory()) continue;
+      const name = rel ? `${rel}/${e.name}` : e.name;
+      const index = statSync(path.join(dir, name, 'index.js'), { throwIfNoEntry: false });
+      if (index) out.push({ name, bytes: index.size });
+      else if (!rel && e.name.startsWith('@')) visit(e.name);
+    }
+  };
+  if (statSync(dir, { throwIfNoEntry: false })) visit('');
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
 export async function w3(o: BenchOptions): Promise<W3Result> {
   const { W3 } = o;
   const bundle = readFileSync(BUNDLE);
   const event = writeEvent('w3.json', buildEvent({ records: 1, partitions: 1, keys: 1, valueBytes: 1024 }));
   const noSdk = await buildWithoutSdk();
-  const split = await buildSplitSdk();
   const dynamo = await startDynalite();
-  const IDEMPOTENCY = 'plus IDEMPOTENCY_TABLE (the CDK default; DynamoDB client loaded at the first claim)';
+  const IDEMPOTENCY = 'plus IDEMPOTENCY_TABLE (the CDK default; lambda/io/dynamo-client.ts: a claim and a completion)';
   // Lambda's own credentials are environment variables too; the endpoint variable is the SDK's standard one.
   const idempotencyEnv = { AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench', AWS_SESSION_TOKEN: 'bench', AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint };
   const configs: Array<{ name: string; extra: Record<string, string>; bundle?: string }> = [
     { name: 'routes + token (as W1/W2)', extra: {} },
-    { name: 'plus DLQ_URL (SQS client loaded at the first dead letter)', extra: { DLQ_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/kafka-a2a-bridge-dlq' } },
+    { name: 'plus DLQ_URL (SQS client read at the first dead letter)', extra: { DLQ_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/kafka-a2a-bridge-dlq' } },
     { name: IDEMPOTENCY, extra: idempotencyEnv },
     { name: 'reference: AWS SDK stubbed out of the bundle (not deployable)', extra: {}, bundle: noSdk },
-    { name: 'projection: routes + token, SDK clients in files of their own', extra: {}, bundle: split },
-    { name: 'projection: plus IDEMPOTENCY_TABLE, SDK clients in files of their own', extra: idempotencyEnv, bundle: split },
   ];
   const samples = new Map<string, ColdReport[]>();
   const spawns = new Map<string, number[]>();
@@ -149,6 +135,7 @@ export async function w3(o: BenchOptions): Promise<W3Result> {
     bundleBytes: bundle.length,
     gzipBytes: gzipSync(bundle, { level: 9 }).length,
     mapBytes: statSync(`${BUNDLE}.map`, { throwIfNoEntry: false })?.size ?? 0,
+    lazy: lazyChunks(path.join(path.dirname(BUNDLE), 'node_modules')),
     variants: configs.map((c) => {
       const s = samples.get(c.name)!;
       return {
