@@ -358,6 +358,14 @@ export function render(r: Results, o: BenchOptions): { markdown: string; targets
         "into it (bench/w3-cold-start.ts `buildWithoutSdk`): a floor with no AWS SDK anywhere, to check what the SDK still costs at load. " +
         'Only the first three rows are held to the targets.',
       '',
+      ...(w3.undici
+        ? [
+            `The transport candidate at load: undici 7 bundled alone with the same options is ${int(w3.undici.bytes)} bytes minified; a fresh ` +
+              `\`node\` takes ${dec(w3.undici.requireMs.median, 0)} ms (${range(w3.undici.requireMs)}) to require it, against ` +
+              `${dec(w3.undici.httpRequireMs.median, 1)} ms for \`node:http\` and \`node:https\` (medians of ${w3.undici.requireMs.n} processes each).`,
+            '',
+          ]
+        : []),
       table(
         ['Configuration', 'Node start-up (ms)', 'require bundle (ms)', 'first invocation (ms)', 'require + first invocation (ms)', 'Spawn to answer (ms)', 'min–max'],
         w3.variants.map((v) => [v.name, dec(v.boot.median, 0), dec(v.require.median, 0), dec(v.firstInvoke.median, 0), dec(v.inProcess.median, 0), dec(v.spawnToAnswer.median, 0), range(v.spawnToAnswer)]),

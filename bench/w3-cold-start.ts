@@ -5,7 +5,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { ROOT } from './agent';
-import { bucket, checkAgent, handlerChild, lambdaEnv, log, withAgent, writeEvent, type ColdReport } from './child';
+import { bucket, checkAgent, handlerChild, lambdaEnv, log, runChild, withAgent, writeEvent, type ColdReport } from './child';
 import { BUNDLE, TMP, type BenchOptions } from './options';
 import { buildEvent, summarize, type Summary } from './workloads';
 
@@ -16,6 +16,8 @@ export interface W3Result {
   mapBytes: number;
   /** dist/node_modules/<name>/index.js: built apart (scripts/bundle-lazy.mjs), read only by the deployments and calls that use them. */
   lazy?: Array<{ name: string; bytes: number }>;
+  /** What undici 7 (the transport candidate of #18) would add at load: minified bytes and require time in a fresh node. */
+  undici?: { bytes: number; requireMs: Summary; httpRequireMs: Summary };
   variants: Array<{ name: string; boot: Summary; require: Summary; firstInvoke: Summary; inProcess: Summary; spawnToAnswer: Summary }>;
 }
 
@@ -79,6 +81,24 @@ export async function startDynalite(): Promise<{ endpoint: string; createTable(n
   };
 }
 
+/** undici bundled alone with the bundle's options, and the time a fresh node takes to require it (beside node:http and node:https). */
+async function undiciAtLoad(runs: number): Promise<W3Result['undici']> {
+  const optionsModule = pathToFileURL(path.join(ROOT, 'scripts/bundle-options.mjs')).href;
+  const { bundleOptions } = (await import(optionsModule)) as { bundleOptions: Record<string, unknown> };
+  const { build } = await import('esbuild');
+  const outfile = path.join(TMP, 'undici-alone/index.js');
+  await build({ ...bundleOptions, external: [], sourcemap: false, absWorkingDir: ROOT, stdin: { contents: "module.exports = require('undici');", resolveDir: ROOT, loader: 'js' }, outfile });
+  const timed = (what: string) =>
+    `const fs=require('fs');const t=process.hrtime.bigint();${what};fs.writeSync(3,JSON.stringify({ok:true,ms:Number(process.hrtime.bigint()-t)/1e6})+'\\n')`;
+  const u: number[] = [];
+  const h: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    u.push((await runChild<{ ok: boolean; ms: number }>(['-e', timed(`require(${JSON.stringify(outfile)})`)], { PATH: process.env.PATH ?? '' }, 'undici require')).report.ms);
+    h.push((await runChild<{ ok: boolean; ms: number }>(['-e', timed("require('node:http');require('node:https')")], { PATH: process.env.PATH ?? '' }, 'node:http require')).report.ms);
+  }
+  return { bytes: statSync(outfile).size, requireMs: summarize(u), httpRequireMs: summarize(h) };
+}
+
 /** The lazily loaded modules beside the bundle: node_modules/<name>/index.js and node_modules/@scope/<name>/index.js. */
 function lazyChunks(dir: string): Array<{ name: string; bytes: number }> {
   const out: Array<{ name: string; bytes: number }> = [];
@@ -136,6 +156,7 @@ export async function w3(o: BenchOptions): Promise<W3Result> {
     gzipBytes: gzipSync(bundle, { level: 9 }).length,
     mapBytes: statSync(`${BUNDLE}.map`, { throwIfNoEntry: false })?.size ?? 0,
     lazy: lazyChunks(path.join(path.dirname(BUNDLE), 'node_modules')),
+    undici: await undiciAtLoad(W3.runs),
     variants: configs.map((c) => {
       const s = samples.get(c.name)!;
       return {
