@@ -429,6 +429,26 @@ export function render(r: Results, o: BenchOptions): { markdown: string; targets
     );
   }
 
+  out.push(
+    '## Choices of issue #18 and what they rest on',
+    '',
+    '- **The idempotency store on a lean DynamoDB client** (lambda/io/dynamo-client.ts): one SigV4-signed JSON POST per ' +
+      'operation over lambda/io/http.ts instead of `@aws-sdk/client-dynamodb`. W2 measures its CPU (*store on* against *store off*) and ' +
+      'W3 its cold start. The signer is node:crypto: `npx tsx bench/sigv4-choice.ts` prints the size and CPU per signature against ' +
+      '`@smithy/signature-v4`.',
+    '- **Still two writes per record** (a conditional claim before the send, a completion after it). A batch of claims cannot be ' +
+      'conditional per item (BatchWriteItem has no conditions; TransactWriteItems fails whole when one item is already claimed), and ' +
+      'a ledger written once per invocation would move each completion to the end of the invocation: a crash in between would leave ' +
+      'delivered records claimed but not completed, to be sent again once the claim lapses, and the claim is also where an unknown ' +
+      "outcome's lease, a permanent verdict and a durable task's id are kept per record as they happen (issue #13). Fewer writes would " +
+      'give up one of those guarantees, so the store keeps them.',
+    '- **The transport stays on node:http** (lambda/io/http.ts): W2 has undici 7 as a transport-only probe, W3 what it costs at load.',
+    '- **A delivered record\'s log line is at DEBUG** (lambda/batch-log.ts): W2\'s INFO rows carry the summary line and EMF metrics ' +
+      'only; the *stdout bytes/record* column shows what INFO still writes.',
+    '- **Each AWS SDK client is built apart** (scripts/bundle-lazy.mjs), read at its first call: the W3 bundle table.',
+    '',
+  );
+
   if (PREV) out.push(...againstPrevious(r, PREV));
 
   if (targets.length) {
