@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeSync } from 'node:fs';
 import http from 'node:http';
+import { Pool } from 'undici';
 import { httpPost } from '../lambda/io/http';
 import type { MskEvent } from './workloads';
 
@@ -24,7 +25,7 @@ export interface BaselineSpec {
    * agent. `bridge`: the bridge's own client, lambda/io/http.ts `httpPost` (node:http, keep-alive, one timer and a
    * body cap per request), bundled in, unchanged.
    */
-  client: 'fetch' | 'http' | 'bridge';
+  client: 'fetch' | 'http' | 'bridge' | 'undici';
 }
 
 export interface BaselineReport {
@@ -37,6 +38,8 @@ export interface BaselineReport {
   maxRssBytes: number;
   /** The whole process's CPU (start-up included), µs. */
   processCpuUs: number;
+  /** Per event file, in order (the events are run one after the other, like the handler's invocations). */
+  perEvent: Array<{ requests: number; cpuUs: number; wallMs: number }>;
 }
 
 interface Job {
@@ -109,6 +112,17 @@ function httpClient(url: string, headers: Record<string, string>): Post {
     });
 }
 
+/** undici 7's Pool.request with keep-alive and no pipelining (pipelining: 1), the candidate transport of issue #18. */
+function undiciClient(url: string, headers: Record<string, string>, connections: number): Post {
+  const u = new URL(url);
+  const pool = new Pool(u.origin, { connections, pipelining: 1, keepAliveTimeout: 4000 });
+  const path = u.pathname + u.search;
+  return async (body) => {
+    const res = await pool.request({ method: 'POST', path, headers, body, headersTimeout: 60_000, bodyTimeout: 60_000 });
+    return { status: res.statusCode, text: await res.body.text() };
+  };
+}
+
 function bridgeClient(url: string, headers: Record<string, string>): Post {
   return (body) => httpPost(url, headers, body, 60_000);
 }
@@ -122,31 +136,49 @@ function check(reply: { status: number; text: string }): string | undefined {
 
 export async function runBaseline(spec: BaselineSpec): Promise<BaselineReport> {
   const headers = { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${spec.token}` };
-  const post = spec.client === 'http' ? httpClient(spec.url, headers) : spec.client === 'bridge' ? bridgeClient(spec.url, headers) : fetchClient(spec.url, headers);
-  const jobs = spec.events.flatMap((f) => jobsOf(JSON.parse(readFileSync(f, 'utf8')) as MskEvent));
-  let next = 0;
+  const post =
+    spec.client === 'http'
+      ? httpClient(spec.url, headers)
+      : spec.client === 'bridge'
+        ? bridgeClient(spec.url, headers)
+        : spec.client === 'undici'
+          ? undiciClient(spec.url, headers, Math.max(1, spec.concurrency))
+          : fetchClient(spec.url, headers);
+  const batches = spec.events.map((f) => jobsOf(JSON.parse(readFileSync(f, 'utf8')) as MskEvent));
+  let requests = 0;
   let error: string | undefined;
+  const perEvent: BaselineReport['perEvent'] = [];
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
-  const worker = async () => {
-    while (next < jobs.length && error === undefined) {
-      const job = jobs[next++];
-      error = check(await post(a2aBody(job)));
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, spec.concurrency) }, worker));
+  for (const jobs of batches) {
+    let next = 0;
+    const c0 = process.cpuUsage();
+    const w0 = process.hrtime.bigint();
+    const worker = async () => {
+      while (next < jobs.length && error === undefined) {
+        const job = jobs[next++];
+        requests++;
+        error = check(await post(a2aBody(job)));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, spec.concurrency) }, worker));
+    const c = process.cpuUsage(c0);
+    perEvent.push({ requests: next, cpuUs: c.user + c.system, wallMs: Number(process.hrtime.bigint() - w0) / 1e6 });
+    if (error !== undefined) break;
+  }
   const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
   const cpu = process.cpuUsage(cpu0);
   const all = process.cpuUsage();
   return {
     ok: error === undefined,
     error,
-    requests: next,
+    requests,
     wallMs,
     cpuUserUs: cpu.user,
     cpuSystemUs: cpu.system,
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
     processCpuUs: all.user + all.system,
+    perEvent,
   };
 }
 

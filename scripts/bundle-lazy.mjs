@@ -1,7 +1,10 @@
 // The libraries only some deployments run (Avro, Protobuf: routes with value_format / key_format; the Kafka
 // producer and MSK IAM signer: routes that reply to kafka://) are left out of the main bundle and built into
 // node_modules/<name>/index.js beside it, where the handler's require('<name>') finds them at run time (Lambda:
-// /var/task/node_modules). A deployment without such routes never loads them.
+// /var/task/node_modules). A deployment without such routes never loads them. The AWS SDK clients too (each
+// with its own copy of the SDK core): in the main bundle V8 read and pre-parsed ~590 KB of them at every cold
+// start although each is import()ed only at its first use (a dead letter, a secret read, an SNS or EventBridge
+// reply); apart, an invocation that uses none of them never reads them (docs/BENCHMARKS.md, W3).
 // `node scripts/bundle-lazy.mjs <outdir> [name...]` is what the CDK app runs after bundling.
 import { build } from 'esbuild';
 import { createRequire } from 'node:module';
@@ -11,7 +14,8 @@ import { bundleOptions } from './bundle-options.mjs';
 
 export const SCHEMA_MODULES = ['avsc', 'protobufjs'];
 export const KAFKA_REPLY_MODULES = ['kafkajs', 'aws-msk-iam-sasl-signer-js'];
-export const LAZY_MODULES = [...SCHEMA_MODULES, ...KAFKA_REPLY_MODULES];
+export const AWS_SDK_MODULES = ['@aws-sdk/client-secrets-manager', '@aws-sdk/client-sqs', '@aws-sdk/client-sns', '@aws-sdk/client-eventbridge'];
+export const LAZY_MODULES = [...SCHEMA_MODULES, ...KAFKA_REPLY_MODULES, ...AWS_SDK_MODULES];
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const require = createRequire(join(root, 'package.json'));

@@ -9,6 +9,16 @@ export const bundleOptions = {
   legalComments: 'none',
   logLevel: 'warning',
   // Built apart by scripts/bundle-lazy.mjs and loaded only by routes that name a value_format / key_format
-  // (avsc, protobufjs) or reply to a kafka:// topic (kafkajs, the MSK IAM signer).
-  external: ['avsc', 'protobufjs', 'kafkajs', 'aws-msk-iam-sasl-signer-js'],
+  // (avsc, protobufjs) or reply to a kafka:// topic (kafkajs, the MSK IAM signer), and the AWS SDK clients, each
+  // loaded at its first use.
+  external: [
+    'avsc',
+    'protobufjs',
+    'kafkajs',
+    'aws-msk-iam-sasl-signer-js',
+    '@aws-sdk/client-secrets-manager',
+    '@aws-sdk/client-sqs',
+    '@aws-sdk/client-sns',
+    '@aws-sdk/client-eventbridge',
+  ],
 };

@@ -28,7 +28,17 @@ export const BUNDLING = {
   esbuildArgs: { '--legal-comments': 'none' },
   logLevel: LogLevel.WARNING,
   /** Built apart into node_modules/<name>/index.js of the package (scripts/bundle-lazy.mjs): loaded only by schema routes and kafka:// replies. */
-  externalModules: ['avsc', 'protobufjs', 'kafkajs', 'aws-msk-iam-sasl-signer-js'],
+  externalModules: [
+    'avsc',
+    'protobufjs',
+    'kafkajs',
+    'aws-msk-iam-sasl-signer-js',
+    // Each built apart too and read only at its first call (scripts/bundle-lazy.mjs AWS_SDK_MODULES): cold start.
+    '@aws-sdk/client-secrets-manager',
+    '@aws-sdk/client-sqs',
+    '@aws-sdk/client-sns',
+    '@aws-sdk/client-eventbridge',
+  ],
 } as const;
 
 export interface BridgeFunctionProps {
@@ -123,6 +133,10 @@ export class BridgeFunction extends Construct {
         commandHooks: copyIntoPackage([[routesFile, path.basename(ROUTES_FILE_IN_PACKAGE)], ...schemas], [
           ...(schemas.length > 0 ? ['avsc', 'protobufjs'] : []),
           ...(routes.some((r) => r.reply?.kind === 'kafka') ? ['kafkajs', 'aws-msk-iam-sasl-signer-js'] : []),
+          '@aws-sdk/client-secrets-manager',
+          '@aws-sdk/client-sqs',
+          '@aws-sdk/client-sns',
+          '@aws-sdk/client-eventbridge',
         ]),
       },
     });

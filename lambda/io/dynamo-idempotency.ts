@@ -3,17 +3,28 @@
 // @aws-lambda-powertools/idempotency: that utility wraps a function whose exception releases the claim and
 // whose stored result is replayed, so it cannot tell a replay from a fresh delivery (the DuplicatesSkipped
 // metric needs exactly that) and would force exceptions as control flow for classified delivery results.
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
 import type { StoredVerdict } from '../claim-settle';
+import { createDynamoClient, DynamoError, type DynamoClient } from './dynamo-client';
 import type { Idempotency } from '../pipeline';
 
 export interface DynamoIdempotencyOptions {
   table: string;
   ttlSeconds: number;
-  client?: DynamoDBClient;
+  /** Default: lambda/io/dynamo-client.ts with the Lambda environment's region, credentials and endpoint. */
+  client?: DynamoClient;
+  /**
+   * A local DynamoDB-compatible server (tests, dynalite, moto): the client is built for it, with the environment's
+   * credentials when it has them and placeholders otherwise (such servers do not check them).
+   */
+  endpoint?: string;
   now?: () => number;
 }
+
+/** An item as DynamoDB's JSON protocol returns it (only the attribute kinds the store writes). */
+type Item = Record<string, { S?: string; N?: string } | undefined>;
+
+const isConditionFailure = (err: unknown): err is DynamoError => err instanceof DynamoError && err.name === 'ConditionalCheckFailedException';
 
 /**
  * Item: `id` (partition key: `<topic>-<partition>-<offset>#<route>`), `status` IN_PROGRESS | COMPLETED,
@@ -28,26 +39,27 @@ export interface DynamoIdempotencyOptions {
  * Conversations (issue 13): item `ctx#<route>#<key>`, status CONTEXT, `contextId`, its own `expiresAt`.
  */
 export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotency {
-  // The SDK is loaded at the first claim, keeping it out of the cold start's critical path.
-  let ready: Promise<{ client: DynamoDBClient; sdk: typeof import('@aws-sdk/client-dynamodb') }> | undefined;
-  const load = () =>
-    (ready ??= import('@aws-sdk/client-dynamodb').then((sdk) => ({
-      sdk,
-      client: o.client ?? new sdk.DynamoDBClient({ maxAttempts: 3, requestHandler: { requestTimeout: 3000, connectionTimeout: 1000, throwOnRequestTimeout: true } }),
-    })));
+  // Built at the first claim: reading the environment then, not at import, keeps module load free of it.
+  let client: DynamoClient | undefined;
+  const db = () =>
+    (client ??=
+      o.client ??
+      createDynamoClient(
+        o.endpoint
+          ? { endpoint: o.endpoint, region: process.env.AWS_REGION ?? 'us-east-1', credentials: process.env.AWS_ACCESS_KEY_ID ? undefined : { accessKeyId: 'local', secretAccessKey: 'local' } }
+          : {},
+      ));
   const now = o.now ?? Date.now;
   // One owner per container: a claim is only completed or released by the invocation family that made it.
   const owner = randomUUID();
   const epoch = (ms: number) => Math.ceil(ms / 1000);
   return {
     async claim(key, holdUntilMs, signal) {
-      const { client, sdk } = await load();
-      const { ConditionalCheckFailedException, GetItemCommand, PutItemCommand } = sdk;
-      // Every call carries the caller's signal: the SDK's own timeouts (3 s x 3 attempts) know no deadline.
-      const opts = { abortSignal: signal };
+      // Every call carries the caller's signal: the client's own limits (3 s x 3 attempts) know no deadline.
       try {
-        await client.send(
-          new PutItemCommand({
+        await db().send(
+          'PutItem',
+          {
             TableName: o.table,
             Item: {
               id: { S: key },
@@ -59,16 +71,16 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
             ConditionExpression: 'attribute_not_exists(id) OR expiresAt < :now',
             ExpressionAttributeValues: { ':now': { N: String(Math.floor(now() / 1000)) } },
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          }),
-          opts,
+          },
+          signal,
         );
         return 'claimed';
       } catch (err) {
-        if (err instanceof ConditionalCheckFailedException) {
+        if (isConditionFailure(err)) {
           // Older DynamoDB-compatible stores do not return the item with the failure: read it then.
           const item =
-            err.Item ??
-            (await client.send(new GetItemCommand({ TableName: o.table, Key: { id: { S: key } }, ConsistentRead: true }), opts))
+            (err.Item as Item | undefined) ??
+            (await db().send<{ Item?: Item }>('GetItem', { TableName: o.table, Key: { id: { S: key } }, ConsistentRead: true }, signal))
               .Item;
           const status = item?.status?.S;
           // --- task mode (issue 13): the agent's task runs; once its poller's hold has passed, poll it here.
@@ -76,8 +88,9 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
             const heldUntil = Number(item.heldUntil?.N ?? 0);
             if (heldUntil > now()) return 'in_progress';
             try {
-              await client.send(
-                new sdk.UpdateItemCommand({
+              await db().send(
+                'UpdateItem',
+                {
                   TableName: o.table,
                   Key: { id: { S: key } },
                   UpdateExpression: 'SET #o = :me, heldUntil = :hold',
@@ -85,11 +98,11 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
                   ConditionExpression: '#s = :task AND heldUntil = :seen',
                   ExpressionAttributeNames: { '#o': 'owner', '#s': 'status' },
                   ExpressionAttributeValues: { ':me': { S: owner }, ':hold': { N: String(holdUntilMs) }, ':task': { S: 'TASK' }, ':seen': { N: String(heldUntil) } },
-                }),
-                opts,
+                },
+                signal,
               );
             } catch (e) {
-              if (e instanceof ConditionalCheckFailedException) return 'in_progress';
+              if (isConditionFailure(e)) return 'in_progress';
               throw e;
             }
             return { task: { taskId: item.taskId.S, url: item.taskUrl.S, startedAt: Number(item.taskStartedAt?.N ?? 0), holdUntilMs } };
@@ -104,9 +117,9 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
       }
     },
     async complete(key, signal) {
-      const { client, sdk } = await load();
-      await client.send(
-        new sdk.UpdateItemCommand({
+      await db().send(
+        'UpdateItem',
+        {
           TableName: o.table,
           Key: { id: { S: key } },
           UpdateExpression: 'SET #s = :done, expiresAt = :exp, completedAt = :at REMOVE verdict',
@@ -120,59 +133,59 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
             ':at': { S: new Date(now()).toISOString() },
             ':me': { S: owner },
           },
-        }),
-        { abortSignal: signal },
+        },
+        signal,
       );
     },
     // --- reply stage (issue 14): REPLY_PENDING holds an unwritten reply (size-capped by the caller) until it is written.
     async keepReply(key, reply, signal) {
-      const { client, sdk } = await load();
-      await client.send(
-        new sdk.UpdateItemCommand({
+      await db().send(
+        'UpdateItem',
+        {
           TableName: o.table,
           Key: { id: { S: key } },
           UpdateExpression: 'SET #s = :pending, reply = :r, expiresAt = :exp',
           ConditionExpression: '#o = :me',
           ExpressionAttributeNames: { '#s': 'status', '#o': 'owner' },
           ExpressionAttributeValues: { ':pending': { S: 'REPLY_PENDING' }, ':r': { S: reply }, ':exp': { N: String(epoch(now()) + o.ttlSeconds) }, ':me': { S: owner } },
-        }),
-        { abortSignal: signal },
+        },
+        signal,
       );
     },
     async replyWritten(key, signal) {
-      const { client, sdk } = await load();
       // Any invocation may finish it (not only the one that kept it): the condition only guards the state.
-      await client.send(
-        new sdk.UpdateItemCommand({
+      await db().send(
+        'UpdateItem',
+        {
           TableName: o.table,
           Key: { id: { S: key } },
           UpdateExpression: 'SET #s = :done, completedAt = :at REMOVE reply',
           ConditionExpression: '#s = :pending',
           ExpressionAttributeNames: { '#s': 'status' },
           ExpressionAttributeValues: { ':done': { S: 'COMPLETED' }, ':pending': { S: 'REPLY_PENDING' }, ':at': { S: new Date(now()).toISOString() } },
-        }),
-        { abortSignal: signal },
+        },
+        signal,
       );
     },
     // --- issue 13: the outcome is unknown; the claim holds until untilMs, then the record may be sent again.
     async lease(key, untilMs, signal) {
-      const { client, sdk } = await load();
-      await client.send(
-        new sdk.UpdateItemCommand({
+      await db().send(
+        'UpdateItem',
+        {
           TableName: o.table,
           Key: { id: { S: key } },
           UpdateExpression: 'SET expiresAt = :exp, leasedUntil = :until',
           ConditionExpression: '#o = :me AND #s = :inprog',
           ExpressionAttributeNames: { '#s': 'status', '#o': 'owner' },
           ExpressionAttributeValues: { ':exp': { N: String(epoch(untilMs)) }, ':until': { N: String(Math.round(untilMs)) }, ':me': { S: owner }, ':inprog': { S: 'IN_PROGRESS' } },
-        }),
-        { abortSignal: signal },
+        },
+        signal,
       );
     },
     async fail(key, verdict, signal) {
-      const { client, sdk } = await load();
-      await client.send(
-        new sdk.UpdateItemCommand({
+      await db().send(
+        'UpdateItem',
+        {
           TableName: o.table,
           Key: { id: { S: key } },
           UpdateExpression: 'SET #s = :failed, verdict = :v, expiresAt = :exp',
@@ -187,15 +200,15 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
             ':inprog': { S: 'IN_PROGRESS' },
             ':task': { S: 'TASK' },
           },
-        }),
-        { abortSignal: signal },
+        },
+        signal,
       );
     },
     // --- task mode (issue 13): the claim now holds the running task, for a redelivery to poll.
     async keepTask(key, task, signal) {
-      const { client, sdk } = await load();
-      await client.send(
-        new sdk.UpdateItemCommand({
+      await db().send(
+        'UpdateItem',
+        {
           TableName: o.table,
           Key: { id: { S: key } },
           UpdateExpression: 'SET #s = :task, taskId = :id, taskUrl = :url, taskStartedAt = :at, heldUntil = :hold, expiresAt = :exp',
@@ -210,45 +223,44 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
             ':exp': { N: String(epoch(now()) + o.ttlSeconds) },
             ':me': { S: owner },
           },
-        }),
-        { abortSignal: signal },
+        },
+        signal,
       );
     },
     // --- conversations per key (issue 13): one item per route and key, its own TTL.
     async getContext(key, signal) {
-      const { client, sdk } = await load();
-      const res = await client.send(new sdk.GetItemCommand({ TableName: o.table, Key: { id: { S: key } }, ConsistentRead: true }), { abortSignal: signal });
+      const res = await db().send<{ Item?: Item }>('GetItem', { TableName: o.table, Key: { id: { S: key } }, ConsistentRead: true }, signal);
       const item = res.Item;
       // TTL deletion lags by hours: an expired conversation is over.
       if (item?.status?.S !== 'CONTEXT' || Number(item.expiresAt?.N ?? 0) * 1000 <= now()) return undefined;
       return item.contextId?.S;
     },
     async putContext(key, contextId, ttlSeconds, signal) {
-      const { client, sdk } = await load();
-      await client.send(
-        new sdk.PutItemCommand({
+      await db().send(
+        'PutItem',
+        {
           TableName: o.table,
           Item: { id: { S: key }, status: { S: 'CONTEXT' }, contextId: { S: contextId }, expiresAt: { N: String(epoch(now()) + ttlSeconds) } },
-        }),
-        { abortSignal: signal },
+        },
+        signal,
       );
     },
     async release(key, signal) {
-      const { client, sdk } = await load();
       try {
-        await client.send(
-          new sdk.DeleteItemCommand({
+        await db().send(
+          'DeleteItem',
+          {
             TableName: o.table,
             Key: { id: { S: key } },
             // A TASK claim is released when the bridge gave up on its task (cancelled, or left on purpose).
             ConditionExpression: '#o = :me AND #s IN (:inprog, :task)',
             ExpressionAttributeNames: { '#o': 'owner', '#s': 'status' },
             ExpressionAttributeValues: { ':me': { S: owner }, ':inprog': { S: 'IN_PROGRESS' }, ':task': { S: 'TASK' } },
-          }),
-          { abortSignal: signal },
+          },
+          signal,
         );
       } catch (err) {
-        if (!(err instanceof sdk.ConditionalCheckFailedException)) throw err;
+        if (!(isConditionFailure(err))) throw err;
       }
     },
   };

@@ -2,6 +2,10 @@
 // agents reused across requests and warm invocations. Not fetch: on the benchmark machine Node's fetch
 // (undici) cost ~730 us of CPU per request against ~230 us for node:http, and loading undici added
 // ~40 ms to the first invocation (docs/BENCHMARKS.md).
+// Not undici 7's Pool either (issue #18), although its Pool.request costs less CPU per request once warm (W2's
+// transport-only probes): bundled, undici is ~535 KB minified, more than three times this whole handler, and a fresh
+// node takes 50-100 ms to require it against ~5 ms for node:http (W3), which alone would spend most of the 150 ms
+// cold-start budget; loaded lazily it would land on the first invocation instead. docs/BENCHMARKS.md has the figures.
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { BridgeError } from '../errors';
@@ -12,15 +16,17 @@ export interface HttpReply {
   retryAfter: string | null;
 }
 
-export type HttpPost = (url: string, headers: Record<string, string>, body: string, timeoutMs: number) => Promise<HttpReply>;
+/** `signal` (optional) ends the exchange early like the timeout does: the caller's own deadline. */
+export type HttpPost = (url: string, headers: Record<string, string>, body: string, timeoutMs: number, signal?: AbortSignal) => Promise<HttpReply>;
 
 export class HttpError extends BridgeError {
   constructor(
     readonly code: 'timeout' | 'network' | 'reply_too_large',
     message: string,
     /**
-     * False only when the request provably never reached the server (refused, DNS, TLS handshake, connect
-     * timeout): it may be sent again safely. True when its bytes may have left: the outcome is unknown.
+     * false only when the request provably never reached the server: no connection was ever established for it
+     * (refused, DNS, TLS handshake, connect timeout, aborted before connecting). true when any byte may have left:
+     * the outcome is then unknown.
      */
     readonly sent: boolean = true,
   ) {
@@ -39,20 +45,23 @@ const agents = {
   'https:': new https.Agent({ keepAlive: true, keepAliveMsecs: 1000, timeout: 4000, scheduling: 'lifo' }),
 };
 
-export const httpPost: HttpPost = (url, headers, body, timeoutMs) =>
+export const httpPost: HttpPost = (url, headers, body, timeoutMs, signal) =>
   new Promise<HttpReply>((resolve, reject) => {
     const u = new URL(url);
     const proto = u.protocol === 'https:' ? 'https:' : 'http:';
     const payload = Buffer.from(body, 'utf8');
     let settled = false;
-    // Until the connection (TLS included) is up, no byte of the request can have reached the server.
+    // Set once the socket is usable (a reused keep-alive socket already is; TLS counts after its handshake): from
+    // then on a failure may come after the server read the request.
     let connected = false;
+    const onAbort = () => fail(new HttpError('timeout', 'aborted by the caller before a complete reply'));
     const fail = (err: HttpError) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       req.destroy();
-      reject(err);
+      reject(connected ? err : new HttpError(err.code, err.message, false));
     };
     // Looked up on the module at each call (not destructured) so the benchmark can observe requests.
     const req = (proto === 'https:' ? https : http).request(
@@ -84,6 +93,7 @@ export const httpPost: HttpPost = (url, headers, body, timeoutMs) =>
           if (!res.complete) return fail(new HttpError('network', 'connection closed before the reply was complete'));
           settled = true;
           clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
           const retryAfter = res.headers['retry-after'];
           resolve({ status, text: Buffer.concat(chunks).toString('utf8'), retryAfter: typeof retryAfter === 'string' ? retryAfter : null });
         });
@@ -93,7 +103,7 @@ export const httpPost: HttpPost = (url, headers, body, timeoutMs) =>
     );
     // One timer for the whole exchange, connect to last byte: a trickling body cannot outlive it.
     const timer = setTimeout(
-      () => fail(new HttpError('timeout', `no complete reply within ${Math.round(timeoutMs)} ms${connected ? '' : ' (not connected)'}`, connected)),
+      () => fail(new HttpError('timeout', `no complete reply within ${Math.round(timeoutMs)} ms${connected ? '' : ' (not connected)'}`)),
       Math.max(1, Math.floor(timeoutMs)),
     );
     req.on('socket', (socket) => {
@@ -101,6 +111,8 @@ export const httpPost: HttpPost = (url, headers, body, timeoutMs) =>
       if (req.reusedSocket || !socket.connecting) connected = true;
       else socket.once(proto === 'https:' ? 'secureConnect' : 'connect', () => (connected = true));
     });
-    req.on('error', (err: NodeJS.ErrnoException) => fail(new HttpError('network', `${err.message}${err.code && !err.message.includes(err.code) ? ` (${err.code})` : ''}`, connected)));
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+    req.on('error', (err: NodeJS.ErrnoException) => fail(new HttpError('network', `${err.message}${err.code && !err.message.includes(err.code) ? ` (${err.code})` : ''}`)));
     req.end(payload);
   });

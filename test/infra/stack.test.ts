@@ -109,10 +109,14 @@ describe('function', () => {
     });
   });
 
-  test('the deployment package holds the bundle, its source map and the routes file', () => {
+  test('the deployment package holds the bundle, its source map, the routes file and the AWS SDK clients built apart', () => {
     const key: string = t.findResources('AWS::Lambda::Function')[ids.fn].Properties.Code.S3Key;
     const assetDir = path.join(s.app.outdir, `asset.${key.replace(/\.zip$/, '')}`);
-    expect(fs.readdirSync(assetDir).sort()).toEqual(['index.js', 'index.js.map', 'routes.json']);
+    expect(fs.readdirSync(assetDir).sort()).toEqual(['index.js', 'index.js.map', 'node_modules', 'routes.json']);
+    expect(fs.readdirSync(path.join(assetDir, 'node_modules'))).toEqual(['@aws-sdk']);
+    for (const client of ['client-eventbridge', 'client-secrets-manager', 'client-sns', 'client-sqs']) {
+      expect(fs.statSync(path.join(assetDir, 'node_modules', '@aws-sdk', client, 'index.js')).size).toBeGreaterThan(0);
+    }
     expect(fs.readFileSync(path.join(assetDir, 'routes.json'), 'utf8')).toBe(fs.readFileSync(ROUTES, 'utf8'));
   });
 });

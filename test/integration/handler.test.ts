@@ -69,9 +69,9 @@ test('invokes end to end through middy: batch response, JSON logs and EMF metric
 
   const summary = lines.find((l) => l.message === 'batch summary')!;
   expect(summary).toMatchObject({ level: 'INFO', service: 'kafka-a2a-bridge', records: 2, delivered: 1, unrouted: 1, function_request_id: 'req-123' });
-  const delivered = lines.find((l) => l.message === 'record delivered')!;
-  expect(delivered).toMatchObject({ topic: 'orders.events', partition: 0, offset: 1, route: 'orders', agentId: AGENT, outcome: 'delivered' });
-  expect(typeof delivered.latencyMs).toBe('number');
+  // At INFO (the default) a delivered record has no line of its own: the summary and the metrics count it.
+  expect(lines.find((l) => l.message === 'record delivered')).toBeUndefined();
+  expect(lines.find((l) => l.message === 'record unrouted')).toMatchObject({ level: 'INFO', topic: 'other.events', outcome: 'unrouted' });
 
   const emf = lines.filter((l) => l._aws);
   const names = (l: Record<string, unknown>) =>
@@ -83,6 +83,17 @@ test('invokes end to end through middy: batch response, JSON logs and EMF metric
   expect(names(perRoute).Dimensions[0].sort()).toEqual(['route', 'service']);
   expect(perRoute).toMatchObject({ RecordsDelivered: 1 });
   expect(Array.isArray(perRoute.A2ALatency) || typeof perRoute.A2ALatency === 'number').toBe(true);
+  expect(JSON.stringify(lines)).not.toContain(TOKEN);
+});
+
+test('POWERTOOLS_LOG_LEVEL=DEBUG adds one DEBUG line per delivered record', async () => {
+  const { value: handler } = await captureStdout(async () => loadHandler({ ROUTES_CONFIG: routes, ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, POWERTOOLS_LOG_LEVEL: 'DEBUG' }));
+  const event = mskEvent([{ topic: 'orders.events', partition: 0, offset: 7, key: 'a', value: { order_id: '7' } }]);
+  const { value: response, lines } = await captureStdout(() => handler(event, context()));
+  expect(response).toEqual({ batchItemFailures: [] });
+  const delivered = lines.find((l) => l.message === 'record delivered')!;
+  expect(delivered).toMatchObject({ level: 'DEBUG', topic: 'orders.events', partition: 0, offset: 7, route: 'orders', agentId: AGENT, outcome: 'delivered' });
+  expect(typeof delivered.latencyMs).toBe('number');
   expect(JSON.stringify(lines)).not.toContain(TOKEN);
 });
 

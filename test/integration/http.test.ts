@@ -114,8 +114,54 @@ test('connections are kept alive and reused', async () => {
   expect(sockets.size - before).toBeLessThanOrEqual(1);
 });
 
-// Issue 13: `sent` tells a request that provably never reached the server from one whose outcome is unknown.
-describe('HttpError.sent', () => {
+describe('HttpError.sent: false only when the request provably never reached the server', () => {
+  test('a refused connection was never sent', async () => {
+    expect((await rejection(httpPost('http://127.0.0.1:1/x', {}, '{}', 1000))).sent).toBe(false);
+  });
+
+  test('a DNS failure was never sent', async () => {
+    const err = await rejection(httpPost('http://no-such-host.invalid/x', {}, '{}', 5000));
+    expect(err.code).toBe('network');
+    expect(err.sent).toBe(false);
+  });
+
+  test('a caller abort before the connection exists was never sent', async () => {
+    const ac = new AbortController();
+    ac.abort();
+    const err = await rejection(httpPost(`${base}/x`, {}, '{}', 5000, ac.signal));
+    expect(err.sent).toBe(false);
+  });
+
+  test('a connection cut after the server read the request may have been delivered', async () => {
+    let received = 0;
+    handle = (res) => {
+      received++;
+      res.socket?.destroy();
+    };
+    const err = await rejection(post());
+    expect(received).toBe(1);
+    expect(err.code).toBe('network');
+    expect(err.sent).toBe(true);
+  });
+
+  test('a timeout while the server holds the request, and a caller abort then, were both possibly delivered', async () => {
+    const held: ServerResponse[] = [];
+    handle = (res) => held.push(res);
+    const timedOut = await rejection(post(200));
+    expect(timedOut.code).toBe('timeout');
+    expect(timedOut.sent).toBe(true);
+    const ac = new AbortController();
+    const pending = rejection(httpPost(`${base}/x`, {}, '{}', 5000, ac.signal));
+    while (held.length < 2) await new Promise((r) => setTimeout(r, 10));
+    ac.abort();
+    const aborted = await pending;
+    expect(aborted.sent).toBe(true);
+    for (const r of held) r.destroy();
+  });
+});
+
+// `sent` tells a request that provably never reached the server from one whose outcome is unknown.
+describe('HttpError.sent on sockets and TLS', () => {
   test('a refused connection was not sent', async () => {
     const err = await rejection(httpPost('http://127.0.0.1:1/x', {}, '{}', 1000));
     expect(err.sent).toBe(false);

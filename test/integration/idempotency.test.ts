@@ -35,7 +35,7 @@ async function freshTable(): Promise<string> {
 function bridge(tableName: string, env: Record<string, string> = {}) {
   return makeBridge(
     { ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: JSON.stringify([{ name: 'orders', topic_pattern: 'orders.events', prompt_id: AGENT }]), ...env },
-    { idempotency: createDynamoIdempotency({ table: tableName, ttlSeconds: 3600, client: db.client }) },
+    { idempotency: createDynamoIdempotency({ table: tableName, ttlSeconds: 3600, endpoint: db.endpoint }) },
   );
 }
 
@@ -185,7 +185,7 @@ test('a permanent failure that is dead-lettered releases the claim', async () =>
   sim.setBehaviour(() => ({ kind: 'http', status: 400 }));
   const b = makeBridge(
     { ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: JSON.stringify([{ name: 'orders', topic_pattern: 'orders.events', prompt_id: AGENT }]) },
-    { idempotency: createDynamoIdempotency({ table: t, ttlSeconds: 3600, client: db.client }), deadLetters: { send: async () => new Set<string>() } },
+    { idempotency: createDynamoIdempotency({ table: t, ttlSeconds: 3600, endpoint: db.endpoint }), deadLetters: { send: async () => new Set<string>() } },
   );
   expect((await b.run(mskEvent(records(1)))).outcomes[0].status).toBe('dead_lettered');
   const item = await db.client.send(new GetItemCommand({ TableName: t, Key: { id: { S: 'orders.events-0-100#orders' } } }));
@@ -208,7 +208,7 @@ test('issue 13: a permanent failure whose letter cannot be written keeps its ver
 test('the store being down loses nothing: records are reported and nothing is sent', async () => {
   const down = makeBridge(
     { ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: JSON.stringify([{ name: 'orders', topic_pattern: 'orders.events', prompt_id: AGENT }]) },
-    { idempotency: createDynamoIdempotency({ table: 'missing-table', ttlSeconds: 60, client: db.client }) },
+    { idempotency: createDynamoIdempotency({ table: 'missing-table', ttlSeconds: 60, endpoint: db.endpoint }) },
   );
   const result = await down.run(mskEvent(records(6, 2)));
   expect(sim.requests).toHaveLength(0);

@@ -147,7 +147,7 @@ describe('with the idempotency store (dynalite)', () => {
     await db.createIdempotencyTable(table);
     return makeBridge(
       { ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: JSON.stringify([{ name: 'triage', topic_pattern: 'tickets', prompt_id: AGENT, reply }]), ...env },
-      { idempotency: createDynamoIdempotency({ table, ttlSeconds: 3600, client: db.client }) },
+      { idempotency: createDynamoIdempotency({ table, ttlSeconds: 3600, endpoint: db.endpoint }) },
     );
   };
 
@@ -180,7 +180,7 @@ describe('with the idempotency store (dynalite)', () => {
     const dlq = await queue('dlq-removed');
     const after = makeBridge(
       { ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, DLQ_URL: dlq.url, ROUTES_CONFIG: JSON.stringify([{ name: 'triage', topic_pattern: 'tickets', prompt_id: AGENT }]) },
-      { idempotency: createDynamoIdempotency({ table: 'replies-removed', ttlSeconds: 3600, client: db.client }) },
+      { idempotency: createDynamoIdempotency({ table: 'replies-removed', ttlSeconds: 3600, endpoint: db.endpoint }) },
     );
     const second = await after.run(mskEvent(records(1)));
     expect(second.outcomes[0]).toMatchObject({ status: 'dead_lettered', code: 'reply_destination_removed' });

@@ -67,7 +67,7 @@ function bridge(route: Record<string, unknown>, o: { table?: string; env?: Recor
     ...(o.table && { IDEMPOTENCY_TABLE: o.table }),
     ...o.env,
   };
-  return makeBridge(env, o.table ? { idempotency: createDynamoIdempotency({ table: o.table, ttlSeconds: 3600, client: db.client }) } : { idempotency: null });
+  return makeBridge(env, o.table ? { idempotency: createDynamoIdempotency({ table: o.table, ttlSeconds: 3600, endpoint: db.endpoint }) } : { idempotency: null });
 }
 
 const rec = (offset: number, key = 'order-1', partition = 0): TestRecord => ({ topic: 'orders', partition, offset, key, value: { order: offset } });
@@ -244,7 +244,7 @@ describe('conversations per key', () => {
     // Across invocations too: the key's conversation is in the table, not in memory.
     await makeBridge(
       { ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: JSON.stringify([{ name: 'orders', topic_pattern: 'orders', prompt_id: AGENT, a2a_version: '1.0', conversation: 'key' }]), IDEMPOTENCY_TABLE: t },
-      { idempotency: createDynamoIdempotency({ table: t, ttlSeconds: 3600, client: db.client }) },
+      { idempotency: createDynamoIdempotency({ table: t, ttlSeconds: 3600, endpoint: db.endpoint }) },
     ).run(mskEvent([rec(30, 'order-B')]));
     expect(byOffset(30).contextId).toBe(bItem?.contextId.S);
   });

@@ -15,7 +15,7 @@ async function stores(count: number, now?: () => number) {
   const table = `task-store-${++n}`;
   await db.createIdempotencyTable(table);
   // One store per "container": each has its own owner id, as separate Lambda environments do.
-  return Array.from({ length: count }, () => createDynamoIdempotency({ table, ttlSeconds: 3600, client: db.client, now }));
+  return Array.from({ length: count }, () => createDynamoIdempotency({ table, ttlSeconds: 3600, endpoint: db.endpoint, now }));
 }
 
 test('a kept task is not taken while its hold lasts; after it, exactly one of two concurrent claims takes it over', async () => {

@@ -43,7 +43,7 @@ suite('replies to a Kafka topic (kcat mock cluster)', () => {
     if (table) await db.createIdempotencyTable(table);
     return makeBridge(
       { ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: routes(topic), REPLY_KAFKA_BROKERS: brokers, ORDERING: 'key', MAX_RETRIES: '0' },
-      table ? { idempotency: createDynamoIdempotency({ table, ttlSeconds: 3600, client: db.client }) } : {},
+      table ? { idempotency: createDynamoIdempotency({ table, ttlSeconds: 3600, endpoint: db.endpoint }) } : {},
     );
   };
   const records = (n: number): TestRecord[] =>
@@ -118,7 +118,7 @@ suite('replies to a Kafka topic (kcat mock cluster)', () => {
     // The topic is back (the same store, a container with a working producer): Lambda resumes from offset 10.
     const up = makeBridge(
       { ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: routes('orders.outage'), REPLY_KAFKA_BROKERS: mock.bootstrap, ORDERING: 'key', MAX_RETRIES: '0' },
-      { idempotency: createDynamoIdempotency({ table: 'replies-outage', ttlSeconds: 3600, client: db.client }) },
+      { idempotency: createDynamoIdempotency({ table: 'replies-outage', ttlSeconds: 3600, endpoint: db.endpoint }) },
     );
     const second = await up.run(mskEvent(all));
     expect(second.response.batchItemFailures).toEqual([]);

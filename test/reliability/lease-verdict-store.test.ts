@@ -15,7 +15,7 @@ async function twoContainers() {
   const table = `lease-${++n}`;
   await db.createIdempotencyTable(table);
   const clock = { now: Date.now() };
-  const make = () => createDynamoIdempotency({ table, ttlSeconds: 3600, client: db.client, now: () => clock.now });
+  const make = () => createDynamoIdempotency({ table, ttlSeconds: 3600, endpoint: db.endpoint, now: () => clock.now });
   return { a: make(), b: make(), clock };
 }
 const VERDICT = { class: 'http_400', code: 'http_400', message: 'HTTP 400 from the agent endpoint', attempts: 2 };

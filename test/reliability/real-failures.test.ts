@@ -272,7 +272,7 @@ describe('defect 4: every AWS call is bounded by the deadline', () => {
     await dynamo.createIdempotencyTable(name);
     const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
     const client = new DynamoDBClient({ endpoint: front.url, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 3, requestHandler: { requestTimeout: 3000, connectionTimeout: 1000, throwOnRequestTimeout: true } });
-    return { name, client, idempotency: createDynamoIdempotency({ table: name, ttlSeconds: 3600, client }) };
+    return { name, client, idempotency: createDynamoIdempotency({ table: name, ttlSeconds: 3600, endpoint: front.url }) };
   }
   const statusOf = async (name: string, key: string) =>
     (await dynamo.client.send(new GetItemCommand({ TableName: name, Key: { id: { S: key } }, ConsistentRead: true }))).Item?.status?.S;
@@ -314,7 +314,7 @@ describe('defect 4: every AWS call is bounded by the deadline', () => {
     expect(await statusOf(s.name, 'orders-0-0#orders')).toBe('IN_PROGRESS');
     // Lambda redelivers it (another container): the claim is still held, so it is reported, not sent again.
     front.setDecide(undefined);
-    const other = makeBridge({ ...IDEM_ENV, ARCHESTRA_URL: sim.url }, { idempotency: createDynamoIdempotency({ table: s.name, ttlSeconds: 3600, client: dynamo.client }) });
+    const other = makeBridge({ ...IDEM_ENV, ARCHESTRA_URL: sim.url }, { idempotency: createDynamoIdempotency({ table: s.name, ttlSeconds: 3600, endpoint: dynamo.endpoint }) });
     const again = await other.run(mskEvent(records(1)));
     expect(again.outcomes[0]).toMatchObject({ status: 'failed', code: 'in_progress' });
     expect(sim.requests.filter(isSend)).toHaveLength(1);
@@ -366,7 +366,7 @@ describe('defect 5: claims are bounded by MAX_CONCURRENCY', () => {
     const client = new DynamoDBClient({ endpoint: front.url, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
     const bridge = makeBridge(
       { ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: ROUTES, ORDERING: 'none', MAX_CONCURRENCY: '10' },
-      { idempotency: createDynamoIdempotency({ table: 'idem-rf-claims', ttlSeconds: 3600, client }) },
+      { idempotency: createDynamoIdempotency({ table: 'idem-rf-claims', ttlSeconds: 3600, endpoint: front.url }) },
     );
     const result = await bridge.run(mskEvent(records(200, { partitions: 4 })));
     figures.maxClaimsInFlight = front.maxInFlight['DynamoDB_20120810.PutItem'];

@@ -47,7 +47,7 @@ async function store() {
   const table = `unknown-${++tables}`;
   await db.createIdempotencyTable(table);
   const clock = { skewMs: 0 };
-  const idempotency = createDynamoIdempotency({ table, ttlSeconds: 3600, client: db.client, now: () => Date.now() + clock.skewMs });
+  const idempotency = createDynamoIdempotency({ table, ttlSeconds: 3600, endpoint: db.endpoint, now: () => Date.now() + clock.skewMs });
   const item = async (key: string) => (await db.client.send(new GetItemCommand({ TableName: table, Key: { id: { S: key } }, ConsistentRead: true }))).Item;
   return { idempotency, clock, item };
 }

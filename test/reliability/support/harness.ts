@@ -354,7 +354,7 @@ export async function runBatch(spec: BatchSpec, o: RunOptions): Promise<BatchRun
   const useSecret = spec.tokenStore === 'secret' && aws !== undefined && !spec.wrongToken;
   const idempotency =
     spec.idempotency && aws
-      ? prefixed(createDynamoIdempotency({ table: aws.table, ttlSeconds: 3600, client: aws.dynamoClient, now: () => Date.now() + (o.storeSkewMs ?? 0) }), `${o.batchId ?? spec.seed}:`)
+      ? prefixed(createDynamoIdempotency({ table: aws.table, ttlSeconds: 3600, endpoint: aws.dynamo.url, now: () => Date.now() + (o.storeSkewMs ?? 0) }), `${o.batchId ?? spec.seed}:`)
       : undefined;
   const memory: MemoryDeadLetters | undefined = o.sqs
     ? undefined
