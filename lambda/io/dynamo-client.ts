@@ -68,7 +68,7 @@ export class DynamoError extends Error {
 const RETRYABLE = new Set(['ThrottlingException', 'ProvisionedThroughputExceededException', 'RequestLimitExceeded', 'InternalServerError', 'ServiceUnavailable', 'LimitExceededException', 'TransactionInProgressException']);
 
 export interface DynamoClient {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: DynamoDB JSON is untyped; callers name the shape they read
   send<T = Record<string, any>>(operation: DynamoOperation, input: object, signal?: AbortSignal): Promise<T>;
 }
 
@@ -156,7 +156,7 @@ export function createDynamoClient(o: DynamoClientOptions = {}): DynamoClient {
         let failure: Error;
         try {
           const reply = await post(target, headers, body, attemptTimeoutMs, signal);
-          // eslint-disable-next-line @typescript-eslint/no-explicit-any
+          // biome-ignore lint/suspicious/noExplicitAny: DynamoDB JSON is untyped; callers name the shape they read
           let parsed: Record<string, any>;
           try {
             parsed = reply.text ? (JSON.parse(reply.text) as Record<string, unknown>) : {};
@@ -164,7 +164,7 @@ export function createDynamoClient(o: DynamoClientOptions = {}): DynamoClient {
             parsed = {};
             if (reply.status < 300) throw new DynamoError('InvalidResponse', `DynamoDB ${operation}: HTTP ${reply.status} with a body that is not JSON`, reply.status, {});
           }
-          // eslint-disable-next-line @typescript-eslint/no-explicit-any
+          // biome-ignore lint/suspicious/noExplicitAny: DynamoDB JSON is untyped; callers name the shape they read
           if (reply.status < 300) return parsed as any;
           const type = typeof parsed.__type === 'string' ? parsed.__type : `HTTP${reply.status}`;
           const name = type.slice(type.lastIndexOf('#') + 1);
