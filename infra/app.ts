@@ -1,5 +1,5 @@
 // CDK entry (cdk.json "app"). `npx cdk deploy -c mskClusterArn=... -c topics=...`: every knob is
-// a context value (infra/context.ts; the README's Deploy section). cdk-nag's AwsSolutions checks run at every
+// a context value (infra/context.ts; docs/DEPLOYMENT.md). cdk-nag's AwsSolutions checks run at every
 // synth; an unacknowledged finding fails it.
 import { Annotations, App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';

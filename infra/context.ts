@@ -164,7 +164,7 @@ function readChecked(get: Getter, cwd: string, checkHandler: boolean): BridgeCon
   if (!routesExist) {
     problems.push(
       `"routesFile": ${routesFile} does not exist. The function cannot start without routes: write one ` +
-        '(see the README) and pass it. Example: -c routesFile=routes.json',
+        '(docs/ROUTES.md) and pass it. Example: -c routesFile=routes.json',
     );
   }
 
@@ -275,7 +275,7 @@ function readChecked(get: Getter, cwd: string, checkHandler: boolean): BridgeCon
   const found = checkHandler && routesExist ? handlerProblems(routesFile, environment, { topics: topics ?? [], msk: cluster !== undefined, kafkaAuth: authKind }) : [];
   if (problems.length || !(cluster || bootstrapServers) || !topics || !region || found.length > 1) {
     const all = [...problems, ...found.flatMap((f) => f.problems)];
-    throw new ContextError(`Invalid CDK context:\n  - ${all.join('\n  - ')}\nEvery knob is described in the Deploy section of the README.`);
+    throw new ContextError(`Invalid CDK context:\n  - ${all.join('\n  - ')}\nEvery knob is described in docs/DEPLOYMENT.md.`);
   }
   // One kind of problem: its own error (the routes file's, the handler's, the replies').
   if (found.length) throw found[0].error;

@@ -223,6 +223,12 @@ export const KNOBS = {
   idempotencyTtlSeconds: knob(handlerInt(LIMITS.idempotencyTtlSeconds), String(LIMITS.idempotencyTtlSeconds.default), {
     default: LIMITS.idempotencyTtlSeconds.default,
   }),
+  unknownOutcomeMarginSeconds: knob(handlerInt(LIMITS.unknownOutcomeMarginSeconds), String(LIMITS.unknownOutcomeMarginSeconds.default), {
+    env: 'UNKNOWN_OUTCOME_MARGIN_SECONDS',
+  }),
+  conversationTtlSeconds: knob(handlerInt(LIMITS.conversationTtlSeconds), String(LIMITS.conversationTtlSeconds.default), {
+    env: 'CONVERSATION_TTL_SECONDS',
+  }),
   // Default (infra/context.ts): consume only once the token is known to be set, i.e. an imported secret.
   enabled: knob(optional(bool()), 'true'),
   pointInTimeRecovery: knob(optional(bool()), 'false', { default: true }),
@@ -291,7 +297,7 @@ export const KNOBS = {
 export type OnFailureDestination = { kind: 'sqs' } | { kind: 's3' } | { kind: 'kafka'; topic: string };
 
 export type ContextKey = keyof typeof KNOBS;
-/** The knobs this app reads; the README's Deploy section documents each (a test keeps the two in step). */
+/** The knobs this app reads; docs/DEPLOYMENT.md documents each (a test keeps the two in step). */
 export const CONTEXT_KEYS = Object.keys(KNOBS) as ContextKey[];
 
 type Parsed<K extends ContextKey> = (typeof KNOBS)[K] extends Knob<infer T> ? T : never;

@@ -170,7 +170,7 @@ export class KafkaA2ABridgeStack extends Stack {
         'mappingsDisabled',
         this.token.created
           ? 'The Kafka triggers are created disabled: the Archestra token secret holds a placeholder. Put the token in, check it, ' +
-              'then deploy again with -c enabled=true (README, Deploy).'
+              'then deploy again with -c enabled=true (docs/DEPLOYMENT.md).'
           : 'The Kafka triggers are disabled (enabled=false): nothing is consumed until you deploy with -c enabled=true.',
       );
     }

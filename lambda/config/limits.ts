@@ -13,6 +13,10 @@ export const LIMITS = {
   logReplyChars: { min: 0, max: 1_000_000, default: 500 },
   maxTextBytes: { min: 1, max: 64 * 1024 * 1024, default: 256 * 1024 },
   idempotencyTtlSeconds: { min: 60, max: 366 * 24 * 3600, default: 24 * 3600 },
+  /** After a send whose outcome is unknown, the claim is leased for the route's timeout plus this. */
+  unknownOutcomeMarginSeconds: { min: 0, max: 24 * 3600, default: 60 },
+  /** How long a key's conversation (the agent's contextId) is kept after its last record. */
+  conversationTtlSeconds: { min: 60, max: 366 * 24 * 3600, default: 7 * 24 * 3600 },
 } as const;
 
 /** Seconds: RETRY_DELAY may be 0, REQUEST_TIMEOUT must be greater than 0. */

@@ -231,6 +231,8 @@ describe('one table of knobs', () => {
       ['logReplyChars', LIMITS.logReplyChars],
       ['maxTextBytes', LIMITS.maxTextBytes],
       ['idempotencyTtlSeconds', LIMITS.idempotencyTtlSeconds],
+      ['unknownOutcomeMarginSeconds', LIMITS.unknownOutcomeMarginSeconds],
+      ['conversationTtlSeconds', LIMITS.conversationTtlSeconds],
     ] as const) {
       expect(problem({ ...base, [knob]: String(l.max + 1) })).toContain(`"${knob}": must be between ${l.min} and ${l.max}`);
       expect(() => read({ ...base, [knob]: String(l.max) })).not.toThrow();
@@ -250,6 +252,7 @@ describe('one table of knobs', () => {
       POWERTOOLS_METRICS_NAMESPACE: 'KafkaA2ABridge',
     });
     expect(handlerEnvironment({ allowInsecureHttp: true })).toEqual({ ALLOW_INSECURE_HTTP: 'true' });
+    expect(handlerEnvironment({ unknownOutcomeMarginSeconds: 30, conversationTtlSeconds: 3600 })).toEqual({ UNKNOWN_OUTCOME_MARGIN_SECONDS: '30', CONVERSATION_TTL_SECONDS: '3600' });
   });
 });
 
