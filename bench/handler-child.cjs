@@ -140,7 +140,7 @@ async function batches() {
   .then(() => process.exit(0)) // pooled keep-alive sockets would keep the process up for seconds
   .catch((err) => {
     try {
-      report({ ok: false, error: String((err && err.stack) || err) });
+      report({ ok: false, error: String(err?.stack || err) });
     } finally {
       process.exit(1);
     }

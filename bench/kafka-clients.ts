@@ -20,7 +20,10 @@ const RUNS = Number(values.runs);
 (Promise as unknown as { withResolvers?: unknown }).withResolvers ??= function withResolvers<T>() {
   let resolve!: (v: T) => void;
   let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((a, b) => ((resolve = a), (reject = b)));
+  const promise = new Promise<T>((a, b) => {
+    resolve = a;
+    reject = b;
+  });
   return { promise, resolve, reject };
 };
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

@@ -59,7 +59,6 @@ export async function buildWithoutSdk(): Promise<string> {
  * with IDEMPOTENCY_TABLE; one fresh table per run, so every run's record is a first claim, not a duplicate.
  */
 export async function startDynalite(): Promise<{ endpoint: string; createTable(name: string): Promise<void>; stop(): Promise<void> }> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const dynalite = require('dynalite') as (o: { createTableMs?: number }) => import('node:http').Server;
   const { DynamoDBClient, CreateTableCommand } = await import('@aws-sdk/client-dynamodb');
   const server = dynalite({ createTableMs: 0 });

@@ -6,7 +6,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { SettingsError } from '../lambda/config/settings';
 import { parseFlags, runCli } from './lib/cli';
 import type { RecordOutcome } from '../lambda/pipeline';
-import { consume, sqsOnFailure, type BatchReport } from './lib/consumer';
+import { consume, sqsOnFailure, type BatchReport, type ConsumeSummary } from './lib/consumer';
 import { createKafka, describeKafkaError, KAFKA_PARSE_OPTIONS, KAFKA_USAGE, kafkaConnection, KafkaConfigError, KafkaRunError, type KafkaConnection } from './lib/kafka';
 import { DEFAULT_CLUSTER_ARN } from './lib/msk-event';
 import { countsText, formatMs, outcomeTable, summaryLine } from './lib/output';
@@ -170,7 +170,7 @@ async function main(argv: string[]): Promise<number> {
 
     const onFailure = sqs ? sqsOnFailure(sqs, v['on-failure-queue']!) : undefined;
 
-    let summary;
+    let summary: ConsumeSummary;
     try {
       summary = await consume<Detail>({
         kafka,

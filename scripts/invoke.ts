@@ -16,6 +16,7 @@ import {
   orderOutcomes,
   plannedSends,
   UsageError,
+  type Invocation,
   type LocalBridge,
 } from './lib/run-batch';
 import { colorEnabled, painter, Progress } from './lib/table';
@@ -96,7 +97,7 @@ async function main(argv: string[]): Promise<number> {
   if (!Number.isFinite(agentLatencyMs) || agentLatencyMs < 0) throw new UsageError(`--agent-latency needs milliseconds, got "${v['agent-latency']}"`);
 
   const input = readEvent(eventPath);
-  let converted;
+  let converted: ReturnType<typeof toKafkaEvent>;
   try {
     converted = toKafkaEvent(input);
   } catch (e) {
@@ -147,7 +148,7 @@ async function main(argv: string[]): Promise<number> {
     const progress = !json && !v['no-progress'] && n > 50 ? new Progress(plannedSends(event, bridge.deps)) : undefined;
     const dlqBefore = bridge.dlq?.files.length ?? 0;
 
-    let result;
+    let result: Invocation['result'];
     try {
       ({ result } = await invoke(bridge, event, { context, onRecordDone: progress && (() => progress.tick()) }));
     } finally {

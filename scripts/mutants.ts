@@ -53,13 +53,16 @@ export const MUTANTS: Mutant[] = [
   { id: 'decode-depth-unchecked', file: 'lambda/decode.ts', find: "return parsed !== null && typeof parsed === 'object' && tooDeep(text) ? undefined : parsed;", replace: 'return parsed;', why: 'deeply nested JSON reaches JSON.stringify and overflows the stack', tests: T.decode },
 
   // ---- route -----------------------------------------------------------------------------------------------
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: find/replace are TypeScript source, template literals included
   { id: 'route-glob-unanchored', file: 'lambda/route.ts', find: 'const re = new RegExp(`^${source}$`, \'s\');', replace: "const re = new RegExp(source, 's');", why: 'orders.* also matches xorders.events.dlq', tests: T.route },
   { id: 'route-field-loose-equality', file: 'lambda/route.ts', find: 'values.some((want) => want === v)', replace: 'values.some((want) => want == v)', why: 'field_match 3 matches "3"', tests: T.route },
   { id: 'route-last-match-wins', file: 'lambda/route.ts', find: 'for (const c of candidates) {', replace: 'for (const c of [...candidates].reverse()) {', why: 'the last matching route wins instead of the first', tests: T.route },
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: find/replace are TypeScript source, template literals included
   { id: 'route-schema-error-falls-through', file: 'lambda/route.ts', find: "if (!res.ok) return { unreadable: { code: 'schema_error', reason: `route \"${c.route.name}\": ${res.reason}` } };", replace: 'if (!res.ok) continue;', why: 'a value its owning route cannot deserialize falls through to a later route (or to unrouted, skipped) instead of being dead-lettered as schema_error', tests: T.route },
 
   // ---- render ----------------------------------------------------------------------------------------------
   { id: 'render-timestamp-iso-unguarded', file: 'lambda/render.ts', find: 'return d && !Number.isNaN(d.getTime()) ? d.toISOString() : undefined;', replace: 'return d ? d.toISOString() : undefined;', why: 'issue 21 #6: an out-of-range timestamp makes the record a render failure', tests: T.render },
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: find/replace are TypeScript source, template literals included
   { id: 'render-on-missing-keep-drops', file: 'lambda/render.ts', find: "else if (route.onMissing === 'keep') text += `{${part.placeholder}}`;", replace: '', why: 'on_missing keep behaves like empty', tests: T.render },
   { id: 'render-truncate-splits-characters', file: 'lambda/render.ts', find: 'while (end > 0 && (buf[end] & 0xc0) === 0x80) end--;', replace: '', why: 'truncation cuts a multi-byte character in half', tests: T.render },
   { id: 'render-oversize-off-by-one', file: 'lambda/render.ts', find: 'if (bytes <= maxTextBytes) return res;', replace: 'if (bytes < maxTextBytes) return res;', why: 'a prompt of exactly MAX_TEXT_BYTES is refused', tests: T.render },
@@ -110,6 +113,7 @@ export const MUTANTS: Mutant[] = [
   { id: 'pipeline-permanent-reported', file: 'lambda/pipeline.ts', find: "res.status === 'permanent' ? 'dead_letter' : 'failed'", replace: "res.status === 'permanent' ? 'failed' : 'failed'", why: 'agent refusals redelivered forever instead of dead-lettered', tests: T.pipeline },
   { id: 'pipeline-store-down-sends', file: 'lambda/pipeline.ts', find: "claim = 'in_progress';", replace: "claim = 'claimed';", why: 'an idempotency store outage sends without a claim', tests: T.pipeline },
   { id: 'pipeline-claim-not-released', file: 'lambda/claim-settle.ts', find: 'await store.release(key, signal);', replace: 'void 0;', why: 'a failed record stays claimed until the deadline: redelivery reports it again', tests: T.pipeline },
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: find/replace are TypeScript source, template literals included
   { id: 'pipeline-offsetless-failure-ignored', file: 'lambda/pipeline.ts', find: 'resumesWhole.has(r.partitionKey)', replace: 'resumesWhole.has(`${r.partitionKey}?`)', why: 'records of a partition that comes back whole are sent or dead-lettered now (twice in all)', tests: T.pipeline },
   { id: 'pipeline-claims-unbounded', file: 'lambda/pipeline.ts', find: 'const storeSlots = new PrioritySlots(deps.maxConcurrency);', replace: 'const storeSlots = new PrioritySlots(Math.max(1, items.length));', why: 'idempotency claims without a limit: with ORDERING=none a batch of 200 throws 200 PutItems at DynamoDB at once (throttled, then reported)', tests: T.pipeline },
   { id: 'pipeline-claim-without-time', file: 'lambda/pipeline.ts', find: "deadline - now() < (deps.minRequestMs ?? 0) || signals.deadline.aborted ? 'no_time' : store.claim(", replace: "signals.deadline.aborted ? 'no_time' : store.claim(", why: 'a claim taken with no time left to send: the record is not sent and its redelivery is blocked until the claim lapses', tests: T.pipeline },

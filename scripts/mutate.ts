@@ -40,7 +40,7 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--help':
         process.stdout.write('usage: npm run mutate -- [--only id,id] [--list] [--no-write]\n');
-        process.exit(0);
+        return process.exit(0);
       default:
         throw new Error(`unknown argument ${argv[i]} (see --help)`);
     }

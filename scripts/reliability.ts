@@ -57,7 +57,7 @@ export function parseArgs(argv: string[]): Args {
         break;
       case '--help':
         process.stdout.write('usage: npm run reliability -- [--profile full|medium|fast|redelivery] [--seed N] [--no-write] [--update-docs | --out FILE]\n\nWrites reports/RELIABILITY.md (git-ignored) unless --update-docs (docs/RELIABILITY.md) or --out.\n');
-        process.exit(0);
+        return process.exit(0);
       default:
         throw new Error(`unknown argument ${argv[i]} (see --help)`);
     }

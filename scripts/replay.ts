@@ -177,7 +177,7 @@ async function main(argv: string[]): Promise<number> {
     }
     const messages = sqs ? await receiveAll(sqs, v.queue!, maxMessages, visibility) : readFileMessages(v.file!);
     const valid = messages.filter((m) => m.info);
-    const brokersDefault = valid.find((m) => m.info!.bootstrapServers)?.info!.bootstrapServers;
+    const brokersDefault = valid.find((m) => m.info?.bootstrapServers)?.info?.bootstrapServers;
     const brokersGiven = v.brokers ?? (process.env.KAFKA_BROKERS || undefined) ?? brokersDefault;
     // With nothing to fetch (an empty queue), Kafka is not needed, so its settings are not either.
     const conn =

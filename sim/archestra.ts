@@ -485,7 +485,7 @@ function parseCli(argv: string[]) {
       case '--stats': out.stats = true; break;
       case '--help':
         process.stdout.write('usage: tsx sim/archestra.ts [--port 0] [--host 127.0.0.1] [--latency MS] [--token T]... [--agent UUID]... [--task-polls N] [--max-recorded N] [--stats]\n');
-        process.exit(0);
+        return process.exit(0);
       default: throw new Error(`unknown argument ${a} (see --help)`);
     }
   }

@@ -120,7 +120,7 @@ export type Reply =
   | { kind: 'wrongId'; id?: JsonRpcId; text?: string; delayMs?: number };
 
 /** Returns a Reply to script the request, or undefined for the default (normal) handling. */
-export type Behaviour = (req: SimRequest) => Reply | undefined | void | Promise<Reply | undefined | void>;
+export type Behaviour = (req: SimRequest) => Reply | undefined | Promise<Reply | undefined>;
 export type Latency = number | ((req: SimRequest) => number);
 
 export interface AgentConfig {

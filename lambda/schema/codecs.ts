@@ -32,9 +32,7 @@ export { SchemaError };
 
 let avscModule: typeof Avsc | undefined;
 let protobufModule: typeof Protobuf | undefined;
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const avsc = (): typeof Avsc => (avscModule ??= require('avsc') as typeof Avsc);
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const protobuf = (): typeof Protobuf => (protobufModule ??= require('protobufjs') as typeof Protobuf);
 
 /** Decoded values as plain JSON data: templates, field_match and JSON.stringify see objects, strings and numbers. */

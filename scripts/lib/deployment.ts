@@ -1,9 +1,15 @@
 // `npm run doctor -- --stack NAME`: reads a deployed stack with the operator's AWS credentials (read-only
 // calls only): the bridge function's settings, its queues' depths, and each Kafka event source mapping's
 // state and lag. The token secret is checked by checkToken through the function's own settings.
-import { CloudFormationClient, DescribeStackResourcesCommand } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient, DescribeStackResourcesCommand, type StackResource } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient, GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
-import { GetFunctionConfigurationCommand, LambdaClient, ListEventSourceMappingsCommand } from '@aws-sdk/client-lambda';
+import {
+  type EventSourceMappingConfiguration,
+  type FunctionConfiguration,
+  GetFunctionConfigurationCommand,
+  LambdaClient,
+  ListEventSourceMappingsCommand,
+} from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Check } from './checks';
 import type { Env } from './doctor';
@@ -37,7 +43,7 @@ const isBridge = (env: Env) => env.ROUTES_CONFIG !== undefined || env.ROUTES_CON
 
 export async function checkDeployment(stack: string, aws: AwsClients, o: { now?: () => number } = {}): Promise<Deployment> {
   const checks: Check[] = [];
-  let resources;
+  let resources: StackResource[];
   try {
     resources = (await aws.cfn.send(new DescribeStackResourcesCommand({ StackName: stack }))).StackResources ?? [];
   } catch (e) {
@@ -50,7 +56,7 @@ export async function checkDeployment(stack: string, aws: AwsClients, o: { now?:
   let env: Env | undefined;
   let functionName: string | undefined;
   for (const name of physical('AWS::Lambda::Function')) {
-    let cfg;
+    let cfg: FunctionConfiguration;
     try {
       cfg = await aws.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name }));
     } catch (e) {
@@ -94,7 +100,7 @@ export async function checkDeployment(stack: string, aws: AwsClients, o: { now?:
     }
   }
 
-  let mappings;
+  let mappings: EventSourceMappingConfiguration[];
   try {
     mappings = (await aws.lambda.send(new ListEventSourceMappingsCommand({ FunctionName: functionName }))).EventSourceMappings ?? [];
   } catch (e) {

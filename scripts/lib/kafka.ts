@@ -160,7 +160,7 @@ export function createKafka(c: KafkaConnection, o: { log?: (line: string) => voi
 export function describeKafkaError(e: unknown, c: Pick<KafkaConnection, 'brokers' | 'auth' | 'tls'>): string {
   const err = e as Error & { name?: string; cause?: Error; originalError?: Error };
   const root = err.originalError ?? err.cause;
-  const what = `${err.message}${root && root.message && !err.message.includes(root.message) ? ` (${root.message})` : ''}`;
+  const what = `${err.message}${root?.message && !err.message.includes(root.message) ? ` (${root.message})` : ''}`;
   const where = `${c.brokers.join(',')} (auth ${c.auth}, ${c.tls ? 'TLS' : 'plaintext'})`;
   if (c.auth !== 'none' && err.name === 'KafkaJSServerDoesNotSupportApiKey') {
     // The SASL handshake itself was refused: the brokers listen without SASL on that port.

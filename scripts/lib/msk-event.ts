@@ -218,7 +218,7 @@ export function formatEvent(value: unknown, indent = ''): string {
   if (Array.isArray(value)) {
     if (value.length === 0) return '[]';
     if (value.every((v) => typeof v === 'number')) return `[${value.join(',')}]`;
-    const inner = indent + '  ';
+    const inner = `${indent}  `;
     return `[\n${value.map((v) => inner + formatEvent(v, inner)).join(',\n')}\n${indent}]`;
   }
   if (value !== null && typeof value === 'object') {
@@ -228,7 +228,7 @@ export function formatEvent(value: unknown, indent = ''): string {
     if (entries.length === 1 && Array.isArray(entries[0][1]) && entries[0][1].every((v) => typeof v === 'number')) {
       return `{ ${JSON.stringify(entries[0][0])}: ${formatEvent(entries[0][1])} }`;
     }
-    const inner = indent + '  ';
+    const inner = `${indent}  `;
     return `{\n${entries.map(([k, v]) => `${inner}${JSON.stringify(k)}: ${formatEvent(v, inner)}`).join(',\n')}\n${indent}}`;
   }
   return JSON.stringify(value) ?? 'null';

@@ -54,6 +54,7 @@ export function outcomeTable(outcomes: readonly RecordOutcome[], paint: Paint, w
   ];
   const wide = renderTable(columns, rows, { paint, width });
   const fixed = renderTable(columns.slice(0, -1), rows.map((r) => r.slice(0, -1)), { paint, width });
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the colour codes whose width is zero
   const room = width - Math.max(...fixed.split('\n').map((l) => [...l.replace(/\x1b\[[0-9;]*m/g, '')].length)) - 2;
   if (room >= 40) return wide;
   // A narrow terminal: the reply goes on its own line under its record rather than in a sliver of a column.

@@ -100,7 +100,7 @@ export async function fetchRanges(kafka: Kafka, ranges: readonly BatchRange[], o
   const bounds = new Map<string, { low: number; high: number }>();
   try {
     for (const topic of topics) {
-      let offsets;
+      let offsets: Awaited<ReturnType<typeof admin.fetchTopicOffsets>>;
       try {
         offsets = await admin.fetchTopicOffsets(topic);
       } catch (e) {

@@ -31,6 +31,7 @@ const width = (s: string) => [...s].length;
 
 /** One line, control characters replaced, cut to `max` code points with an ellipsis. */
 export function clip(text: string, max: number): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point (a record's text must not drive the terminal)
   const flat = text.replace(/[\u0000-\u001f\u007f]/g, ' ');
   const chars = [...flat];
   if (chars.length <= max) return flat;

@@ -17,7 +17,6 @@ const AGENT = '77777777-7777-4777-8777-777777777777';
 const TOKEN = 'tok-replies-kafka-1e9d';
 const haveKcat = onPath(process.env.KCAT ?? 'kcat');
 if (!haveKcat) {
-  // eslint-disable-next-line no-console
   console.warn(`SKIPPED test/kafka/replies.test.ts: kcat not found; ${KCAT_INSTALL}. These tests need its mock cluster.`);
 }
 const suite = haveKcat ? describe : describe.skip;

@@ -131,7 +131,7 @@ const eventArb = fc
     let count = 0;
     for (const [r, variant, extra] of entries) {
       const pk = partitionKeyFor(r, variant);
-      if (!Object.prototype.hasOwnProperty.call(records, pk)) Object.defineProperty(records, pk, { value: [], enumerable: true, writable: true });
+      if (!Object.hasOwn(records, pk)) Object.defineProperty(records, pk, { value: [], enumerable: true, writable: true });
       const list = records[pk];
       if (Array.isArray(list)) list.push(extra === 0 ? 'not a record' : extra === 1 ? null : r);
       count++;
@@ -221,7 +221,7 @@ describe('named hostile cases', () => {
   test.each([
     ['200,000 nested arrays', '['.repeat(200_000) + ']'.repeat(200_000)],
     ['200,000 unclosed arrays', '['.repeat(200_000)],
-    ['100,000 nested objects', '{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000)],
+    ['100,000 nested objects', `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`],
     ['nesting just below the stack limit of JSON.stringify', '['.repeat(5000) + ']'.repeat(5000)],
   ])('deeply nested JSON (%s) does not throw: delivered or dead-lettered with a reason', async (_label, json) => {
     for (const topic of ['orders', 'tpl.x', 'big.trunc']) {

@@ -236,7 +236,14 @@ describe('defect 3: one auth gate per credential', () => {
     const foreign = await startArchestraSim({ tokens: ['partner-only'] }); // the bridge sends it no token: 401
     try {
       // Counts the re-reads asked for (a forced refresh, whatever the interface calls it).
-      const tokens = { reads: 0, fixed: false, get: async (o?: unknown) => ((o === true || (o as { fresherThan?: number })?.fresherThan !== undefined) && tokens.reads++, TOKEN) };
+      const tokens = {
+        reads: 0,
+        fixed: false,
+        get: async (o?: unknown) => {
+          if (o === true || (o as { fresherThan?: number })?.fresherThan !== undefined) tokens.reads++;
+          return TOKEN;
+        },
+      };
       const bridge = makeBridge({ ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: routes(foreign.agentUrl(AGENT)), ORDERING: 'partition' }, { tokens });
       // The partner's refusal comes back first; the Archestra records go one after the other (one partition chain).
       sim.setLatency(40);
@@ -419,7 +426,7 @@ describe('defect 7: smaller ones', () => {
   });
 
   test('a header_match or field_match key named __proto__ is matched like any other', async () => {
-    const routes = JSON.parse('[{"name":"h","topic_pattern":"orders","prompt_id":"' + AGENT + '","header_match":{"__proto__":"yes"},"field_match":{"__proto__":1}}]');
+    const routes = JSON.parse(`[{"name":"h","topic_pattern":"orders","prompt_id":"${AGENT}","header_match":{"__proto__":"yes"},"field_match":{"__proto__":1}}]`);
     const bridge = makeBridge({ ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: JSON.stringify(routes) });
     const value = JSON.parse('{"__proto__": 1}');
     const result = await bridge.run(
@@ -440,7 +447,14 @@ describe('defect 8: outages of the platform are transient', () => {
     );
     const bridge = makeBridge(
       { ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: ROUTES, ORDERING: 'none', MAX_RETRIES: '1' },
-      { deadLetters: { send: async (letters) => (dlq.push(...letters), new Set()) } },
+      {
+        deadLetters: {
+          send: async (letters) => {
+            dlq.push(...letters);
+            return new Set();
+          },
+        },
+      },
     );
     const result = await bridge.run(mskEvent(records(2, { partitions: 2 })));
     // Issue 13: the proxy page carries no verdict on a request that was read: unknown, so not retried (1

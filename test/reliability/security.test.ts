@@ -127,10 +127,13 @@ describe('the token never leaves the Authorization header', () => {
     const written: string[] = [];
     const out = process.stdout.write.bind(process.stdout);
     const err = process.stderr.write.bind(process.stderr);
-    const capture = (chunk: unknown) => (written.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8')), true);
+    const capture = (chunk: unknown) => {
+      written.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
+      return true;
+    };
     process.stdout.write = capture as typeof process.stdout.write;
     process.stderr.write = capture as typeof process.stderr.write;
-    let result;
+    let result: Awaited<ReturnType<typeof processBatch>> | undefined;
     try {
       const settings = loadSettings({ ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: ROUTES, RETRY_DELAY: '0.01', REQUEST_TIMEOUT: '0.3', SAFETY_MARGIN_SECONDS: '0.5', MIN_REQUEST_SECONDS: '0.05', ORDERING: 'none' });
       const deps = buildPipeline(settings, { deadLetters: memoryDeadLetters({ seed: 1, failRate: 0 }) }); // real logger and metrics
@@ -365,7 +368,7 @@ describe('MAX_TEXT_BYTES: the text of one request is bounded', () => {
     const bridge = makeBridge({ ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: route() }, { deadLetters: dlq });
     const result = await bridge.run(mskEvent([
       { topic: 'orders', partition: 0, offset: 1, value: 'a'.repeat(LIMIT) },
-      { topic: 'orders', partition: 0, offset: 2, value: 'a'.repeat(LIMIT - 1) + 'é' },
+      { topic: 'orders', partition: 0, offset: 2, value: `${'a'.repeat(LIMIT - 1)}é` },
     ]));
     expect(result.outcomes.map((o) => o.status)).toEqual(['delivered', 'dead_lettered']);
     expect(result.outcomes[1].message).toBe(`rendered text is ${LIMIT + 1} bytes, over MAX_TEXT_BYTES ${LIMIT}`);

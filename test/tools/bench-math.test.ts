@@ -185,7 +185,6 @@ describe('events', () => {
 });
 
 describe('agent stub (bench/stub-http.cjs)', () => {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { installStubHttp } = require('../../bench/stub-http.cjs') as { installStubHttp(): () => void };
   const realHttp = http.request;
   const realHttps = https.request;

@@ -92,7 +92,14 @@ function secretStore(clock: { now: number }, value: string) {
 /** ARCHESTRA_TOKEN: a value no re-read can change. */
 function fixedToken(value: string) {
   const asks: TokenReadOptions[] = [];
-  const source: TokenSource & { asks: TokenReadOptions[] } = { fixed: true, asks, get: async (opts = {}) => (asks.push(opts), value) };
+  const source: TokenSource & { asks: TokenReadOptions[] } = {
+    fixed: true,
+    asks,
+    get: async (opts = {}) => {
+      asks.push(opts);
+      return value;
+    },
+  };
   return source;
 }
 
@@ -440,7 +447,16 @@ describe('credential gate', () => {
   });
 
   test('concurrent records behind one slot: one re-read, and no queued request goes out with the refused token', async () => {
-    const { edge, secret, deliver } = setup([], { latencyMs: 10, value: 'old', fallback: (c) => (c.headers.authorization === 'Bearer old' ? ((secret.value = 'new'), http(401)) : ok()(c)) });
+    const { edge, secret, deliver } = setup([], {
+      latencyMs: 10,
+      value: 'old',
+      // A request with the old token rotates the secret and is refused.
+      fallback: (c) => {
+        if (c.headers.authorization !== 'Bearer old') return ok()(c);
+        secret.value = 'new';
+        return http(401);
+      },
+    });
     const slots = new PrioritySlots(1);
     const results = await Promise.all([1, 2, 3, 4].map((n) => deliver({ msg: msgAt(n), slot: (fn) => slots.run(1, fn), start: T0 })));
     expect(results.map((r) => r.status)).toEqual(['delivered', 'delivered', 'delivered', 'delivered']);
@@ -563,7 +579,13 @@ describe('the send guard', () => {
 
   test('a retry is not started once the guard says no', async () => {
     let allowed = true;
-    const { edge, deliver } = setup([() => ((allowed = false), http(503)), ok()]);
+    const { edge, deliver } = setup([
+      () => {
+        allowed = false;
+        return http(503);
+      },
+      ok(),
+    ]);
     const res = await deliver({ guard: { mayStart: () => allowed, failing: () => undefined } });
     expect(res.status).toBe('held');
     expect(edge.calls).toHaveLength(1);
@@ -582,7 +604,11 @@ describe('the send guard', () => {
         inSlot = false;
       }
     };
-    const res = await deliver({ slot, guard: { mayStart: () => (sent++, true), failing: () => told.push([sent, inSlot]) } });
+    const mayStart = () => {
+      sent++;
+      return true;
+    };
+    const res = await deliver({ slot, guard: { mayStart, failing: () => told.push([sent, inSlot]) } });
     expect(res).toMatchObject({ status: 'transient', attempts: 2 });
     // Not during the first attempt (it was retried); during the second, while it held the slot; then once more outside it.
     expect(told).toEqual([

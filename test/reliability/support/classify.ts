@@ -321,7 +321,7 @@ export function judge(o: Observation): Verdict {
   const order = new Map<string, number>();
   for (const [, chain] of chains) {
     const sorted = [...chain].filter((r) => r.offset !== null).sort((a, b) => (a.offset as number) - (b.offset as number));
-    sorted.forEach((r, i) => order.set(r.id, i));
+    for (const [i, r] of sorted.entries()) order.set(r.id, i);
   }
   const lastArrival = new Map<string, { recordId: string; seq: number }>();
   for (const a of [...o.arrivals].sort((x, y) => x.seq - y.seq)) {

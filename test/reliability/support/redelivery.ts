@@ -99,8 +99,13 @@ export function judgeSettled(rounds: Round[], skipExpected: (id: string) => bool
       // lease lapsed before this one) or could not record it in the store.
       if (n > 0 && runs > 0) {
         const prev = rounds.slice(0, i).filter((p) => (p.ran.get(id) ?? 0) > 0).pop()!;
-        if (prev.unknown.has(id)) v.windowResends++, allowed++;
-        else if (prev.storeWriteFailed.has(id)) v.storeWriteResends++, allowed++;
+        if (prev.unknown.has(id)) {
+          v.windowResends++;
+          allowed++;
+        } else if (prev.storeWriteFailed.has(id)) {
+          v.storeWriteResends++;
+          allowed++;
+        }
       }
       runs += n;
       const out = x.result.outcomes.find((q) => q.partitionKey === r.partitionKey && q.offset === r.offset);
