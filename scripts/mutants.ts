@@ -63,7 +63,7 @@ export const MUTANTS: Mutant[] = [
   // ---- render ----------------------------------------------------------------------------------------------
   { id: 'render-timestamp-iso-unguarded', file: 'lambda/render.ts', find: 'return d && !Number.isNaN(d.getTime()) ? d.toISOString() : undefined;', replace: 'return d ? d.toISOString() : undefined;', why: 'issue 21 #6: an out-of-range timestamp makes the record a render failure', tests: T.render },
   // biome-ignore lint/suspicious/noTemplateCurlyInString: find/replace are TypeScript source, template literals included
-  { id: 'render-on-missing-keep-drops', file: 'lambda/render.ts', find: "else if (route.onMissing === 'keep') text += `{${part.placeholder}}`;", replace: '', why: 'on_missing keep behaves like empty', tests: T.render },
+  { id: 'render-on-missing-keep-drops', file: 'lambda/render.ts', find: "if (route.onMissing === 'keep') text += `{${part.placeholder}}`;", replace: '', why: 'on_missing keep behaves like empty', tests: T.render },
   { id: 'render-truncate-splits-characters', file: 'lambda/render.ts', find: 'while (end > 0 && (buf[end] & 0xc0) === 0x80) end--;', replace: '', why: 'truncation cuts a multi-byte character in half', tests: T.render },
   { id: 'render-oversize-off-by-one', file: 'lambda/render.ts', find: 'if (bytes <= maxTextBytes) return res;', replace: 'if (bytes < maxTextBytes) return res;', why: 'a prompt of exactly MAX_TEXT_BYTES is refused', tests: T.render },
 
@@ -101,7 +101,7 @@ export const MUTANTS: Mutant[] = [
   // ---- partition-state -------------------------------------------------------------------------------------
   { id: 'partitions-highest-failure', file: 'lambda/partition-state.ts', find: 'if (offset < (this.lowest.get(partitionKey) ?? Infinity))', replace: 'if (offset > (this.lowest.get(partitionKey) ?? -Infinity))', why: 'the partition hold starts at the highest failure', tests: T.partitions },
   { id: 'partitions-below-inclusive', file: 'lambda/partition-state.ts', find: 'return at !== undefined && at < offset ? at : undefined;', replace: 'return at !== undefined && at <= offset ? at : undefined;', why: 'the failed record counts as above its own failure', tests: T.partitions },
-  { id: 'partitions-settle-wakes-late', file: 'lambda/partition-state.ts', find: '(w.offset <= low ? (w.wake(), false) : true)', replace: '(w.offset < low ? (w.wake(), false) : true)', why: 'a dead letter waits for its own record to settle: its chain never finishes', tests: T.partitions },
+  { id: 'partitions-settle-wakes-late', file: 'lambda/partition-state.ts', find: 'if (w.offset <= low) w.wake();', replace: 'if (w.offset < low) w.wake();', why: 'a dead letter waits for its own record to settle: its chain never finishes', tests: T.partitions },
   { id: 'partitions-sort-as-text', file: 'lambda/partition-state.ts', find: 'part.offsets.sort((a, b) => a - b);', replace: 'part.offsets.sort();', why: 'offsets ordered as text: 10 before 9', tests: T.partitions },
 
   // ---- pipeline --------------------------------------------------------------------------------------------
@@ -127,7 +127,7 @@ export const MUTANTS: Mutant[] = [
   // ---- io/dynamo-idempotency -------------------------------------------------------------------------------
   { id: 'dynamo-in-progress-read-as-completed', file: 'lambda/io/dynamo-idempotency.ts', find: "return status === 'COMPLETED' ? 'completed' : 'in_progress';", replace: "return status === 'COMPLETED' || status === 'IN_PROGRESS' ? 'completed' : 'in_progress';", why: 'issue 21 #1: a record in progress elsewhere is skipped as a duplicate (lost if that invocation fails)', tests: T.dynamo },
   { id: 'dynamo-claim-expiry-reversed', file: 'lambda/io/dynamo-idempotency.ts', find: "ConditionExpression: 'attribute_not_exists(id) OR expiresAt < :now',", replace: "ConditionExpression: 'attribute_not_exists(id) OR expiresAt > :now',", why: 'the expiry test reversed: live claims of other invocations are taken over, expired ones block their record for hours', tests: T.dynamo },
-  { id: 'dynamo-completed-without-ttl', file: 'lambda/io/dynamo-idempotency.ts', find: "':exp': { N: String(epoch(now()) + o.ttlSeconds) },", replace: "':exp': { N: String(epoch(now())) },", why: 'a delivered mark expires at once: redelivery sends again', tests: T.dynamo },
+  { id: 'dynamo-completed-without-ttl', file: 'lambda/io/dynamo-idempotency.ts', find: "':done': { S: 'COMPLETED' },\n            ':exp': { N: String(epoch(now()) + o.ttlSeconds) },", replace: "':done': { S: 'COMPLETED' },\n            ':exp': { N: String(epoch(now())) },", why: 'a delivered mark expires at once: redelivery sends again', tests: T.dynamo },
 
   // ---- io/token --------------------------------------------------------------------------------------------
   { id: 'token-refresh-served-from-cache', file: 'lambda/io/token.ts', find: 'if (cached && !mustRead && (now() - cached.at < o.ttlMs', replace: 'if (cached && (now() - cached.at < o.ttlMs', why: 'a rotated token is not picked up after a refusal', tests: T.token },
