@@ -148,6 +148,41 @@ describe('cancel what the bridge gives up on', () => {
     expect((await db.client.send(new GetItemCommand({ TableName: t, Key: { id: { S: 'orders-0-5#orders' } } }))).Item).toBeUndefined();
   });
 
+  test('a task given up on above a failed offset keeps its verdict: the redelivery dead-letters it without sending or polling', async () => {
+    const [t, dlq] = await Promise.all([table(), queue()]);
+    let lowerFails = true;
+    // Offset 3 (key a) fails without being run (503) until the test says so; offset 4 (key b) is a task that never ends.
+    sim.setBehaviour((r) => {
+      if (!isSend(r)) return undefined;
+      if (r.text?.includes('"order": 3')) return lowerFails ? { kind: 'http', status: 503 } : { kind: 'message', text: 'ok' };
+      return { kind: 'task', never: true };
+    });
+    const b = bridge({ mode: 'task', timeout_seconds: 1 }, { table: t, env: { DLQ_URL: dlq, MAX_RETRIES: '0' } });
+    const event = mskEvent([rec(3, 'a'), rec(4, 'b')]);
+
+    const first = await b.run(event, 20_000);
+    expect(first.response.batchItemFailures).toEqual([{ itemIdentifier: { partition: 'orders-0', offset: 3 } }]);
+    expect(first.outcomes.find((o) => o.offset === 4)).toMatchObject({ status: 'failed', code: 'task_timeout' });
+    expect(cancels()).toHaveLength(1);
+    const stored = await db.client.send(new GetItemCommand({ TableName: t, Key: { id: { S: 'orders-0-4#orders' } } }));
+    expect(stored.Item?.status.S).toBe('FAILED');
+    expect(await letters(dlq)).toEqual([]);
+    const taskSends = () => sends().filter((r) => r.text?.includes('"order": 4')).length;
+    expect(taskSends()).toBe(1);
+    const pollsBefore = polls().length;
+
+    lowerFails = false;
+    const second = await b.run(event, 20_000);
+    expect(second.response.batchItemFailures).toEqual([]);
+    expect(second.outcomes.find((o) => o.offset === 4)).toMatchObject({ status: 'dead_lettered', code: 'task_timeout' });
+    // Dead-lettered from the stored verdict: the agent got the record once, and the task was not polled again.
+    expect(taskSends()).toBe(1);
+    expect(polls().length).toBe(pollsBefore);
+    const lettered = await letters(dlq);
+    expect(lettered).toHaveLength(1);
+    expect(lettered[0]).toMatchObject({ kind: 'permanent_failure', error: { class: 'task_timeout' } });
+  });
+
   test('on_give_up "leave" lets the task run: no cancel is sent', async () => {
     sim.setBehaviour((r) => (isSend(r) ? { kind: 'task', never: true } : undefined));
     const res = await bridge({ mode: 'task', on_give_up: 'leave' }).run(mskEvent([rec(6)]), 3_000);
