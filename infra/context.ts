@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { RouteConfigError, type Route } from '../lambda/config/routes';
 import { loadSettings, SettingsError } from '../lambda/config/settings';
 import type { Ordering } from '../lambda/config/limits';
+import { editDistance } from '../lambda/config/suggest';
 import { ConfigError } from '../lambda/errors';
 import {
   CLUSTER_ARN,
@@ -413,20 +414,9 @@ export function unknownContextKeys(all: Record<string, unknown>): Array<{ key: s
   const known = new Set<string>(CONTEXT_KEYS);
   return Object.keys(all).flatMap((key) => {
     if (known.has(key)) return [];
-    const knob = CONTEXT_KEYS.find((k) => k.toLowerCase() === key.toLowerCase() || editDistance(k.toLowerCase(), key.toLowerCase()) <= 2);
+    const knob = CONTEXT_KEYS.find((k) => k.toLowerCase() === key.toLowerCase() || editDistance(k, key) <= 2);
     return knob ? [{ key, knob }] : [];
   });
-}
-
-function editDistance(a: string, b: string): number {
-  if (Math.abs(a.length - b.length) > 2) return 3;
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = cur;
-  }
-  return prev[b.length];
 }
 
 function partitionOf(region: string): string {
