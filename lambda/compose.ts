@@ -1,5 +1,5 @@
 // Composition root: settings -> the pipeline's dependencies, every edge included (HTTP, token, dead letters,
-// idempotency). The Lambda handler, the local tools (invoke, redrive) and the tests all build the bridge here,
+// idempotency). The Lambda handler, the local tools (invoke, redrive) and the tests all compose the bridge here,
 // overriding only the edges they replace, so a local run uses the same store as the deployed function.
 import { compileRenderer } from './render';
 import type { Settings } from './config/settings';
@@ -87,7 +87,7 @@ export function targetUrl(s: Settings, route: RoutePlan['route']): string {
   return `${s.archestraUrl}/${prefix}/a2a/${encodeURIComponent(route.agentId)}`;
 }
 
-export function buildPipeline(s: Settings, o: EdgeOverrides = {}): PipelineDeps {
+export function composeBridge(s: Settings, o: EdgeOverrides = {}): PipelineDeps {
   const archestraOrigin = s.archestraUrl ? new URL(s.archestraUrl).origin : undefined;
   const plans = new Map<string, RoutePlan>();
   const limits = sharedLimits(s);
