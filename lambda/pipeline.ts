@@ -21,6 +21,8 @@ import type { ReplyResult, ReplyStage } from './reply/stage';
 import { afterDelivery, afterLetter, applyStep, type StoredVerdict } from './claim-settle';
 import { cancelAbandoned, runTaskRecord, type KeptTask, type TaskRun } from './deliver/task-mode';
 import { contextFor, conversationKey, rememberContext } from './conversation';
+import type { Idempotency } from './ports';
+export type { Idempotency } from './ports';
 
 export interface RoutePlan {
   route: Route;
@@ -30,57 +32,41 @@ export interface RoutePlan {
   urlFor?: (record: KafkaRecord) => { ok: true; url: string } | { ok: false; reason: string };
 }
 
-/** Optional idempotency store (see idempotency.ts): claims a record before sending it. */
-export interface Idempotency {
-  /**
-   * 'claimed' = send it; 'completed' = already delivered; 'in_progress' = another invocation holds it.
-   * The claim lapses at holdUntilMs (this invocation's deadline) if it is never completed or released.
-   * `signal` aborts the call (the invocation's deadline): it then rejects.
-   */
-  claim(key: string, holdUntilMs: number, signal?: AbortSignal): Promise<'claimed' | 'completed' | 'in_progress' | { replyPending: string } | { verdict: StoredVerdict } | { task: KeptTask }>;
-  /** Delivered (or, for a claim holding a stored verdict, dead-lettered from it). */
-  complete(key: string, signal?: AbortSignal): Promise<void>;
-  release(key: string, signal?: AbortSignal): Promise<void>;
-  /** Sent with an unknown outcome (issue 13): keep the claim until untilMs instead of releasing it. Absent: it lapses at holdUntilMs. */
-  lease?(key: string, untilMs: number, signal?: AbortSignal): Promise<void>;
-  /** A permanent verdict not dead-lettered yet: `claim` returns it to the redelivery. Absent: released. */
-  fail?(key: string, verdict: StoredVerdict, signal?: AbortSignal): Promise<void>;
-  /** Reply stage (lambda/reply/stage.ts): the agent answered, its reply is unwritten; keep it for the redelivery. */
-  keepReply?(key: string, reply: string, signal?: AbortSignal): Promise<void>;
-  /** The kept reply was written: the record is completed. */
-  replyWritten?(key: string, signal?: AbortSignal): Promise<void>;
-  /**
-   * Task mode (lambda/deliver/task-mode.ts): the claim now holds the agent's running task. A claim by a later
-   * invocation, once `task.holdUntilMs` has passed, takes it over and returns `{ task }`: the record is polled,
-   * never sent again. Kept for IDEMPOTENCY_TTL_SECONDS.
-   */
-  keepTask?(key: string, task: KeptTask, signal?: AbortSignal): Promise<void>;
-  /** Conversations per key (lambda/conversation.ts): the contextId kept for `key`, if any and not expired. */
-  getContext?(key: string, signal?: AbortSignal): Promise<string | undefined>;
-  putContext?(key: string, contextId: string, ttlSeconds: number, signal?: AbortSignal): Promise<void>;
-}
-
 export type { KeptTask } from './deliver/task-mode';
 
+/**
+ * What `processBatch` runs with; `composeBridge` (lambda/compose.ts) builds it from the settings, every edge included.
+ * The ports (lambda/ports.ts) are the fields a test or a local tool replaces.
+ */
 export interface PipelineDeps {
+  /** Picks each record's route (ROUTES_CONFIG), decoding its value with the route's schema. */
   router: RecordRouter;
+  /** Per route name: its renderer and its target, compiled at cold start. */
   plans: ReadonlyMap<string, RoutePlan>;
+  /** Sends one rendered message to its agent: retries, breakers, per-target limits. */
   client: AgentClient;
   tokens: TokenSource;
   /** Per container (outlives the invocation): what the agents answered to each credential. */
   gates: CredentialGates;
+  /** @default none: poison records and permanent failures are reported for redelivery */
   deadLetters?: DeadLetterSink;
+  /** @default none: no claim, a redelivered record is sent again */
   idempotency?: Idempotency;
+  /** ORDERING: how records of one partition are sequenced. */
   ordering: Ordering;
+  /** MAX_CONCURRENCY: records (or partitions, in order) in flight at once. */
   maxConcurrency: number;
+  /** SAFETY_MARGIN_SECONDS: the invocation stops this long before Lambda's deadline, to write letters and answer. */
   safetyMarginMs: number;
   /** No request, and so no idempotency claim, is started with less time than this left. */
   minRequestMs?: number;
   /** UNKNOWN_OUTCOME_MARGIN_SECONDS: a lease after an unknown outcome lasts the route's timeout plus this. */
   unknownOutcomeMarginMs?: number;
+  /** LOG_REPLY_CHARS: how much of each reply the delivered line logs. */
   logReplyChars: number;
   log: Log;
   metrics: MetricsSink;
+  /** @default Date.now */
   now?: () => number;
   /** Writes agents' replies for routes with a `reply` or `errors` destination (lambda/reply). */
   replies?: ReplyStage;
@@ -208,6 +194,17 @@ function toMessage(item: Item): OutgoingMessage {
   };
 }
 
+/**
+ * Runs one Lambda invocation's batch: decode, route, render, deliver, dead-letter, report. Never throws for a
+ * record: each one ends with a final status, and those not settled are named in the partial-batch response.
+ * @param event - the MSK (or self-managed Kafka) event, unvalidated; one of the wrong shape throws an EventShapeError (the whole invocation fails)
+ * @param info - the request id and the time left (context.getRemainingTimeInMillis())
+ * @param deps - the stages and edges, from `composeBridge`
+ * @returns the response for Lambda and one outcome per record
+ * @example
+ * const deps = composeBridge(loadSettings());
+ * const { response } = await processBatch(event, { requestId: ctx.awsRequestId, remainingMs: ctx.getRemainingTimeInMillis() }, deps);
+ */
 export async function processBatch(event: unknown, info: InvocationInfo, deps: PipelineDeps): Promise<BatchResult> {
   const now = deps.now ?? Date.now;
   const started = now();

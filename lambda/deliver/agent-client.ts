@@ -18,6 +18,8 @@ import {
   type OutgoingMessage,
   type TaskFacts,
 } from './a2a-protocol';
+import type { TokenSource } from '../ports';
+export type { TokenReadOptions, TokenSource } from '../ports';
 
 export interface Target {
   url: string;
@@ -71,20 +73,6 @@ export interface DeliveryResult {
   contextId?: string;
   /** A task that ended without a reply (input-required, failed, ...): what it said about itself. */
   task?: TaskFacts;
-}
-
-export interface TokenReadOptions {
-  /** Read the secret again unless the cached value was read at or after this time (epoch ms). */
-  fresherThan?: number;
-  /** Abandons the wait (the invocation's deadline). */
-  signal?: AbortSignal;
-}
-
-export interface TokenSource {
-  /** The token (cached across warm invocations); rejects with a TokenUnavailableError when there is none. */
-  get(opts?: TokenReadOptions): Promise<string | undefined>;
-  /** True when a re-read cannot change the value (ARCHESTRA_TOKEN): a refusal is then never followed by a read. */
-  readonly fixed: boolean;
 }
 
 export interface ClientOptions {
