@@ -11,7 +11,8 @@ import { deliveryKey, messageIds } from './deliver/ids';
 import { travellingHeaders } from './headers';
 import { logAndMeasure } from './batch-log';
 import type { Log, MetricsSink } from './observe';
-import type { FinalStatus, RecordOutcome } from './outcome';
+import { type FinalStatus, type Stage, stageAfterDelivery } from './fate';
+import type { RecordOutcome } from './outcome';
 import { batchResponse, failureOffsets, type KafkaBatchResponse } from './report';
 import type { Renderer } from './render';
 import type { RecordRouter } from './route';
@@ -89,9 +90,6 @@ export interface BatchResult {
   outcomes: RecordOutcome[];
   durationMs: number;
 }
-
-/** `pending`: decoded, not yet routed and rendered (that happens in its chain, just before it is needed). */
-type Stage = FinalStatus | 'pending' | 'send' | 'dead_letter';
 
 interface Item {
   record: KafkaRecord;
@@ -501,7 +499,7 @@ async function deliverAll(
     item.result = res;
     item.code = res.code;
     item.message = res.message;
-    item.stage = res.status === 'delivered' ? 'delivered' : res.status === 'permanent' ? 'dead_letter' : 'failed';
+    item.stage = stageAfterDelivery(res.status);
     if (run?.settled === 'awaiting_input') {
       // Settled, not failed: written to the reply destination (status delivered) or else the DLQ (dead_lettered).
       Object.assign(item, { awaitingInput: true, code: 'awaiting_input', message: `task ${res.taskId} waits for input: ${res.message ?? ''}` });

@@ -14,10 +14,12 @@ import {
   requestHeaders,
   sendMessageBody,
   type A2AVersion,
-  type Outcome,
+  type AgentAnswer,
   type OutgoingMessage,
   type TaskFacts,
 } from './a2a-protocol';
+import type { DeliveryStatus } from '../fate';
+export type { DeliveryStatus } from '../fate';
 import type { TokenSource } from '../ports';
 export type { TokenReadOptions, TokenSource } from '../ports';
 
@@ -37,26 +39,6 @@ export interface Target {
   /** Task mode (A2A 1.0, lambda/deliver/task-mode.ts): send with returnImmediately and hand back the unfinished task. */
   taskMode?: boolean;
 }
-
-export type DeliveryStatus =
-  | 'delivered'
-  /** Will never succeed: dead-letter it. */
-  | 'permanent'
-  /** May succeed later: report it to Lambda. */
-  | 'transient'
-  /** Credentials refused (or remembered refused): report it. */
-  | 'auth'
-  /** Not attempted or cut short because the invocation's time ran out: report it. */
-  | 'deadline'
-  /** Not sent because the caller's guard said no (its partition failed below it): report it. */
-  | 'held'
-  /**
-   * The request was sent and no verdict came back (timeout after writing, cut connection, 502/504, a task
-   * that outlived its timeout): the agent may be running it. Not retried; the caller keeps its claim as a lease.
-   */
-  | 'unknown'
-  /** Task mode: the agent accepted the message as a task still running (`taskId`); the caller polls it. */
-  | 'task';
 
 export interface DeliveryResult {
   status: DeliveryStatus;
@@ -117,7 +99,7 @@ const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
  * Agent-supplied text (replies, error messages) goes to logs and the dead-letter queue: an endpoint that
  * echoes the Authorization header must not be able to put the token there.
  */
-function redact(out: Outcome, token: string | undefined): Outcome {
+function redact(out: AgentAnswer, token: string | undefined): AgentAnswer {
   if (!token) return out;
   const clean = (t: string) => (t.includes(token) ? t.split(token).join('[redacted]') : t);
   if (out.kind === 'success') return { ...out, reply: clean(out.reply) };
@@ -131,14 +113,14 @@ const HELD = failure('transient', 'held', 'held');
 const STALE = failure('auth', 'stale', 'stale');
 
 /** What one request taught about its credential: only a JSON-RPC answer under HTTP 200 proves it accepted. */
-function verdictOf(out: Outcome, status: number | undefined): CredentialVerdict {
+function verdictOf(out: AgentAnswer, status: number | undefined): CredentialVerdict {
   if (out.kind === 'failure' && out.failure === 'auth') return 'refused';
   if (status !== 200) return 'unknown';
   return out.kind !== 'failure' || /^(jsonrpc_|task_)/.test(out.code) ? 'accepted' : 'unknown';
 }
 
 /** What one exchange says about its target's health: an answer closes the circuit, a transient failure counts. */
-function settleCircuit(b: CircuitBreakers, key: string, out: Outcome): void {
+function settleCircuit(b: CircuitBreakers, key: string, out: AgentAnswer): void {
   if (out.kind !== 'failure' || out.failure === 'permanent') b.success(key);
   else if (out.failure === 'budget') b.trip(key, 'budget exhausted');
   else if (out.failure === 'transient' && out.code !== 'deadline') b.failure(key, out.code);
@@ -178,7 +160,7 @@ export class AgentClient {
     token: string | undefined,
     deadline: number,
     extra: Record<string, string> | undefined,
-  ): Promise<{ out: Outcome; status?: number; fate: ExchangeFate }> {
+  ): Promise<{ out: AgentAnswer; status?: number; fate: ExchangeFate }> {
     const left = deadline - this.now();
     const timeoutMs = Math.min(target.timeoutMs, left);
     const openai = target.protocol === 'openai';
@@ -290,7 +272,7 @@ export class AgentClient {
 
       let delay = 0;
       let fate = 'answered' as ExchangeFate;
-      let outcome: Outcome;
+      let outcome: AgentAnswer;
       // A per-target limit is waited for before the global slot, so a busy agent never holds a slot others could use.
       let limit: Release | 'aborted' | undefined;
       try {
@@ -379,7 +361,7 @@ export class AgentClient {
    * `tasks/cancel` (0.3) or `CancelTask` (1.0), one request, best effort: bounded by `deadline` and the route's
    * timeout, outside the concurrency slots (it frees the agent rather than loading it). Never throws.
    */
-  async cancelTask(target: Target, rpcId: string, taskId: string, deadline: number, signal?: AbortSignal, headers?: Record<string, string>): Promise<Outcome> {
+  async cancelTask(target: Target, rpcId: string, taskId: string, deadline: number, signal?: AbortSignal, headers?: Record<string, string>): Promise<AgentAnswer> {
     if (deadline - this.now() < this.o.minRequestMs || signal?.aborted) return failure('transient', 'deadline', 'no time left to cancel');
     let token: string | undefined;
     try {
@@ -431,7 +413,7 @@ export class AgentClient {
       const permit = gate.refusedAt(value) !== undefined ? 'refused' : await gate.acquire(value, signal);
       if (permit === 'aborted') return unfinished('when the time ran out');
       if (permit === 'refused') return result('auth', { code: 'auth_refused', message: `the agent refused this credential while task ${taskId} ran`, taskId });
-      let outcome: Outcome;
+      let outcome: AgentAnswer;
       const limiter = this.o.limits?.for(target.limitKey ?? target.url, target.limits);
       let limit: Release | 'aborted' | undefined;
       try {
