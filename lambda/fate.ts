@@ -45,7 +45,8 @@ export function stageAfterDelivery(status: DeliveryStatus): 'delivered' | 'dead_
 
 /**
  * Every fixed outcome code the bridge emits (log `code`, dead letter `error.class`). Besides these, an agent's HTTP
- * status gives `http_<status>` and an A2A task's terminal state `task_<state>`.
+ * status gives `http_<status>`, a JSON-RPC error `jsonrpc_<code>` (or `jsonrpc_unknown`) and an A2A task's terminal
+ * state `task_<state>`.
  */
 export const FATE_CODES = [
   // before sending
@@ -86,11 +87,11 @@ export const FATE_CODES = [
   'reply_destination_removed',
 ] as const;
 export type FixedFateCode = (typeof FATE_CODES)[number];
-export type FateCode = FixedFateCode | `http_${number}` | `task_${string}`;
+export type FateCode = FixedFateCode | `http_${number}` | `jsonrpc_${number | 'unknown'}` | `task_${string}`;
 
 const FIXED = new Set<string>(FATE_CODES);
 
-/** True when `code` belongs to the contract (a fixed code, `http_<status>` or `task_<state>`). */
+/** True when `code` belongs to the contract (a fixed code or one of the families above). */
 export function isFateCode(code: string): code is FateCode {
-  return FIXED.has(code) || /^http_\d{3}$/.test(code) || /^task_[a-z-]+$/.test(code);
+  return FIXED.has(code) || /^http_\d{3}$/.test(code) || /^jsonrpc_(-?\d+|unknown)$/.test(code) || /^task_[a-z-]+$/.test(code);
 }

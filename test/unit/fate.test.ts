@@ -20,10 +20,12 @@ describe('stageAfterDelivery', () => {
 });
 
 describe('fate codes', () => {
-  it('accepts the fixed codes and the http_/task_ families, nothing else', () => {
+  it('accepts the fixed codes and the http_/jsonrpc_/task_ families, nothing else', () => {
     for (const c of FATE_CODES) expect(isFateCode(c)).toBe(true);
     expect(isFateCode('http_503')).toBe(true);
     expect(isFateCode('task_input-required')).toBe(true);
+    expect(isFateCode('jsonrpc_-32603')).toBe(true);
+    expect(isFateCode('jsonrpc_unknown')).toBe(true);
     expect(isFateCode('http_5xx')).toBe(false);
     expect(isFateCode('dead_letter')).toBe(false);
     expect(new Set(FATE_CODES).size).toBe(FATE_CODES.length);
