@@ -492,7 +492,7 @@ async function deliverAll(
       );
       res = run.result;
     } else {
-      res = await deps.client.deliver(msg, target, deadline, slot, gateOf(deps, target), guard, signals.deadline, signals.startedAt);
+      res = await deps.client.deliver({ msg, target, deadline, slot, gate: gateOf(deps, target), guard, signal: signals.deadline, invocationStart: signals.startedAt });
       await cancelAbandoned(res, giveUp, { client: deps.client, log: deps.log, now });
     }
     deps.onDelivered?.();

@@ -60,7 +60,7 @@ export async function runTaskRecord(r: TaskRecord, d: TaskModeDeps): Promise<Tas
   let task = r.kept;
   let resumable = task !== undefined;
   if (!task) {
-    const sent = await d.client.deliver(r.msg, target, r.deadline, r.slot, r.gate, r.guard, r.signal, r.invocationStart);
+    const sent = await d.client.deliver({ msg: r.msg, target, deadline: r.deadline, slot: r.slot, gate: r.gate, guard: r.guard, signal: r.signal, invocationStart: r.invocationStart });
     // Answered at once (a message, or a task already settled), or failed before any task existed.
     if (sent.status !== 'task' || sent.taskId === undefined) return settle(sent, undefined, false, r, d, target);
     task = { taskId: sent.taskId, url: target.url, startedAt: now(), holdUntilMs: r.holdUntilMs };
