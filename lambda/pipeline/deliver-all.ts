@@ -1,4 +1,6 @@
-
+// Every chain of the batch, run under the concurrency slots: claim, send, settle the claim, write the reply and the
+// dead letters, in each record's turn. Over 200 lines: one closure over the invocation's shared state (chains,
+// partition failures, letters, signals), which its nested runChain and send both read and write.
 import { poisonLetter, recordLetter } from '../dead-letter';
 import type { DeliveryResult, Target } from '../deliver/agent-client';
 import { deliveryKey } from '../deliver/ids';

@@ -1,4 +1,5 @@
-
+// The letter writer: dead letters through the sink (or reported when there is none), bounded in time, and why a
+// record is lettered.
 import type { PoisonRecord } from '../decode';
 import type { DeadLetter, LetterContext } from '../dead-letter';
 import type { InvocationInfo, Item, PipelineDeps, PoisonItem } from './types';

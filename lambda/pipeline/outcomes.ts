@@ -1,4 +1,4 @@
-
+// What each item ended as: its RecordOutcome (the log line, the metrics, the CLI).
 import { travellingHeaders } from '../headers';
 import type { FinalStatus } from '../fate';
 import type { RecordOutcome } from '../outcome';

@@ -1,4 +1,5 @@
-
+// A record's turn in its chain: route and render it (pure), or carry an undecodable one as poison, and build the
+// message the agent client sends.
 import type { KafkaRecord, PoisonRecord } from '../decode';
 import type { OutgoingMessage } from '../deliver/a2a-protocol';
 import { messageIds } from '../deliver/ids';

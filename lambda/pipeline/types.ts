@@ -1,4 +1,5 @@
-
+// The pipeline's shapes: what it runs with (PipelineDeps, RoutePlan), what it returns, and a record's item as it
+// moves through the stages (its `stage` is a lambda/fate.ts Stage).
 import type { Route } from '../config/routes';
 import type { KafkaRecord, PoisonRecord } from '../decode';
 import type { DeadLetterSink } from '../dead-letter';
