@@ -14,7 +14,6 @@ import { contextFor, conversationKey, rememberContext } from '../conversation';
 import type { Idempotency } from '../ports';
 import type { Item, PipelineDeps, PoisonItem, RoutePlan } from './types';
 import { prepare, toMessage } from './prepare';
-import { applyReply } from './outcomes';
 import { type LetterWriter, letterReason } from './letters';
 
 /** The gate of the credential a target is sent with: the Archestra token, or none (one gate per foreign origin). */
@@ -318,4 +317,14 @@ export async function deliverAll(
 
   // Settled, not all: every chain has ended (no request can leave after the handler returned) before this resolves.
   await Promise.allSettled(buildChains(items, deps.ordering).map((chain, index) => runChain(chain, index)));
+}
+
+function applyReply(item: Item, res: ReplyResult, note: string | undefined): void {
+  if (res.outcome === 'written') {
+    item.stage = 'delivered';
+    item.replyTo = res.where;
+    if (note) Object.assign(item, { code: 'reply_rewritten', message: `reply ${note}` });
+  } else {
+    Object.assign(item, { stage: 'failed', code: 'reply_write_failed', message: `${res.error}; the reply is kept and written on redelivery`, replyWriteFailed: true });
+  }
 }

@@ -2,18 +2,7 @@
 import { travellingHeaders } from '../headers';
 import type { FinalStatus } from '../fate';
 import type { RecordOutcome } from '../outcome';
-import type { ReplyResult } from '../reply/stage';
 import type { Item, PoisonItem } from './types';
-
-export function applyReply(item: Item, res: ReplyResult, note: string | undefined): void {
-  if (res.outcome === 'written') {
-    item.stage = 'delivered';
-    item.replyTo = res.where;
-    if (note) Object.assign(item, { code: 'reply_rewritten', message: `reply ${note}` });
-  } else {
-    Object.assign(item, { stage: 'failed', code: 'reply_write_failed', message: `${res.error}; the reply is kept and written on redelivery`, replyWriteFailed: true });
-  }
-}
 
 export function itemOutcome(i: Item): RecordOutcome {
   if (i.poison) return poisonOutcome({ poison: i.poison, stage: i.stage, code: i.code, message: i.message });
