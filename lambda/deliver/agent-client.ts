@@ -1,6 +1,7 @@
 // Deliver stage: one record's message to its agent, with retries, Retry-After, task polling, the credential gate
 // and token re-read on auth failure, and the invocation's deadline. The exchange itself is lambda/deliver/exchange.ts,
 // the pauses backoff.ts, task polling task-polling.ts, the types delivery-types.ts. The HTTP call is injected.
+// Over 200 lines: one send-and-retry loop (`run`) whose steps share the credential and the slot of one attempt.
 import type { Release } from './agent-limits';
 import { cancelTaskBody, failure, sendMessageBody, type AgentAnswer, type OutgoingMessage } from './a2a-protocol';
 import { retryBackoffMs } from './backoff';
