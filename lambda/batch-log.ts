@@ -1,7 +1,7 @@
 // The report stage's observability: what each record became, as log lines and metrics. Kept apart from
 // the pipeline so the wording of logs and the choice of counters live in one place.
 import type { Counter } from './metric-names';
-import type { Log, MetricsSink } from './observe';
+import type { Log, MetricsSink } from './ports';
 import type { FinalStatus, RecordOutcome } from './outcome';
 
 const STATUS_COUNTER: Record<FinalStatus, Counter> = {

@@ -1,14 +1,8 @@
 // What becomes of an idempotency claim once its record's send is over (issue 13). Pure: the pipeline asks,
 // the store (lambda/io/dynamo-idempotency.ts) does it.
 import type { DeliveryStatus } from './deliver/agent-client';
-
-/** A permanent failure remembered by the store until its record can be dead-lettered. */
-export interface StoredVerdict {
-  class: string;
-  code: string;
-  message: string;
-  attempts: number;
-}
+import type { StoredVerdict } from './ports';
+export type { StoredVerdict } from './ports';
 
 export type ClaimStep =
   /** Delivered: COMPLETED, a redelivery is a duplicate. */

@@ -3,42 +3,8 @@
 // being trimmed: nothing of the record is ever dropped.
 import { randomUUID } from 'node:crypto';
 import type { KafkaRecord, PoisonRecord } from './decode';
-
-export interface DeadLetter {
-  /** Correlates the outcome with this entry (the record's id in the batch). */
-  id: string;
-  partitionKey: string;
-  offset: number | null;
-  body: DeadLetterBody;
-}
-
-export interface DeadLetterBody {
-  version: 1;
-  /** reply_unwritten: the agent answered but its reply could not be written; `reply` holds the envelope. */
-  kind: 'poison' | 'permanent_failure' | 'reply_unwritten' | 'awaiting_input';
-  error: { class: string; message: string };
-  attempts: number;
-  route: string | null;
-  agentId: string | null;
-  deadLetteredAt: string;
-  eventSource: string;
-  requestId: string | null;
-  /** topic, partition, offset, timestamp, timestampType, key and value in base64, headers as received. */
-  record: Record<string, unknown>;
-  /** kind reply_unwritten: the reply envelope (lambda/reply/envelope.ts), whole. */
-  reply?: unknown;
-  /** kind awaiting_input (task mode): the task waiting for a person, with the approval requests it sent. */
-  task?: { taskId: string; contextId?: string; approvalRequests: unknown[] };
-}
-
-export interface DeadLetterSink {
-  /**
-   * Resolves with the ids that could NOT be written; they must then be reported to Lambda. Each partition's
-   * letters are written in offset order, and a partition stops at its first failed letter (the ones above it
-   * are not written: they come back with the partition). Gives up on anything unwritten at `untilMs`.
-   */
-  send(letters: readonly DeadLetter[], untilMs?: number): Promise<Set<string>>;
-}
+import type { DeadLetter, DeadLetterBody } from './ports';
+export type { DeadLetter, DeadLetterBody, DeadLetterSink } from './ports';
 
 /** Who wrote a letter, and when: the same for every letter of an invocation. */
 export interface LetterContext {

@@ -5,7 +5,7 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { Context } from 'aws-lambda';
-import { buildPipeline } from './bridge';
+import { composeBridge } from './compose';
 import { loadSettings } from './config/settings';
 import { logger, metrics } from './observe';
 import { processBatch, type PipelineDeps } from './pipeline';
@@ -22,7 +22,7 @@ function init(): PipelineDeps {
   try {
     const settings = loadSettings();
     if (!settings.dlqUrl) logger.warn('DLQ_URL is not set: poison records and permanent failures will be reported for redelivery, not dead-lettered');
-    return buildPipeline(settings);
+    return composeBridge(settings);
   } catch (err) {
     logger.error('invalid configuration', { error: (err as Error).message });
     throw err;

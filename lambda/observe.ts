@@ -3,6 +3,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { COUNTERS, LATENCY_METRIC, type Counter } from './metric-names';
+import type { MetricsSink } from './ports';
+export type { Log, MetricsSink } from './ports';
 
 export const SERVICE = process.env.POWERTOOLS_SERVICE_NAME || 'kafka-a2a-bridge';
 export const NAMESPACE = process.env.POWERTOOLS_METRICS_NAMESPACE || 'KafkaA2ABridge';
@@ -10,14 +12,7 @@ export const NAMESPACE = process.env.POWERTOOLS_METRICS_NAMESPACE || 'KafkaA2ABr
 export const logger = new Logger({ serviceName: SERVICE });
 export const metrics = new Metrics({ namespace: NAMESPACE, serviceName: SERVICE });
 
-export type Log = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
-
 export { COUNTERS, type Counter };
-
-/** What the pipeline reports; the Powertools implementation is below, tests pass their own. */
-export interface MetricsSink {
-  add(counts: Partial<Record<Counter, number>>, perRoute: Map<string, { counts: Partial<Record<Counter, number>>; latenciesMs: number[] }>): void;
-}
 
 const routeMetrics = new Map<string, Metrics>();
 

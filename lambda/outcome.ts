@@ -1,6 +1,7 @@
 // What became of one record: the pipeline's result per record, read by the logs, the metrics and the CLI.
 
-export type FinalStatus = 'delivered' | 'dead_lettered' | 'unrouted' | 'tombstone' | 'duplicate' | 'failed';
+import type { FinalStatus } from './fate';
+export type { FinalStatus } from './fate';
 
 export interface RecordOutcome {
   partitionKey: string;

@@ -33,12 +33,13 @@ export type FailureClass =
   /** HTTP 402 from an LLM proxy: the spending limit is reached; the target stops for a cool-down, records are reported. */
   | 'budget';
 
-export type Outcome =
+/** What one exchange with an agent came to (the exchange level; what becomes of the record is lambda/fate.ts). */
+export type AgentAnswer =
   | { kind: 'success'; reply: string; taskId?: string; contextId?: string }
   | { kind: 'pending'; taskId: string; state: string; contextId?: string }
   | { kind: 'failure'; failure: FailureClass; code: string; message: string; retryAfterMs?: number; task?: TaskFacts };
 
-export const failure = (f: FailureClass, code: string, message: string, retryAfterMs?: number): Outcome => ({
+export const failure = (f: FailureClass, code: string, message: string, retryAfterMs?: number): AgentAnswer => ({
   kind: 'failure',
   failure: f,
   code,
@@ -105,7 +106,7 @@ export function isAuthLockout(status: number, bodyText: string): boolean {
   return status === 429 && AUTH_LOCKOUT.test(bodyText.slice(0, 4096));
 }
 
-function classifyRpcError(err: unknown): Outcome {
+function classifyRpcError(err: unknown): AgentAnswer {
   if (!err || typeof err !== 'object') return failure('permanent', 'malformed_reply', 'JSON-RPC error is not an object');
   const { code, message, data } = err as { code?: unknown; message?: unknown; data?: unknown };
   const msg = typeof message === 'string' ? message : JSON.stringify(message ?? null);
@@ -165,7 +166,7 @@ export function approvalRequestsOf(task: Record<string, unknown>): unknown[] | u
   return candidates.find((c): c is unknown[] => Array.isArray(c));
 }
 
-function taskOutcome(task: Record<string, unknown>): Outcome {
+function taskOutcome(task: Record<string, unknown>): AgentAnswer {
   const id = typeof task.id === 'string' ? task.id : undefined;
   const contextId = typeof task.contextId === 'string' ? task.contextId : undefined;
   const ctx = contextId !== undefined ? { contextId } : {};
@@ -184,12 +185,12 @@ function taskOutcome(task: Record<string, unknown>): Outcome {
     if (TERMINAL_FAILURES[state] !== 'input-required') return out;
     // Task mode settles it as awaiting_input with what the task says it waits for.
     const approvals = approvalRequestsOf(task);
-    return { ...out, task: { taskId: id, ...ctx, ...(approvals && { approvalRequests: approvals }) } } as Outcome;
+    return { ...out, task: { taskId: id, ...ctx, ...(approvals && { approvalRequests: approvals }) } } as AgentAnswer;
   }
   return failure('permanent', 'task_unknown_state', `task ${id} in unexpected state ${JSON.stringify(state).slice(0, 80)}`);
 }
 
-function resultOutcome(version: A2AVersion, result: unknown): Outcome {
+function resultOutcome(version: A2AVersion, result: unknown): AgentAnswer {
   if (!result || typeof result !== 'object') return failure('permanent', 'malformed_reply', 'result is not an object');
   const r = result as Record<string, unknown>;
   if (version === '1.0') {
@@ -205,7 +206,7 @@ function resultOutcome(version: A2AVersion, result: unknown): Outcome {
   return failure('permanent', 'malformed_reply', `unexpected result kind ${JSON.stringify(r.kind ?? null).slice(0, 40)}`);
 }
 
-function messageOutcome(m: Record<string, unknown>): Outcome {
+function messageOutcome(m: Record<string, unknown>): AgentAnswer {
   const text = partsText(m.parts);
   if (text === undefined) return failure('permanent', 'malformed_reply', 'message without parts');
   return { kind: 'success', reply: text, ...(typeof m.contextId === 'string' && { contextId: m.contextId }) };
@@ -221,7 +222,7 @@ export function interpretResponse(
   bodyText: string,
   expectedId: string,
   retryAfter?: string | null,
-): Outcome {
+): AgentAnswer {
   let body: unknown;
   try {
     body = bodyText === '' ? undefined : JSON.parse(bodyText);

@@ -1,122 +1,19 @@
-// Deliver stage: one record's message to its agent, with retries, Retry-After, task polling,
-// the credential gate and token re-read on auth failure, and the invocation's deadline. The HTTP call itself is injected.
-import { HttpError, type HttpPost } from '../io/http';
-import type { AgentLimits, LimitSpec, Release } from './agent-limits';
-import type { CircuitBreakers } from './circuit-breaker';
-import type { CredentialGate, CredentialVerdict } from './credential-gate';
-import { exchangeFate, type ExchangeFate } from './exchange-outcome';
-import { chatCompletionBody, chatRequestHeaders, interpretChatResponse, type ChatOptions } from './openai-protocol';
-import {
-  cancelTaskBody,
-  failure,
-  getTaskBody,
-  interpretResponse,
-  requestHeaders,
-  sendMessageBody,
-  type A2AVersion,
-  type Outcome,
-  type OutgoingMessage,
-  type TaskFacts,
-} from './a2a-protocol';
-
-export interface Target {
-  url: string;
-  version: A2AVersion;
-  timeoutMs: number;
-  /** Only Archestra's own origin receives the bearer token; a route's foreign `url` never sees it. */
-  sendToken: boolean;
-  /** The wire protocol: A2A JSON-RPC (default) or OpenAI-compatible Chat Completions (with `chat`). */
-  protocol?: 'a2a' | 'openai';
-  chat?: ChatOptions;
-  /** Per-target limits below MAX_CONCURRENCY; the limiter and the circuit are keyed by `url`. */
-  limits?: LimitSpec;
-  /** The limiter's key when it is not `url` (a templated route: one limiter for all its per-record URLs). */
-  limitKey?: string;
-  /** Task mode (A2A 1.0, lambda/deliver/task-mode.ts): send with returnImmediately and hand back the unfinished task. */
-  taskMode?: boolean;
-}
-
-export type DeliveryStatus =
-  | 'delivered'
-  /** Will never succeed: dead-letter it. */
-  | 'permanent'
-  /** May succeed later: report it to Lambda. */
-  | 'transient'
-  /** Credentials refused (or remembered refused): report it. */
-  | 'auth'
-  /** Not attempted or cut short because the invocation's time ran out: report it. */
-  | 'deadline'
-  /** Not sent because the caller's guard said no (its partition failed below it): report it. */
-  | 'held'
-  /**
-   * The request was sent and no verdict came back (timeout after writing, cut connection, 502/504, a task
-   * that outlived its timeout): the agent may be running it. Not retried; the caller keeps its claim as a lease.
-   */
-  | 'unknown'
-  /** Task mode: the agent accepted the message as a task still running (`taskId`); the caller polls it. */
-  | 'task';
-
-export interface DeliveryResult {
-  status: DeliveryStatus;
-  reply?: string;
-  code?: string;
-  message?: string;
-  /** HTTP requests made for this record (sends, retries and polls). */
-  attempts: number;
-  retries: number;
-  /** From the first send to the final answer, ms. */
-  latencyMs?: number;
-  taskId?: string;
-  /** The conversation the agent answered in (A2A 1.0 messages and tasks carry it). */
-  contextId?: string;
-  /** A task that ended without a reply (input-required, failed, ...): what it said about itself. */
-  task?: TaskFacts;
-}
-
-export interface TokenReadOptions {
-  /** Read the secret again unless the cached value was read at or after this time (epoch ms). */
-  fresherThan?: number;
-  /** Abandons the wait (the invocation's deadline). */
-  signal?: AbortSignal;
-}
-
-export interface TokenSource {
-  /** The token (cached across warm invocations); rejects with a TokenUnavailableError when there is none. */
-  get(opts?: TokenReadOptions): Promise<string | undefined>;
-  /** True when a re-read cannot change the value (ARCHESTRA_TOKEN): a refusal is then never followed by a read. */
-  readonly fixed: boolean;
-}
-
-export interface ClientOptions {
-  post: HttpPost;
-  tokens: TokenSource;
-  maxRetries: number;
-  retryDelayMs: number;
-  /** A request is only started with at least this much time left before the deadline. */
-  minRequestMs: number;
-  pollInitialMs?: number;
-  pollMaxMs?: number;
-  now?: () => number;
-  sleep?: (ms: number) => Promise<void>;
-  random?: () => number;
-  /** Per container: one circuit per target (absent: never open). */
-  breakers?: CircuitBreakers;
-  /** Per container: the per-target limiters (absent: no per-target limit). */
-  limits?: AgentLimits;
-}
-
-/** Runs a request when a concurrency slot is free; the scheduler decides who goes first. */
-export type Slot = <T>(fn: () => Promise<T>) => Promise<T>;
-
-/**
- * The caller's say on sending, consulted inside the slot at the moment of each send and retry: a request
- * queued behind a failure that makes it pointless is not sent. `failing` is told, still inside the slot,
- * when this record is about to end as reported, so a request waiting for the slot sees it at once.
- */
-export interface SendGuard {
-  mayStart(): boolean;
-  failing(): void;
-}
+// Deliver stage: one record's message to its agent, with retries, Retry-After, task polling, the credential gate
+// and token re-read on auth failure, and the invocation's deadline. The exchange itself is lambda/deliver/exchange.ts,
+// the pauses backoff.ts, task polling task-polling.ts, the types delivery-types.ts. The HTTP call is injected.
+// Over 200 lines: one send-and-retry loop (`run`) whose steps share the credential and the slot of one attempt.
+import type { Release } from './agent-limits';
+import { cancelTaskBody, failure, sendMessageBody, type AgentAnswer, type OutgoingMessage } from './a2a-protocol';
+import { retryBackoffMs } from './backoff';
+import type { CredentialGate } from './credential-gate';
+import type { ClientOptions, DeliverRequest, DeliveryResult, ResultFn, SendGuard, Slot, Tally, Target } from './delivery-types';
+import { exchange, HELD, STALE, settleCircuit, verdictOf, type ExchangeIo } from './exchange';
+import type { ExchangeFate } from './exchange-outcome';
+import { chatCompletionBody } from './openai-protocol';
+import { pollTask, type PollContext } from './task-polling';
+export type { DeliveryStatus } from '../fate';
+export type { TokenReadOptions, TokenSource } from '../ports';
+export type { ClientOptions, DeliverRequest, DeliveryResult, SendGuard, Slot, Target } from './delivery-types';
 
 const ALWAYS: SendGuard = { mayStart: () => true, failing: () => undefined };
 
@@ -125,89 +22,24 @@ const REREAD_REFUSED_MS = 1_000;
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/**
- * Agent-supplied text (replies, error messages) goes to logs and the dead-letter queue: an endpoint that
- * echoes the Authorization header must not be able to put the token there.
- */
-function redact(out: Outcome, token: string | undefined): Outcome {
-  if (!token) return out;
-  const clean = (t: string) => (t.includes(token) ? t.split(token).join('[redacted]') : t);
-  if (out.kind === 'success') return { ...out, reply: clean(out.reply) };
-  if (out.kind === 'failure') return { ...out, message: clean(out.message) };
-  return out;
-}
-
-/** Marks a send the guard refused inside the slot. */
-const HELD = failure('transient', 'held', 'held');
-/** Marks a send whose credential was refused while it waited for the slot: it goes back to the gate. */
-const STALE = failure('auth', 'stale', 'stale');
-
-/** What one request taught about its credential: only a JSON-RPC answer under HTTP 200 proves it accepted. */
-function verdictOf(out: Outcome, status: number | undefined): CredentialVerdict {
-  if (out.kind === 'failure' && out.failure === 'auth') return 'refused';
-  if (status !== 200) return 'unknown';
-  return out.kind !== 'failure' || /^(jsonrpc_|task_)/.test(out.code) ? 'accepted' : 'unknown';
-}
-
-/** What one exchange says about its target's health: an answer closes the circuit, a transient failure counts. */
-function settleCircuit(b: CircuitBreakers, key: string, out: Outcome): void {
-  if (out.kind !== 'failure' || out.failure === 'permanent') b.success(key);
-  else if (out.failure === 'budget') b.trip(key, 'budget exhausted');
-  else if (out.failure === 'transient' && out.code !== 'deadline') b.failure(key, out.code);
-  else b.neutral(key);
-}
-
-interface Tally {
-  attempts: number;
-  retries: number;
-  firstSend?: number;
-}
-
-type ResultFn = (s: DeliveryStatus, extra?: Partial<DeliveryResult>) => DeliveryResult;
-
 export class AgentClient {
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
+  private readonly io: ExchangeIo;
+  private readonly polling: PollContext;
 
   constructor(private readonly o: ClientOptions) {
     this.now = o.now ?? Date.now;
     this.sleep = o.sleep ?? defaultSleep;
     this.random = o.random ?? Math.random;
+    this.io = { post: o.post, now: this.now };
+    this.polling = { o, io: this.io, now: this.now, sleep: this.sleep };
   }
 
-  /** Exponential backoff with jitter; Retry-After wins when the server gives it. */
+  /** Exponential backoff with jitter; Retry-After wins when the server gives it (lambda/deliver/backoff.ts). */
   backoffMs(retry: number, retryAfterMs?: number): number {
-    if (retryAfterMs !== undefined) return retryAfterMs;
-    const base = this.o.retryDelayMs * 2 ** retry;
-    return Math.round(base + this.random() * this.o.retryDelayMs);
-  }
-
-  private async exchange(
-    target: Target,
-    body: unknown,
-    rpcId: string,
-    token: string | undefined,
-    deadline: number,
-    extra: Record<string, string> | undefined,
-  ): Promise<{ out: Outcome; status?: number; fate: ExchangeFate }> {
-    const left = deadline - this.now();
-    const timeoutMs = Math.min(target.timeoutMs, left);
-    const openai = target.protocol === 'openai';
-    const tok = target.sendToken ? token : undefined;
-    // Forwarded record headers first: the protocol's own headers (content type, credential) always win.
-    const headers = { ...extra, ...(openai ? chatRequestHeaders(tok) : requestHeaders(target.version, tok)) };
-    try {
-      const reply = await this.o.post(target.url, headers, JSON.stringify(body), timeoutMs);
-      const out = openai ? interpretChatResponse(reply.status, reply.text, reply.retryAfter) : interpretResponse(target.version, reply.status, reply.text, rpcId, reply.retryAfter);
-      return { out: redact(out, tok), status: reply.status, fate: exchangeFate({ status: reply.status, out }) };
-    } catch (err) {
-      // An error that is not the edge's own says nothing about the wire: the body may have left.
-      const thrown = err instanceof HttpError ? err : { code: 'network', sent: true, message: (err as Error)?.message ?? String(err) };
-      const fate = exchangeFate({ thrown });
-      if (thrown.code === 'timeout' && timeoutMs < target.timeoutMs) return { out: failure('transient', 'deadline', 'request cut short by the invocation deadline'), fate };
-      return { out: failure(thrown.code === 'reply_too_large' ? 'permanent' : 'transient', thrown.code, thrown.message), fate };
-    }
+    return retryBackoffMs(this.o.retryDelayMs, retry, this.random(), retryAfterMs);
   }
 
   /**
@@ -224,20 +56,12 @@ export class AgentClient {
   }
 
   /**
-   * Never throws: whatever goes wrong becomes this record's result. `gate` is the credential's memory in this
-   * container; `signal` fires at the invocation's deadline and ends any wait (token read, credential trial);
-   * `invocationStart` bounds the re-reads of a refused token to one per invocation.
+   * One record's delivery. Never throws: whatever goes wrong becomes this record's result.
+   * @example
+   * const res = await client.deliver({ msg, target, deadline, slot: (fn) => fn(), gate });
    */
-  async deliver(
-    msg: OutgoingMessage,
-    target: Target,
-    deadline: number,
-    slot: Slot,
-    gate: CredentialGate,
-    guard: SendGuard = ALWAYS,
-    signal?: AbortSignal,
-    invocationStart?: number,
-  ): Promise<DeliveryResult> {
+  async deliver(req: DeliverRequest): Promise<DeliveryResult> {
+    const { msg, target, deadline, slot, gate, guard = ALWAYS, signal, invocationStart } = req;
     const t: Tally = { attempts: 0, retries: 0 };
     const result: ResultFn = (status, extra = {}) => ({
       status,
@@ -302,7 +126,7 @@ export class AgentClient {
 
       let delay = 0;
       let fate = 'answered' as ExchangeFate;
-      let outcome: Outcome;
+      let outcome: AgentAnswer;
       // A per-target limit is waited for before the global slot, so a busy agent never holds a slot others could use.
       let limit: Release | 'aborted' | undefined;
       try {
@@ -320,7 +144,7 @@ export class AgentClient {
           }
           t.firstSend ??= this.now();
           t.attempts++;
-          const ex = await this.exchange(target, body, msg.rpcId, token, deadline, msg.headers);
+          const ex = await exchange(this.io, target, body, msg.rpcId, token, deadline, msg.headers);
           const { out, status } = ex;
           fate = ex.fate;
           // Settled before the slot is released: a request queued for it must see a refusal at once.
@@ -349,7 +173,7 @@ export class AgentClient {
       if (outcome.kind === 'pending' && target.taskMode) return result('task', { taskId: outcome.taskId, contextId: outcome.contextId });
       if (outcome.kind === 'pending') {
         // The task exists and runs on: a poll that ends without its verdict leaves the outcome unknown.
-        const polled = await this.poll(target, msg, outcome.taskId, deadline, slot, gate, signal, result, t);
+        const polled = await pollTask(this.polling, target, msg, outcome.taskId, deadline, slot, gate, signal, result, t);
         return polled.status === 'delivered' || polled.status === 'permanent' ? polled : { ...polled, status: 'unknown' };
       }
       // Never retried: a second request could run the agent a second time.
@@ -381,7 +205,7 @@ export class AgentClient {
     const result: ResultFn = (status, extra = {}) => ({ status, attempts: t.attempts, retries: t.retries, latencyMs: this.now() - (t.firstSend ?? 0), ...extra });
     try {
       // The route's timeout is the task's limit, already in `deadline`: polls are not cut shorter here.
-      return await this.poll({ ...target, timeoutMs: Math.max(target.timeoutMs, deadline - this.now()) }, msg, taskId, deadline, slot, gate, signal, result, t);
+      return await pollTask(this.polling, { ...target, timeoutMs: Math.max(target.timeoutMs, deadline - this.now()) }, msg, taskId, deadline, slot, gate, signal, result, t);
     } catch (err) {
       return result('transient', { code: 'internal_error', message: `polling failed unexpectedly: ${(err as Error)?.message ?? String(err)}`, taskId });
     }
@@ -391,7 +215,7 @@ export class AgentClient {
    * `tasks/cancel` (0.3) or `CancelTask` (1.0), one request, best effort: bounded by `deadline` and the route's
    * timeout, outside the concurrency slots (it frees the agent rather than loading it). Never throws.
    */
-  async cancelTask(target: Target, rpcId: string, taskId: string, deadline: number, signal?: AbortSignal, headers?: Record<string, string>): Promise<Outcome> {
+  async cancelTask(target: Target, rpcId: string, taskId: string, deadline: number, signal?: AbortSignal, headers?: Record<string, string>): Promise<AgentAnswer> {
     if (deadline - this.now() < this.o.minRequestMs || signal?.aborted) return failure('transient', 'deadline', 'no time left to cancel');
     let token: string | undefined;
     try {
@@ -399,81 +223,6 @@ export class AgentClient {
     } catch (err) {
       return failure('transient', 'token_unavailable', (err as Error).message);
     }
-    return (await this.exchange(target, cancelTaskBody(target.version, rpcId, taskId), rpcId, token, deadline, headers)).out;
-  }
-
-  /** A task still submitted/working: poll it with growing pauses, bounded by the route timeout and the deadline. */
-  private async poll(
-    target: Target,
-    msg: OutgoingMessage,
-    taskId: string,
-    deadline: number,
-    slot: Slot,
-    gate: CredentialGate,
-    signal: AbortSignal | undefined,
-    result: ResultFn,
-    t: Tally,
-  ): Promise<DeliveryResult> {
-    const giveUpAt = Math.min(deadline, this.now() + target.timeoutMs);
-    let pause = this.o.pollInitialMs ?? 250;
-    let failures = 0;
-    let seq = 0;
-    const unfinished = (when: string) => {
-      const byDeadline = giveUpAt === deadline;
-      return result(byDeadline ? 'deadline' : 'transient', {
-        code: byDeadline ? 'deadline' : 'task_timeout',
-        message: `task ${taskId} still unfinished ${byDeadline ? 'at the invocation deadline' : when}`,
-        taskId,
-      });
-    };
-    for (;;) {
-      if (this.now() + pause + this.o.minRequestMs > giveUpAt || signal?.aborted) return unfinished(`after ${target.timeoutMs} ms`);
-      await this.sleep(pause);
-      pause = Math.min(pause * 1.5, this.o.pollMaxMs ?? 5000);
-      const rpcId = `${msg.rpcId}:get:${++seq}`;
-      let token: string | undefined;
-      if (target.sendToken) {
-        try {
-          token = await this.o.tokens.get({ signal });
-        } catch (err) {
-          return result('transient', { code: 'token_unavailable', message: `token unavailable while polling task ${taskId}: ${(err as Error).message}`, taskId });
-        }
-      }
-      const value = token ?? '';
-      const permit = gate.refusedAt(value) !== undefined ? 'refused' : await gate.acquire(value, signal);
-      if (permit === 'aborted') return unfinished('when the time ran out');
-      if (permit === 'refused') return result('auth', { code: 'auth_refused', message: `the agent refused this credential while task ${taskId} ran`, taskId });
-      let outcome: Outcome;
-      const limiter = this.o.limits?.for(target.limitKey ?? target.url, target.limits);
-      let limit: Release | 'aborted' | undefined;
-      try {
-        limit = limiter && (await limiter.acquire(signal));
-        if (limit === 'aborted') return unfinished('when the time ran out');
-        outcome = await slot(async () => {
-          // Queued for the slot or paused under load: the time may have run out meanwhile.
-          if (giveUpAt - this.now() < this.o.minRequestMs) return failure('transient', 'deadline', 'no time left to poll');
-          if (gate.refusedAt(value) !== undefined) return STALE;
-          t.attempts++;
-          const { out, status } = await this.exchange(target, getTaskBody(target.version, rpcId, taskId), rpcId, token, giveUpAt, msg.headers);
-          // Settled before the slot is released: a request queued for it must see a refusal at once.
-          permit.release(verdictOf(out, status));
-          return out;
-        });
-      } finally {
-        permit.release('unknown');
-        if (typeof limit === 'function') limit();
-      }
-      if (outcome.kind === 'failure' && outcome.code === 'deadline') return unfinished('when the time ran out');
-      if (outcome === STALE) return result('auth', { code: 'auth_refused', message: `the agent refused this credential while task ${taskId} ran`, taskId });
-      if (outcome.kind === 'success') return result('delivered', { reply: outcome.reply, taskId, contextId: outcome.contextId });
-      if (outcome.kind === 'pending') {
-        failures = 0;
-        continue;
-      }
-      if (outcome.failure === 'permanent' || outcome.failure === 'auth') {
-        return result(outcome.failure, { code: outcome.code, message: outcome.message, taskId, ...(outcome.task && { task: outcome.task }) });
-      }
-      if (++failures > this.o.maxRetries) return result('transient', { code: outcome.code, message: outcome.message, taskId });
-    }
+    return (await exchange(this.io, target, cancelTaskBody(target.version, rpcId, taskId), rpcId, token, deadline, headers)).out;
   }
 }

@@ -1,7 +1,7 @@
 // Did a failed exchange possibly run the agent? Pure: the agent client asks before it retries.
 // Archestra's /v1/a2a ignores `messageId` and keeps running when the connection drops, so a request whose
 // body may have been read must not be sent again blindly (issue 13): only `not_started` is retried.
-import type { Outcome } from './a2a-protocol';
+import type { AgentAnswer } from './a2a-protocol';
 
 export type ExchangeFate =
   /** The agent answered with a verdict (success, task, or a classified failure). */
@@ -18,7 +18,7 @@ export type ExchangeFacts =
   /** The HTTP edge threw: `sent` is HttpError's (false only when no byte can have reached the server). */
   | { thrown: { code: string; sent: boolean } }
   /** An HTTP reply came back and was interpreted. */
-  | { status: number; out: Outcome };
+  | { status: number; out: AgentAnswer };
 
 export function exchangeFate(x: ExchangeFacts): ExchangeFate {
   if ('thrown' in x) {

@@ -1,6 +1,6 @@
 // OpenAI-compatible Chat Completions as a second wire protocol beside A2A: pure request builder and
 // reply/error classification, so the agent client's retries, deadline, credential gates and ordering apply unchanged.
-import { failure, isAuthLockout, parseRetryAfter, type OutgoingMessage, type Outcome } from './a2a-protocol';
+import { failure, isAuthLockout, parseRetryAfter, type OutgoingMessage, type AgentAnswer } from './a2a-protocol';
 
 export interface ChatOptions {
   model: string;
@@ -32,7 +32,7 @@ function errorSuffix(body: unknown): string {
  * Classifies one Chat Completions exchange: 429 / 408 / 5xx transient (Retry-After honoured), 401/403 auth,
  * 402 budget (the route stops), other 4xx permanent; the answer is the first choice's message content.
  */
-export function interpretChatResponse(status: number, bodyText: string, retryAfter?: string | null): Outcome {
+export function interpretChatResponse(status: number, bodyText: string, retryAfter?: string | null): AgentAnswer {
   let body: unknown;
   try {
     body = bodyText === '' ? undefined : JSON.parse(bodyText);

@@ -3,23 +3,14 @@
 // first reports the record; its redelivery takes the claim over and polls the same task, so an agent run of
 // any length survives Lambda's timeout without a second run. What the bridge gives up on it cancels (unless
 // the route says `on_give_up: "leave"`). Which verdict becomes which record status: settle() below.
-import type { Log } from '../observe';
+import type { Log } from '../ports';
 import type { AgentClient, DeliveryResult, SendGuard, Slot, Target } from './agent-client';
 import type { OutgoingMessage } from './a2a-protocol';
 import type { CredentialGate } from './credential-gate';
+import type { KeptTask } from '../ports';
+export type { KeptTask } from '../ports';
 
-/** A task kept with a record's claim: enough for a later invocation to poll it, and to know its time limit. */
-export interface KeptTask {
-  taskId: string;
-  /** The agent endpoint the task lives on (a route's URL may change between deploys). */
-  url: string;
-  /** Epoch ms the task was created: the route's timeout counts from here, across invocations. */
-  startedAt: number;
-  /** The invocation polling it holds it until then (its claim's hold); a later claim may take it over after. */
-  holdUntilMs: number;
-}
-
-/** The part of the idempotency store task mode needs (the `Idempotency` port of lambda/pipeline.ts). */
+/** The part of the idempotency store task mode needs (the `Idempotency` port of lambda/ports.ts). */
 export interface TaskStore {
   keepTask?(key: string, task: KeptTask, signal?: AbortSignal): Promise<void>;
 }
@@ -69,7 +60,7 @@ export async function runTaskRecord(r: TaskRecord, d: TaskModeDeps): Promise<Tas
   let task = r.kept;
   let resumable = task !== undefined;
   if (!task) {
-    const sent = await d.client.deliver(r.msg, target, r.deadline, r.slot, r.gate, r.guard, r.signal, r.invocationStart);
+    const sent = await d.client.deliver({ msg: r.msg, target, deadline: r.deadline, slot: r.slot, gate: r.gate, guard: r.guard, signal: r.signal, invocationStart: r.invocationStart });
     // Answered at once (a message, or a task already settled), or failed before any task existed.
     if (sent.status !== 'task' || sent.taskId === undefined) return settle(sent, undefined, false, r, d, target);
     task = { taskId: sent.taskId, url: target.url, startedAt: now(), holdUntilMs: r.holdUntilMs };

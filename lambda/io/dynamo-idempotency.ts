@@ -4,9 +4,9 @@
 // whose stored result is replayed, so it cannot tell a replay from a fresh delivery (the DuplicatesSkipped
 // metric needs exactly that) and would force exceptions as control flow for classified delivery results.
 import { randomUUID } from 'node:crypto';
-import type { StoredVerdict } from '../claim-settle';
+import type { StoredVerdict } from '../ports';
 import { createDynamoClient, DynamoError, type DynamoClient } from './dynamo-client';
-import type { Idempotency } from '../pipeline';
+import type { Idempotency } from '../ports';
 
 export interface DynamoIdempotencyOptions {
   table: string;

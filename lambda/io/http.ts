@@ -9,15 +9,8 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { BridgeError } from '../errors';
-
-export interface HttpReply {
-  status: number;
-  text: string;
-  retryAfter: string | null;
-}
-
-/** `signal` (optional) ends the exchange early like the timeout does: the caller's own deadline. */
-export type HttpPost = (url: string, headers: Record<string, string>, body: string, timeoutMs: number, signal?: AbortSignal) => Promise<HttpReply>;
+import type { HttpPost, HttpReply } from '../ports';
+export type { HttpPost, HttpReply } from '../ports';
 
 export class HttpError extends BridgeError {
   constructor(

@@ -3,7 +3,7 @@
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { describeDestination } from '../reply/destination';
 import { REPLY_EVENT_TYPE } from '../reply/envelope';
-import type { ReplyEdge } from '../reply/sink';
+import type { ReplyEdge } from '../ports';
 
 export const REPLY_EVENT_SOURCE = 'kafka-a2a-bridge';
 

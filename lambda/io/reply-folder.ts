@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describeDestination, type Destination } from '../reply/destination';
-import type { ReplyEdge, ReplyEdges } from '../reply/sink';
+import type { ReplyEdge, ReplyEdges } from '../ports';
 
 const safe = (s: string) => s.replace(/[^A-Za-z0-9._@#-]+/g, '_').slice(0, 150);
 

@@ -4,7 +4,7 @@
 // credentials from a Secrets Manager secret, TLS by default whenever there is authentication.
 import type { Producer } from 'kafkajs';
 import { describeDestination } from '../reply/destination';
-import type { ReplyEdge } from '../reply/sink';
+import type { ReplyEdge } from '../ports';
 
 export type ReplyKafkaAuth = 'none' | 'iam' | 'scram-sha-512' | 'scram-sha-256';
 

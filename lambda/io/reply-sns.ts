@@ -1,7 +1,7 @@
 // SNS edge of the reply stage: one Publish per reply, correlation headers as message attributes.
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { describeDestination } from '../reply/destination';
-import type { ReplyEdge } from '../reply/sink';
+import type { ReplyEdge } from '../ports';
 import { attributes, dedupId } from './reply-sqs';
 
 export function createSnsReplyEdge(o: { client?: SNSClient } = {}): ReplyEdge {

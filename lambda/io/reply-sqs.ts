@@ -2,7 +2,7 @@
 // (GetQueueUrl works the same against AWS and local endpoints) and kept for the container's life.
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { describeDestination } from '../reply/destination';
-import type { ReplyEdge } from '../reply/sink';
+import type { ReplyEdge } from '../ports';
 
 export function createSqsReplyEdge(o: { client?: SQSClient } = {}): ReplyEdge {
   let sdk: Promise<typeof import('@aws-sdk/client-sqs')> | undefined;

@@ -3,7 +3,7 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { tokenProblem } from '../config/settings';
 import { BridgeError } from '../errors';
-import type { TokenSource } from '../deliver/agent-client';
+import type { TokenSource } from '../ports';
 
 export class TokenUnavailableError extends BridgeError {
   constructor(

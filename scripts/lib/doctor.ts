@@ -4,7 +4,7 @@
 // Archestra locks an IP out after 10 failed authentications a minute, so the token is tried on one card
 // first and, once refused, on no other.
 import { loadSettings, SettingsError, TOKEN_PLACEHOLDER_PREFIX, type Settings } from '../../lambda/config/settings';
-import { targetUrl } from '../../lambda/bridge';
+import { targetUrl } from '../../lambda/compose';
 import { createTokenSource } from '../../lambda/io/token';
 import type { Route } from '../../lambda/config/routes';
 import type { Check } from './checks';

@@ -1,12 +1,12 @@
 // Runs the bridge in-process the way Lambda does: settings from the environment, the pipeline from the
-// composition root (lambda/bridge.ts), one invocation with a Lambda-like context. Only the edges a laptop
+// composition root (lambda/compose.ts), one invocation with a Lambda-like context. Only the edges a laptop
 // lacks are replaced: an embedded A2A agent when ARCHESTRA_URL is not set, a directory instead of the SQS
 // dead-letter queue when DLQ_URL is not set, and quiet logs and metrics (or JSON lines on stderr).
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import type { Context } from 'aws-lambda';
-import { buildPipeline, targetUrl, type EdgeOverrides } from '../../lambda/bridge';
+import { composeBridge, targetUrl, type EdgeOverrides } from '../../lambda/compose';
 import { loadSettings, type Settings } from '../../lambda/config/settings';
 import { decodeEvent } from '../../lambda/decode';
 import type { Log, MetricsSink } from '../../lambda/observe';
@@ -133,7 +133,7 @@ export async function createLocalBridge(o: LocalBridgeOptions = {}): Promise<Loc
     ...(dlq ? { deadLetters: dlq } : {}),
     ...(replies ? { replyEdges: folderEdges(replies) } : {}),
   };
-  const deps = buildPipeline(settings, overrides);
+  const deps = composeBridge(settings, overrides);
   const warnings: string[] = [];
   // Without ARCHESTRA_URL the embedded agent answers: a token set for a real Archestra would be silently unused.
   if (embedded && (base.ARCHESTRA_TOKEN || base.ARCHESTRA_TOKEN_SECRET_ARN)) {

@@ -24,9 +24,9 @@ function reachingTheClient(bridge: ReturnType<typeof makeBridge>): number[] {
   const offsets: number[] = [];
   const client = bridge.deps.client;
   const deliver = client.deliver.bind(client);
-  client.deliver = (msg, ...rest) => {
-    offsets.push(Number(/-(\d+)#[^#]*$/.exec(msg.rpcId)![1]));
-    return deliver(msg, ...rest);
+  client.deliver = (req) => {
+    offsets.push(Number(/-(\d+)#[^#]*$/.exec(req.msg.rpcId)![1]));
+    return deliver(req);
   };
   return offsets;
 }

@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { buildPipeline } from '../../lambda/bridge';
+import { composeBridge } from '../../lambda/compose';
 import { loadSettings } from '../../lambda/config/settings';
 import { parseRoutes } from '../../lambda/config/routes';
 import { decodeEvent } from '../../lambda/decode';
@@ -136,7 +136,7 @@ describe('the token never leaves the Authorization header', () => {
     let result: Awaited<ReturnType<typeof processBatch>> | undefined;
     try {
       const settings = loadSettings({ ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: ROUTES, RETRY_DELAY: '0.01', REQUEST_TIMEOUT: '0.3', SAFETY_MARGIN_SECONDS: '0.5', MIN_REQUEST_SECONDS: '0.05', ORDERING: 'none' });
-      const deps = buildPipeline(settings, { deadLetters: memoryDeadLetters({ seed: 1, failRate: 0 }) }); // real logger and metrics
+      const deps = composeBridge(settings, { deadLetters: memoryDeadLetters({ seed: 1, failRate: 0 }) }); // real logger and metrics
       result = await processBatch(everyOutcome(), { requestId: 'req-1', remainingMs: 60_000 }, deps);
     } finally {
       process.stdout.write = out;

@@ -1,6 +1,6 @@
 // Builds the real pipeline for tests (settings from an env object, as the Lambda would) and captures
 // what it logs and measures, so tests can assert on it and on the absence of secrets in it.
-import { buildPipeline, type EdgeOverrides } from '../../lambda/bridge';
+import { composeBridge, type EdgeOverrides } from '../../lambda/compose';
 import { loadSettings } from '../../lambda/config/settings';
 import type { Log, MetricsSink } from '../../lambda/observe';
 import { processBatch, type BatchResult, type PipelineDeps } from '../../lambda/pipeline';
@@ -44,7 +44,7 @@ export function makeBridge(env: Record<string, string | undefined>, overrides: E
   const settings = loadSettings({ RETRY_DELAY: '0.01', SAFETY_MARGIN_SECONDS: '0.5', MIN_REQUEST_SECONDS: '0.05', ...env });
   const logs: LogLine[] = [];
   const metrics: Captured['metrics'] = [];
-  const deps = buildPipeline(settings, { log: captureLog(logs), metrics: captureMetrics(metrics), ...overrides });
+  const deps = composeBridge(settings, { log: captureLog(logs), metrics: captureMetrics(metrics), ...overrides });
   return {
     deps,
     logs,

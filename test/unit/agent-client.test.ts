@@ -159,7 +159,7 @@ function setup(script: Answer[], o: Partial<ClientOptions> & { fallback?: Answer
   const direct = <T>(fn: () => Promise<T>) => fn();
   const deliver = (over: DeliverOptions = {}): Promise<DeliveryResult> => {
     const target = { ...TARGET, ...over.target };
-    return c.deliver(over.msg ?? MSG, target, over.deadline ?? edge.clock.now + 600_000, over.slot ?? direct, over.gate ?? gateOf(target), over.guard, over.signal, over.start ?? edge.clock.now);
+    return c.deliver({ msg: over.msg ?? MSG, target, deadline: over.deadline ?? edge.clock.now + 600_000, slot: over.slot ?? direct, gate: over.gate ?? gateOf(target), guard: over.guard, signal: over.signal, invocationStart: over.start ?? edge.clock.now });
   };
   return { edge, client: c, secret, gate: gates.for('archestra-token'), deliver };
 }

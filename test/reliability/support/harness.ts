@@ -383,7 +383,7 @@ export async function runBatch(spec: BatchSpec, o: RunOptions): Promise<BatchRun
   client.deliver = async (...args: Parameters<AgentClient['deliver']>): Promise<DeliveryResult> => {
     const start = performance.now();
     const res = await deliver(...args);
-    const recordId = recordIdOfRpc(args[0].rpcId);
+    const recordId = recordIdOfRpc(args[0].msg.rpcId);
     if (recordId) deliveries.push({ recordId, start, end: performance.now(), status: res.status });
     return res;
   };

@@ -1,15 +1,14 @@
 // Composition root: settings -> the pipeline's dependencies, every edge included (HTTP, token, dead letters,
-// idempotency). The Lambda handler, the local tools (invoke, redrive) and the tests all build the bridge here,
+// idempotency). The Lambda handler, the local tools (invoke, redrive) and the tests all compose the bridge here,
 // overriding only the edges they replace, so a local run uses the same store as the deployed function.
 import { compileRenderer } from './render';
 import type { Settings } from './config/settings';
-import { AgentClient, type TokenSource } from './deliver/agent-client';
+import { AgentClient } from './deliver/agent-client';
 import { AgentLimits, type LimitSpec } from './deliver/agent-limits';
 import { CircuitBreakers } from './deliver/circuit-breaker';
 import { CredentialGates } from './deliver/credential-gate';
-import type { DeadLetterSink } from './dead-letter';
 import { createDynamoIdempotency } from './io/dynamo-idempotency';
-import { httpPost, type HttpPost } from './io/http';
+import { httpPost } from './io/http';
 import { createSqsDeadLetterSink } from './io/sqs-dead-letters';
 import { createTokenSource } from './io/token';
 import { createEventBridgeReplyEdge } from './io/reply-eventbridge';
@@ -17,10 +16,10 @@ import { createFolderReplyEdge, folderEdges } from './io/reply-folder';
 import { createKafkaReplyEdge } from './io/reply-kafka';
 import { createSnsReplyEdge } from './io/reply-sns';
 import { createSqsReplyEdge } from './io/reply-sqs';
-import type { ReplyEdges } from './reply/sink';
+import type { DeadLetterSink, HttpPost, Idempotency, Log, MetricsSink, ReplyEdges, TokenSource } from './ports';
 import { ReplyStage } from './reply/stage';
-import { logger, powertoolsMetrics, type Log, type MetricsSink } from './observe';
-import type { Idempotency, PipelineDeps, RoutePlan } from './pipeline';
+import { logger, powertoolsMetrics } from './observe';
+import type { PipelineDeps, RoutePlan } from './pipeline';
 import { createRecordRouter } from './route';
 import { loadReaders } from './schema/load';
 import { compileUrlTemplate } from './url-template';
@@ -87,7 +86,7 @@ export function targetUrl(s: Settings, route: RoutePlan['route']): string {
   return `${s.archestraUrl}/${prefix}/a2a/${encodeURIComponent(route.agentId)}`;
 }
 
-export function buildPipeline(s: Settings, o: EdgeOverrides = {}): PipelineDeps {
+export function composeBridge(s: Settings, o: EdgeOverrides = {}): PipelineDeps {
   const archestraOrigin = s.archestraUrl ? new URL(s.archestraUrl).origin : undefined;
   const plans = new Map<string, RoutePlan>();
   const limits = sharedLimits(s);

@@ -1,282 +1,32 @@
-// One invocation, one way through: decode -> route -> render -> deliver -> dead-letter -> report.
-// Each stage is its own module; this file only sequences them and keeps every record accounted for.
-import { setMaxListeners } from 'node:events';
-import type { Route } from './config/routes';
-import { decodeEvent, type KafkaRecord, type PoisonRecord } from './decode';
-import { poisonLetter, recordLetter, type DeadLetter, type DeadLetterSink, type LetterContext } from './dead-letter';
-import type { AgentClient, DeliveryResult, Target, TokenSource } from './deliver/agent-client';
-import type { OutgoingMessage } from './deliver/a2a-protocol';
-import type { CredentialGates } from './deliver/credential-gate';
-import { deliveryKey, messageIds } from './deliver/ids';
-import { travellingHeaders } from './headers';
-import { logAndMeasure } from './batch-log';
-import type { Log, MetricsSink } from './observe';
-import type { FinalStatus, RecordOutcome } from './outcome';
-import { batchResponse, failureOffsets, type KafkaBatchResponse } from './report';
-import type { Renderer } from './render';
-import type { RecordRouter } from './route';
-import { PartitionFailures, Settlement } from './partition-state';
-import { buildChains, PrioritySlots, type Ordering } from './schedule';
-import type { ReplyResult, ReplyStage } from './reply/stage';
-import { afterDelivery, afterLetter, applyStep, type StoredVerdict } from './claim-settle';
-import { cancelAbandoned, runTaskRecord, type KeptTask, type TaskRun } from './deliver/task-mode';
-import { contextFor, conversationKey, rememberContext } from './conversation';
-
-export interface RoutePlan {
-  route: Route;
-  render: Renderer;
-  target: Target;
-  /** A templated route's per-record URL (issue 19); absent: `target.url` for every record. */
-  urlFor?: (record: KafkaRecord) => { ok: true; url: string } | { ok: false; reason: string };
-}
-
-/** Optional idempotency store (see idempotency.ts): claims a record before sending it. */
-export interface Idempotency {
-  /**
-   * 'claimed' = send it; 'completed' = already delivered; 'in_progress' = another invocation holds it.
-   * The claim lapses at holdUntilMs (this invocation's deadline) if it is never completed or released.
-   * `signal` aborts the call (the invocation's deadline): it then rejects.
-   */
-  claim(key: string, holdUntilMs: number, signal?: AbortSignal): Promise<'claimed' | 'completed' | 'in_progress' | { replyPending: string } | { verdict: StoredVerdict } | { task: KeptTask }>;
-  /** Delivered (or, for a claim holding a stored verdict, dead-lettered from it). */
-  complete(key: string, signal?: AbortSignal): Promise<void>;
-  release(key: string, signal?: AbortSignal): Promise<void>;
-  /** Sent with an unknown outcome (issue 13): keep the claim until untilMs instead of releasing it. Absent: it lapses at holdUntilMs. */
-  lease?(key: string, untilMs: number, signal?: AbortSignal): Promise<void>;
-  /** A permanent verdict not dead-lettered yet: `claim` returns it to the redelivery. Absent: released. */
-  fail?(key: string, verdict: StoredVerdict, signal?: AbortSignal): Promise<void>;
-  /** Reply stage (lambda/reply/stage.ts): the agent answered, its reply is unwritten; keep it for the redelivery. */
-  keepReply?(key: string, reply: string, signal?: AbortSignal): Promise<void>;
-  /** The kept reply was written: the record is completed. */
-  replyWritten?(key: string, signal?: AbortSignal): Promise<void>;
-  /**
-   * Task mode (lambda/deliver/task-mode.ts): the claim now holds the agent's running task. A claim by a later
-   * invocation, once `task.holdUntilMs` has passed, takes it over and returns `{ task }`: the record is polled,
-   * never sent again. Kept for IDEMPOTENCY_TTL_SECONDS.
-   */
-  keepTask?(key: string, task: KeptTask, signal?: AbortSignal): Promise<void>;
-  /** Conversations per key (lambda/conversation.ts): the contextId kept for `key`, if any and not expired. */
-  getContext?(key: string, signal?: AbortSignal): Promise<string | undefined>;
-  putContext?(key: string, contextId: string, ttlSeconds: number, signal?: AbortSignal): Promise<void>;
-}
-
-export type { KeptTask } from './deliver/task-mode';
-
-export interface PipelineDeps {
-  router: RecordRouter;
-  plans: ReadonlyMap<string, RoutePlan>;
-  client: AgentClient;
-  tokens: TokenSource;
-  /** Per container (outlives the invocation): what the agents answered to each credential. */
-  gates: CredentialGates;
-  deadLetters?: DeadLetterSink;
-  idempotency?: Idempotency;
-  ordering: Ordering;
-  maxConcurrency: number;
-  safetyMarginMs: number;
-  /** No request, and so no idempotency claim, is started with less time than this left. */
-  minRequestMs?: number;
-  /** UNKNOWN_OUTCOME_MARGIN_SECONDS: a lease after an unknown outcome lasts the route's timeout plus this. */
-  unknownOutcomeMarginMs?: number;
-  logReplyChars: number;
-  log: Log;
-  metrics: MetricsSink;
-  now?: () => number;
-  /** Writes agents' replies for routes with a `reply` or `errors` destination (lambda/reply). */
-  replies?: ReplyStage;
-  /** Routes with `conversation: "key"`: how long a key's contextId is kept (CONVERSATION_TTL_SECONDS). */
-  conversationTtlSeconds?: number;
-  /** Called when the agent client is done with a record (delivered or not): progress for the local CLI. */
-  onDelivered?: () => void;
-}
-
-export interface InvocationInfo {
-  requestId: string | null;
-  /** context.getRemainingTimeInMillis() at the start of the invocation. */
-  remainingMs: number;
-}
-
-export type { FinalStatus, RecordOutcome } from './outcome';
-
-export interface BatchResult {
-  response: KafkaBatchResponse;
-  outcomes: RecordOutcome[];
-  durationMs: number;
-}
-
-/** `pending`: decoded, not yet routed and rendered (that happens in its chain, just before it is needed). */
-type Stage = FinalStatus | 'pending' | 'send' | 'dead_letter';
-
-interface Item {
-  record: KafkaRecord;
-  /** Set for an undecodable record: `record` then only carries its coordinates (and raw key) for ordering. */
-  poison?: PoisonRecord;
-  plan?: RoutePlan;
-  text?: string;
-  /** Placeholders the template found no value for (issue 20: counted and shown, never silent). */
-  missingFields?: string[];
-  /** Set when the route's URL is templated per record. */
-  url?: string;
-  stage: Stage;
-  code?: string;
-  message?: string;
-  result?: DeliveryResult;
-  replyTo?: string;
-  replyWriteFailed?: boolean;
-  errorsTo?: string;
-  /** The idempotency key this invocation holds a claim (or a stored verdict) under. */
-  claimKey?: string;
-  /** A permanent verdict read from the store: the agent is not run again. */
-  remembered?: StoredVerdict;
-  /** Task mode: the task waits for a person (input-required); the record settles as awaiting_input. */
-  awaitingInput?: boolean;
-}
-
-interface PoisonItem {
-  poison: PoisonRecord;
-  stage: Stage;
-  code?: string;
-  message?: string;
-}
-
-function poisonInChain(p: PoisonRecord): Item {
-  const raw = (p.raw && typeof p.raw === 'object' ? p.raw : {}) as { key?: unknown };
-  return {
-    poison: p,
-    stage: 'dead_letter',
-    code: 'poison',
-    message: p.reason,
-    record: {
-      partitionKey: p.partitionKey,
-      topic: p.topic ?? '',
-      partition: p.partition ?? -1,
-      offset: p.offset as number,
-      timestamp: null,
-      timestampType: null,
-      keyB64: typeof raw.key === 'string' ? raw.key : null,
-      valueB64: null,
-      key: null,
-      value: null,
-      json: undefined,
-      headers: {},
-      rawHeaders: [],
-    },
-  };
-}
-
-/** Route and render are pure and total by design; should one still throw, that record is poison, not the batch. */
-function prepare(record: KafkaRecord, deps: PipelineDeps): Item {
-  try {
-    return routeAndRender(record, deps);
-  } catch (err) {
-    return { record, stage: 'dead_letter', code: 'render_failed', message: `cannot route or render: ${(err as Error).message}` };
-  }
-}
-
-function routeAndRender(decoded: KafkaRecord, deps: PipelineDeps): Item {
-  const routed = deps.router(decoded);
-  if (!routed.route) {
-    const u = routed.unreadable;
-    if (u) return { record: decoded, stage: 'dead_letter', code: u.code, message: u.reason };
-    return { record: decoded, stage: 'unrouted', code: 'unrouted', message: 'no route matches' };
-  }
-  const { route, record } = routed;
-  const plan = deps.plans.get(route.name)!;
-  if (record.value === null && route.template === undefined) {
-    return { record, plan, stage: 'tombstone', code: 'tombstone', message: 'tombstone with no template: nothing to send' };
-  }
-  const rendered = plan.render(record);
-  if (!rendered.ok) return { record, plan, stage: 'dead_letter', code: 'render_failed', message: rendered.reason };
-  const at = plan.urlFor?.(record);
-  if (at && !at.ok) return { record, plan, stage: 'dead_letter', code: 'render_failed', message: at.reason };
-  return { record, plan, text: rendered.text, stage: 'send', ...(at?.ok && { url: at.url }), ...(rendered.missing && { missingFields: rendered.missing }) };
-}
-
-function toMessage(item: Item): OutgoingMessage {
-  const r = item.record;
-  const route = item.plan!.route;
-  // Issue 19: only allow-listed Kafka headers (and a valid traceparent) travel with the request.
-  const h = travellingHeaders(r, route);
-  return {
-    ...messageIds(r, route.name),
-    text: item.text!,
-    metadata: {
-      kafka: { topic: r.topic, partition: r.partition, offset: r.offset, key: r.key, timestamp: r.timestamp, ...(h.metadata && { headers: h.metadata }) },
-      route: route.name,
-    },
-    ...(h.http && { headers: h.http }),
-  };
-}
-
-export async function processBatch(event: unknown, info: InvocationInfo, deps: PipelineDeps): Promise<BatchResult> {
-  const now = deps.now ?? Date.now;
-  const started = now();
-  const deadline = started + info.remainingMs - deps.safetyMarginMs;
-  const batch = decodeEvent(event);
-  // Routing and rendering wait for each record's turn in its chain, so the first requests leave before the
-  // whole batch is prepared (the preparation then overlaps the agents' answers).
-  const items: Item[] = batch.records.map((record) => ({ record, stage: 'pending' }));
-  // Undecodable records take their place in their chain; only those without an offset stand apart.
-  for (const p of batch.poison) if (p.offset !== null) items.push(poisonInChain(p));
-  const poison: PoisonItem[] = batch.poison
-    .filter((p) => p.offset === null)
-    .map((p) => ({ poison: p, stage: 'dead_letter', code: 'poison', message: p.reason }));
-
-  // Dead-letter writes (and idempotency completes and releases) may use the safety margin, but never the last
-  // moments before Lambda's own timeout. Every AWS call carries one of these two signals.
-  const writeBy = started + info.remainingMs - Math.min(250, deps.safetyMarginMs / 2);
-  const signals = { startedAt: started, writeByMs: writeBy, deadline: AbortSignal.timeout(Math.max(0, deadline - now())), writeBy: AbortSignal.timeout(Math.max(0, writeBy - now())) };
-  // Every record's waits and AWS calls listen to these two: the default limit of 10 listeners would warn.
-  setMaxListeners(0, signals.deadline, signals.writeBy);
-
-  const needsToken = items.length > 0 && [...deps.plans.values()].some((p) => p.target.sendToken);
-  let tokenError: { code: string; message: string } | undefined;
-  if (needsToken) {
-    try {
-      // Bounded by the deadline: a token store that never answers must not hold the batch past it.
-      await deps.tokens.get({ signal: signals.deadline });
-    } catch (err) {
-      const code = (err as { code?: unknown }).code === 'token_invalid' ? 'token_invalid' : 'token_unavailable';
-      tokenError = { code, message: (err as Error).message };
-    }
-  }
-
-  if (tokenError !== undefined) {
-    // Without credentials nothing can be judged: report everything for redelivery, dead-letter nothing.
-    const what = tokenError.code === 'token_invalid' ? 'configuration error: the token secret holds no usable token' : 'token unavailable';
-    deps.log.error(`${what}: reporting the whole batch for redelivery`, { code: tokenError.code, error: tokenError.message });
-    for (const x of [...items, ...poison]) {
-      x.stage = 'failed';
-      x.code = tokenError.code;
-      x.message = tokenError.message;
-    }
-  } else {
-    const letters = new LetterWriter(deps, batch.source, info, writeBy);
-    const bootstrapServers = (event as { bootstrapServers?: unknown } | null)?.bootstrapServers;
-    await deliverAll(items, poison, deadline, letters, deps, signals, typeof bootstrapServers === 'string' ? bootstrapServers : undefined);
-  }
-
-  const offsets = failureOffsets([
-    ...items.filter((i) => i.stage === 'failed').map((i) => i.record),
-    ...poison.filter((p) => p.stage === 'failed').map((p) => reportableOffset(p.poison, items, poison)),
-  ]);
-  const outcomes = [...items.map((i) => itemOutcome(i)), ...poison.map((p) => poisonOutcome(p))];
-  const durationMs = now() - started;
-  logAndMeasure(outcomes, offsets, durationMs, info.requestId, deps);
-  return { response: batchResponse(offsets), outcomes, durationMs };
-}
+// Every chain of the batch, run under the concurrency slots: claim, send, settle the claim, write the reply and the
+// dead letters, in each record's turn. Over 200 lines: one closure over the invocation's shared state (chains,
+// partition failures, letters, signals), which its nested runChain and send both read and write.
+import { poisonLetter, recordLetter } from '../dead-letter';
+import type { DeliveryResult, Target } from '../deliver/agent-client';
+import { deliveryKey } from '../deliver/ids';
+import { type Stage, stageAfterDelivery } from '../fate';
+import { PartitionFailures, Settlement } from '../partition-state';
+import { buildChains, PrioritySlots } from '../schedule';
+import type { ReplyResult } from '../reply/stage';
+import { afterDelivery, afterLetter, applyStep } from '../claim-settle';
+import { cancelAbandoned, runTaskRecord, type KeptTask, type TaskRun } from '../deliver/task-mode';
+import { contextFor, conversationKey, rememberContext } from '../conversation';
+import type { Idempotency } from '../ports';
+import type { Item, PipelineDeps, PoisonItem, RoutePlan } from './types';
+import { prepare, toMessage } from './prepare';
+import { type LetterWriter, letterReason } from './letters';
 
 /** The gate of the credential a target is sent with: the Archestra token, or none (one gate per foreign origin). */
-function gateOf(deps: PipelineDeps, target: Target) {
+export function gateOf(deps: PipelineDeps, target: Target) {
   return target.sendToken ? deps.gates.for('archestra-token') : deps.gates.for(`none ${new URL(target.url).origin}`, false);
 }
 
-interface ChainState {
+export interface ChainState {
   /** The record whose failure stopped the chain: everything after it is left for redelivery. */
   stopped?: Item;
 }
 
-interface Signals {
+export interface Signals {
   startedAt: number;
   /** When `writeBy` fires (epoch ms). */
   writeByMs: number;
@@ -286,7 +36,7 @@ interface Signals {
   writeBy: AbortSignal;
 }
 
-async function deliverAll(
+export async function deliverAll(
   items: Item[],
   poison: PoisonItem[],
   deadline: number,
@@ -497,14 +247,14 @@ async function deliverAll(
       );
       res = run.result;
     } else {
-      res = await deps.client.deliver(msg, target, deadline, slot, gateOf(deps, target), guard, signals.deadline, signals.startedAt);
+      res = await deps.client.deliver({ msg, target, deadline, slot, gate: gateOf(deps, target), guard, signal: signals.deadline, invocationStart: signals.startedAt });
       await cancelAbandoned(res, giveUp, { client: deps.client, log: deps.log, now });
     }
     deps.onDelivered?.();
     item.result = res;
     item.code = res.code;
     item.message = res.message;
-    item.stage = res.status === 'delivered' ? 'delivered' : res.status === 'permanent' ? 'dead_letter' : 'failed';
+    item.stage = stageAfterDelivery(res.status);
     if (run?.settled === 'awaiting_input') {
       // Settled, not failed: written to the reply destination (status delivered) or else the DLQ (dead_lettered).
       Object.assign(item, { awaitingInput: true, code: 'awaiting_input', message: `task ${res.taskId} waits for input: ${res.message ?? ''}` });
@@ -578,110 +328,3 @@ function applyReply(item: Item, res: ReplyResult, note: string | undefined): voi
     Object.assign(item, { stage: 'failed', code: 'reply_write_failed', message: `${res.error}; the reply is kept and written on redelivery`, replyWriteFailed: true });
   }
 }
-
-/** Records the bridge cannot read or render are poison; an agent's refusal is a permanent failure. */
-function letterReason(item: Item) {
-  const code = item.code ?? 'unknown';
-  if (item.awaitingInput) return { kind: 'awaiting_input' as const, class: 'awaiting_input', message: item.message ?? '', attempts: item.result?.attempts ?? 0 };
-  return {
-    kind: code === 'render_failed' || code === 'poison' || code === 'schema_error' ? ('poison' as const) : ('permanent_failure' as const),
-    class: code === 'poison' ? 'undecodable' : code,
-    message: item.message ?? '',
-    attempts: item.result?.attempts ?? item.remembered?.attempts ?? 0,
-  };
-}
-
-/** A poison record without an offset can only be reported through its partition's lowest known offset. */
-function reportableOffset(p: PoisonRecord, items: Item[], poison: PoisonItem[]): { partitionKey: string; offset: number } {
-  if (p.offset !== null) return { partitionKey: p.partitionKey, offset: p.offset };
-  const known = [
-    ...items.filter((i) => i.record.partitionKey === p.partitionKey).map((i) => i.record.offset),
-    ...poison.filter((q) => q.poison.partitionKey === p.partitionKey && q.poison.offset !== null).map((q) => q.poison.offset as number),
-  ];
-  if (known.length === 0) {
-    // No identifier of this batch can name the record: failing the invocation makes Lambda retry it whole.
-    throw new Error(`record in ${p.partitionKey} could not be dead-lettered and has no offset to report`);
-  }
-  return { partitionKey: p.partitionKey, offset: Math.min(...known) };
-}
-
-/** Writes dead letters through the sink (or reports them when there is none), bounded in time. */
-class LetterWriter {
-  readonly ctx: LetterContext;
-  private warned = false;
-
-  constructor(
-    private readonly deps: PipelineDeps,
-    source: string,
-    info: InvocationInfo,
-    private readonly writeBy: number,
-  ) {
-    this.ctx = { at: new Date().toISOString(), source, requestId: info.requestId };
-  }
-
-  async write<T>(entries: Array<{ target: T; letter: DeadLetter }>): Promise<Array<{ target: T; ok: boolean }>> {
-    if (entries.length === 0) return [];
-    let failed: Set<string>;
-    if (!this.deps.deadLetters) {
-      if (!this.warned) this.deps.log.error('no DLQ_URL configured: records that need dead-lettering are reported for redelivery instead');
-      this.warned = true;
-      failed = new Set(entries.map((e) => e.letter.id));
-    } else {
-      failed = await this.deps.deadLetters.send(
-        entries.map((e) => e.letter),
-        this.writeBy,
-      );
-    }
-    return entries.map(({ target, letter }) => ({ target, ok: !failed.has(letter.id) }));
-  }
-}
-
-function itemOutcome(i: Item): RecordOutcome {
-  if (i.poison) return poisonOutcome({ poison: i.poison, stage: i.stage, code: i.code, message: i.message });
-  const r = i.record;
-  const res = i.result;
-  return {
-    partitionKey: r.partitionKey,
-    topic: r.topic,
-    partition: r.partition,
-    offset: r.offset,
-    route: i.plan?.route.name ?? null,
-    agentId: i.plan?.route.agentId ?? null,
-    status: i.stage as FinalStatus,
-    ...(i.code !== undefined ? { code: i.code } : {}),
-    ...(i.message !== undefined ? { message: i.message } : {}),
-    attempts: res?.attempts ?? 0,
-    retries: res?.retries ?? 0,
-    ...(res?.latencyMs !== undefined ? { latencyMs: res.latencyMs } : {}),
-    ...(res?.reply !== undefined ? { reply: res.reply } : {}),
-    ...(r.headers.traceparent !== undefined && i.plan ? traceOf(i) : {}),
-    ...(i.replyTo !== undefined ? { replyTo: i.replyTo } : {}),
-    ...(i.replyWriteFailed ? { replyWriteFailed: true } : {}),
-    ...(i.errorsTo !== undefined ? { errorsTo: i.errorsTo } : {}),
-    ...(res?.taskId !== undefined ? { taskId: res.taskId } : {}),
-    ...(i.missingFields ? { missingFields: i.missingFields } : {}),
-  };
-}
-
-/** The record's valid W3C trace context, for its log line. */
-function traceOf(i: Item): { traceparent?: string } {
-  const tp = travellingHeaders(i.record, i.plan!.route).traceparent;
-  return tp ? { traceparent: tp } : {};
-}
-
-function poisonOutcome(p: PoisonItem): RecordOutcome {
-  return {
-    partitionKey: p.poison.partitionKey,
-    topic: p.poison.topic,
-    partition: p.poison.partition,
-    offset: p.poison.offset,
-    route: null,
-    agentId: null,
-    status: p.stage as FinalStatus,
-    code: p.code,
-    message: p.message,
-    attempts: 0,
-    retries: 0,
-  };
-}
-
