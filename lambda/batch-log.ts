@@ -13,7 +13,7 @@ const STATUS_COUNTER: Record<FinalStatus, Counter> = {
   failed: 'RecordsFailed',
 };
 
-/** Records reported because their target was stopped (issue 19): counted besides RecordsFailed. */
+/** Records reported because their target was stopped: counted besides RecordsFailed. */
 const STOP_COUNTER: Record<string, Counter | undefined> = { circuit_open: 'RecordsCircuitOpen', budget_exhausted: 'RecordsBudgetStopped' };
 
 /** One log line per record (a delivered one at DEBUG) and one summary line per invocation, and the invocation's metrics. */

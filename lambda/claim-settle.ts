@@ -1,4 +1,4 @@
-// What becomes of an idempotency claim once its record's send is over (issue 13). Pure: the pipeline asks,
+// What becomes of an idempotency claim once its record's send is over. Pure: the pipeline asks,
 // the store (lambda/io/dynamo-idempotency.ts) does it.
 import type { DeliveryStatus } from './deliver/agent-client';
 import type { StoredVerdict } from './ports';

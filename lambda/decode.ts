@@ -1,5 +1,7 @@
 // Decode stage: a Lambda MSK / self-managed Kafka event into records, or poison entries for what cannot be read.
 // Never throws for a bad record: one unreadable record must not fail its whole batch.
+// Over 200 lines: the event shape checks and each field's decoding stay together, since what makes a record poison
+// is decided by all of them at once.
 import { BridgeError } from './errors';
 
 export interface RawKafkaRecord {

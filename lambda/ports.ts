@@ -136,7 +136,7 @@ export interface Idempotency {
   /** Delivered (or, for a claim holding a stored verdict, dead-lettered from it). */
   complete(key: string, signal?: AbortSignal): Promise<void>;
   release(key: string, signal?: AbortSignal): Promise<void>;
-  /** Sent with an unknown outcome (issue 13): keep the claim until untilMs instead of releasing it. Absent: it lapses at holdUntilMs. */
+  /** Sent with an unknown outcome: keep the claim until untilMs instead of releasing it. Absent: it lapses at holdUntilMs. */
   lease?(key: string, untilMs: number, signal?: AbortSignal): Promise<void>;
   /** A permanent verdict not dead-lettered yet: `claim` returns it to the redelivery. Absent: released. */
   fail?(key: string, verdict: StoredVerdict, signal?: AbortSignal): Promise<void>;

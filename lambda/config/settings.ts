@@ -1,5 +1,6 @@
 // Environment settings, validated once at cold start. Every knob, its default and its meaning is in
 // docs/DEPLOYMENT.md's table of function settings; an invalid value fails the cold start with the variable's name.
+// Over 200 lines: one schema for every variable, so that every problem is reported in one message at cold start.
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import * as z from 'zod/mini';
@@ -76,7 +77,7 @@ export interface Settings {
   allowInsecureHttp: boolean;
   idempotencyTable?: string;
   idempotencyTtlSeconds: number;
-  /** After a send with an unknown outcome, the claim is leased for the route's timeout plus this (issue 13). */
+  /** After a send with an unknown outcome, the claim is leased for the route's timeout plus this. */
   unknownOutcomeMarginMs: number;
   /** How long a key's conversation (its agent contextId) is kept after its last record (routes with conversation "key"). */
   conversationTtlSeconds: number;

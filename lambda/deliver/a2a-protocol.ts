@@ -1,5 +1,7 @@
 // A2A wire format, both versions, as pure functions: request bodies in, classified outcomes out.
 // Kept free of I/O so every reply shape and error class is unit-testable without a server.
+// Over 200 lines: both protocol versions' bodies and the one classifier of their replies; the classifier must see
+// every shape side by side so that no reply is classified two ways.
 
 export type A2AVersion = '0.3' | '1.0';
 

@@ -1,6 +1,6 @@
 // Did a failed exchange possibly run the agent? Pure: the agent client asks before it retries.
 // Archestra's /v1/a2a ignores `messageId` and keeps running when the connection drops, so a request whose
-// body may have been read must not be sent again blindly (issue 13): only `not_started` is retried.
+// body may have been read must not be sent again blindly: only `not_started` is retried.
 import type { AgentAnswer } from './a2a-protocol';
 
 export type ExchangeFate =

@@ -1,6 +1,6 @@
 // A lean DynamoDB client: one SigV4-signed JSON POST per operation over the project's HTTP transport
 // (lambda/io/http.ts: keep-alive, one timer, capped reply), instead of @aws-sdk/client-dynamodb. The SDK client
-// cost ~1,600 us of CPU per record for the store's two writes and 55-65 ms of parsing at cold start (issue #18);
+// cost ~1,600 us of CPU per record for the store's two writes and 55-65 ms of parsing at cold start;
 // DynamoDB's JSON protocol needs none of its machinery. The input and output are the SDK's shapes (AttributeValue
 // maps), so call sites change mechanically: `send('PutItem', input, signal)` for `client.send(new PutItemCommand(input))`.
 //

@@ -3,6 +3,9 @@
 // @aws-lambda-powertools/idempotency: that utility wraps a function whose exception releases the claim and
 // whose stored result is replayed, so it cannot tell a replay from a fresh delivery (the DuplicatesSkipped
 // metric needs exactly that) and would force exceptions as control flow for classified delivery results.
+// Over 200 lines: every state of a claim (IN_PROGRESS, lease, FAILED, TASK, REPLY_PENDING, COMPLETED, CONTEXT) and
+// the conditions that move it are one state machine, kept in one file so each transition's condition can be read
+// against the others.
 import { randomUUID } from 'node:crypto';
 import type { StoredVerdict } from '../ports';
 import { createDynamoClient, DynamoError, type DynamoClient } from './dynamo-client';
@@ -30,13 +33,13 @@ const isConditionFailure = (err: unknown): err is DynamoError => err instanceof 
  * Item: `id` (partition key: `<topic>-<partition>-<offset>#<route>`), `status` IN_PROGRESS | COMPLETED,
  * `expiresAt` (epoch seconds, the table's TTL attribute: an IN_PROGRESS claim lapses at its invocation's
  * deadline, a COMPLETED mark after IDEMPOTENCY_TTL_SECONDS), `owner` (the claiming invocation). Status
- * REPLY_PENDING (issue 14) adds `reply`: the agent answered but the reply is unwritten; it expires like COMPLETED.
- * Issue 13: a lease is an IN_PROGRESS claim whose `expiresAt` is moved to the lease's end (with `leasedUntil`,
+ * REPLY_PENDING adds `reply`: the agent answered but the reply is unwritten; it expires like COMPLETED.
+ * A lease is an IN_PROGRESS claim whose `expiresAt` is moved to the lease's end (with `leasedUntil`,
  * epoch ms, for operators); status FAILED holds `verdict` (JSON: class, code, message, attempts), a permanent
  * failure not dead-lettered yet, and expires like COMPLETED.
- * Status TASK (issue 13, task mode) adds `taskId`, `taskUrl`, `taskStartedAt` and `heldUntil` (epoch ms: the
+ * Status TASK (task mode) adds `taskId`, `taskUrl`, `taskStartedAt` and `heldUntil` (epoch ms: the
  * polling invocation's hold; after it a claim takes the item over); it expires like COMPLETED.
- * Conversations (issue 13): item `ctx#<route>#<key>`, status CONTEXT, `contextId`, its own `expiresAt`.
+ * Conversations: item `ctx#<route>#<key>`, status CONTEXT, `contextId`, its own `expiresAt`.
  */
 export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotency {
   // Built at the first claim: reading the environment then, not at import, keeps module load free of it.
@@ -83,7 +86,7 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
             (await db().send<{ Item?: Item }>('GetItem', { TableName: o.table, Key: { id: { S: key } }, ConsistentRead: true }, signal))
               .Item;
           const status = item?.status?.S;
-          // --- task mode (issue 13): the agent's task runs; once its poller's hold has passed, poll it here.
+          // --- task mode: the agent's task runs; once its poller's hold has passed, poll it here.
           if (status === 'TASK' && item?.taskId?.S && item.taskUrl?.S) {
             const heldUntil = Number(item.heldUntil?.N ?? 0);
             if (heldUntil > now()) return 'in_progress';
@@ -107,9 +110,9 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
             }
             return { task: { taskId: item.taskId.S, url: item.taskUrl.S, startedAt: Number(item.taskStartedAt?.N ?? 0), holdUntilMs } };
           }
-          // --- issue 13: a permanent verdict waiting to be dead-lettered.
+          // --- a permanent verdict waiting to be dead-lettered.
           if (status === 'FAILED' && item?.verdict?.S !== undefined) return { verdict: JSON.parse(item.verdict.S) as StoredVerdict };
-          // --- reply stage (issue 14): the agent answered, its reply waits to be written.
+          // --- reply stage: the agent answered, its reply waits to be written.
           if (status === 'REPLY_PENDING' && item?.reply?.S !== undefined) return { replyPending: item.reply.S };
           return status === 'COMPLETED' ? 'completed' : 'in_progress';
         }
@@ -137,7 +140,7 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
         signal,
       );
     },
-    // --- reply stage (issue 14): REPLY_PENDING holds an unwritten reply (size-capped by the caller) until it is written.
+    // --- reply stage: REPLY_PENDING holds an unwritten reply (size-capped by the caller) until it is written.
     async keepReply(key, reply, signal) {
       await db().send(
         'UpdateItem',
@@ -167,7 +170,7 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
         signal,
       );
     },
-    // --- issue 13: the outcome is unknown; the claim holds until untilMs, then the record may be sent again.
+    // --- the outcome is unknown; the claim holds until untilMs, then the record may be sent again.
     async lease(key, untilMs, signal) {
       await db().send(
         'UpdateItem',
@@ -204,7 +207,7 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
         signal,
       );
     },
-    // --- task mode (issue 13): the claim now holds the running task, for a redelivery to poll.
+    // --- task mode: the claim now holds the running task, for a redelivery to poll.
     async keepTask(key, task, signal) {
       await db().send(
         'UpdateItem',
@@ -227,7 +230,7 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
         signal,
       );
     },
-    // --- conversations per key (issue 13): one item per route and key, its own TTL.
+    // --- conversations per key: one item per route and key, its own TTL.
     async getContext(key, signal) {
       const res = await db().send<{ Item?: Item }>('GetItem', { TableName: o.table, Key: { id: { S: key } }, ConsistentRead: true }, signal);
       const item = res.Item;

@@ -2,7 +2,7 @@
 // agents reused across requests and warm invocations. Not fetch: on the benchmark machine Node's fetch
 // (undici) cost ~730 us of CPU per request against ~230 us for node:http, and loading undici added
 // ~40 ms to the first invocation (docs/BENCHMARKS.md).
-// Not undici 7's Pool either (issue #18), although its Pool.request costs less CPU per request once warm (W2's
+// Not undici 7's Pool either, although its Pool.request costs less CPU per request once warm (W2's
 // transport-only probes): bundled, undici is ~535 KB minified, more than three times this whole handler, and a fresh
 // node takes 50-100 ms to require it against ~5 ms for node:http (W3), which alone would spend most of the 150 ms
 // cold-start budget; loaded lazily it would land on the first invocation instead. docs/BENCHMARKS.md has the figures.
