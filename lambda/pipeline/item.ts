@@ -1,0 +1,43 @@
+// The one way a record's stage changes. Every move the pipeline makes is listed here: a move not listed is a
+// defect and throws, so a record cannot leave a settled status (or skip its send) unnoticed.
+import type { Stage } from '../fate';
+import type { Item, PoisonItem } from './types';
+
+/** From each stage, the stages a record may move to. Settled statuses without an entry are final. */
+export const LEGAL_MOVES: Readonly<Record<Stage, readonly Stage[]>> = {
+  // routed and rendered in its turn (send, dead_letter, unrouted, tombstone); failed: no token, or a defect
+  pending: ['send', 'dead_letter', 'unrouted', 'tombstone', 'failed'],
+  // the claim, the send and the reply decide; dead_lettered: a kept reply whose route lost its destination
+  send: ['delivered', 'dead_letter', 'failed', 'duplicate', 'dead_lettered'],
+  // the letter is written, or left for the redelivery
+  dead_letter: ['dead_lettered', 'failed'],
+  // a reply written (delivered again), kept (failed) or dead-lettered with its record
+  delivered: ['delivered', 'failed', 'dead_lettered'],
+  // a defect after a failure rewrites its code
+  failed: ['failed'],
+  dead_lettered: [],
+  unrouted: [],
+  tombstone: [],
+  duplicate: [],
+};
+
+export class IllegalTransitionError extends Error {
+  constructor(from: Stage, to: Stage) {
+    super(`a record cannot move from ${from} to ${to}`);
+    this.name = 'IllegalTransitionError';
+  }
+}
+
+/** True when a record at `from` may move to `to`. */
+export function mayMove(from: Stage, to: Stage): boolean {
+  return LEGAL_MOVES[from].includes(to);
+}
+
+/**
+ * Moves `item` to `to`, setting `fields` with it (a code, a message, what the step learnt).
+ * @throws IllegalTransitionError when the move is not in LEGAL_MOVES
+ */
+export function transition<T extends Item | PoisonItem>(item: T, to: Stage, fields: Partial<Omit<T, 'stage'>> = {}): T {
+  if (!mayMove(item.stage, to)) throw new IllegalTransitionError(item.stage, to);
+  return Object.assign(item, fields, { stage: to });
+}
