@@ -4,7 +4,7 @@
 import { poisonLetter, recordLetter } from '../dead-letter';
 import type { DeliveryResult, Target } from '../deliver/agent-client';
 import { deliveryKey } from '../deliver/ids';
-import { type Stage, stageAfterDelivery } from '../fate';
+import type { Stage } from '../fate';
 import { PartitionFailures, Settlement } from '../partition-state';
 import { buildChains, PrioritySlots } from '../schedule';
 import type { ReplyResult } from '../reply/stage';
@@ -15,7 +15,7 @@ import type { Idempotency } from '../ports';
 import type { Item, PipelineDeps, PoisonItem, RoutePlan } from './types';
 import { prepare, toMessage } from './prepare';
 import { type LetterWriter, letterReason } from './letters';
-import { transition } from './item';
+import { applyReply, settleSend, transition } from './item';
 
 /** The gate of the credential a target is sent with: the Archestra token, or none (one gate per foreign origin). */
 export function gateOf(deps: PipelineDeps, target: Target) {
@@ -255,15 +255,9 @@ export async function deliverAll(
       await cancelAbandoned(res, giveUp, { client: deps.client, log: deps.log, now });
     }
     deps.onDelivered?.();
-    const awaiting = run?.settled === 'awaiting_input';
-    // Awaiting input is settled, not failed: written to the reply destination (status delivered) or else the DLQ
-    // (dead_lettered, by the dead-letter step, which then completes the claim).
-    const toReply = awaiting && !!(dest && deps.replies);
-    transition(item, toReply ? 'delivered' : stageAfterDelivery(res.status), {
-      result: res,
-      ...(awaiting ? { awaitingInput: true, code: 'awaiting_input', message: `task ${res.taskId} waits for input: ${res.message ?? ''}` } : { code: res.code, message: res.message }),
-    });
-    if (awaiting && !toReply) return;
+    const awaiting = run?.settled === 'awaiting_input' ? { toReply: !!(dest && deps.replies) } : undefined;
+    settleSend(item, res, awaiting);
+    if (awaiting && !awaiting.toReply) return; // the dead-letter step writes it, then completes the claim
     if (convKey && (res.status === 'delivered' || run?.settled === 'awaiting_input')) {
       await rememberContext(store!, convKey, res.contextId ?? res.task?.contextId, deps.conversationTtlSeconds ?? 7 * 24 * 3600, signals.writeBy).catch((err: Error) =>
         deps.log.warn('conversation not kept: the key\'s next record starts a new one', { key: convKey, error: err.message }),
@@ -320,12 +314,4 @@ export async function deliverAll(
 
   // Settled, not all: every chain has ended (no request can leave after the handler returned) before this resolves.
   await Promise.allSettled(buildChains(items, deps.ordering).map((chain, index) => runChain(chain, index)));
-}
-
-function applyReply(item: Item, res: ReplyResult, note: string | undefined): void {
-  if (res.outcome === 'written') {
-    transition(item, 'delivered', { replyTo: res.where, ...(note && { code: 'reply_rewritten', message: `reply ${note}` }) });
-  } else {
-    transition(item, 'failed', { code: 'reply_write_failed', message: `${res.error}; the reply is kept and written on redelivery`, replyWriteFailed: true });
-  }
 }

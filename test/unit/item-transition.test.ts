@@ -1,4 +1,6 @@
-import { IllegalTransitionError, LEGAL_MOVES, mayMove, transition } from '../../lambda/pipeline/item';
+import { applyReply, IllegalTransitionError, LEGAL_MOVES, mayMove, settleSend, transition } from '../../lambda/pipeline/item';
+import type { DeliveryResult } from '../../lambda/deliver/delivery-types';
+import type { DeliveryStatus } from '../../lambda/fate';
 import type { Item, PoisonItem } from '../../lambda/pipeline/types';
 import { FINAL_STATUSES, type Stage } from '../../lambda/fate';
 import type { KafkaRecord } from '../../lambda/decode';
@@ -44,5 +46,38 @@ describe('transition (lambda/pipeline/item.ts)', () => {
     transition(p, 'failed', { message: 'bad (dead-letter write failed: reported instead)' });
     expect(p).toMatchObject({ stage: 'failed', code: 'poison', message: 'bad (dead-letter write failed: reported instead)' });
     expect(() => transition(p, 'delivered')).toThrow(IllegalTransitionError);
+  });
+});
+
+describe('settleSend and applyReply (the stages a send and a reply write give)', () => {
+  const res = (status: DeliveryStatus): DeliveryResult => ({ status, code: `c_${status}`, message: `m ${status}`, attempts: 2, retries: 1, taskId: 'T1' });
+  const STATUSES: DeliveryStatus[] = ['delivered', 'permanent', 'transient', 'auth', 'deadline', 'held', 'unknown', 'task'];
+
+  it.each(STATUSES)('a sent record with status %s takes stageAfterDelivery and the result\'s code and message', (status) => {
+    const item = at('send');
+    settleSend(item, res(status));
+    expect(item).toEqual({ record, stage: status === 'delivered' ? 'delivered' : status === 'permanent' ? 'dead_letter' : 'failed', code: `c_${status}`, message: `m ${status}`, result: res(status) });
+  });
+
+  it('a task awaiting input is delivered to its reply destination, else keeps its status\'s stage for the dead-letter step', () => {
+    const toReply = settleSend(at('send'), res('permanent'), { toReply: true });
+    expect(toReply).toMatchObject({ stage: 'delivered', awaitingInput: true, code: 'awaiting_input', message: 'task T1 waits for input: m permanent' });
+    expect(settleSend(at('send'), res('permanent'), { toReply: false })).toMatchObject({ stage: 'dead_letter', awaitingInput: true, code: 'awaiting_input' });
+  });
+
+  it('only a record being sent can be settled by a send', () => {
+    for (const s of ['pending', 'dead_letter', 'failed', 'duplicate'] as const) expect(() => settleSend(at(s), res('delivered'))).toThrow(IllegalTransitionError);
+  });
+
+  it('a written reply delivers (noting a rewrite); an unwritten one fails the record with its reply kept', () => {
+    expect(applyReply(at('delivered'), { outcome: 'written', where: 'replies/0@5' }, undefined)).toEqual({ record, stage: 'delivered', code: 'old', message: 'old message', replyTo: 'replies/0@5' });
+    expect(applyReply(at('send'), { outcome: 'written', where: 'q' }, 'rewritten')).toMatchObject({ stage: 'delivered', code: 'reply_rewritten', message: 'reply rewritten', replyTo: 'q' });
+    expect(applyReply(at('delivered'), { outcome: 'kept', error: 'broker down' }, undefined)).toMatchObject({
+      stage: 'failed',
+      code: 'reply_write_failed',
+      message: 'broker down; the reply is kept and written on redelivery',
+      replyWriteFailed: true,
+    });
+    expect(() => applyReply(at('dead_lettered'), { outcome: 'written', where: 'q' }, undefined)).toThrow(IllegalTransitionError);
   });
 });
