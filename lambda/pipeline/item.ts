@@ -19,9 +19,11 @@ export const LEGAL_MOVES: Readonly<Record<Stage, readonly Stage[]>> = {
   // a defect after a failure rewrites its code
   failed: ['failed'],
   dead_lettered: [],
-  unrouted: [],
-  tombstone: [],
-  duplicate: [],
+  // Settled without a send; only the defect handler moves them on: an unexpected error in their step reports the
+  // record (redelivered, never lost) rather than trusting a stage set before the error.
+  unrouted: ['failed'],
+  tombstone: ['failed'],
+  duplicate: ['failed'],
 };
 
 export class IllegalTransitionError extends Error {

@@ -31,14 +31,15 @@ describe('transition (lambda/pipeline/item.ts)', () => {
     expect(item).toEqual(at(from));
   });
 
-  it('has settled statuses that nothing leaves, and no way back to pending or send', () => {
-    for (const s of ['dead_lettered', 'unrouted', 'tombstone', 'duplicate'] as const) expect(LEGAL_MOVES[s]).toEqual([]);
+  it('has settled statuses that nothing leaves but a defect report, and no way back to pending or send', () => {
+    expect(LEGAL_MOVES.dead_lettered).toEqual([]);
+    for (const s of ['unrouted', 'tombstone', 'duplicate'] as const) expect(LEGAL_MOVES[s]).toEqual(['failed']);
     for (const from of STAGES) {
       expect(mayMove(from, 'pending')).toBe(false);
       if (from !== 'pending') expect(mayMove(from, 'send')).toBe(false);
     }
     expect(legal.length + illegal.length).toBe(STAGES.length ** 2);
-    expect(legal.length).toBe(16);
+    expect(legal.length).toBe(19);
   });
 
   it('moves a poison record (no KafkaRecord) the same way', () => {
