@@ -4,7 +4,7 @@
 import { poisonLetter, recordLetter } from '../dead-letter';
 import type { DeliveryResult, Target } from '../deliver/agent-client';
 import { deliveryKey } from '../deliver/ids';
-import { type Stage, stageAfterDelivery } from '../fate';
+import type { Stage } from '../fate';
 import { PartitionFailures, Settlement } from '../partition-state';
 import { buildChains, PrioritySlots } from '../schedule';
 import type { ReplyResult } from '../reply/stage';
@@ -15,6 +15,7 @@ import type { Idempotency } from '../ports';
 import type { Item, PipelineDeps, PoisonItem, RoutePlan } from './types';
 import { prepare, toMessage } from './prepare';
 import { type LetterWriter, letterReason } from './letters';
+import { applyReply, settleSend, transition } from './item';
 
 /** The gate of the credential a target is sent with: the Archestra token, or none (one gate per foreign origin). */
 export function gateOf(deps: PipelineDeps, target: Target) {
@@ -52,8 +53,8 @@ export async function deliverAll(
   // Undecodable records without an offset cannot be ordered: written first, reported through their
   // partition's lowest offset if the write fails.
   for (const { target, ok } of await letters.write(poison.map((p, i) => ({ target: p, letter: poisonLetter(p.poison, i, letters.ctx) })))) {
-    if (ok) target.stage = 'dead_lettered';
-    else Object.assign(target, { stage: 'failed', message: `${target.message} (dead-letter write failed: reported instead)` });
+    if (ok) transition(target, 'dead_lettered');
+    else transition(target, 'failed', { message: `${target.message} (dead-letter write failed: reported instead)` });
   }
 
   // One of them unwritten is reported through its partition's lowest offset, so the whole partition comes back:
@@ -83,7 +84,7 @@ export async function deliverAll(
         // A defect must not crash the invocation while other chains still send: this record is reported.
         deps.log.error('unexpected error while handling a record: reported for redelivery', { topic: r.topic, partition: r.partition, offset: r.offset, error: (err as Error)?.message });
         if (item.stage !== 'delivered' && item.stage !== 'dead_lettered') {
-          Object.assign(item, { stage: 'failed', code: 'internal_error', message: `unexpected error: ${(err as Error)?.message ?? String(err)}` });
+          transition(item, 'failed', { code: 'internal_error', message: `unexpected error: ${(err as Error)?.message ?? String(err)}` });
           stop(item);
         }
       }
@@ -93,34 +94,37 @@ export async function deliverAll(
 
   const step = async (item: Item, i: number, chainLength: number, st: ChainState, stop: (item: Item) => void) => {
     const r = item.record;
-    if (item.stage === 'pending') Object.assign(item, prepare(r, deps));
+    if (item.stage === 'pending') {
+      const { stage, ...prepared } = prepare(r, deps);
+      transition(item, stage, prepared);
+    }
     // A partition that comes back whole (an offset-less record's letter failed) dead-letters nothing now, before
     // or after a send, and sends nothing unless the idempotency store would catch the redelivery.
     const resumes = resumesWhole.has(r.partitionKey) ? 'partition resumes from its lowest offset (a record without an offset could not be dead-lettered)' : undefined;
-    if (resumes && item.stage === 'send' && hold) Object.assign(item, { stage: 'failed', code: 'not_sent', message: resumes });
+    if (resumes && item.stage === 'send' && hold) transition(item, 'failed', { code: 'not_sent', message: resumes });
     if (item.stage === 'send') {
       const failedAt = failures.below(r.partitionKey, r.offset);
       if (st.stopped || (hold && failedAt !== undefined)) {
-        Object.assign(item, {
-          stage: 'failed',
+        transition(item, 'failed', {
           code: 'not_sent',
           message: st.stopped ? `held behind offset ${st.stopped.record.offset} of the same chain` : `partition resumes from offset ${failedAt}`,
         });
       } else {
         await send(item, chainLength - i);
+        // send() moved the stage (through transition), which TypeScript's narrowing to 'send' does not see.
         if ((item.stage as Stage) === 'failed') stop(item);
       }
     }
     if (item.stage === 'dead_letter' && resumes) {
       await settleVerdict(item, false);
-      Object.assign(item, { stage: 'failed', message: `${item.message} (left for redelivery: ${resumes})` });
+      transition(item, 'failed', { message: `${item.message} (left for redelivery: ${resumes})` });
     }
     if (item.stage === 'dead_letter') {
       if (!st.stopped) await settlement.below(r.partitionKey, r.offset);
       const failedAt = failures.below(r.partitionKey, r.offset);
       if (st.stopped || failedAt !== undefined) {
         await settleVerdict(item, false);
-        Object.assign(item, { stage: 'failed', message: `${item.message} (left for redelivery: partition resumes below it)` });
+        transition(item, 'failed', { message: `${item.message} (left for redelivery: partition resumes below it)` });
       } else {
         // Written before the chain moves on: should the write fail, nothing after it has been sent meanwhile.
         const letter = item.poison
@@ -131,11 +135,11 @@ export async function deliverAll(
         if (ok && item.awaitingInput) {
           // Task mode: the letter holds the task id and its approval requests; the record is settled
           // (status dead_lettered, code awaiting_input).
-          item.stage = 'dead_lettered';
+          transition(item, 'dead_lettered');
           const key = deliveryKey(r, item.plan!.route.name);
           await deps.idempotency?.complete(key, signals.writeBy).catch((err: Error) => deps.log.warn('idempotency update failed', { key, error: err.message }));
         } else if (ok) {
-          item.stage = 'dead_lettered';
+          transition(item, 'dead_lettered');
           // --- reply stage (issue 14): announce it on the route's errors destination (best effort).
           const route = item.plan?.route;
           if (route?.errors && deps.replies && !item.poison) {
@@ -148,7 +152,7 @@ export async function deliverAll(
             }
           }
         } else {
-          Object.assign(item, { stage: 'failed', message: `${item.message} (dead-letter write failed: reported instead)` });
+          transition(item, 'failed', { message: `${item.message} (dead-letter write failed: reported instead)` });
           stop(item);
         }
       }
@@ -185,20 +189,20 @@ export async function deliverAll(
         item.message = `idempotency store unavailable: ${signals.deadline.aborted ? 'no answer before the deadline' : (err as Error).message}`;
       }
       if (claim === 'no_time') {
-        Object.assign(item, { stage: 'failed', code: 'deadline', message: 'not enough time left in this invocation' });
+        transition(item, 'failed', { code: 'deadline', message: 'not enough time left in this invocation' });
         return;
       }
       if (claim === 'completed') {
-        Object.assign(item, { stage: 'duplicate', code: 'duplicate', message: 'already delivered by an earlier invocation' });
+        transition(item, 'duplicate', { code: 'duplicate', message: 'already delivered by an earlier invocation' });
         return;
       }
       if (claim === 'in_progress') {
-        Object.assign(item, { stage: 'failed', code: 'in_progress', message: item.message ?? 'another invocation is delivering this record' });
+        transition(item, 'failed', { code: 'in_progress', message: item.message ?? 'another invocation is delivering this record' });
         return;
       }
       if (typeof claim === 'object' && 'verdict' in claim) {
         // Issue 13: an earlier invocation's permanent verdict; dead-lettered from it, the agent is not run again.
-        Object.assign(item, { stage: 'dead_letter', code: claim.verdict.code, message: claim.verdict.message, remembered: claim.verdict, claimKey: key });
+        transition(item, 'dead_letter', { code: claim.verdict.code, message: claim.verdict.message, remembered: claim.verdict, claimKey: key });
         return;
       }
       if (typeof claim === 'object' && 'task' in claim) {
@@ -210,7 +214,7 @@ export async function deliverAll(
           const why = { kind: 'reply_unwritten' as const, class: 'reply_destination_removed', message: 'a kept reply whose route has no reply destination any more', attempts: 0 };
           const [{ ok }] = await letters.write([{ target: item, letter: recordLetter(r, why, item.plan!.route, letters.ctx, JSON.parse(claim.replyPending)) }]);
           if (ok) await store.replyWritten?.(key, signals.writeBy).catch(() => undefined);
-          Object.assign(item, { stage: ok ? 'dead_lettered' : 'failed', code: 'reply_destination_removed', message: why.message });
+          transition(item, ok ? 'dead_lettered' : 'failed', { code: 'reply_destination_removed', message: why.message });
           return;
         }
         const res = await deps.replies.rewrite(dest, claim.replyPending, r, item.plan!.route, deadline, store, key, bootstrapServers, signals.writeBy);
@@ -251,16 +255,9 @@ export async function deliverAll(
       await cancelAbandoned(res, giveUp, { client: deps.client, log: deps.log, now });
     }
     deps.onDelivered?.();
-    item.result = res;
-    item.code = res.code;
-    item.message = res.message;
-    item.stage = stageAfterDelivery(res.status);
-    if (run?.settled === 'awaiting_input') {
-      // Settled, not failed: written to the reply destination (status delivered) or else the DLQ (dead_lettered).
-      Object.assign(item, { awaitingInput: true, code: 'awaiting_input', message: `task ${res.taskId} waits for input: ${res.message ?? ''}` });
-      if (!(dest && deps.replies)) return; // the dead-letter step writes it, then completes the claim
-      item.stage = 'delivered';
-    }
+    const awaiting = run?.settled === 'awaiting_input' ? { toReply: !!(dest && deps.replies) } : undefined;
+    settleSend(item, res, awaiting);
+    if (awaiting && !awaiting.toReply) return; // the dead-letter step writes it, then completes the claim
     if (convKey && (res.status === 'delivered' || run?.settled === 'awaiting_input')) {
       await rememberContext(store!, convKey, res.contextId ?? res.task?.contextId, deps.conversationTtlSeconds ?? 7 * 24 * 3600, signals.writeBy).catch((err: Error) =>
         deps.log.warn('conversation not kept: the key\'s next record starts a new one', { key: convKey, error: err.message }),
@@ -296,19 +293,19 @@ export async function deliverAll(
       const prepared = deps.replies!.prepare(dest, item.record, route, { text: res.reply ?? res.message ?? '', taskId: res.taskId, attempts: res.attempts, latencyMs: res.latencyMs, ...waiting }, bootstrap);
       result = await deps.replies!.write(prepared, deadline, deps.idempotency, key, signals.writeBy);
     } catch (err) {
-      Object.assign(item, { stage: 'failed', code: 'reply_write_failed', message: `reply could not be prepared: ${(err as Error).message}`, replyWriteFailed: true });
+      transition(item, 'failed', { code: 'reply_write_failed', message: `reply could not be prepared: ${(err as Error).message}`, replyWriteFailed: true });
       return 'rerun' as const;
     }
     if (result.outcome === 'unkept') {
       // Overflow: the dead-letter queue keeps the answer with the record, so the agent is not run again.
       const letter = recordLetter(item.record, { kind: 'reply_unwritten', class: 'reply_write_failed', message: result.error, attempts: res.attempts }, route, letters.ctx, result.envelope);
       const [{ ok }] = await letters.write([{ target: item, letter }]);
-      Object.assign(item, { code: 'reply_write_failed', replyWriteFailed: true });
+      const unwritten = { code: 'reply_write_failed', replyWriteFailed: true };
       if (ok) {
-        Object.assign(item, { stage: 'dead_lettered', message: `${result.error}; the reply is in the dead-letter queue` });
+        transition(item, 'dead_lettered', { ...unwritten, message: `${result.error}; the reply is in the dead-letter queue` });
         return 'done' as const;
       }
-      Object.assign(item, { stage: 'failed', message: `${result.error}; the dead-letter write failed too: the record runs again on redelivery` });
+      transition(item, 'failed', { ...unwritten, message: `${result.error}; the dead-letter write failed too: the record runs again on redelivery` });
       return 'rerun' as const;
     }
     applyReply(item, result, undefined);
@@ -317,14 +314,4 @@ export async function deliverAll(
 
   // Settled, not all: every chain has ended (no request can leave after the handler returned) before this resolves.
   await Promise.allSettled(buildChains(items, deps.ordering).map((chain, index) => runChain(chain, index)));
-}
-
-function applyReply(item: Item, res: ReplyResult, note: string | undefined): void {
-  if (res.outcome === 'written') {
-    item.stage = 'delivered';
-    item.replyTo = res.where;
-    if (note) Object.assign(item, { code: 'reply_rewritten', message: `reply ${note}` });
-  } else {
-    Object.assign(item, { stage: 'failed', code: 'reply_write_failed', message: `${res.error}; the reply is kept and written on redelivery`, replyWriteFailed: true });
-  }
 }

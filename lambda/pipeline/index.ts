@@ -1,14 +1,15 @@
 // One invocation, one way through: decode -> route -> render -> deliver -> dead-letter -> report. Each stage is its
 // own module; this folder only sequences them and keeps every record accounted for: types.ts (the shapes),
 // prepare.ts (route and render in a record's turn), deliver-all.ts (the chains, the claim and the send), letters.ts
-// (the dead-letter writer), outcomes.ts (what each record ended as); the partition bookkeeping is
-// lambda/partition-state.ts, a record's final status lambda/fate.ts.
+// (the dead-letter writer), outcomes.ts (what each record ended as), item.ts (the one transition between stages);
+// the partition bookkeeping is lambda/partition-state.ts, a record's final status lambda/fate.ts.
 import { setMaxListeners } from 'node:events';
 import { decodeEvent } from '../decode';
 import { logAndMeasure } from '../batch-log';
 import { batchResponse, failureOffsets } from '../report';
 import type { BatchResult, InvocationInfo, Item, PipelineDeps, PoisonItem } from './types';
 import { poisonInChain } from './prepare';
+import { transition } from './item';
 import { deliverAll } from './deliver-all';
 import { itemOutcome, poisonOutcome } from './outcomes';
 import { LetterWriter, reportableOffset } from './letters';
@@ -61,11 +62,7 @@ export async function processBatch(event: unknown, info: InvocationInfo, deps: P
     // Without credentials nothing can be judged: report everything for redelivery, dead-letter nothing.
     const what = tokenError.code === 'token_invalid' ? 'configuration error: the token secret holds no usable token' : 'token unavailable';
     deps.log.error(`${what}: reporting the whole batch for redelivery`, { code: tokenError.code, error: tokenError.message });
-    for (const x of [...items, ...poison]) {
-      x.stage = 'failed';
-      x.code = tokenError.code;
-      x.message = tokenError.message;
-    }
+    for (const x of [...items, ...poison]) transition<Item | PoisonItem>(x, 'failed', { code: tokenError.code, message: tokenError.message });
   } else {
     const letters = new LetterWriter(deps, batch.source, info, writeBy);
     const bootstrapServers = (event as { bootstrapServers?: unknown } | null)?.bootstrapServers;
