@@ -7,14 +7,16 @@
 // reply); apart, an invocation that uses none of them never reads them (docs/BENCHMARKS.md, W3).
 // `node scripts/bundle-lazy.mjs <outdir> [name...]` is what the CDK app runs after bundling.
 import { build } from 'esbuild';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleOptions } from './bundle-options.mjs';
 
-export const SCHEMA_MODULES = ['avsc', 'protobufjs'];
-export const KAFKA_REPLY_MODULES = ['kafkajs', 'aws-msk-iam-sasl-signer-js'];
-export const AWS_SDK_MODULES = ['@aws-sdk/client-secrets-manager', '@aws-sdk/client-sqs', '@aws-sdk/client-sns', '@aws-sdk/client-eventbridge'];
+const lazy = JSON.parse(readFileSync(new URL('./lazy-modules.json', import.meta.url), 'utf8'));
+export const SCHEMA_MODULES = lazy.schema;
+export const KAFKA_REPLY_MODULES = lazy.kafkaReply;
+export const AWS_SDK_MODULES = lazy.awsSdk;
 export const LAZY_MODULES = [...SCHEMA_MODULES, ...KAFKA_REPLY_MODULES, ...AWS_SDK_MODULES];
 
 const root = fileURLToPath(new URL('..', import.meta.url));

@@ -10,6 +10,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import lazy from '../../scripts/lazy-modules.json';
 import { parseRoutesText } from '../../lambda/config/routes';
 import { schemaFiles } from '../../lambda/schema/load';
 import { acknowledgeNetworkInterfaces } from './network-interfaces';
@@ -19,7 +20,7 @@ export const HANDLER_ENTRY = path.join(PROJECT_ROOT, 'lambda', 'handler.ts');
 /** Where the routes file lands in the deployment package (LAMBDA_TASK_ROOT is /var/task). */
 export const ROUTES_FILE_IN_PACKAGE = '/var/task/routes.json';
 
-/** Mirrors scripts/bundle-options.mjs (ESM, so not importable here); test/infra checks they agree. */
+/** Mirrors scripts/bundle-options.mjs (ESM, so not importable here); the lazy modules come from the one list both read. */
 export const BUNDLING = {
   minify: true,
   sourceMap: true,
@@ -27,18 +28,8 @@ export const BUNDLING = {
   format: OutputFormat.CJS,
   esbuildArgs: { '--legal-comments': 'none' },
   logLevel: LogLevel.WARNING,
-  /** Built apart into node_modules/<name>/index.js of the package (scripts/bundle-lazy.mjs): loaded only by schema routes and kafka:// replies. */
-  externalModules: [
-    'avsc',
-    'protobufjs',
-    'kafkajs',
-    'aws-msk-iam-sasl-signer-js',
-    // Each built apart too and read only at its first call (scripts/bundle-lazy.mjs AWS_SDK_MODULES): cold start.
-    '@aws-sdk/client-secrets-manager',
-    '@aws-sdk/client-sqs',
-    '@aws-sdk/client-sns',
-    '@aws-sdk/client-eventbridge',
-  ],
+  /** Built apart into node_modules/<name>/index.js of the package (scripts/bundle-lazy.mjs), each read at its first use. */
+  externalModules: [...lazy.schema, ...lazy.kafkaReply, ...lazy.awsSdk],
 } as const;
 
 export interface BridgeFunctionProps {
