@@ -1,6 +1,7 @@
-// A record's fate in one vocabulary: the statuses it passes through, the codes that say why (a public contract: the
-// log field `code`, the dead letter's `error.class`, the CLI), and the one mapping from a delivery's result to the
-// record's status. The exchange level (what one HTTP exchange came to) is `AgentAnswer` in lambda/deliver/a2a-protocol.ts.
+// A record's fate in one vocabulary: the statuses it passes through and the codes that say why (a public contract:
+// the log field `code`, the dead letter's `error.class`, the CLI). Where a record takes each status is decided in
+// lambda/pipeline/record-state.ts. The exchange level (what one HTTP exchange came to) is `AgentAnswer` in
+// lambda/deliver/a2a-protocol.ts.
 
 /** Where a record ended: the `status` of its log line and of `RecordOutcome`. */
 export const FINAL_STATUSES = ['delivered', 'dead_lettered', 'unrouted', 'tombstone', 'duplicate', 'failed'] as const;
@@ -32,16 +33,6 @@ export type DeliveryStatus =
   | 'unknown'
   /** Task mode: the agent accepted the message as a task still running (`taskId`); the caller polls it. */
   | 'task';
-
-/**
- * The record's stage once its delivery is over: the one place a delivery result becomes a record's fate.
- * Only `permanent` goes to the dead-letter queue; every other failure is reported for redelivery.
- */
-export function stageAfterDelivery(status: DeliveryStatus): 'delivered' | 'dead_letter' | 'failed' {
-  if (status === 'delivered') return 'delivered';
-  if (status === 'permanent') return 'dead_letter';
-  return 'failed';
-}
 
 /**
  * Every fixed outcome code the bridge emits (log `code`, dead letter `error.class`). Besides these, an agent's HTTP

@@ -1,6 +1,6 @@
 // What became of one record: the pipeline's result per record, read by the logs, the metrics and the CLI.
 
-import type { FinalStatus } from './fate';
+import type { FateCode, FinalStatus } from './fate';
 export type { FinalStatus } from './fate';
 
 export interface RecordOutcome {
@@ -11,7 +11,8 @@ export interface RecordOutcome {
   route: string | null;
   agentId: string | null;
   status: FinalStatus;
-  code?: string;
+  /** Why it ended so: a lambda/fate.ts code (the log field `code`). */
+  code?: FateCode;
   message?: string;
   attempts: number;
   retries: number;

@@ -1,31 +1,38 @@
 // Scheduling for the deliver stage: which records form an ordered chain, and a concurrency limit
 // that serves the longest remaining chain first (the critical path decides the batch's wall time).
 import type { Ordering } from './config/limits';
-import type { KafkaRecord } from './decode';
 
 export type { Ordering };
+
+/** Where a record sits in its partition: all that ordering (and the partition bookkeeping) reads of it. */
+export interface Position {
+  partitionKey: string;
+  offset: number;
+  /** The record's key as it arrived (base64), null when it has none. */
+  keyB64: string | null;
+}
 
 /**
  * `partition`: one chain per partition. `key`: one per key within a partition (Kafka's own ordering
  * guarantee); records without a key carry no order, so each is its own chain. `none`: every record alone.
  */
-export function chainKey(mode: Ordering, r: KafkaRecord): string {
+export function chainKey(mode: Ordering, r: Position): string {
   if (mode === 'partition') return r.partitionKey;
   if (mode === 'key' && r.keyB64 !== null) return `${r.partitionKey}\u0000${r.keyB64}`;
   return `${r.partitionKey}\u0000@${r.offset}`;
 }
 
-/** Groups items into chains, each sorted by offset; returned longest first. */
-export function buildChains<T extends { record: KafkaRecord }>(items: readonly T[], mode: Ordering): T[][] {
+/** Groups entries into chains by their position (`at`), each sorted by offset; returned longest first. */
+export function buildChains<T extends { at: Position }>(items: readonly T[], mode: Ordering): T[][] {
   const chains = new Map<string, T[]>();
   for (const item of items) {
-    const k = chainKey(mode, item.record);
+    const k = chainKey(mode, item.at);
     const chain = chains.get(k);
     if (chain) chain.push(item);
     else chains.set(k, [item]);
   }
   const out = [...chains.values()];
-  for (const c of out) c.sort((a, b) => a.record.offset - b.record.offset);
+  for (const c of out) c.sort((a, b) => a.at.offset - b.at.offset);
   return out.sort((a, b) => b.length - a.length);
 }
 

@@ -3,6 +3,8 @@
 // Over 200 lines: both protocol versions' bodies and the one classifier of their replies; the classifier must see
 // every shape side by side so that no reply is classified two ways.
 
+import type { FateCode } from '../fate';
+
 export type A2AVersion = '0.3' | '1.0';
 
 export interface OutgoingMessage {
@@ -35,13 +37,13 @@ export type FailureClass =
   /** HTTP 402 from an LLM proxy: the spending limit is reached; the target stops for a cool-down, records are reported. */
   | 'budget';
 
-/** What one exchange with an agent came to (the exchange level; what becomes of the record is lambda/fate.ts). */
+/** What one exchange with an agent came to (the exchange level; what becomes of the record is lambda/pipeline/record-state.ts). */
 export type AgentAnswer =
   | { kind: 'success'; reply: string; taskId?: string; contextId?: string }
   | { kind: 'pending'; taskId: string; state: string; contextId?: string }
-  | { kind: 'failure'; failure: FailureClass; code: string; message: string; retryAfterMs?: number; task?: TaskFacts };
+  | { kind: 'failure'; failure: FailureClass; code: FateCode; message: string; retryAfterMs?: number; task?: TaskFacts };
 
-export const failure = (f: FailureClass, code: string, message: string, retryAfterMs?: number): AgentAnswer => ({
+export const failure = (f: FailureClass, code: FateCode, message: string, retryAfterMs?: number): AgentAnswer => ({
   kind: 'failure',
   failure: f,
   code,
@@ -112,7 +114,7 @@ function classifyRpcError(err: unknown): AgentAnswer {
   if (!err || typeof err !== 'object') return failure('permanent', 'malformed_reply', 'JSON-RPC error is not an object');
   const { code, message, data } = err as { code?: unknown; message?: unknown; data?: unknown };
   const msg = typeof message === 'string' ? message : JSON.stringify(message ?? null);
-  const label = `jsonrpc_${typeof code === 'number' ? code : 'unknown'}`;
+  const label: FateCode = `jsonrpc_${typeof code === 'number' ? code : 'unknown'}`;
   if (code === -32603) {
     const retryable = data && typeof data === 'object' ? (data as { isRetryable?: unknown }).isRetryable : undefined;
     const detail = data && typeof data === 'object' && typeof (data as { message?: unknown }).message === 'string'

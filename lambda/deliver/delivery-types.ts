@@ -1,6 +1,6 @@
 // The agent client's vocabulary: where a record goes (Target), what its delivery came to (DeliveryResult), the
 // client's options, and the scheduler's and the pipeline's say on each send (Slot, SendGuard).
-import type { DeliveryStatus } from '../fate';
+import type { DeliveryStatus, FateCode } from '../fate';
 import type { HttpPost, TokenSource } from '../ports';
 import type { A2AVersion, OutgoingMessage, TaskFacts } from './a2a-protocol';
 import type { AgentLimits, LimitSpec } from './agent-limits';
@@ -28,7 +28,7 @@ export interface Target {
 export interface DeliveryResult {
   status: DeliveryStatus;
   reply?: string;
-  code?: string;
+  code?: FateCode;
   message?: string;
   /** HTTP requests made for this record (sends, retries and polls). */
   attempts: number;

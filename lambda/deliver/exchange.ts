@@ -75,7 +75,7 @@ io: ExchangeIo,
     return { out: redact(out, tok), status: reply.status, fate: exchangeFate({ status: reply.status, out }) };
   } catch (err) {
     // An error that is not the edge's own says nothing about the wire: the body may have left.
-    const thrown = err instanceof HttpError ? err : { code: 'network', sent: true, message: (err as Error)?.message ?? String(err) };
+    const thrown = err instanceof HttpError ? err : { code: 'network' as const, sent: true, message: (err as Error)?.message ?? String(err) };
     const fate = exchangeFate({ thrown });
     if (thrown.code === 'timeout' && timeoutMs < target.timeoutMs) return { out: failure('transient', 'deadline', 'request cut short by the invocation deadline'), fate };
     return { out: failure(thrown.code === 'reply_too_large' ? 'permanent' : 'transient', thrown.code, thrown.message), fate };

@@ -2,27 +2,25 @@
 // record is lettered.
 import type { PoisonRecord } from '../decode';
 import type { DeadLetter, LetterContext } from '../dead-letter';
-import type { InvocationInfo, Item, PipelineDeps, PoisonItem } from './types';
+import type { ToLetter, Track } from './record-state';
+import type { InvocationInfo, PipelineDeps } from './types';
 
 /** Records the bridge cannot read or render are poison; an agent's refusal is a permanent failure. */
-export function letterReason(item: Item) {
-  const code = item.code ?? 'unknown';
-  if (item.awaitingInput) return { kind: 'awaiting_input' as const, class: 'awaiting_input', message: item.message ?? '', attempts: item.result?.attempts ?? 0 };
+export function letterReason(s: ToLetter) {
+  if (s.awaitingInput) return { kind: 'awaiting_input' as const, class: 'awaiting_input', message: s.message, attempts: s.result?.attempts ?? 0 };
+  const code = s.code;
   return {
     kind: code === 'render_failed' || code === 'poison' || code === 'schema_error' ? ('poison' as const) : ('permanent_failure' as const),
     class: code === 'poison' ? 'undecodable' : code,
-    message: item.message ?? '',
-    attempts: item.result?.attempts ?? item.remembered?.attempts ?? 0,
+    message: s.message,
+    attempts: s.result?.attempts ?? s.remembered?.attempts ?? 0,
   };
 }
 
 /** A poison record without an offset can only be reported through its partition's lowest known offset. */
-export function reportableOffset(p: PoisonRecord, items: Item[], poison: PoisonItem[]): { partitionKey: string; offset: number } {
+export function reportableOffset(p: PoisonRecord, tracks: readonly Track[]): { partitionKey: string; offset: number } {
   if (p.offset !== null) return { partitionKey: p.partitionKey, offset: p.offset };
-  const known = [
-    ...items.filter((i) => i.record.partitionKey === p.partitionKey).map((i) => i.record.offset),
-    ...poison.filter((q) => q.poison.partitionKey === p.partitionKey && q.poison.offset !== null).map((q) => q.poison.offset as number),
-  ];
+  const known = tracks.filter((t) => t.at.partitionKey === p.partitionKey).map((t) => t.at.offset);
   if (known.length === 0) {
     // No identifier of this batch can name the record: failing the invocation makes Lambda retry it whole.
     throw new Error(`record in ${p.partitionKey} could not be dead-lettered and has no offset to report`);

@@ -1,43 +1,39 @@
-// What each item ended as: its RecordOutcome (the log line, the metrics, the CLI).
+// What each record ended as: its RecordOutcome (the log line, the metrics, the CLI), read off its settled state.
 import { travellingHeaders } from '../headers';
-import type { FinalStatus } from '../fate';
 import type { RecordOutcome } from '../outcome';
-import type { Item, PoisonItem } from './types';
+import type { Poison, SettledState } from './record-state';
 
-export function itemOutcome(i: Item): RecordOutcome {
-  if (i.poison) return poisonOutcome({ poison: i.poison, stage: i.stage, code: i.code, message: i.message });
-  const r = i.record;
-  const res = i.result;
+export function outcomeOf(s: SettledState): RecordOutcome {
+  if ('poison' in s) return poisonOutcome(s);
+  const r = s.record;
+  const res = s.result;
+  const route = s.plan?.route;
+  const traceparent = r.headers.traceparent !== undefined && route ? travellingHeaders(r, route).traceparent : undefined;
   return {
     partitionKey: r.partitionKey,
     topic: r.topic,
     partition: r.partition,
     offset: r.offset,
-    route: i.plan?.route.name ?? null,
-    agentId: i.plan?.route.agentId ?? null,
-    status: i.stage as FinalStatus,
-    ...(i.code !== undefined ? { code: i.code } : {}),
-    ...(i.message !== undefined ? { message: i.message } : {}),
+    route: route?.name ?? null,
+    agentId: route?.agentId ?? null,
+    status: s.stage,
+    ...(s.code !== undefined ? { code: s.code } : {}),
+    ...(s.message !== undefined ? { message: s.message } : {}),
     attempts: res?.attempts ?? 0,
     retries: res?.retries ?? 0,
     ...(res?.latencyMs !== undefined ? { latencyMs: res.latencyMs } : {}),
     ...(res?.reply !== undefined ? { reply: res.reply } : {}),
-    ...(r.headers.traceparent !== undefined && i.plan ? traceOf(i) : {}),
-    ...(i.replyTo !== undefined ? { replyTo: i.replyTo } : {}),
-    ...(i.replyWriteFailed ? { replyWriteFailed: true } : {}),
-    ...(i.errorsTo !== undefined ? { errorsTo: i.errorsTo } : {}),
+    // The record's valid W3C trace context: its log line carries it so a trace crosses the bridge.
+    ...(traceparent ? { traceparent } : {}),
+    ...(s.replyTo !== undefined ? { replyTo: s.replyTo } : {}),
+    ...(s.replyWriteFailed ? { replyWriteFailed: true } : {}),
+    ...(s.errorsTo !== undefined ? { errorsTo: s.errorsTo } : {}),
     ...(res?.taskId !== undefined ? { taskId: res.taskId } : {}),
-    ...(i.missingFields ? { missingFields: i.missingFields } : {}),
+    ...(s.missingFields ? { missingFields: s.missingFields } : {}),
   };
 }
 
-/** The record's valid W3C trace context, for its log line. */
-export function traceOf(i: Item): { traceparent?: string } {
-  const tp = travellingHeaders(i.record, i.plan!.route).traceparent;
-  return tp ? { traceparent: tp } : {};
-}
-
-export function poisonOutcome(p: PoisonItem): RecordOutcome {
+function poisonOutcome(p: Poison & { stage: RecordOutcome['status'] }): RecordOutcome {
   return {
     partitionKey: p.poison.partitionKey,
     topic: p.poison.topic,
@@ -45,12 +41,10 @@ export function poisonOutcome(p: PoisonItem): RecordOutcome {
     offset: p.poison.offset,
     route: null,
     agentId: null,
-    status: p.stage as FinalStatus,
+    status: p.stage,
     code: p.code,
     message: p.message,
     attempts: 0,
     retries: 0,
   };
 }
-
-

@@ -1,26 +1,24 @@
-// The pipeline's shapes: what it runs with (PipelineDeps, RoutePlan), what it returns, and a record's item as it
-// moves through the stages (its `stage` is a lambda/fate.ts Stage).
+// The pipeline's shapes: what it runs with (PipelineDeps, RoutePlan) and what it returns. A record's states are
+// lambda/pipeline/record-state.ts; the invocation's state its chains share, run.ts.
 import type { Route } from '../config/routes';
-import type { KafkaRecord, PoisonRecord } from '../decode';
+import type { KafkaRecord } from '../decode';
 import type { DeadLetterSink } from '../dead-letter';
-import type { AgentClient, DeliveryResult, Target, TokenSource } from '../deliver/agent-client';
+import type { AgentClient, Target, TokenSource } from '../deliver/agent-client';
 import type { CredentialGates } from '../deliver/credential-gate';
 import type { Log, MetricsSink } from '../observe';
-import type { Stage } from '../fate';
 import type { RecordOutcome } from '../outcome';
 import type { KafkaBatchResponse } from '../report';
 import type { Renderer } from '../render';
 import type { RecordRouter } from '../route';
 import type { Ordering } from '../schedule';
 import type { ReplyStage } from '../reply/stage';
-import type { StoredVerdict } from '../claim-settle';
 import type { Idempotency } from '../ports';
 
 export interface RoutePlan {
   route: Route;
   render: Renderer;
   target: Target;
-  /** A templated route's per-record URL (issue 19); absent: `target.url` for every record. */
+  /** A templated route's per-record URL; absent: `target.url` for every record. */
   urlFor?: (record: KafkaRecord) => { ok: true; url: string } | { ok: false; reason: string };
 }
 
@@ -78,36 +76,4 @@ export interface BatchResult {
   response: KafkaBatchResponse;
   outcomes: RecordOutcome[];
   durationMs: number;
-}
-
-export interface Item {
-  record: KafkaRecord;
-  /** Set for an undecodable record: `record` then only carries its coordinates (and raw key) for ordering. */
-  poison?: PoisonRecord;
-  plan?: RoutePlan;
-  text?: string;
-  /** Placeholders the template found no value for (issue 20: counted and shown, never silent). */
-  missingFields?: string[];
-  /** Set when the route's URL is templated per record. */
-  url?: string;
-  stage: Stage;
-  code?: string;
-  message?: string;
-  result?: DeliveryResult;
-  replyTo?: string;
-  replyWriteFailed?: boolean;
-  errorsTo?: string;
-  /** The idempotency key this invocation holds a claim (or a stored verdict) under. */
-  claimKey?: string;
-  /** A permanent verdict read from the store: the agent is not run again. */
-  remembered?: StoredVerdict;
-  /** Task mode: the task waits for a person (input-required); the record settles as awaiting_input. */
-  awaitingInput?: boolean;
-}
-
-export interface PoisonItem {
-  poison: PoisonRecord;
-  stage: Stage;
-  code?: string;
-  message?: string;
 }

@@ -1,3 +1,4 @@
+import type { FateCode } from '../../lambda/fate';
 // The judge of the no-loss suite is itself tested: each rule on a hand-made observation.
 import { judgeSettled } from './support/redelivery';
 import { classifyRecord, judge, reportedOffsets, type InvariantId, type Observation, type ObservedRecord } from './support/classify';
@@ -263,7 +264,7 @@ describe('judgeSettled: a batch and its redeliveries with the store', () => {
   const built = (offset: number) =>
     ({ id: `t-0@${offset}`, partitionKey: 't-0', topic: 'orders.eu', partition: 0, offset, spec: {} as never, raw: {} }) as unknown as Parameters<typeof judgeSettled>[0][0]['records'][0];
   const round = (
-    outs: Array<[number, string, string?, number?]>,
+    outs: Array<[number, string, FateCode?, number?]>,
     o: { reported?: number; ran?: number[]; unknown?: number[]; storeFailed?: number[]; letters?: number[] } = {},
   ): Parameters<typeof judgeSettled>[0][0] => ({
     records: [built(1), built(2)],
@@ -293,7 +294,7 @@ describe('judgeSettled: a batch and its redeliveries with the store', () => {
 
   test('unsettled, lost, and dead-lettered twice are violations; a letter from a stored verdict is counted', () => {
     expect(judgeSettled([round([[1, 'failed', 'http_503']], { reported: 1 })], never).violations.map((v) => v.invariant)).toContain('5.settled');
-    expect(judgeSettled([round([[1, 'failed', 'x'], [2, 'failed', 'x']])], never).violations.map((v) => v.invariant)).toEqual(['5.lost', '5.lost']);
+    expect(judgeSettled([round([[1, 'failed', 'http_503'], [2, 'failed', 'http_503']])], never).violations.map((v) => v.invariant)).toEqual(['5.lost', '5.lost']);
     const twice = judgeSettled([round([[1, 'dead_lettered', 'http_400'], [2, 'delivered']], { reported: 1, ran: [1, 2], letters: [1] }), round([[1, 'dead_lettered', 'http_400', 0], [2, 'duplicate']], { letters: [1] })], never);
     expect(twice.violations.map((v) => v.invariant)).toEqual(['5.dead-lettered-twice']);
     expect(twice.fromStoredVerdict).toBe(1);

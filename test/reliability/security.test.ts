@@ -115,7 +115,7 @@ describe('the token never leaves the Authorization header', () => {
     try {
       const bridge = makeBridge({ ARCHESTRA_URL: refusing.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: ROUTES, ORDERING: 'none' });
       const result = await bridge.run(everyOutcome());
-      expect(result.outcomes.filter((o) => o.code === 'http_401' || o.code === 'auth_blocked').length).toBeGreaterThan(0);
+      expect(result.outcomes.filter((o) => o.code === 'http_401' || o.code === 'auth_refused').length).toBeGreaterThan(0);
       expectNoToken('logs and outcomes after an auth failure', bridge.logs, result);
     } finally {
       await refusing.close();

@@ -73,7 +73,7 @@ describe('chains', () => {
 
   it.each<Ordering>(['partition', 'key', 'none'])('agrees with the bridge (lambda/schedule.ts buildChains) in %s mode', (mode) => {
     const event = buildEvent({ records: 300, partitions: 4, keys: 30 });
-    const items = decodeEvent(event).records.map((record) => ({ record }));
+    const items = decodeEvent(event).records.map((record) => ({ at: record }));
     const bridge = buildChains(items, mode).map((c) => c.length);
     expect(bridge.sort((a, b) => a - b)).toEqual(chainLengths(layout({ records: 300, partitions: 4, keys: 30 }), mode).sort((a, b) => a - b));
   });

@@ -477,9 +477,9 @@ describe('interpretResponse: malformed replies', () => {
 
 describe('failure()', () => {
   test('builds a failure outcome; retryAfterMs only when given', () => {
-    expect(failure('transient', 'c', 'm')).toEqual({ kind: 'failure', failure: 'transient', code: 'c', message: 'm' });
-    expect(failure('transient', 'c', 'm')).not.toHaveProperty('retryAfterMs');
-    expect(failure('transient', 'c', 'm', 0)).toEqual({ kind: 'failure', failure: 'transient', code: 'c', message: 'm', retryAfterMs: 0 });
+    expect(failure('transient', 'timeout', 'm')).toEqual({ kind: 'failure', failure: 'transient', code: 'timeout', message: 'm' });
+    expect(failure('transient', 'timeout', 'm')).not.toHaveProperty('retryAfterMs');
+    expect(failure('transient', 'timeout', 'm', 0)).toEqual({ kind: 'failure', failure: 'transient', code: 'timeout', message: 'm', retryAfterMs: 0 });
   });
 });
 

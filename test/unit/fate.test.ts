@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type DeliveryStatus, FATE_CODES, isFateCode, stageAfterDelivery } from '../../lambda/fate';
+import { type DeliveryStatus, FATE_CODES, isFateCode } from '../../lambda/fate';
+import { stageAfterDelivery } from '../../lambda/pipeline/record-state';
 
 const ALL: DeliveryStatus[] = ['delivered', 'permanent', 'transient', 'auth', 'deadline', 'held', 'unknown', 'task'];
 

@@ -57,7 +57,7 @@ describe('chainKey', () => {
 });
 
 describe('buildChains', () => {
-  const item = (partition: number, offset: number, key: string | null) => ({ id: `${partition}@${offset}`, record: record({ partition, offset, key }) });
+  const item = (partition: number, offset: number, key: string | null) => ({ id: `${partition}@${offset}`, at: record({ partition, offset, key }) });
 
   test('groups by chain key and sorts each chain by offset', () => {
     const items = [item(0, 5, 'A'), item(0, 2, 'B'), item(0, 1, 'A'), item(0, 3, 'A'), item(0, 4, 'B')];
