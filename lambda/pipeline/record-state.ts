@@ -2,7 +2,8 @@
 // union on `stage`, each holding what that stage guarantees), the table of legal moves, and every decision, each a
 // pure function from what a step learnt to the record's next state. The steps (chain.ts, send.ts, letter-step.ts) do
 // the I/O and hand their facts in here; they never build a state themselves. The vocabulary (stages, statuses,
-// codes) is lambda/fate.ts.
+// codes) is lambda/fate.ts. Over 200 lines: every state and every decision stay in this one file, so that what a
+// record can become, and when, is read in one place.
 import type { KafkaRecord, PoisonRecord } from '../decode';
 import type { DeliveryResult } from '../deliver/delivery-types';
 import type { DeliveryStatus, FateCode, Stage } from '../fate';
