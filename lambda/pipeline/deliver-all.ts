@@ -20,8 +20,8 @@ export async function deliverAll(
 ): Promise<void> {
   // Undecodable records without an offset cannot be ordered: written first, reported through their
   // partition's lowest offset if the write fails.
-  const due = loose.flatMap((t, i) => (t.state.stage === 'dead_letter' ? [{ target: t, state: t.state, letter: poisonLetter(t.state.poison, i, letters.ctx) }] : []));
-  for (const { target, ok } of await letters.write(due)) move(target, afterLetter(due.find((d) => d.target === target)!.state, ok));
+  const due = loose.flatMap((t, i) => (t.state.stage === 'dead_letter' ? [{ target: { track: t, state: t.state }, letter: poisonLetter(t.state.poison, i, letters.ctx) }] : []));
+  for (const { target, ok } of await letters.write(due)) move(target.track, afterLetter(target.state, ok));
 
   const run: Run = {
     deps,
