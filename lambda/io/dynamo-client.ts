@@ -11,6 +11,7 @@
 // server accept each request only if @smithy/signature-v4 computes the same signature for it.
 import { createHash, createHmac } from 'node:crypto';
 import { HttpError, httpPost, type HttpPost } from './http';
+import { BridgeError } from '../errors';
 
 export type DynamoOperation =
   | 'PutItem'
@@ -50,13 +51,13 @@ export interface DynamoClientOptions {
 }
 
 /** A DynamoDB error reply: `name` is DynamoDB's exception name; the reply's other fields (Item, CancellationReasons) are kept. */
-export class DynamoError extends Error {
+export class DynamoError extends BridgeError {
   readonly status: number;
   readonly retryable: boolean;
   readonly Item?: Record<string, unknown>;
   readonly CancellationReasons?: unknown[];
   constructor(name: string, message: string, status: number, body: Record<string, unknown>) {
-    super(message);
+    super('dynamodb_error', message);
     this.name = name;
     this.status = status;
     this.retryable = status >= 500 || RETRYABLE.has(name);

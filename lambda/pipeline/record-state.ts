@@ -5,6 +5,7 @@
 // codes) is lambda/fate.ts. Over 200 lines: every state and every decision stay in this one file, so that what a
 // record can become, and when, is read in one place.
 import type { KafkaRecord, PoisonRecord } from '../decode';
+import { BridgeError } from '../errors';
 import type { DeliveryResult } from '../deliver/delivery-types';
 import type { DeliveryStatus, FateCode, Stage } from '../fate';
 import type { Idempotency, StoredVerdict } from '../ports';
@@ -115,9 +116,10 @@ export const LEGAL_MOVES: Readonly<Record<Stage, readonly Stage[]>> = {
   duplicate: ['failed'],
 };
 
-export class IllegalTransitionError extends Error {
+/** A defect: a step asked for a move the table does not have. The chain reports the record (afterDefect). */
+export class IllegalTransitionError extends BridgeError {
   constructor(from: Stage, to: Stage) {
-    super(`a record cannot move from ${from} to ${to}`);
+    super('illegal_transition', `a record cannot move from ${from} to ${to}`);
     this.name = 'IllegalTransitionError';
   }
 }

@@ -1,4 +1,4 @@
-// Issue 16, "a deploy that cannot drop records", on synthesized stacks: the first deploy does not
+// A deploy that cannot drop records, on synthesized stacks: the first deploy does not
 // consume with a placeholder token, every way to lose records has an alarm, the role holds only
 // the documented actions, networking and topic-change rules refuse what cannot work, one poller
 // group, retained data, and the S3, Kafka and self-managed variants.

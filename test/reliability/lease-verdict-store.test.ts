@@ -1,4 +1,4 @@
-// Issue 13: the idempotency store's states against dynalite. A claim ends COMPLETED, released, leased (an
+// The idempotency store's states against dynalite. A claim ends COMPLETED, released, leased (an
 // unknown outcome) or FAILED (a permanent verdict not yet dead-lettered); what a later claim then returns.
 import { createDynamoIdempotency } from '../../lambda/io/dynamo-idempotency';
 import { startDynalite, type Dynalite } from '../support/dynalite';

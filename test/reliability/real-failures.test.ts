@@ -1,6 +1,6 @@
-// Issue 12: the handler under the failures production meets. Each test reproduces one defect against real peers
+// The handler under the failures production meets. Each test pins one rule against real peers
 // (the Archestra sim, moto_server for Secrets Manager and SQS, dynalite for DynamoDB, with test/support/fault-proxy
-// in front of the AWS ones to throttle, hang or fail single operations) and fails on the code before the fix.
+// in front of the AWS ones to throttle, hang or fail single operations) and fails on code that breaks that rule.
 import { request } from 'node:http';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -457,7 +457,7 @@ describe('defect 8: outages of the platform are transient', () => {
       },
     );
     const result = await bridge.run(mskEvent(records(2, { partitions: 2 })));
-    // Issue 13: the proxy page carries no verdict on a request that was read: unknown, so not retried (1
+    // The proxy page carries no verdict on a request that was read: unknown, so not retried (1
     // attempt); the platform's own -32603 says the run failed, so it is retried (2 attempts).
     expect(result.outcomes.map((o) => [o.status, o.code, o.attempts])).toEqual([
       ['failed', 'malformed_reply', 1],

@@ -302,8 +302,8 @@ describe('deadline', () => {
     expect(res).toMatchObject({ status: 'deadline', code: 'deadline' });
   });
 
-  // Issue 13 changed this: a timeout after the body was written was retried MAX_RETRIES times, and the agent
-  // (which keeps running) ran the record once per retry.
+  // A timeout after the body was written says nothing of the agent, which may still be running the record: a
+  // retry would run it again, so none is made.
   test('a sent request cut by the route timeout is not retried: its outcome is unknown', async () => {
     const { edge, deliver } = setup([new HttpError('timeout', 'no reply'), ok()]);
     const res = await deliver();

@@ -1,4 +1,4 @@
-// Issue 13: which failed exchanges may have run the agent (lambda/deliver/exchange-outcome.ts), and what
+// Which failed exchanges may have run the agent (lambda/deliver/exchange-outcome.ts), and what
 // becomes of the record's claim afterwards (lambda/claim-settle.ts). Both pure.
 import { afterDelivery, afterLetter, applyStep } from '../../lambda/claim-settle';
 import { interpretResponse } from '../../lambda/deliver/a2a-protocol';
