@@ -44,6 +44,8 @@ export async function sendRecord(run: Run, track: Track, s: Ready, remaining: nu
   const key = deliveryKey(r, route.name);
   const store = deps.idempotency;
   const dest = route.reply;
+  // Built before the claim: nothing that could throw stands between a claim and its send.
+  const msg = toMessage(s);
   let kept: KeptTask | undefined;
   if (store) {
     let claim: ClaimAnswer;
@@ -74,7 +76,6 @@ export async function sendRecord(run: Run, track: Track, s: Ready, remaining: nu
       return void move(track, afterReply(s, res, 'rewritten from the idempotency store; the agent was not called again'));
     }
   }
-  const msg = toMessage(s);
   const guard = {
     mayStart: () => !(!deps.idempotency && run.failures.below(r.partitionKey, r.offset) !== undefined),
     failing: () => run.failures.mark(r.partitionKey, r.offset),

@@ -196,6 +196,23 @@ describe('in-function Avro', () => {
   });
 });
 
+describe('a record read with its route\'s schema, then refused by the agent', () => {
+  test('its dead letter keeps the schema the route read it with, and the value exactly as Kafka held it', async () => {
+    const b = bridge();
+    sim.setBehaviour((r) => (r.text?.startsWith('Order R-1') ? { kind: 'http', status: 400 } : undefined));
+    try {
+      const value = confluent(2, v2.toBuffer({ order_id: 'R-1', amount: 5, currency: 'EUR', status: 'NEW' }));
+      const res = await b.run(mskEvent([{ topic: 'orders.avro', partition: 0, offset: 20, value }]));
+      expect(res.outcomes.map((o) => [o.status, o.code])).toEqual([['dead_lettered', 'http_400']]);
+      const [letter] = letters();
+      expect(letter).toMatchObject({ kind: 'permanent_failure', error: { class: 'http_400' }, route: 'orders' });
+      expect(letter.record).toMatchObject({ offset: 20, value: value.toString('base64'), valueSchemaMetadata: { dataFormat: 'AVRO', schemaId: '2' } });
+    } finally {
+      sim.setBehaviour(undefined);
+    }
+  });
+});
+
 describe('in-function Protobuf', () => {
   test('Confluent message indexes and Glue frames; a key read unframed; an older message version reads with defaults', async () => {
     const b = bridge();
