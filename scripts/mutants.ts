@@ -33,7 +33,7 @@ const T = {
   client: t('unit/agent-client', 'integration/archestra', 'reliability/hold', 'reliability/deadline', 'reliability/real-failures'),
   gate: t('unit/credential-gate', 'unit/agent-client', 'reliability/real-failures'),
   partitions: t('unit/partition-state', 'integration/aws', 'reliability/hold', 'reliability/aws-faults'),
-  pipeline: t('integration/pipeline', 'integration/archestra', 'integration/idempotency', 'reliability/hold', 'integration/aws', 'reliability/aws-faults', 'reliability/deadline', 'reliability/real-failures'),
+  pipeline: t('unit/pipeline', 'unit/record-state', 'integration/pipeline', 'integration/archestra', 'integration/idempotency', 'reliability/hold', 'integration/aws', 'reliability/aws-faults', 'reliability/deadline', 'reliability/real-failures'),
   sqs: t('integration/aws', 'reliability/aws-faults', 'reliability/real-failures'),
   dynamo: t('integration/idempotency', 'reliability/real-failures'),
   token: t('integration/aws', 'reliability/aws-faults', 'reliability/security', 'reliability/real-failures'),
