@@ -34,7 +34,7 @@ export function afterLetter(written: boolean, verdict: StoredVerdict, fromStore:
   return written ? { kind: 'release' } : { kind: 'fail', verdict };
 }
 
-/** The part of the idempotency store (pipeline.ts's Idempotency) these steps use. */
+/** The part of the idempotency store (`Idempotency` in lambda/ports.ts) these steps use. */
 export interface ClaimStore {
   complete(key: string, signal?: AbortSignal): Promise<void>;
   release(key: string, signal?: AbortSignal): Promise<void>;

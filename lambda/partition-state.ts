@@ -1,5 +1,5 @@
 // Per-partition state of one invocation's delivery: where each partition has failed, and which offsets
-// are still in play. Pure bookkeeping, no I/O: the deliver loop in pipeline.ts consults it.
+// are still in play. Pure bookkeeping, no I/O: the deliver loop (lambda/pipeline/deliver-all.ts) consults it.
 
 /**
  * Lowest failed offset so far per partition. A record above it comes back with its partition: it is
