@@ -176,8 +176,8 @@ function section(results: Result[], wallMs: number): string {
   L.push(BEGIN, '## Mutation testing (`npm run mutate`)', '');
   L.push('> Written by `npm run mutate` (scripts/mutate.ts) from its last full run; `npm run reliability` keeps this section as it is.', '');
   L.push(
-    'Planted bugs, not generated ones: scripts/mutants.ts lists small, plausible mistakes in lambda/ (among them the',
-    'seven that survived the review of issue 21), each an exact text replacement. `npm run mutate` applies them one at',
+    'Planted bugs, not generated ones: scripts/mutants.ts lists small, plausible mistakes in lambda/, each an exact',
+    'text replacement. `npm run mutate` applies them one at',
     'a time to a temporary copy of the repository (the working tree is never touched, so an interrupted run leaves',
     'nothing behind) and runs the deterministic tests of the mutated module (unit, integration against the sim,',
     'moto_server and dynalite, and the deterministic reliability tests; never the seeded no-loss property). A mutant is',

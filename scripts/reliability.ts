@@ -9,7 +9,7 @@
 //   npm run reliability -- --profile medium  360 + 12 batches, when the full profile does not fit (about 30 min)
 //   npm run reliability -- --profile fast    the quick profile `npm test` runs (handy to check the script)
 //   npm run reliability -- --profile redelivery  1,020 batches (<= 12 records) with the idempotency store, each
-//                                            redelivered until settled (issue 13)
+//                                            redelivered until settled
 //   npm run reliability -- --no-write        run and print the summary, leave the document alone
 import { spawnSync } from 'node:child_process';
 import { cpus, totalmem, platform, arch, release } from 'node:os';
@@ -122,15 +122,6 @@ const AWS_FAULT_LABELS: Record<string, string> = {
   aws_hang: 'no answer at all (only with little time left: the deadline aborts it)',
 };
 
-/** One line per known bug, shown while a test naming it is still marked `test.failing`. */
-const BUG_NOTES: Record<string, string> = {
-  A: 'lambda/pipeline.ts `deadLetterAll`: letters are written all at once; when one write fails its record is reported, which puts letters of the same partition that were written at/after the reported offset: Lambda redelivers them and they are dead-lettered (and sent) again.',
-  B: 'lambda/pipeline.ts `processBatch`: dead-lettering runs after every chain was delivered; a failed dead-letter write reports a record below records of its own chain that were already delivered, which the agent then receives again.',
-  C: 'lambda/pipeline.ts `deliverAll` / lambda/deliver/agent-client.ts `deliver`: the partition hold is checked only before `deliver()`; a delivery waiting for a concurrency slot, or retrying, still sends after its partition failed below it.',
-  D: 'lambda/io/sqs-dead-letters.ts and lambda/io/token.ts: `requestTimeout: 5000` without `throwOnRequestTimeout: true` only logs a warning in @smithy/node-http-handler 4.x; an SQS or Secrets Manager endpoint that never answers blocks the invocation past Lambda\'s deadline.',
-  E: 'hardening, lambda/deliver/a2a-protocol.ts / lambda/pipeline.ts: text from the agent (reply, JSON-RPC error message, HTTP error body) is logged and dead-lettered verbatim; an endpoint that echoes the Authorization header leaks the token there.',
-};
-
 const INVARIANT_LABELS: Array<[string, string]> = [
   ['1.lost', '1 - every record delivered, dead-lettered, reported or skipped by configuration (lost)'],
   ['1.skip', '1 - skipped only when no route matches / tombstone without template'],
@@ -141,7 +132,7 @@ const INVARIANT_LABELS: Array<[string, string]> = [
   ['1.delivered+reported-same-chain', '1 - delivered AND reported only when delivered in another chain'],
   ['2.response', '2 - response identifiers exist, one per partition, at the lowest failed-or-unsent offset'],
   ['3.order', '3 - within a chain: offset order, nothing after a transient failure'],
-  ['4.duplicate', '4 - no record delivered twice within one invocation (issue 13: an unknown outcome is never retried there)'],
+  ['4.duplicate', '4 - no record delivered twice within one invocation (an unknown outcome is never retried there)'],
   ['ack', 'the bridge\'s verdict matches the agent\'s answers'],
   ['hold', 'no send starts above a partition\'s failure offset once it is known (no idempotency store)'],
   ['throws', 'the handler never throws'],
@@ -189,6 +180,7 @@ function render(a: Args, seed: string, jest: JestReport, wallMs: number, dir: st
   const files = jest.testResults
     .map((r) => ({ name: r.name.replace(/^.*test\/reliability\//, ''), ms: r.endTime - r.startTime, tests: r.assertionResults.length }))
     .sort((x, y) => x.name.localeCompare(y.name));
+  // Jest's JSON report does not say which tests are marked `test.failing`: such a test names itself "BUG <letter>".
   const bugs = jest.testResults.flatMap((r) =>
     r.assertionResults.filter((t) => /\[BUG [A-Z]/.test(t.title) || /^BUG [A-Z]:/.test(t.title)).map((t) => ({ file: r.name.replace(/^.*test\/reliability\//, ''), title: t.title })),
   );
@@ -208,7 +200,7 @@ function render(a: Args, seed: string, jest: JestReport, wallMs: number, dir: st
     full: '',
     medium: ' (120 batches per ORDERING mode + 12 on SQS: the full profile, 400 + 24, takes about 30 min since the AWS peers joined)',
     fast: ' (the quick profile of `npm test`)',
-    redelivery: ' (issue 13: 340 batches per ORDERING mode of at most 12 records, every one with the idempotency store and redelivered until settled; no SQS batches)',
+    redelivery: ' (340 batches per ORDERING mode of at most 12 records, every one with the idempotency store and redelivered until settled; no SQS batches)',
   };
   row('Profile', `\`${a.profile}\`${profileNote[a.profile]}`);
   row('Seed', `\`${seed}\` (replay one batch: \`RELIABILITY_PROFILE=${a.profile} RELIABILITY_SEED=${seed} RELIABILITY_REPLAY=<mode>:<index> npx jest test/reliability/no-loss.test.ts\`)`);
@@ -257,7 +249,7 @@ function render(a: Args, seed: string, jest: JestReport, wallMs: number, dir: st
   fig('Skipped by configuration (no route, tombstone)', `${int(f.skipped)} (${pct(f.skipped, f.records)})`);
   fig('of which delivered AND reported (sent in another chain before its partition failed: comes back)', int(f.deliveredAndReported));
   fig('Agent success that raced the bridge\'s timeout (reported, comes back)', int(f.unacknowledged));
-  fig('Sent again within an invocation after a success the bridge never saw (issue 13: never; such a resend is a duplicate)', int(f.retriedAfterUnseenSuccess ?? 0));
+  fig('Sent again within an invocation after a success the bridge never saw (never; such a resend is a duplicate)', int(f.retriedAfterUnseenSuccess ?? 0));
   fig('Requests the agent refused for their credential', int(f.refused));
   fig('**Refused requests per container per 60 s, wrong token** (property, one warm container, default cool-down)', `**${int(f.wrongTokenRefusedPer60s)}**`);
   fig('Slowest answer with little time left, share of the time Lambda gave', f.worstDeadlineShare ? `${(f.worstDeadlineShare * 100).toFixed(1)} %` : '-');
@@ -267,7 +259,7 @@ function render(a: Args, seed: string, jest: JestReport, wallMs: number, dir: st
 
   const rd = f.redelivery;
   if (rd && rd.batches > 0) {
-    L.push('### Redelivered until settled, with the idempotency store (issue 13)', '');
+    L.push('### Redelivered until settled, with the idempotency store', '');
     L.push(
       'Each batch with the store is redelivered as Lambda would (every reported partition from its reported offset on) until',
       'nothing is reported, with fewer faults in each redelivery (half the rate, none from the third; the dead-letter queue,',
@@ -383,9 +375,6 @@ function render(a: Args, seed: string, jest: JestReport, wallMs: number, dir: st
   if (bugs.length === 0) L.push('None.', '');
   else {
     L.push('These tests assert the behaviour the specification requires and currently fail; they are kept, marked `test.failing`, until the bridge is fixed (then `test.failing` turns red and must become `test`).', '');
-    const letters = [...new Set(bugs.flatMap((b) => [...b.title.matchAll(/BUG ([A-Z])/g)].map((m) => m[1])))].sort();
-    for (const l of letters) L.push(`- **BUG ${l}**: ${BUG_NOTES[l] ?? 'see the test.'}`);
-    L.push('');
     row('File', 'Test');
     row('---', '---');
     for (const b of bugs) row(b.file, b.title.replace(/\|/g, '\\|'));

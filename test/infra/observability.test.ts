@@ -1,5 +1,5 @@
 // The dashboard construct on its own, without route names: per-route graphs fall back to a
-// SEARCH over the route dimension, so routes added later still show up.
+// SEARCH over the route dimension, so a route the stack was not told about still shows up.
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -28,7 +28,7 @@ test('without route names, per-route graphs SEARCH the route dimension of the se
   for (const m of ROUTE_METRICS) {
     expect(expression(`${m} per route`)).toBe(`SEARCH('{"Acme/Bridge",route,service} MetricName="${m}" service="svc"', 'Sum', 60)`);
   }
-  // Issue 19: the records a stopped target (open circuit, spent budget) had reported unsent, per route.
+  // The records a stopped target (open circuit, spent budget) had reported unsent, per route.
   expect(expression('Circuit open: records not sent, per route')).toBe(`SEARCH('{"Acme/Bridge",route,service} MetricName="RecordsCircuitOpen" service="svc"', 'Sum', 60)`);
   expect(expression('Budget exhausted: records not sent, per route')).toBe(`SEARCH('{"Acme/Bridge",route,service} MetricName="RecordsBudgetStopped" service="svc"', 'Sum', 60)`);
   for (const stat of LATENCY_STATS) {

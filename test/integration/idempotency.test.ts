@@ -192,7 +192,7 @@ test('a permanent failure that is dead-lettered releases the claim', async () =>
   expect(item.Item).toBeUndefined();
 });
 
-test('issue 13: a permanent failure whose letter cannot be written keeps its verdict; the redelivery does not run the agent', async () => {
+test('a permanent failure whose letter cannot be written keeps its verdict; the redelivery does not run the agent', async () => {
   const t = await freshTable();
   sim.setBehaviour(() => ({ kind: 'http', status: 400 }));
   const b = bridge(t); // no DLQ: the letter cannot be written

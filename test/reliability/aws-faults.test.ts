@@ -2,7 +2,8 @@
 // stopped, a port nobody listens on, and an endpoint that accepts connections and never answers. Records
 // that needed dead-lettering must then be reported (not lost); an unreadable token reports the whole batch
 // and dead-letters nothing; and the invocation must still answer Lambda before its time runs out.
-// Also the minimal reproductions of the two dead-letter bugs the no-loss property finds (BUG A, BUG B).
+// Also the minimal cases of two dead-letter rules the no-loss property checks: a letter is written only once
+// nothing below it in its partition is reported, and a failed letter write stops its chain.
 import { createServer, type Server, type Socket } from 'node:net';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -161,11 +162,10 @@ describe('the SQS dead-letter queue fails', () => {
     expect(result.outcomes.filter((o) => o.status === 'delivered').map((o) => o.offset)).toEqual([10, 13, 21]);
   }, 30_000);
 
-  // Regression (bug D, fixed) (lambda/io/sqs-dead-letters.ts createSqsDeadLetterSink, same in lambda/io/token.ts): the SDK client is
-  // built with `requestHandler: { requestTimeout: 5000 }`, which @smithy/node-http-handler 4.x only WARNS about
-  // ("Init client requestHandler with throwOnRequestTimeout=true to turn this into an error"): against an
-  // endpoint that never answers, SendMessageBatch waits forever, past the invocation's deadline. Lambda kills
-  // the function, no batch response is returned and the whole batch, delivered records included, comes back.
+  // The SQS client's requestTimeout must throw (`throwOnRequestTimeout`; @smithy/node-http-handler 4.x otherwise only
+  // warns): against an endpoint that never answers, SendMessageBatch would wait past the invocation's deadline,
+  // Lambda would kill the function with no batch response, and the whole batch, delivered records included,
+  // would come back.
   test('an SQS endpoint that accepts connections and never answers: the batch still answers before Lambda\'s deadline', async () => {
     const hole = await blackHole();
     endpoints({ sqs: hole.url });
@@ -217,8 +217,8 @@ describe('Secrets Manager fails', () => {
     expect(second.outcomes[0].status).toBe('delivered');
   }, 60_000);
 
-  // Regression (bug D, fixed), again, on the token read (lambda/io/token.ts createTokenSource: same requestTimeout without
-  // throwOnRequestTimeout): the batch waits for the secret until Lambda kills the function.
+  // The same for the token read: a Secrets Manager call that never answers must time out and report the batch,
+  // not wait for the secret until Lambda kills the function.
   test('a Secrets Manager endpoint that never answers: the whole batch is reported before Lambda\'s deadline', async () => {
     const hole = await blackHole();
     endpoints({ secrets: hole.url });
@@ -231,7 +231,7 @@ describe('Secrets Manager fails', () => {
   }, 30_000);
 });
 
-describe('minimal reproductions of the dead-letter bugs found by the no-loss property', () => {
+describe('dead letters and the partition\'s reported offset (minimal cases of the no-loss property)', () => {
   /** An in-memory queue that refuses the letters of the given records (`<partition>@<offset>`). */
   function refusing(ids: string[]): DeadLetterSink & { written: DeadLetter[] } {
     const written: DeadLetter[] = [];
@@ -257,22 +257,22 @@ describe('minimal reproductions of the dead-letter bugs found by the no-loss pro
     expect(dlq.bodies.map((b) => b.record.offset).sort()).toEqual([1, 2]);
   });
 
-  // Regression (bug A, fixed) (lambda/pipeline.ts deadLetterAll): all letters are written in one go. The write of offset 1 fails,
-  // so offset 1 is reported; offset 2's letter was written, yet offset 2 is at/after the reported offset:
-  // Lambda redelivers it, it is sent to the agent again and dead-lettered a second time.
+  // A letter is written only once the records below it in its partition have settled, and not at all above a
+  // failure. The write of offset 1 fails, so offset 1 is reported; a letter for offset 2 would then sit at/after the
+  // reported offset: Lambda would redeliver it, send it to the agent again and dead-letter it a second time.
   test('when one dead-letter write fails, no record of its partition above it stays dead-lettered', async () => {
     sim.setBehaviour((r) => (isSend(r) ? { kind: 'rpcError', code: -32602 } : undefined));
     const dlq = refusing(['orders-0@1']);
     const bridge = makeBridge({ ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: ROUTES, ORDERING: 'none' }, { deadLetters: dlq });
     const result = await bridge.run(mskEvent([1, 2].map((o) => ({ topic: 'orders', partition: 0, offset: o, value: { n: o } }))));
     expect(result.response.batchItemFailures).toEqual([{ itemIdentifier: { partition: 'orders-0', offset: 1 } }]);
-    // Actual: offset 2 is in the queue AND will be redelivered.
+    // Offset 2 comes back with the redelivery, so its letter must not be in the queue.
     expect(dlq.written.map((l) => l.offset)).toEqual([]);
   });
 
-  // Regression (bug B, fixed) (lambda/pipeline.ts processBatch): dead-letter writes happen after every chain has been delivered.
-  // Offset 1 (undecodable) cannot be dead-lettered, so the partition is reported from 1; offsets 2 and 3 of the
-  // same (partition) chain were already delivered and the agent receives them again on redelivery.
+  // A letter is written in its record's turn in the chain, and a failed write stops the chain. Offset 1
+  // (undecodable) cannot be dead-lettered, so the partition is reported from 1; offsets 2 and 3 of the same
+  // (partition) chain come back with the redelivery, so sending them now would deliver them twice.
   test('when a dead-letter write fails, the records after it in its chain have not been delivered meanwhile', async () => {
     const dlq = refusing(['orders-0@1']);
     const bridge = makeBridge({ ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: ROUTES, ORDERING: 'partition' }, { deadLetters: dlq });
@@ -280,7 +280,6 @@ describe('minimal reproductions of the dead-letter bugs found by the no-loss pro
     (event.records['orders-0'] as unknown[]).unshift({ topic: 'orders', partition: 0, offset: 1, timestamp: 1, value: '%%', headers: [] });
     const result = await bridge.run(event);
     expect(result.response.batchItemFailures).toEqual([{ itemIdentifier: { partition: 'orders-0', offset: 1 } }]);
-    // Actual: both were sent (and answered) in this invocation, and will be sent again after redelivery.
     expect(sim.requests.filter(isSend).map((r) => r.text)).toEqual([]);
   });
 });

@@ -175,9 +175,9 @@ describe('invariant 4 and the agreement with the agent', () => {
     expect(judge(obs([rec('t-0', 1, { successes: 2 })])).counts.duplicates).toBe(1);
   });
 
-  test('issue 13: a resend within the invocation after a success the bridge never saw is a duplicate, not a window', () => {
-    // Before issue 13 a timeout was retried and this was counted as the documented window; now no unknown
-    // outcome is retried in the invocation, so any such resend is a failure of the property.
+  test('a resend within the invocation after a success the bridge never saw is a duplicate, not a window', () => {
+    // No unknown outcome is retried within an invocation, so any such resend is a failure of the property, never
+    // the counted window (which only a redelivery with the store opens).
     const v = judge(obs([rec('t-0', 1, { successes: 2, sendsAfterSuccess: 1, retries: 1 })]));
     expect(v.violations.map((x) => x.invariant)).toEqual(['4.duplicate', '4.duplicate']);
     expect(v.counts).toMatchObject({ retriedAfterUnseenSuccess: 0, duplicates: 1 });
@@ -230,7 +230,7 @@ describe('hold: no send above a partition failure once it is known', () => {
   });
 });
 
-describe('the handler itself (issue 12)', () => {
+describe('the handler itself: it answers, in time, without throwing, and nothing of it outlives the answer', () => {
   const ok = [rec('t-0', 1)];
 
   test('a handler that threw is a violation', () => {
@@ -259,7 +259,7 @@ describe('the handler itself (issue 12)', () => {
   });
 });
 
-// Issue 13: the judge across a batch's invocations (support/redelivery.ts).
+// The judge across a batch's invocations (support/redelivery.ts).
 describe('judgeSettled: a batch and its redeliveries with the store', () => {
   const built = (offset: number) =>
     ({ id: `t-0@${offset}`, partitionKey: 't-0', topic: 'orders.eu', partition: 0, offset, spec: {} as never, raw: {} }) as unknown as Parameters<typeof judgeSettled>[0][0]['records'][0];
@@ -301,7 +301,7 @@ describe('judgeSettled: a batch and its redeliveries with the store', () => {
   });
 });
 
-test('issue 13: in a redelivery, a record the store skips as a duplicate is not lost', () => {
+test('in a redelivery, a record the store skips as a duplicate is not lost', () => {
   expect(kinds(obs([rec('t-0', 1, { status: 'duplicate', successes: 0 })]))).toEqual([]);
   expect(kinds(obs([rec('t-0', 1, { status: 'delivered', successes: 0 })]))).toEqual(['1.lost', 'ack']);
 });

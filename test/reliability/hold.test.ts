@@ -1,7 +1,7 @@
 // Without an idempotency store the pipeline holds a partition once one of its records failed transiently:
 // Lambda resumes the partition from that offset, so anything above it sent now would reach the agent twice.
 // Sends already in flight may complete; nothing above the failure may START once the failure is known.
-// The no-loss property finds violations of this (its `hold` check); these are the minimal reproductions.
+// The no-loss property checks this on generated batches (its `hold` check); these are its minimal cases.
 import { isSend, startArchestraSim, type ArchestraSim, type SimRequest } from '../../sim/archestra';
 import { makeBridge } from '../support/bridge';
 import { mskEvent } from '../support/kafka';
@@ -58,9 +58,8 @@ test('a delivery that would begin after its partition failed below it is held (n
   expect(result.response.batchItemFailures).toEqual([{ itemIdentifier: { partition: 'orders-0', offset: 1 } }]);
 });
 
-// Regression (bug C, fixed) (lambda/pipeline.ts deliverAll / lambda/deliver/agent-client.ts AgentClient.deliver): the partition hold
-// (`partitionFailure`) is only consulted before deliver() is called. A delivery that was waiting for a
-// concurrency slot when the failure happened still sends once it gets the slot.
+// The hold is checked again once a delivery gets its concurrency slot, not only before the pipeline hands the
+// record to the agent client: a delivery queued for the slot when its partition failed below it must not send.
 test('a delivery queued for a concurrency slot does not send once its partition failed below it', async () => {
   // MAX_CONCURRENCY 1: offset 1 holds the slot and fails after 50 ms; offsets 2 and 3 (own keys, own chains)
   // were queued for the slot before that. Offset 3 can only get the slot after offset 2's whole exchange,
@@ -69,11 +68,11 @@ test('a delivery queued for a concurrency slot does not send once its partition 
   const bridge = await warmBridge({ ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: ROUTES, ORDERING: 'key', MAX_CONCURRENCY: '1', MAX_RETRIES: '0' });
   const result = await bridge.run(records(['a', 'b', 'c']));
   expect(result.response.batchItemFailures).toEqual([{ itemIdentifier: { partition: 'orders-0', offset: 1 } }]);
-  // Actual: [1, 2, 3]: offset 3 is sent (and delivered) now, and again after Lambda redelivers from offset 1.
+  // Sent now, offset 3 would reach the agent twice: Lambda redelivers the partition from offset 1.
   expect(sentOffsets()).not.toContain(3);
 });
 
-// Regression (bug C, fixed), second path: a retry inside AgentClient.deliver is a new send, started without looking at the hold.
+// A retry is a new send: it starts only if its partition has not failed below it meanwhile.
 test('a retry does not start once its partition failed below it', async () => {
   // offset 1 (key a) fails three times at once (~40 ms with backoff); offset 2 (key b) gets a 503 after 150 ms
   // and retries well after offset 1's failure is known.
@@ -81,6 +80,6 @@ test('a retry does not start once its partition failed below it', async () => {
   const bridge = await warmBridge({ ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: ROUTES, ORDERING: 'key', MAX_CONCURRENCY: '4', MAX_RETRIES: '2' });
   const result = await bridge.run(records(['a', 'b']));
   expect(result.response.batchItemFailures).toEqual([{ itemIdentifier: { partition: 'orders-0', offset: 1 } }]);
-  // Actual: offset 2 is retried, delivered now, and sent again after redelivery.
+  // Retried now, offset 2 would be delivered and then sent again after the redelivery from offset 1.
   expect(sim.requests.filter((r) => isSend(r) && n(r) === 2)).toHaveLength(1);
 });

@@ -104,7 +104,7 @@ beforeAll(async () => {
         tally.add(run, replayHint(mode, i), () => describeRun(run));
         return;
       }
-      // Issue 13: with the store, redelivered as Lambda would until nothing is reported, judged across it all.
+      // With the store, redelivered as Lambda would until nothing is reported, judged across it all.
       const rounds = await runUntilSettled(spec, o, LEASE_MS, runBatch);
       tally.add(rounds[0], replayHint(mode, i), () => describeRun(rounds[0]));
       const specOf = new Map(rounds[0].records.map((r) => [r.id, r.spec]));
@@ -157,8 +157,8 @@ describe(`no loss under random faults (profile ${P.name}, seed ${P.seed})`, () =
     // Undecodable records without an offset, some of whose dead-letter writes failed (reported instead).
     expect(f.offsetless).toBeGreaterThan(0);
     if (P.name === 'full') expect(f.offsetlessReported).toBeGreaterThan(0);
-    // Issue 12's failures: auth refusals of each kind, token-store and DynamoDB faults (hangs included), the
-    // idempotency store on and off, and a wrong token in one warm container.
+    // The generated faults also cover auth refusals of each kind, token-store and DynamoDB faults (hangs included),
+    // the idempotency store on and off, and a wrong token in one warm container.
     for (const k of ['auth_401', 'auth_rpc', 'auth_lockout'] as const) expect(f.faults[k] ?? 0).toBeGreaterThan(0);
     expect(f.secretBatches).toBeGreaterThan(0);
     expect(f.idempotencyBatches).toBeGreaterThan(0);
@@ -179,7 +179,7 @@ describe(`no loss under random faults (profile ${P.name}, seed ${P.seed})`, () =
     expect(tally.f.wrongTokenRefusedPer60s).toBeLessThanOrEqual(2);
   });
 
-  test('issue 19: requests in flight to an agent never exceed its max_in_flight; circuits open under sustained faults and no record is lost to them', () => {
+  test('requests in flight to an agent never exceed its max_in_flight; circuits open under sustained faults and no record is lost to them', () => {
     held('agent-limit');
     expect(tally.f.codes.circuit_open ?? 0).toBeGreaterThan(0);
   });
@@ -197,17 +197,15 @@ describe(`no loss under random faults (profile ${P.name}, seed ${P.seed})`, () =
     held('1.dead-lettered+delivered', '1.dead-lettered-twice');
   });
 
-  // Regression (bug A, fixed) (lambda/pipeline.ts, deadLetterAll): the letters of a batch are written all at once; when one write
-  // fails, its record is reported, which lowers its partition's offset below letters of the same partition that
-  // were written. Lambda redelivers those records and they are dead-lettered a second time.
-  // See aws-faults.test.ts ("minimal reproductions of the dead-letter bugs") for the minimal reproduction.
+  // A letter is written only once nothing below it in its partition is reported: a failed write lowers its
+  // partition's reported offset, and a letter already written above it would come back with the redelivery and be
+  // dead-lettered a second time. The minimal case is in aws-faults.test.ts.
   test('invariant 1: never dead-lettered while also at/after the reported offset', () => {
     held('1.dead-lettered+reported');
   });
 
-  // Regression (bug B, fixed) (lambda/pipeline.ts, processBatch/deadLetterAll): dead-lettering happens after every chain has been
-  // delivered; a failed dead-letter write then reports a record below records its own chain already delivered,
-  // which Lambda sends to the agent again.
+  // A letter is written in its record's turn in the chain and a failed write stops the chain: otherwise the failure
+  // would report a record below records its own chain already delivered, which Lambda would send to the agent again.
   test('invariant 1: a record both delivered and reported was delivered in another chain than the failure', () => {
     held('1.delivered+reported-same-chain');
   });
@@ -225,15 +223,14 @@ describe(`no loss under random faults (profile ${P.name}, seed ${P.seed})`, () =
     expect(tally.f.duplicates).toBe(0);
   });
 
-  // Regression (bug C, fixed) (lambda/pipeline.ts deliverAll + lambda/deliver/agent-client.ts deliver): the partition hold is only
-  // checked before AgentClient.deliver is called. A delivery waiting for a concurrency slot, or retrying, still
-  // sends after another chain of its partition failed below it; Lambda redelivers that record, so it is sent twice.
-  // See hold.test.ts for the minimal reproduction.
+  // The hold covers every send, not only the first: a delivery that waited for a concurrency slot, and a retry,
+  // also check it, since Lambda redelivers a record above the failure and a send now would reach the agent twice.
+  // The minimal cases are in hold.test.ts.
   test('without an idempotency store, no send starts above a partition\'s failure offset once the failure is known', () => {
     held('hold');
   });
 
-  test('issue 13: with the store, each batch redelivered until settled: nothing lost or dead-lettered twice, every record run by its agent once but for the counted resends after a lapsed lease', () => {
+  test('with the store, each batch redelivered until settled: nothing lost or dead-lettered twice, every record run by its agent once but for the counted resends after a lapsed lease', () => {
     held('5.settled', '5.lost', '5.duplicate', '5.dead-lettered-twice');
     const r = tally.f.redelivery;
     if (replay) return;

@@ -224,10 +224,10 @@ describe('the token never leaves the Authorization header', () => {
     }
   });
 
-  // Regression (bug E, fixed) (hardening; lambda/deliver/a2a-protocol.ts + lambda/pipeline.ts): whatever the agent or a proxy in
-  // front of it sends back (reply text, JSON-RPC error message, HTTP error body) is copied verbatim into
-  // outcome messages, log lines (`reply`, `reason`) and dead letters (`error.message`). An endpoint that echoes
-  // the request's Authorization header (debug proxies and some gateways' error pages do) leaks the token there.
+  // Whatever the agent or a proxy in front of it sends back (reply text, JSON-RPC error message, HTTP error body)
+  // reaches outcome messages, log lines (`reply`, `reason`) and dead letters (`error.message`), so the token must be
+  // redacted from it first: an endpoint that echoes the request's Authorization header (debug proxies and some
+  // gateways' error pages do) would otherwise leak it there.
   test('an agent that echoes the Authorization header back cannot make the bridge log or dead-letter it', async () => {
     sim.setBehaviour((r) => {
       if (!isSend(r)) return undefined;

@@ -15,8 +15,8 @@ function referenceV5(namespace: string, name: string): string {
   return [h.slice(0, 8), h.slice(8, 12), h.slice(12, 16), h.slice(16, 20), h.slice(20)].join('-');
 }
 
-// The product's fixed namespace. Pinned on purpose: changing it changes every messageId, and an agent or
-// the idempotency store would no longer recognise redeliveries across a deployment.
+// The product's fixed namespace. Pinned on purpose: changing it changes every messageId, and neither an agent
+// nor the idempotency store would then recognise a redelivery across a deployment.
 const NAMESPACE = '6f1c1c8e-2b7a-4f0c-9a55-d1f3c0b2a7e4';
 
 describe('uuidV5', () => {
