@@ -275,8 +275,8 @@ export function leftForRedelivery(s: ToLetter | PoisonToLetter, why: string): Fa
 }
 
 /** No token: nothing can be judged, every record is reported. */
-export function withoutToken<S extends State>(s: S, code: 'token_invalid' | 'token_unavailable', message: string): Failed | Poison {
-  return 'poison' in s ? { ...s, stage: 'failed', code, message } : { ...(s as RecordState), stage: 'failed', code, message };
+export function withoutToken(s: State, code: 'token_invalid' | 'token_unavailable', message: string): Failed | PoisonSettled {
+  return 'poison' in s ? { ...s, stage: 'failed', code, message } : { ...s, stage: 'failed', code, message };
 }
 
 /**
@@ -284,7 +284,7 @@ export function withoutToken<S extends State>(s: S, code: 'token_invalid' | 'tok
  * the letter is written); any other is reported rather than trusting a stage set before the error.
  * @returns undefined when the record keeps its state
  */
-export function afterDefect(s: State, err: unknown): Failed | Poison | undefined {
+export function afterDefect(s: State, err: unknown): Failed | PoisonSettled | undefined {
   if (s.stage === 'delivered' || s.stage === 'dead_lettered') return undefined;
   const why = { code: 'internal_error' as const, message: `unexpected error: ${(err as Error)?.message ?? String(err)}` };
   return 'poison' in s ? { ...s, ...why, stage: 'failed' } : { ...s, ...why, stage: 'failed' };
