@@ -7,7 +7,7 @@ import { CORES } from './child';
 import type { BenchOptions, PreviousRun } from './options';
 import type { W1Row } from './w1-scheduling';
 import { REGIMES, type Regime, type W2Result, type W2Row } from './w2-cpu';
-import type { W3Result } from './w3-cold-start';
+import { SECRET, SECRET_AND_TABLE, type W3Result } from './w3-cold-start';
 import type { W4Row } from './w4-replies';
 import { idealScheduleMs, type Summary } from './workloads';
 
@@ -54,6 +54,30 @@ export function codeUnderTest(): Results['code'] {
   } catch {
     return undefined;
   }
+}
+
+/** W3: the token read from Secrets Manager against ARCHESTRA_TOKEN, same run, and what the difference is made of. */
+function secretLines(w3: W3Result): string[] {
+  const env = w3.variants.find((x) => x.name.startsWith('routes'));
+  const sm = w3.variants.find((x) => x.name === SECRET);
+  if (!env || !sm) return [];
+  const both = w3.variants.find((x) => x.name === SECRET_AND_TABLE);
+  const parts = w3.secrets;
+  return [
+    `The token from Secrets Manager against \`ARCHESTRA_TOKEN\`: spawn to answer ${dec(sm.spawnToAnswer.median, 0)} ms against ` +
+      `${dec(env.spawnToAnswer.median, 0)} ms (${dec(sm.spawnToAnswer.median / env.spawnToAnswer.median)}x), the first invocation ` +
+      `${dec(sm.firstInvoke.median, 0)} ms against ${dec(env.firstInvoke.median, 0)} ms` +
+      (parts
+        ? `. Of the ${dec(sm.firstInvoke.median - env.firstInvoke.median, 0)} ms more, requiring the client alone ` +
+          `(dist/node_modules/@aws-sdk/client-secrets-manager, ${int(parts.clientBytes)} bytes) takes ${dec(parts.requireMs.median, 0)} ms ` +
+          `in a fresh \`node\` (${range(parts.requireMs)}) and moto_server answers a warm client's GetSecretValue in ` +
+          `${dec(parts.getSecretMs.median, 1)} ms; the rest is what the client's first call does once per process beyond that answer ` +
+          '(not broken down here)'
+        : '') +
+      '.' +
+      (both ? ` With the idempotency table as well (both CDK defaults), spawn to answer is ${dec(both.spawnToAnswer.median, 0)} ms (${range(both.spawnToAnswer)}).` : ''),
+    '',
+  ];
 }
 
 export function machine(r: Results): string[] {
@@ -356,6 +380,9 @@ export function render(r: Results, o: BenchOptions): { markdown: string; targets
         "the bench's process: loopback, not a region's network); *spawn to answer* is measured by the bench, from `spawn()` to the " +
         "child's report. The *reference* row is a bundle built by the bench with the same options but `@aws-sdk/client-*` stubbed " +
         "into it (bench/w3-cold-start.ts `buildWithoutSdk`): a floor with no AWS SDK anywhere, to check what the SDK still costs at load. " +
+        'The *token from Secrets Manager* rows have `ARCHESTRA_TOKEN_SECRET_ARN` instead of `ARCHESTRA_TOKEN`, as the CDK app deploys ' +
+        'it: their first invocation loads the Secrets Manager client and reads the secret from moto_server (its own process, on ' +
+        "loopback: not a region's network, nor Secrets Manager's own time to answer) before its first request to the agent. " +
         'Only the first three rows are held to the targets.',
       '',
       ...(w3.undici
@@ -371,6 +398,7 @@ export function render(r: Results, o: BenchOptions): { markdown: string; targets
         w3.variants.map((v) => [v.name, dec(v.boot.median, 0), dec(v.require.median, 0), dec(v.firstInvoke.median, 0), dec(v.inProcess.median, 0), dec(v.spawnToAnswer.median, 0), range(v.spawnToAnswer)]),
       ),
       '',
+      ...secretLines(w3),
     );
     targets.push({
       what: 'W3: bundle size',
@@ -522,6 +550,7 @@ export function againstPrevious(r: Results, prev: PreviousRun): string[] {
   for (const [label, needle] of [
     ['W3 routes + token', 'routes'],
     ['W3 plus DLQ_URL', 'plus DLQ_URL'],
+    ['W3 token from Secrets Manager', SECRET],
   ] as const) {
     const a = cold(p, needle);
     const b = cold(r, needle);

@@ -9,6 +9,7 @@
 //
 // Where things are: options.ts (the flags), child.ts (processes, environment, agent), probes.ts (transport-only
 // floors), w1-scheduling.ts, w2-cpu.ts, w3-cold-start.ts, w4-replies.ts (one file per workload), report.ts (markdown).
+// http-edge.ts runs W2's two node:http transport probes alone, for a quick loop on lambda/io/http.ts.
 //
 // --previous (default bench/previous-run.json): the saved results of an earlier full run, shown beside this run's
 // medians in a section of their own (and as marked rows in W2), never mixed into this run's figures. After a change

@@ -8,8 +8,8 @@ const { randomUUID } = require('node:crypto');
  * JSON-RPC id, a one-line summary), so what is left is the bridge's own work: decode, route, render, ids,
  * scheduling, reply parsing, logging and metrics. Returns a function that puts the real `request` back.
  *
- * The fake covers what lambda/io/http.ts uses: `request(url, options, onResponse)` returning a request with
- * `on('error')`, `end(payload)` and `destroy()`; the response is a Readable (so 'data', 'end', `resume()` and
+ * The fake covers what lambda/io/http.ts uses: `request(options)` (or with a URL and a callback) returning a request
+ * with `on('response' | 'error' | 'socket')` (it never emits 'socket'), `end(payload)` and `destroy()`; the response is a Readable (so 'data', 'end', `resume()` and
  * 'error' behave as Node's) carrying `statusCode`, `headers` and `complete`. It answers on the event loop's next
  * turn (setImmediate), as a real socket's data would arrive, not within the caller's own tick. lambda/io/http.ts
  * looks `request` up on the module object at each call, and the bundle's namespace import reads the module's

@@ -1,12 +1,14 @@
 // W3, bundle and cold start: fresh node processes loading dist/handler.js and serving one record, spawn to answer,
-// with and without the idempotency table, beside a reference bundle without the AWS SDK that the bench builds itself.
+// with and without the idempotency table, with the token in the environment or read from Secrets Manager (moto_server),
+// beside a reference bundle without the AWS SDK that the bench builds itself.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { ROOT } from './agent';
 import { bucket, checkAgent, handlerChild, lambdaEnv, log, runChild, withAgent, writeEvent, type ColdReport } from './child';
-import { BUNDLE, TMP, type BenchOptions } from './options';
+import { BUNDLE, TMP, TOKEN, type BenchOptions } from './options';
+import { startMoto } from '../test/support/moto';
 import { buildEvent, summarize, type Summary } from './workloads';
 
 
@@ -19,6 +21,11 @@ export interface W3Result {
   /** What undici 7 (the transport candidate of #18) would add at load: minified bytes and require time in a fresh node. */
   undici?: { bytes: number; requireMs: Summary; httpRequireMs: Summary };
   variants: Array<{ name: string; boot: Summary; require: Summary; firstInvoke: Summary; inProcess: Summary; spawnToAnswer: Summary }>;
+  /**
+   * Parts of the Secrets Manager rows' first invocation, measured apart: requiring the client beside the bundle in a
+   * fresh node, and moto_server's answer to GetSecretValue from a warm client in the bench's process.
+   */
+  secrets?: { clientBytes: number; requireMs: Summary; getSecretMs: Summary };
 }
 
 /**
@@ -114,46 +121,99 @@ function lazyChunks(dir: string): Array<{ name: string; bytes: number }> {
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }
 
+/**
+ * The token as a Secrets Manager secret in moto_server (its own process, on loopback), for the cold starts that read
+ * it; getSecretMs times a warm client's reads, i.e. moto's answer, which is not Secrets Manager's.
+ */
+async function startSecret(runs: number): Promise<{ endpoint: string; arn: string; getSecretMs: Summary; stop(): Promise<void> }> {
+  const moto = await startMoto();
+  try {
+    const { SecretsManagerClient, CreateSecretCommand, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
+    const client = new SecretsManagerClient(moto.clientConfig);
+    const { ARN } = await client.send(new CreateSecretCommand({ Name: 'kafka-a2a-bridge-bench-token', SecretString: TOKEN }));
+    if (!ARN) throw new Error('moto_server created the secret without an ARN');
+    const read = () => client.send(new GetSecretValueCommand({ SecretId: ARN }));
+    await read();
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = process.hrtime.bigint();
+      await read();
+      times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    client.destroy();
+    return { endpoint: moto.endpoint, arn: ARN, getSecretMs: summarize(times), stop: () => moto.stop() };
+  } catch (e) {
+    await moto.stop();
+    throw e;
+  }
+}
+
+/** Requiring one lazily loaded module beside the bundle (dist/node_modules/<name>/index.js) in a fresh node. */
+async function requireApart(name: string, runs: number): Promise<{ bytes: number; requireMs: Summary }> {
+  const file = path.join(path.dirname(BUNDLE), 'node_modules', name, 'index.js');
+  const code = `const fs=require('fs');const t=process.hrtime.bigint();require(${JSON.stringify(file)});fs.writeSync(3,JSON.stringify({ok:true,ms:Number(process.hrtime.bigint()-t)/1e6})+'\\n')`;
+  const ms: number[] = [];
+  for (let i = 0; i < runs; i++) ms.push((await runChild<{ ok: boolean; ms: number }>(['-e', code], { PATH: process.env.PATH ?? '' }, `${name} require`)).report.ms);
+  return { bytes: statSync(file).size, requireMs: summarize(ms) };
+}
+
+/** The W3 rows that read the token from Secrets Manager (bench/report.ts finds them by these names). */
+export const SECRET = 'token from Secrets Manager, not ARCHESTRA_TOKEN (the CDK default: its client read at the first token read)';
+export const SECRET_AND_TABLE = 'token from Secrets Manager plus IDEMPOTENCY_TABLE (both CDK defaults)';
+
 export async function w3(o: BenchOptions): Promise<W3Result> {
   const { W3 } = o;
   const bundle = readFileSync(BUNDLE);
   const event = writeEvent('w3.json', buildEvent({ records: 1, partitions: 1, keys: 1, valueBytes: 1024 }));
   const noSdk = await buildWithoutSdk();
   const dynamo = await startDynalite();
+  const secret = await startSecret(W3.runs).catch(async (e: unknown) => {
+    await dynamo.stop();
+    throw e;
+  });
   const IDEMPOTENCY = 'plus IDEMPOTENCY_TABLE (the CDK default; lambda/io/dynamo-client.ts: a claim and a completion)';
-  // Lambda's own credentials are environment variables too; the endpoint variable is the SDK's standard one.
-  const idempotencyEnv = { AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench', AWS_SESSION_TOKEN: 'bench', AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint };
-  const configs: Array<{ name: string; extra: Record<string, string>; bundle?: string }> = [
+  // Lambda's own credentials are environment variables too; the endpoint variables are the SDK's standard ones.
+  const credentials = { AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench', AWS_SESSION_TOKEN: 'bench' };
+  const idempotencyEnv = { ...credentials, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint };
+  // No ARCHESTRA_TOKEN (both set is a configuration error): the first invocation loads the Secrets Manager client
+  // (dist/node_modules, read at its first call) and reads the secret before its first request to the agent.
+  const secretEnv = { ...credentials, AWS_ENDPOINT_URL: secret.endpoint, ARCHESTRA_TOKEN_SECRET_ARN: secret.arn };
+  const configs: Array<{ name: string; extra: Record<string, string>; bundle?: string; table?: boolean; secret?: boolean }> = [
     { name: 'routes + token (as W1/W2)', extra: {} },
     { name: 'plus DLQ_URL (SQS client read at the first dead letter)', extra: { DLQ_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/kafka-a2a-bridge-dlq' } },
-    { name: IDEMPOTENCY, extra: idempotencyEnv },
+    { name: IDEMPOTENCY, extra: idempotencyEnv, table: true },
+    { name: SECRET, extra: secretEnv, secret: true },
+    { name: SECRET_AND_TABLE, extra: { ...secretEnv, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint }, table: true, secret: true },
     { name: 'reference: AWS SDK stubbed out of the bundle (not deployable)', extra: {}, bundle: noSdk },
   ];
   const samples = new Map<string, ColdReport[]>();
   const spawns = new Map<string, number[]>();
   // Every run's table is created before the first spawn: dynalite and the SDK client that creates tables live in this
   // process, whose own work right before a spawn would otherwise be counted in that run's spawn to answer.
-  for (let run = 1; run <= W3.runs; run++) await dynamo.createTable(`bench-idempotency-${run}`);
+  for (let run = 1; run <= W3.runs; run++) for (const t of ['env', 'secret']) await dynamo.createTable(`bench-idempotency-${run}-${t}`);
   const { stats } = await withAgent(0, async (agent) => {
     for (let run = 1; run <= W3.runs; run++) {
       for (const c of configs) {
         const what = `W3 ${c.name} run ${run}`;
-        const extra = c.extra === idempotencyEnv ? { ...c.extra, IDEMPOTENCY_TABLE: `bench-idempotency-${run}` } : c.extra;
+        const extra = c.table ? { ...c.extra, IDEMPOTENCY_TABLE: `bench-idempotency-${run}-${c.secret ? 'secret' : 'env'}` } : c.extra;
         const env = lambdaEnv(agent, { ordering: 'key', concurrency: 16, logLevel: 'INFO', extra });
+        if (c.secret) delete env.ARCHESTRA_TOKEN;
         const r = await handlerChild<ColdReport>(env, 'cold', [event], what, { bundle: c.bundle });
         bucket(samples, c.name).push(r.report);
         bucket(spawns, c.name).push(r.spawnToReportMs);
         log(`${what}: require ${r.report.requireMs.toFixed(0)} ms + first invocation ${r.report.firstInvokeMs.toFixed(0)} ms; spawn to answer ${r.spawnToReportMs.toFixed(0)} ms`);
       }
     }
-  }).finally(() => dynamo.stop());
+  }).finally(() => Promise.all([dynamo.stop(), secret.stop()]));
   checkAgent(stats, W3.runs * configs.length, 'W3');
+  const client = await requireApart('@aws-sdk/client-secrets-manager', W3.runs);
   return {
     bundleBytes: bundle.length,
     gzipBytes: gzipSync(bundle, { level: 9 }).length,
     mapBytes: statSync(`${BUNDLE}.map`, { throwIfNoEntry: false })?.size ?? 0,
     lazy: lazyChunks(path.join(path.dirname(BUNDLE), 'node_modules')),
     undici: await undiciAtLoad(W3.runs),
+    secrets: { clientBytes: client.bytes, requireMs: client.requireMs, getSecretMs: secret.getSecretMs },
     variants: configs.map((c) => {
       const s = samples.get(c.name)!;
       return {

@@ -132,6 +132,52 @@ describe('HttpError.sent: false only when the request provably never reached the
     expect(err.sent).toBe(false);
   });
 
+  test('a caller abort before the call opens no connection and sends nothing', async () => {
+    let received = 0;
+    handle = (res) => {
+      received++;
+      res.end('{}');
+    };
+    const before = sockets.size;
+    const ac = new AbortController();
+    ac.abort();
+    const err = await rejection(httpPost(`${base}/fresh`, {}, '{}', 5000, ac.signal));
+    expect(err).toMatchObject({ code: 'timeout', sent: false });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(received).toBe(0);
+    expect(sockets.size).toBe(before);
+  });
+
+  test('a caller abort in the same tick as the call, with a kept-alive socket free, was never sent', async () => {
+    let received = 0;
+    handle = (res) => {
+      received++;
+      res.end('{}');
+    };
+    await post(); // leaves a kept-alive socket in the pool
+    const ac = new AbortController();
+    const pending = rejection(httpPost(`${base}/x`, {}, '{}', 5000, ac.signal));
+    ac.abort();
+    expect((await pending).sent).toBe(false);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(received).toBe(1);
+  });
+
+  test('a failure on a reused kept-alive socket may have been delivered', async () => {
+    handle = (res) => res.end('{}');
+    await post();
+    const before = sockets.size;
+    let received = 0;
+    handle = (res) => {
+      received++;
+      res.socket?.destroy();
+    };
+    const err = await rejection(post());
+    expect(sockets.size).toBeLessThanOrEqual(before); // no new connection: the pooled one was reused
+    expect(received).toBe(1);
+    expect(err).toMatchObject({ code: 'network', sent: true });
+  });
+
   test('a connection cut after the server read the request may have been delivered', async () => {
     let received = 0;
     handle = (res) => {
