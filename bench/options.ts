@@ -1,22 +1,8 @@
 // The bench's command line, parsed once into a plain object that main() hands to every workload and to the
 // report (no module reads process.argv, so each file can be imported, and its workload run, on its own).
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT } from './agent';
 import { ORDERINGS, type Ordering } from './workloads';
-import type { Results } from './report';
-
-/** An earlier full run to show beside this one; not by default in a --quick run, whose figures are not comparable. */
-export interface PreviousRun {
-  /** How the report names the run, in prose and (short) in table rows. */
-  label: string;
-  short: string;
-  commit: string;
-  finished: string;
-  /** What the code under test was then. */
-  about: string;
-  results: Results;
-}
 
 export const WORKLOADS = ['w1', 'w2', 'w3', 'w4'] as const;
 export const TMP = path.join(ROOT, '.bench-tmp');
@@ -40,8 +26,8 @@ export function parseOptions(argv: readonly string[]) {
   if (UPDATE_DOCS && (QUICK || PARTIAL)) throw new Error('--update-docs needs a full run: drop --quick, --only, --modes and --no-baseline');
   const WRITE = !flag('--no-write');
   const OUT = path.resolve(ROOT, option('--out') ?? (UPDATE_DOCS ? 'docs/BENCHMARKS.md' : QUICK ? 'reports/BENCHMARKS.quick.md' : 'reports/BENCHMARKS.md'));
+  /** An earlier full run to show beside this one (read by report.ts); not by default in a --quick run, whose figures are not comparable. */
   const PREVIOUS_FILE = flag('--no-previous') ? undefined : (option('--previous') ?? (QUICK ? undefined : 'bench/previous-run.json'));
-  const PREV: PreviousRun | undefined = PREVIOUS_FILE ? (JSON.parse(readFileSync(path.resolve(ROOT, PREVIOUS_FILE), 'utf8')) as PreviousRun) : undefined;
   const W1 = {
     records: QUICK ? 200 : 1000,
     partitions: 4,
@@ -63,7 +49,7 @@ export function parseOptions(argv: readonly string[]) {
   };
   const W3 = { runs: QUICK ? 3 : Math.max(10, RUNS) };
   const W4 = { records: QUICK ? 500 : 2000, batchRecords: QUICK ? 250 : 500, valueBytes: 512, partitions: 4, keys: 100, concurrency: 16 };
-  return { QUICK, RUNS, ONLY, MODES, BASELINE, PARTIAL, UPDATE_DOCS, WRITE, OUT, PREV, FROM: option('--from'), W1, W2, W3, W4 };
+  return { QUICK, RUNS, ONLY, MODES, BASELINE, PARTIAL, UPDATE_DOCS, WRITE, OUT, PREVIOUS_FILE, FROM: option('--from'), W1, W2, W3, W4 };
 }
 
 export type BenchOptions = ReturnType<typeof parseOptions>;

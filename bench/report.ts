@@ -1,10 +1,12 @@
 // The report: one markdown document from a run's results (or saved ones, --from), with the targets of the
 // performance issues, met or missed and why, and the changes the figures point at.
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { ROOT } from './agent';
 import { CORES } from './child';
-import type { BenchOptions, PreviousRun } from './options';
+import type { BenchOptions } from './options';
 import type { W1Row } from './w1-scheduling';
 import { REGIMES, type Regime, type W2Result, type W2Row } from './w2-cpu';
 import { SECRET, SECRET_AND_TABLE, type W3Result } from './w3-cold-start';
@@ -30,6 +32,23 @@ export interface Target {
   /** Met, but by so little that run-to-run noise or another machine could flip it: the note explains it too. */
   close?: boolean;
   why?: string;
+}
+
+/** An earlier full run shown beside this one (`--previous`, bench/previous-run.json by default). */
+export interface PreviousRun {
+  /** How the report names the run, in prose and (short) in table rows. */
+  label: string;
+  short: string;
+  commit: string;
+  finished: string;
+  /** What the code under test was then. */
+  about: string;
+  results: Results;
+}
+
+/** The run named by --previous, read once per report. */
+export function loadPrevious(file: string | undefined): PreviousRun | undefined {
+  return file ? (JSON.parse(readFileSync(path.resolve(ROOT, file), 'utf8')) as PreviousRun) : undefined;
 }
 
 export interface Results {
@@ -110,7 +129,8 @@ export function machine(r: Results): string[] {
 }
 
 export function render(r: Results, o: BenchOptions): { markdown: string; targets: Target[] } {
-  const { QUICK, RUNS, PREV, W1, W2, W3, W4 } = o;
+  const { QUICK, RUNS, W1, W2, W3, W4 } = o;
+  const PREV = loadPrevious(o.PREVIOUS_FILE);
   const out: string[] = [];
   const targets: Target[] = [];
   out.push(
