@@ -29,6 +29,21 @@ type Item = Record<string, { S?: string; N?: string } | undefined>;
 
 const isConditionFailure = (err: unknown): err is DynamoError => err instanceof DynamoError && err.name === 'ConditionalCheckFailedException';
 
+const S = (s: string) => ({ S: s });
+const N = (n: number) => ({ N: String(n) });
+
+// `status` and `owner` are DynamoDB reserved words, so expressions name them through these aliases.
+const ALIASES = { '#s': 'status', '#o': 'owner' };
+/** The aliases the expressions use: DynamoDB refuses a request that declares one it does not use. */
+const aliasesIn = (...expressions: string[]) => Object.fromEntries(Object.entries(ALIASES).filter(([alias]) => expressions.some((e) => e.includes(alias))));
+
+/** One move of the claim's state machine: a conditional UpdateItem of the item `key`. */
+interface Move {
+  set: string;
+  when: string;
+  values: Item;
+}
+
 /**
  * Item: `id` (partition key: `<topic>-<partition>-<offset>#<route>`), `status` IN_PROGRESS | COMPLETED,
  * `expiresAt` (epoch seconds, the table's TTL attribute: an IN_PROGRESS claim lapses at its invocation's
@@ -55,24 +70,37 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
   const now = o.now ?? Date.now;
   // One owner per container: a claim is only completed or released by the invocation family that made it.
   const owner = randomUUID();
+  const me = S(owner);
   const epoch = (ms: number) => Math.ceil(ms / 1000);
+  /** `expiresAt` of a finished item (COMPLETED, FAILED, REPLY_PENDING, TASK): IDEMPOTENCY_TTL_SECONDS from now. */
+  const ttlEnd = () => N(epoch(now()) + o.ttlSeconds);
+  const getItem = async (key: string, signal?: AbortSignal) =>
+    (await db().send<{ Item?: Item }>('GetItem', { TableName: o.table, Key: { id: S(key) }, ConsistentRead: true }, signal)).Item;
+  // Every call carries the caller's signal: the client's own limits (3 s x 3 attempts) know no deadline.
+  const move = (key: string, m: Move, signal?: AbortSignal) =>
+    db().send(
+      'UpdateItem',
+      {
+        TableName: o.table,
+        Key: { id: S(key) },
+        UpdateExpression: m.set,
+        ConditionExpression: m.when,
+        ExpressionAttributeNames: aliasesIn(m.set, m.when),
+        ExpressionAttributeValues: m.values,
+      },
+      signal,
+    );
   return {
     async claim(key, holdUntilMs, signal) {
-      // Every call carries the caller's signal: the client's own limits (3 s x 3 attempts) know no deadline.
       try {
         await db().send(
           'PutItem',
           {
             TableName: o.table,
-            Item: {
-              id: { S: key },
-              status: { S: 'IN_PROGRESS' },
-              owner: { S: owner },
-              expiresAt: { N: String(epoch(holdUntilMs)) },
-            },
+            Item: { id: S(key), status: S('IN_PROGRESS'), owner: me, expiresAt: N(epoch(holdUntilMs)) },
             // TTL deletion lags by hours, so an expired item is treated as absent here.
             ConditionExpression: 'attribute_not_exists(id) OR expiresAt < :now',
-            ExpressionAttributeValues: { ':now': { N: String(Math.floor(now() / 1000)) } },
+            ExpressionAttributeValues: { ':now': N(Math.floor(now() / 1000)) },
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           },
           signal,
@@ -81,26 +109,20 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
       } catch (err) {
         if (isConditionFailure(err)) {
           // Older DynamoDB-compatible stores do not return the item with the failure: read it then.
-          const item =
-            (err.Item as Item | undefined) ??
-            (await db().send<{ Item?: Item }>('GetItem', { TableName: o.table, Key: { id: { S: key } }, ConsistentRead: true }, signal))
-              .Item;
+          const item = (err.Item as Item | undefined) ?? (await getItem(key, signal));
           const status = item?.status?.S;
           // --- task mode: the agent's task runs; once its poller's hold has passed, poll it here.
           if (status === 'TASK' && item?.taskId?.S && item.taskUrl?.S) {
             const heldUntil = Number(item.heldUntil?.N ?? 0);
             if (heldUntil > now()) return 'in_progress';
             try {
-              await db().send(
-                'UpdateItem',
+              await move(
+                key,
                 {
-                  TableName: o.table,
-                  Key: { id: { S: key } },
-                  UpdateExpression: 'SET #o = :me, heldUntil = :hold',
+                  set: 'SET #o = :me, heldUntil = :hold',
                   // Only one redelivery takes it over: the one that saw this hold.
-                  ConditionExpression: '#s = :task AND heldUntil = :seen',
-                  ExpressionAttributeNames: { '#o': 'owner', '#s': 'status' },
-                  ExpressionAttributeValues: { ':me': { S: owner }, ':hold': { N: String(holdUntilMs) }, ':task': { S: 'TASK' }, ':seen': { N: String(heldUntil) } },
+                  when: '#s = :task AND heldUntil = :seen',
+                  values: { ':me': me, ':hold': N(holdUntilMs), ':task': S('TASK'), ':seen': N(heldUntil) },
                 },
                 signal,
               );
@@ -120,111 +142,81 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
       }
     },
     async complete(key, signal) {
-      await db().send(
-        'UpdateItem',
+      await move(
+        key,
         {
-          TableName: o.table,
-          Key: { id: { S: key } },
-          UpdateExpression: 'SET #s = :done, expiresAt = :exp, completedAt = :at REMOVE verdict',
+          set: 'SET #s = :done, expiresAt = :exp, completedAt = :at REMOVE verdict',
           // A stored verdict is completed by whichever invocation wrote its dead letter.
-          ConditionExpression: '#o = :me OR #s = :failed',
-          ExpressionAttributeNames: { '#s': 'status', '#o': 'owner' },
-          ExpressionAttributeValues: {
-            ':failed': { S: 'FAILED' },
-            ':done': { S: 'COMPLETED' },
-            ':exp': { N: String(epoch(now()) + o.ttlSeconds) },
-            ':at': { S: new Date(now()).toISOString() },
-            ':me': { S: owner },
-          },
+          when: '#o = :me OR #s = :failed',
+          values: { ':failed': S('FAILED'), ':done': S('COMPLETED'), ':exp': ttlEnd(), ':at': S(new Date(now()).toISOString()), ':me': me },
         },
         signal,
       );
     },
     // --- reply stage: REPLY_PENDING holds an unwritten reply (size-capped by the caller) until it is written.
     async keepReply(key, reply, signal) {
-      await db().send(
-        'UpdateItem',
+      await move(
+        key,
         {
-          TableName: o.table,
-          Key: { id: { S: key } },
-          UpdateExpression: 'SET #s = :pending, reply = :r, expiresAt = :exp',
-          ConditionExpression: '#o = :me',
-          ExpressionAttributeNames: { '#s': 'status', '#o': 'owner' },
-          ExpressionAttributeValues: { ':pending': { S: 'REPLY_PENDING' }, ':r': { S: reply }, ':exp': { N: String(epoch(now()) + o.ttlSeconds) }, ':me': { S: owner } },
+          set: 'SET #s = :pending, reply = :r, expiresAt = :exp',
+          when: '#o = :me',
+          values: { ':pending': S('REPLY_PENDING'), ':r': S(reply), ':exp': ttlEnd(), ':me': me },
         },
         signal,
       );
     },
     async replyWritten(key, signal) {
-      // Any invocation may finish it (not only the one that kept it): the condition only guards the state.
-      await db().send(
-        'UpdateItem',
+      await move(
+        key,
         {
-          TableName: o.table,
-          Key: { id: { S: key } },
-          UpdateExpression: 'SET #s = :done, completedAt = :at REMOVE reply',
-          ConditionExpression: '#s = :pending',
-          ExpressionAttributeNames: { '#s': 'status' },
-          ExpressionAttributeValues: { ':done': { S: 'COMPLETED' }, ':pending': { S: 'REPLY_PENDING' }, ':at': { S: new Date(now()).toISOString() } },
+          set: 'SET #s = :done, completedAt = :at REMOVE reply',
+          // Any invocation may finish it (not only the one that kept it): the condition only guards the state.
+          when: '#s = :pending',
+          values: { ':done': S('COMPLETED'), ':pending': S('REPLY_PENDING'), ':at': S(new Date(now()).toISOString()) },
         },
         signal,
       );
     },
     // --- the outcome is unknown; the claim holds until untilMs, then the record may be sent again.
     async lease(key, untilMs, signal) {
-      await db().send(
-        'UpdateItem',
+      await move(
+        key,
         {
-          TableName: o.table,
-          Key: { id: { S: key } },
-          UpdateExpression: 'SET expiresAt = :exp, leasedUntil = :until',
-          ConditionExpression: '#o = :me AND #s = :inprog',
-          ExpressionAttributeNames: { '#s': 'status', '#o': 'owner' },
-          ExpressionAttributeValues: { ':exp': { N: String(epoch(untilMs)) }, ':until': { N: String(Math.round(untilMs)) }, ':me': { S: owner }, ':inprog': { S: 'IN_PROGRESS' } },
+          set: 'SET expiresAt = :exp, leasedUntil = :until',
+          when: '#o = :me AND #s = :inprog',
+          values: { ':exp': N(epoch(untilMs)), ':until': N(Math.round(untilMs)), ':me': me, ':inprog': S('IN_PROGRESS') },
         },
         signal,
       );
     },
     async fail(key, verdict, signal) {
-      await db().send(
-        'UpdateItem',
+      const stored = { class: verdict.class, code: verdict.code, message: verdict.message.slice(0, 4096), attempts: verdict.attempts };
+      await move(
+        key,
         {
-          TableName: o.table,
-          Key: { id: { S: key } },
-          UpdateExpression: 'SET #s = :failed, verdict = :v, expiresAt = :exp',
+          set: 'SET #s = :failed, verdict = :v, expiresAt = :exp',
           // A TASK claim too: a task given up on (cancelled) whose record cannot be dead-lettered yet.
-          ConditionExpression: '#o = :me AND #s IN (:inprog, :task)',
-          ExpressionAttributeNames: { '#s': 'status', '#o': 'owner' },
-          ExpressionAttributeValues: {
-            ':failed': { S: 'FAILED' },
-            ':v': { S: JSON.stringify({ class: verdict.class, code: verdict.code, message: verdict.message.slice(0, 4096), attempts: verdict.attempts }) },
-            ':exp': { N: String(epoch(now()) + o.ttlSeconds) },
-            ':me': { S: owner },
-            ':inprog': { S: 'IN_PROGRESS' },
-            ':task': { S: 'TASK' },
-          },
+          when: '#o = :me AND #s IN (:inprog, :task)',
+          values: { ':failed': S('FAILED'), ':v': S(JSON.stringify(stored)), ':exp': ttlEnd(), ':me': me, ':inprog': S('IN_PROGRESS'), ':task': S('TASK') },
         },
         signal,
       );
     },
     // --- task mode: the claim now holds the running task, for a redelivery to poll.
     async keepTask(key, task, signal) {
-      await db().send(
-        'UpdateItem',
+      await move(
+        key,
         {
-          TableName: o.table,
-          Key: { id: { S: key } },
-          UpdateExpression: 'SET #s = :task, taskId = :id, taskUrl = :url, taskStartedAt = :at, heldUntil = :hold, expiresAt = :exp',
-          ConditionExpression: '#o = :me',
-          ExpressionAttributeNames: { '#s': 'status', '#o': 'owner' },
-          ExpressionAttributeValues: {
-            ':task': { S: 'TASK' },
-            ':id': { S: task.taskId },
-            ':url': { S: task.url },
-            ':at': { N: String(task.startedAt) },
-            ':hold': { N: String(task.holdUntilMs) },
-            ':exp': { N: String(epoch(now()) + o.ttlSeconds) },
-            ':me': { S: owner },
+          set: 'SET #s = :task, taskId = :id, taskUrl = :url, taskStartedAt = :at, heldUntil = :hold, expiresAt = :exp',
+          when: '#o = :me',
+          values: {
+            ':task': S('TASK'),
+            ':id': S(task.taskId),
+            ':url': S(task.url),
+            ':at': N(task.startedAt),
+            ':hold': N(task.holdUntilMs),
+            ':exp': ttlEnd(),
+            ':me': me,
           },
         },
         signal,
@@ -232,8 +224,7 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
     },
     // --- conversations per key: one item per route and key, its own TTL.
     async getContext(key, signal) {
-      const res = await db().send<{ Item?: Item }>('GetItem', { TableName: o.table, Key: { id: { S: key } }, ConsistentRead: true }, signal);
-      const item = res.Item;
+      const item = await getItem(key, signal);
       // TTL deletion lags by hours: an expired conversation is over.
       if (item?.status?.S !== 'CONTEXT' || Number(item.expiresAt?.N ?? 0) * 1000 <= now()) return undefined;
       return item.contextId?.S;
@@ -241,24 +232,22 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
     async putContext(key, contextId, ttlSeconds, signal) {
       await db().send(
         'PutItem',
-        {
-          TableName: o.table,
-          Item: { id: { S: key }, status: { S: 'CONTEXT' }, contextId: { S: contextId }, expiresAt: { N: String(epoch(now()) + ttlSeconds) } },
-        },
+        { TableName: o.table, Item: { id: S(key), status: S('CONTEXT'), contextId: S(contextId), expiresAt: N(epoch(now()) + ttlSeconds) } },
         signal,
       );
     },
     async release(key, signal) {
+      // A TASK claim is released when the bridge gave up on its task (cancelled, or left on purpose).
+      const when = '#o = :me AND #s IN (:inprog, :task)';
       try {
         await db().send(
           'DeleteItem',
           {
             TableName: o.table,
-            Key: { id: { S: key } },
-            // A TASK claim is released when the bridge gave up on its task (cancelled, or left on purpose).
-            ConditionExpression: '#o = :me AND #s IN (:inprog, :task)',
-            ExpressionAttributeNames: { '#o': 'owner', '#s': 'status' },
-            ExpressionAttributeValues: { ':me': { S: owner }, ':inprog': { S: 'IN_PROGRESS' }, ':task': { S: 'TASK' } },
+            Key: { id: S(key) },
+            ConditionExpression: when,
+            ExpressionAttributeNames: aliasesIn(when),
+            ExpressionAttributeValues: { ':me': me, ':inprog': S('IN_PROGRESS'), ':task': S('TASK') },
           },
           signal,
         );
