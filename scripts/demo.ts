@@ -2,7 +2,7 @@
 // No AWS account, no Archestra, no Kafka: Kafka records in, routed, rendered, answered, batch response out.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { inWords, parseFlags, runCli, UsageError } from './lib/cli';
+import { HELP_OPTION, inWords, parseFlags, runCli, UsageError } from './lib/cli';
 import { countsText, formatMs, missingFieldsText, outcomeTable, summaryLine, total } from './lib/output';
 import { countRecords, NotAnEventError, toKafkaEvent } from './lib/msk-event';
 import { addCounts, countOutcomes, createLocalBridge, display, invoke, orderOutcomes, type Counts, type Env } from './lib/run-batch';
@@ -34,7 +34,7 @@ function sampleFiles(): { files: Array<{ file: string; title: string; event: unk
 
 async function main(): Promise<number> {
   const { values: v } = parseFlags({
-    options: { verbose: { type: 'boolean' }, 'agent-latency': { type: 'string' }, 'dlq-dir': { type: 'string' }, 'reply-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { verbose: { type: 'boolean' }, 'agent-latency': { type: 'string' }, 'dlq-dir': { type: 'string' }, 'reply-dir': { type: 'string' }, ...HELP_OPTION },
   });
   const latency = v['agent-latency'] === undefined ? 0 : Number(v['agent-latency']);
   if (!Number.isFinite(latency) || latency < 0) throw new UsageError(`--agent-latency needs milliseconds, got "${v['agent-latency']}"`);
