@@ -34,14 +34,33 @@ const N = (n: number) => ({ N: String(n) });
 
 // `status` and `owner` are DynamoDB reserved words, so expressions name them through these aliases.
 const ALIASES = { '#s': 'status', '#o': 'owner' };
-/** The aliases the expressions use: DynamoDB refuses a request that declares one it does not use. */
-const aliasesIn = (...expressions: string[]) => Object.fromEntries(Object.entries(ALIASES).filter(([alias]) => expressions.some((e) => e.includes(alias))));
+/** The states the conditions test and the moves set, by the placeholder the expressions use. */
+const STATES = { ':inprog': S('IN_PROGRESS'), ':task': S('TASK'), ':failed': S('FAILED'), ':pending': S('REPLY_PENDING'), ':done': S('COMPLETED') };
 
-/** One move of the claim's state machine: a conditional UpdateItem of the item `key`. */
-interface Move {
-  set: string;
-  when: string;
-  values: Item;
+/**
+ * Every move of a claim after it is made, side by side: what it writes (`set`) and the state it must find
+ * (`when`). Each is one conditional UpdateItem; a failed condition throws ConditionalCheckFailedException.
+ */
+const MOVES = {
+  // Only one redelivery takes a TASK over once its poller's hold has passed: the one that saw this hold.
+  takeOverTask: { set: 'SET #o = :me, heldUntil = :hold', when: '#s = :task AND heldUntil = :seen' },
+  // A stored verdict is completed by whichever invocation wrote its dead letter.
+  complete: { set: 'SET #s = :done, expiresAt = :exp, completedAt = :at REMOVE verdict', when: '#o = :me OR #s = :failed' },
+  keepReply: { set: 'SET #s = :pending, reply = :r, expiresAt = :exp', when: '#o = :me' },
+  // Any invocation may finish it (not only the one that kept it): the condition only guards the state.
+  replyWritten: { set: 'SET #s = :done, completedAt = :at REMOVE reply', when: '#s = :pending' },
+  lease: { set: 'SET expiresAt = :exp, leasedUntil = :until', when: '#o = :me AND #s = :inprog' },
+  // A TASK claim too: a task given up on (cancelled) whose record cannot be dead-lettered yet.
+  fail: { set: 'SET #s = :failed, verdict = :v, expiresAt = :exp', when: '#o = :me AND #s IN (:inprog, :task)' },
+  keepTask: { set: 'SET #s = :task, taskId = :id, taskUrl = :url, taskStartedAt = :at, heldUntil = :hold, expiresAt = :exp', when: '#o = :me' },
+};
+// The one move that deletes: a TASK claim is released when the bridge gave up on its task (cancelled, or left on purpose).
+const RELEASE_WHEN = '#o = :me AND #s IN (:inprog, :task)';
+
+/** The entries of `table` the expressions name: DynamoDB refuses a request that declares a name or value it does not use. */
+function usedIn<T>(table: Record<string, T>, ...expressions: string[]): Record<string, T> {
+  const used = new Set(expressions.flatMap((e) => e.match(/[:#][A-Za-z]+/g) ?? []));
+  return Object.fromEntries(Object.entries(table).filter(([k]) => used.has(k)));
 }
 
 /**
@@ -77,19 +96,21 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
   const getItem = async (key: string, signal?: AbortSignal) =>
     (await db().send<{ Item?: Item }>('GetItem', { TableName: o.table, Key: { id: S(key) }, ConsistentRead: true }, signal)).Item;
   // Every call carries the caller's signal: the client's own limits (3 s x 3 attempts) know no deadline.
-  const move = (key: string, m: Move, signal?: AbortSignal) =>
-    db().send(
+  const move = (key: string, name: keyof typeof MOVES, values: Item, signal?: AbortSignal) => {
+    const { set, when } = MOVES[name];
+    return db().send(
       'UpdateItem',
       {
         TableName: o.table,
         Key: { id: S(key) },
-        UpdateExpression: m.set,
-        ConditionExpression: m.when,
-        ExpressionAttributeNames: aliasesIn(m.set, m.when),
-        ExpressionAttributeValues: m.values,
+        UpdateExpression: set,
+        ConditionExpression: when,
+        ExpressionAttributeNames: usedIn(ALIASES, set, when),
+        ExpressionAttributeValues: { ...usedIn({ ...STATES, ':me': me }, set, when), ...values },
       },
       signal,
     );
+  };
   return {
     async claim(key, holdUntilMs, signal) {
       try {
@@ -116,16 +137,7 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
             const heldUntil = Number(item.heldUntil?.N ?? 0);
             if (heldUntil > now()) return 'in_progress';
             try {
-              await move(
-                key,
-                {
-                  set: 'SET #o = :me, heldUntil = :hold',
-                  // Only one redelivery takes it over: the one that saw this hold.
-                  when: '#s = :task AND heldUntil = :seen',
-                  values: { ':me': me, ':hold': N(holdUntilMs), ':task': S('TASK'), ':seen': N(heldUntil) },
-                },
-                signal,
-              );
+              await move(key, 'takeOverTask', { ':hold': N(holdUntilMs), ':seen': N(heldUntil) }, signal);
             } catch (e) {
               if (isConditionFailure(e)) return 'in_progress';
               throw e;
@@ -142,85 +154,27 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
       }
     },
     async complete(key, signal) {
-      await move(
-        key,
-        {
-          set: 'SET #s = :done, expiresAt = :exp, completedAt = :at REMOVE verdict',
-          // A stored verdict is completed by whichever invocation wrote its dead letter.
-          when: '#o = :me OR #s = :failed',
-          values: { ':failed': S('FAILED'), ':done': S('COMPLETED'), ':exp': ttlEnd(), ':at': S(new Date(now()).toISOString()), ':me': me },
-        },
-        signal,
-      );
+      await move(key, 'complete', { ':exp': ttlEnd(), ':at': S(new Date(now()).toISOString()) }, signal);
     },
     // --- reply stage: REPLY_PENDING holds an unwritten reply (size-capped by the caller) until it is written.
     async keepReply(key, reply, signal) {
-      await move(
-        key,
-        {
-          set: 'SET #s = :pending, reply = :r, expiresAt = :exp',
-          when: '#o = :me',
-          values: { ':pending': S('REPLY_PENDING'), ':r': S(reply), ':exp': ttlEnd(), ':me': me },
-        },
-        signal,
-      );
+      await move(key, 'keepReply', { ':r': S(reply), ':exp': ttlEnd() }, signal);
     },
     async replyWritten(key, signal) {
-      await move(
-        key,
-        {
-          set: 'SET #s = :done, completedAt = :at REMOVE reply',
-          // Any invocation may finish it (not only the one that kept it): the condition only guards the state.
-          when: '#s = :pending',
-          values: { ':done': S('COMPLETED'), ':pending': S('REPLY_PENDING'), ':at': S(new Date(now()).toISOString()) },
-        },
-        signal,
-      );
+      await move(key, 'replyWritten', { ':at': S(new Date(now()).toISOString()) }, signal);
     },
     // --- the outcome is unknown; the claim holds until untilMs, then the record may be sent again.
     async lease(key, untilMs, signal) {
-      await move(
-        key,
-        {
-          set: 'SET expiresAt = :exp, leasedUntil = :until',
-          when: '#o = :me AND #s = :inprog',
-          values: { ':exp': N(epoch(untilMs)), ':until': N(Math.round(untilMs)), ':me': me, ':inprog': S('IN_PROGRESS') },
-        },
-        signal,
-      );
+      await move(key, 'lease', { ':exp': N(epoch(untilMs)), ':until': N(Math.round(untilMs)) }, signal);
     },
     async fail(key, verdict, signal) {
       const stored = { class: verdict.class, code: verdict.code, message: verdict.message.slice(0, 4096), attempts: verdict.attempts };
-      await move(
-        key,
-        {
-          set: 'SET #s = :failed, verdict = :v, expiresAt = :exp',
-          // A TASK claim too: a task given up on (cancelled) whose record cannot be dead-lettered yet.
-          when: '#o = :me AND #s IN (:inprog, :task)',
-          values: { ':failed': S('FAILED'), ':v': S(JSON.stringify(stored)), ':exp': ttlEnd(), ':me': me, ':inprog': S('IN_PROGRESS'), ':task': S('TASK') },
-        },
-        signal,
-      );
+      await move(key, 'fail', { ':v': S(JSON.stringify(stored)), ':exp': ttlEnd() }, signal);
     },
     // --- task mode: the claim now holds the running task, for a redelivery to poll.
     async keepTask(key, task, signal) {
-      await move(
-        key,
-        {
-          set: 'SET #s = :task, taskId = :id, taskUrl = :url, taskStartedAt = :at, heldUntil = :hold, expiresAt = :exp',
-          when: '#o = :me',
-          values: {
-            ':task': S('TASK'),
-            ':id': S(task.taskId),
-            ':url': S(task.url),
-            ':at': N(task.startedAt),
-            ':hold': N(task.holdUntilMs),
-            ':exp': ttlEnd(),
-            ':me': me,
-          },
-        },
-        signal,
-      );
+      const values = { ':id': S(task.taskId), ':url': S(task.url), ':at': N(task.startedAt), ':hold': N(task.holdUntilMs), ':exp': ttlEnd() };
+      await move(key, 'keepTask', values, signal);
     },
     // --- conversations per key: one item per route and key, its own TTL.
     async getContext(key, signal) {
@@ -237,17 +191,15 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
       );
     },
     async release(key, signal) {
-      // A TASK claim is released when the bridge gave up on its task (cancelled, or left on purpose).
-      const when = '#o = :me AND #s IN (:inprog, :task)';
       try {
         await db().send(
           'DeleteItem',
           {
             TableName: o.table,
             Key: { id: S(key) },
-            ConditionExpression: when,
-            ExpressionAttributeNames: aliasesIn(when),
-            ExpressionAttributeValues: { ':me': me, ':inprog': S('IN_PROGRESS'), ':task': S('TASK') },
+            ConditionExpression: RELEASE_WHEN,
+            ExpressionAttributeNames: usedIn(ALIASES, RELEASE_WHEN),
+            ExpressionAttributeValues: usedIn({ ...STATES, ':me': me }, RELEASE_WHEN),
           },
           signal,
         );
