@@ -274,8 +274,4 @@ async function republish(o: Republish): Promise<number> {
   return left ? 1 : 0;
 }
 
-runCli(() => main(process.argv.slice(2)), {
-  name: 'redrive',
-  usage: USAGE,
-  known: KAFKA_ERRORS,
-});
+runCli(() => main(process.argv.slice(2)), { name: 'redrive', usage: USAGE, known: KAFKA_ERRORS });

@@ -311,8 +311,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-runCli(() => main(process.argv.slice(2)), {
-  name: 'replay',
-  usage: USAGE,
-  known: KAFKA_ERRORS,
-});
+runCli(() => main(process.argv.slice(2)), { name: 'replay', usage: USAGE, known: KAFKA_ERRORS });
