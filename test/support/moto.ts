@@ -125,3 +125,12 @@ export async function startMoto(opts: StartMotoOptions = {}): Promise<MotoServer
   }
   throw new Error(`moto_server could not bind a free port after ${attempts} attempts: ${String(lastError)}`);
 }
+
+/**
+ * The variables under which the AWS SDK clients the bridge builds itself reach `moto`, as they would in a user's
+ * shell: its endpoint for every service (or only the one `endpointVariable` names, e.g. AWS_ENDPOINT_URL_SQS),
+ * a region and placeholder credentials.
+ */
+export function motoEnv(moto: Pick<MotoServer, 'endpoint'>, endpointVariable = 'AWS_ENDPOINT_URL'): Record<string, string> {
+  return { [endpointVariable]: moto.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' };
+}
