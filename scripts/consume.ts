@@ -4,13 +4,13 @@
 // docs/OPERATIONS.md.
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SettingsError } from '../lambda/config/settings';
-import { parseFlags, runCli } from './lib/cli';
+import { HELP_OPTION, helpShown, parseFlags, runCli } from './lib/cli';
 import type { RecordOutcome } from '../lambda/pipeline';
 import { consume, sqsOnFailure, type BatchReport, type ConsumeSummary } from './lib/consumer';
-import { createKafka, describeKafkaError, KAFKA_PARSE_OPTIONS, KAFKA_USAGE, kafkaConnection, KafkaConfigError, KafkaRunError, type KafkaConnection } from './lib/kafka';
+import { createKafka, describeKafkaError, KAFKA_PARSE_OPTIONS, KAFKA_USAGE, KAFKA_ERRORS, kafkaConnection, KafkaRunError, type KafkaConnection } from './lib/kafka';
 import { DEFAULT_CLUSTER_ARN } from './lib/msk-event';
 import { countsText, formatMs, outcomeTable, summaryLine } from './lib/output';
-import { addCounts, countOutcomes, createLocalBridge, DEFAULT_FUNCTION_NAME, DEFAULT_TIMEOUT_SECONDS, display, invoke, orderOutcomes, UsageError, type Counts } from './lib/run-batch';
+import { addCounts, countOutcomes, createLocalBridge, DEFAULT_FUNCTION_NAME, DEFAULT_TIMEOUT_SECONDS, display, invoke, LOCAL_BRIDGE_OPTIONS, orderOutcomes, UsageError, type Counts } from './lib/run-batch';
 import { colorEnabled, painter } from './lib/table';
 import { intFlag, secondsFlag } from './lib/tool-bridge';
 
@@ -72,20 +72,13 @@ async function main(argv: string[]): Promise<number> {
       'idle-exit': { type: 'string' },
       'self-managed': { type: 'boolean' },
       'cluster-arn': { type: 'string' },
-      routes: { type: 'string' },
-      timeout: { type: 'string' },
-      'dlq-dir': { type: 'string' },
       'agent-latency': { type: 'string' },
-      json: { type: 'boolean' },
-      verbose: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
+      ...LOCAL_BRIDGE_OPTIONS,
+      ...HELP_OPTION,
     },
   });
   const v = args.values;
-  if (v.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  if (helpShown(v, USAGE)) return 0;
   const topics = [...(v.topic ?? []), ...args.positionals];
   if (topics.length === 0) throw new UsageError('give at least one --topic');
   const position = (v['starting-position'] ?? 'LATEST').toUpperCase();
@@ -227,11 +220,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-runCli(() => main(process.argv.slice(2)), {
-  name: 'consume',
-  usage: USAGE,
-  known: [
-    { error: KafkaConfigError, code: 2 },
-    { error: KafkaRunError, code: 1 },
-  ],
-});
+runCli(() => main(process.argv.slice(2)), { name: 'consume', usage: USAGE, known: KAFKA_ERRORS });

@@ -2,7 +2,7 @@
 // No AWS account, no Archestra, no Kafka: Kafka records in, routed, rendered, answered, batch response out.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { inWords, parseFlags, runCli, UsageError } from './lib/cli';
+import { HELP_OPTION, inWords, parseFlags, runCli, UsageError } from './lib/cli';
 import { countsText, formatMs, missingFieldsText, outcomeTable, summaryLine, total } from './lib/output';
 import { countRecords, NotAnEventError, toKafkaEvent } from './lib/msk-event';
 import { addCounts, countOutcomes, createLocalBridge, display, invoke, orderOutcomes, type Counts, type Env } from './lib/run-batch';
@@ -12,19 +12,19 @@ import { colorEnabled, painter } from './lib/table';
 /** The demo always runs on the embedded agent, the sample routes and a local DLQ directory. */
 const IGNORED_ENV = ['ARCHESTRA_URL', 'ARCHESTRA_TOKEN', 'ARCHESTRA_TOKEN_SECRET_ARN', 'DLQ_URL', 'ROUTES_CONFIG', 'ROUTES_CONFIG_FILE', 'IDEMPOTENCY_TABLE'];
 
-/** The samples, then any other events/*.json; a JSON file there that is no event (a routes copy, notes) is skipped with why. */
-function sampleFiles(): { files: Array<{ file: string; title: string; event: unknown }>; skipped: string[] } {
-  const read = (file: string): unknown => JSON.parse(readFileSync(join(EVENTS_DIR, file), 'utf8'));
+/** The samples, then any other *.json of `dir`; a JSON file there that is no event (a routes copy, notes) is skipped with why. */
+function sampleFiles(dir: string): { files: Array<{ file: string; title: string; event: unknown }>; skipped: string[] } {
+  const read = (file: string): unknown => JSON.parse(readFileSync(join(dir, file), 'utf8'));
   const files = SAMPLES.map((s) => ({ file: s.file, title: s.title, event: read(s.file) }));
   const skipped: string[] = [];
-  for (const file of readdirSync(EVENTS_DIR).filter((f) => f.endsWith('.json') && f !== 'routes.json' && !SAMPLES.some((k) => k.file === f)).sort()) {
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json') && f !== 'routes.json' && !SAMPLES.some((k) => k.file === f)).sort()) {
     let event: unknown;
     try {
       event = read(file);
       if (toKafkaEvent(event).origin !== 'event') throw new NotAnEventError('a dead letter, not an event');
     } catch (e) {
       const why = e instanceof SyntaxError ? `not JSON (${e.message})` : e instanceof NotAnEventError ? 'not a Lambda Kafka event (no "eventSource" and "records")' : inWords(e);
-      skipped.push(`events/${file} skipped: ${why}`);
+      skipped.push(`${display(join(dir, file))} skipped: ${why}`);
       continue;
     }
     files.push({ file, title: 'your event', event });
@@ -34,12 +34,12 @@ function sampleFiles(): { files: Array<{ file: string; title: string; event: unk
 
 async function main(): Promise<number> {
   const { values: v } = parseFlags({
-    options: { verbose: { type: 'boolean' }, 'agent-latency': { type: 'string' }, 'dlq-dir': { type: 'string' }, 'reply-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { verbose: { type: 'boolean' }, 'agent-latency': { type: 'string' }, 'dlq-dir': { type: 'string' }, 'reply-dir': { type: 'string' }, 'events-dir': { type: 'string' }, ...HELP_OPTION },
   });
   const latency = v['agent-latency'] === undefined ? 0 : Number(v['agent-latency']);
   if (!Number.isFinite(latency) || latency < 0) throw new UsageError(`--agent-latency needs milliseconds, got "${v['agent-latency']}"`);
   if (v.help) {
-    process.stdout.write('usage: npm start [-- --verbose] [-- --agent-latency MS] [-- --dlq-dir DIR] [-- --reply-dir DIR]\n\nRuns every events/*.json through the bridge and an embedded A2A agent.\n');
+    process.stdout.write('usage: npm start [-- --verbose] [-- --agent-latency MS] [-- --dlq-dir DIR] [-- --reply-dir DIR] [-- --events-dir DIR]\n\nRuns every events/*.json (or DIR/*.json, the samples among them) through the bridge and an embedded A2A agent.\n');
     return 0;
   }
   const out = process.stdout;
@@ -62,7 +62,8 @@ async function main(): Promise<number> {
   let failedBatches = 0;
   let silent = 0;
   let elapsed = 0;
-  const { files, skipped } = sampleFiles();
+  const eventsDir = v['events-dir'] ?? EVENTS_DIR;
+  const { files, skipped } = sampleFiles(eventsDir);
   try {
     say(paint('bold', 'kafka-a2a-bridge demo: Kafka records -> routes -> prompts -> A2A agent -> Lambda batch response'));
     for (const line of bridge.describe()) say(paint('dim', line));
@@ -70,7 +71,7 @@ async function main(): Promise<number> {
     if (ignored.length) say(paint('yellow', `note    ${ignored.join(', ')} ignored by the demo; use npm run invoke for your own setup`));
 
     for (const [i, s] of files.entries()) {
-      const path = join(EVENTS_DIR, s.file);
+      const path = join(eventsDir, s.file);
       const event = s.event;
       const n = countRecords(event);
       const source = (event as { eventSource?: string }).eventSource;

@@ -2,7 +2,7 @@
 // before it meets production traffic. Never sends a message to an agent. See docs/OPERATIONS.md.
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseFlags, runCli, UsageError } from './lib/cli';
+import { HELP_OPTION, helpShown, parseFlags, runCli, UsageError } from './lib/cli';
 import { exitStatus, formatCheck, formatSummary, summarize, type Check } from './lib/checks';
 import { awsClients, checkDeployment } from './lib/deployment';
 import { checkAgents, checkConfig, checkToken, type Env } from './lib/doctor';
@@ -32,13 +32,10 @@ exit status: 0 nothing would fail (warnings allowed), 1 something would fail in 
 async function main(argv: string[]): Promise<number> {
   const args = parseFlags({
     args: argv,
-    options: { routes: { type: 'string' }, stack: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: { routes: { type: 'string' }, stack: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'boolean' }, ...HELP_OPTION },
   });
   const v = args.values;
-  if (v.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  if (helpShown(v, USAGE)) return 0;
   const timeoutS = v.timeout === undefined ? 10 : Number(v.timeout);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UsageError(`--timeout needs a positive number of seconds, got "${v.timeout}"`);
   if (v.routes !== undefined && !existsSync(v.routes)) throw new UsageError(`routes file not found: ${v.routes}`, 'check the path; events/routes.json is the sample to start from');

@@ -1,6 +1,6 @@
 // npm run event -- [options] [message ...]: builds a Lambda Kafka event (MSK or self-managed) from plain
 // messages and writes it as JSON. See docs/LOCAL_INVOKE.md.
-import { parseFlags, readInput, runCli, UsageError } from './lib/cli';
+import { HELP_OPTION, helpShown, parseFlags, readInput, runCli, UsageError } from './lib/cli';
 import { writeFileSync } from 'node:fs';
 import { getPath, splitPath } from '../lambda/json-path';
 import { buildMskEvent, formatEvent, type KafkaMessage, type MskEvent, type MskEventOptions } from './lib/msk-event';
@@ -101,14 +101,11 @@ function main(argv: string[]): number {
       append: { type: 'string' },
       out: { type: 'string' },
       compact: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
+      ...HELP_OPTION,
     },
   });
   const v = args.values;
-  if (v.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  if (helpShown(v, USAGE)) return 0;
   if (v.partition !== undefined && v.partitions !== undefined) throw new UsageError('give --partition or --partitions, not both');
   if (v.key !== undefined && v['key-field'] !== undefined) throw new UsageError('give --key or --key-field, not both');
 

@@ -1,7 +1,7 @@
 // npm run invoke -- <event.json|-> [options]: runs the bridge's handler in-process on one Kafka event, with a
 // Lambda-like context, against an embedded A2A agent (no ARCHESTRA_URL) or a real Archestra. See
 // docs/LOCAL_INVOKE.md.
-import { parseFlags, readInput, runCli } from './lib/cli';
+import { HELP_OPTION, helpShown, parseFlags, readInput, runCli } from './lib/cli';
 import { EventShapeError } from '../lambda/decode';
 import { allDeadLettered, diagnosis, dryRunText, missingFieldsText, outcomeTable, responseBlock, summaryLine } from './lib/output';
 import { countRecords, NotAnEventError, toKafkaEvent } from './lib/msk-event';
@@ -79,14 +79,11 @@ async function main(argv: string[]): Promise<number> {
       'agent-latency': { type: 'string' },
       'function-name': { type: 'string' },
       'no-progress': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
+      ...HELP_OPTION,
     },
   });
   const v = args.values;
-  if (v.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  if (helpShown(v, USAGE)) return 0;
   if (args.positionals.length !== 1) {
     throw new UsageError(args.positionals.length ? `give one event file, got ${args.positionals.length}: ${args.positionals.join(' ')}` : 'missing the event file (or - for stdin)', 'npm run invoke -- events/order-shipped.json (a sample event) or your own');
   }

@@ -8,8 +8,8 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { Partitioners } from 'kafkajs';
-import { parseFlags, runCli, UsageError } from './lib/cli';
-import { createKafka, describeKafkaError, KAFKA_PARSE_OPTIONS, KAFKA_USAGE, kafkaConnection, KafkaConfigError, KafkaRunError, type KafkaConnection } from './lib/kafka';
+import { HELP_OPTION, helpShown, parseFlags, runCli, UsageError } from './lib/cli';
+import { createKafka, describeKafkaError, KAFKA_PARSE_OPTIONS, KAFKA_USAGE, KAFKA_ERRORS, kafkaConnection, KafkaRunError, type KafkaConnection } from './lib/kafka';
 import { countsText, dryRunText, formatMs, outcomeTable } from './lib/output';
 import { eventsOf, holdsReply, isSettled, kafkaCopy, matches, readLetters, settledMessages, uniqueRecords, UNDECODABLE, type Filter, type Letter, type QueueMessage } from './lib/redrive';
 import { toKafkaEvent } from './lib/msk-event';
@@ -77,7 +77,7 @@ function parse(argv: string[]) {
       ...KAFKA_PARSE_OPTIONS,
       timeout: { type: 'string' },
       json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
+      ...HELP_OPTION,
     },
   });
   const v = args.values;
@@ -135,10 +135,7 @@ const releaseAll = (sqs: SQSClient, queueUrl: string, ms: readonly QueueMessage[
 
 async function main(argv: string[]): Promise<number> {
   const { v, filter, max, timeout } = parse(argv);
-  if (v.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  if (helpShown(v, USAGE)) return 0;
   if (!v.queue) throw new UsageError('--queue URL is required (the poison queue: the stack output PoisonRecordQueueUrl)');
   const queueUrl = v.queue;
   const json = v.json === true;
@@ -277,11 +274,4 @@ async function republish(o: Republish): Promise<number> {
   return left ? 1 : 0;
 }
 
-runCli(() => main(process.argv.slice(2)), {
-  name: 'redrive',
-  usage: USAGE,
-  known: [
-    { error: KafkaConfigError, code: 2 },
-    { error: KafkaRunError, code: 1 },
-  ],
-});
+runCli(() => main(process.argv.slice(2)), { name: 'redrive', usage: USAGE, known: KAFKA_ERRORS });

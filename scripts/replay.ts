@@ -3,14 +3,14 @@
 // Kafka, runs them through the pipeline `npm run invoke` runs, and deletes a message once all its records are
 // settled. See docs/OPERATIONS.md.
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { parseFlags, readInput, runCli } from './lib/cli';
+import { HELP_OPTION, helpShown, parseFlags, readInput, runCli } from './lib/cli';
 import { decodeEvent } from '../lambda/decode';
 import type { RecordOutcome } from '../lambda/pipeline';
 import { eventOf, type ConsumedRecord } from './lib/consumer';
-import { createKafka, describeKafkaError, KAFKA_PARSE_OPTIONS, KAFKA_USAGE, kafkaConnection, KafkaConfigError, KafkaRunError } from './lib/kafka';
+import { createKafka, describeKafkaError, KAFKA_PARSE_OPTIONS, KAFKA_USAGE, KAFKA_ERRORS, kafkaConnection, KafkaRunError } from './lib/kafka';
 import { countsText, dryRunText, outcomeTable, summaryLine } from './lib/output';
 import { fetchRanges, matchesFilter, NotBatchInfoError, parseBatchInfo, type BatchInfo, type FetchResult, type RecordFilter } from './lib/replay';
-import { addCounts, countOutcomes, createLocalBridge, DEFAULT_TIMEOUT_SECONDS, display, dryRun, invoke, orderOutcomes, UsageError, type Counts, type DryRow } from './lib/run-batch';
+import { addCounts, countOutcomes, createLocalBridge, DEFAULT_TIMEOUT_SECONDS, display, dryRun, invoke, LOCAL_BRIDGE_OPTIONS, orderOutcomes, UsageError, type Counts, type DryRow } from './lib/run-batch';
 import { colorEnabled, painter } from './lib/table';
 import { intFlag, secondsFlag } from './lib/tool-bridge';
 
@@ -135,19 +135,12 @@ async function main(argv: string[]): Promise<number> {
       until: { type: 'string' },
       'dry-run': { type: 'boolean' },
       'fetch-timeout': { type: 'string' },
-      routes: { type: 'string' },
-      timeout: { type: 'string' },
-      'dlq-dir': { type: 'string' },
-      json: { type: 'boolean' },
-      verbose: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
+      ...LOCAL_BRIDGE_OPTIONS,
+      ...HELP_OPTION,
     },
   });
   const v = args.values;
-  if (v.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  if (helpShown(v, USAGE)) return 0;
   if (!v.queue === !v.file) throw new UsageError('give the on-failure queue (--queue URL) or a file (--file FILE), one of them');
   const maxMessages = intFlag('--max-messages', v['max-messages'], { min: 1, max: 10000 }) ?? 100;
   const visibility = intFlag('--visibility-timeout', v['visibility-timeout'], { min: 0, max: 43200 }) ?? 300;
@@ -318,11 +311,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-runCli(() => main(process.argv.slice(2)), {
-  name: 'replay',
-  usage: USAGE,
-  known: [
-    { error: KafkaConfigError, code: 2 },
-    { error: KafkaRunError, code: 1 },
-  ],
-});
+runCli(() => main(process.argv.slice(2)), { name: 'replay', usage: USAGE, known: KAFKA_ERRORS });

@@ -2,12 +2,12 @@
 // way a person runs them (through npm where npm is the point), against the Archestra simulator on 127.0.0.1.
 // Each error must name its cause in one line and its fix in the next, never dump the usage or a stack trace,
 // and a forgotten `--` must never send.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startArchestraSim, type ArchestraSim } from '../sim/archestra';
 import { buildMskEvent } from '../scripts/lib/msk-event';
-import { EVENTS_DIR } from '../scripts/lib/samples';
+import { EVENTS_DIR, SAMPLES } from '../scripts/lib/samples';
 import { parseRoutesText } from '../lambda/config/routes';
 import { freePort } from './support/ports';
 import { run, tsx, type Run } from './support/cli';
@@ -190,17 +190,18 @@ describe('failures a user meets first are explained as fixes', () => {
     expect(r.stderr).toContain('warning: ARCHESTRA_TOKEN is set but ARCHESTRA_URL is not: the embedded agent answers, not your Archestra');
   });
 
-  test('a JSON file in events/ that is no event does not break npm start: skipped with a note', async () => {
-    const stray = join(EVENTS_DIR, `zz-not-an-event-${process.pid}.json`);
+  test('a JSON file among the events that is no event does not break npm start: skipped with a note', async () => {
+    // A copy of events/ in the test's own folder (--events-dir), so nothing is ever written into the repository.
+    const dir = join(tmp, 'events');
+    mkdirSync(dir);
+    for (const s of SAMPLES) copyFileSync(join(EVENTS_DIR, s.file), join(dir, s.file));
+    const stray = join(dir, 'zz-not-an-event.json');
     writeFileSync(stray, JSON.stringify({ notes: 'a copy of something, not a Kafka event' }));
-    try {
-      const r = await tsx('scripts/demo.ts', ['--dlq-dir', tmp, '--reply-dir', tmp]);
-      expect(r.code).toBe(0);
-      expect(r.stdout).toContain(`note    events/zz-not-an-event-${process.pid}.json skipped: not a Lambda Kafka event`);
-      expect(r.stdout).toMatch(/Every sample record was handled/);
-    } finally {
-      rmSync(stray, { force: true });
-    }
+    const r = await tsx('scripts/demo.ts', ['--events-dir', dir, '--dlq-dir', tmp, '--reply-dir', tmp]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`note    ${stray} skipped: not a Lambda Kafka event`);
+    expect(r.stdout).toContain(`${join(dir, SAMPLES[0].file)}: ${SAMPLES[0].title}`);
+    expect(r.stdout).toMatch(/Every sample record was handled/);
   });
 });
 

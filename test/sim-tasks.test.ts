@@ -2,19 +2,13 @@
 // tasks/cancel, returnImmediately recorded, input-required with approval requests (still a spec-valid v0.3
 // Task), settleTask, and a run that goes on when its client disconnects.
 import { randomUUID } from 'node:crypto';
-import { DEFAULT_AGENT_ID, isCancel, isSend, startArchestraSim, type ArchestraSim } from '../sim/archestra';
+import { DEFAULT_AGENT_ID, isCancel, isSend, type ArchestraSim } from '../sim/archestra';
 import { expectValidA2A } from './support/a2a-schema';
+import { useArchestraSim } from './support/sim';
 
 const TOKEN = 'sim-task-token';
 let sim: ArchestraSim;
-beforeAll(async () => {
-  sim = await startArchestraSim({ tokens: [TOKEN] });
-});
-afterEach(() => {
-  sim.setBehaviour(undefined);
-  sim.clear();
-});
-afterAll(() => sim.close());
+useArchestraSim({ tokens: [TOKEN] }, (s) => (sim = s));
 
 // any: JSON answers are inspected field by field
 async function rpc(version: '0.3' | '1.0', method: string, params: unknown, signal?: AbortSignal): Promise<any> {

@@ -1,9 +1,10 @@
 // The Archestra API token lives in Secrets Manager, never in the template or the environment:
 // the function reads it at cold start via ARCHESTRA_TOKEN_SECRET_ARN.
-import { SecretValue, Validations } from 'aws-cdk-lib';
+import { SecretValue } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { acknowledgeNag } from './nag';
 
 /** The value a created secret starts with; the handler cannot authenticate until an operator replaces it. */
 export const TOKEN_PLACEHOLDER = 'REPLACE_ME: put the Archestra API token here (see the stack output SetArchestraTokenCommand)';
@@ -42,12 +43,12 @@ export class ArchestraToken extends Construct {
         // Not a secret: a marker the operator overwrites; a generated value would look like a real token.
         secretStringValue: SecretValue.unsafePlainText(TOKEN_PLACEHOLDER),
       });
-      Validations.of(secret).acknowledge({
-        id: 'AwsSolutions::AwsSolutions-SMG4',
-        reason:
-          'The token is issued by Archestra, not by AWS: Secrets Manager cannot rotate it without an Archestra-side ' +
-          'rotation function. Operators rotate it in Archestra and put the new value here.',
-      });
+      acknowledgeNag(
+        secret,
+        'AwsSolutions-SMG4',
+        'The token is issued by Archestra, not by AWS: Secrets Manager cannot rotate it without an Archestra-side ' +
+        'rotation function. Operators rotate it in Archestra and put the new value here.',
+      );
       this.secret = secret;
       this.policyArn = secret.secretArn;
     }

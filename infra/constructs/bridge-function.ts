@@ -14,6 +14,7 @@ import lazy from '../../scripts/lazy-modules.json';
 import { parseRoutesText } from '../../lambda/config/routes';
 import { schemaFiles } from '../../lambda/schema/load';
 import { acknowledgeNetworkInterfaces } from './network-interfaces';
+import { acknowledgeNag } from './nag';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 export const HANDLER_ENTRY = path.join(PROJECT_ROOT, 'lambda', 'handler.ts');
@@ -131,12 +132,12 @@ export class BridgeFunction extends Construct {
         ]),
       },
     });
-    Validations.of(this.function).acknowledge({
-      id: 'AwsSolutions::AwsSolutions-L1',
-      reason:
-        'Pinned to nodejs22.x although a newer Node.js runtime exists: the bundle targets node20 and the test suite runs ' +
-        'on Node 20, never on the newer runtime, so moving to it is a change to test and review, not an automatic upgrade.',
-    });
+    acknowledgeNag(
+      this.function,
+      'AwsSolutions-L1',
+      'Pinned to nodejs22.x although a newer Node.js runtime exists: the bundle targets node20 and the test suite runs ' +
+      'on Node 20, never on the newer runtime, so moving to it is a change to test and review, not an automatic upgrade.',
+    );
   }
 
   /** For the constructs that add a resource the handler uses (the idempotency table, reply settings). */

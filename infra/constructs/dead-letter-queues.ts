@@ -2,11 +2,12 @@
 // - poisonQueue: the handler sends each record it gives up on (the record itself plus the error), DLQ_URL.
 // - onFailureQueue: the event source mapping's on-failure destination. Lambda writes only metadata
 //   there (topic, partition, offsets, batch size, error), never the records: replay from Kafka.
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { acknowledgeNag } from './nag';
 
 const RETENTION = Duration.days(14); // the SQS maximum: operators get two weeks to drain
 
@@ -53,11 +54,11 @@ function terminalQueue(scope: Construct, id: string, removalPolicy: RemovalPolic
     retentionPeriod: RETENTION,
     removalPolicy,
   });
-  Validations.of(queue).acknowledge({
-    id: 'AwsSolutions::AwsSolutions-SQS3',
-    reason:
-      'This queue is itself the terminal dead-letter store of the bridge; a DLQ behind it would only move the same ' +
-      'messages again. Operators drain it by hand and the "not empty" alarm pages them.',
-  });
+  acknowledgeNag(
+    queue,
+    'AwsSolutions-SQS3',
+    'This queue is itself the terminal dead-letter store of the bridge; a DLQ behind it would only move the same ' +
+    'messages again. Operators drain it by hand and the "not empty" alarm pages them.',
+  );
   return queue;
 }

@@ -1,9 +1,10 @@
 // The idempotency store's table: a redelivered record is claimed here before it is sent, so the agent
 // never runs it twice. Item shape and access pattern are lambda/io/dynamo-idempotency.ts's.
-import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { acknowledgeNag } from './nag';
 
 export interface IdempotencyTableProps {
   readonly pointInTimeRecovery: boolean;
@@ -27,12 +28,12 @@ export class IdempotencyTable extends Construct {
       removalPolicy: props.retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
     if (!props.pointInTimeRecovery) {
-      Validations.of(this.table).acknowledge({
-        id: 'AwsSolutions::AwsSolutions-DDB3',
-        reason:
-          'Point-in-time recovery was turned off with the pointInTimeRecovery knob. The table holds only delivery marks that ' +
-          'expire after IDEMPOTENCY_TTL_SECONDS: losing them can cause a duplicate agent run on redelivery, never a lost record.',
-      });
+      acknowledgeNag(
+        this.table,
+        'AwsSolutions-DDB3',
+        'Point-in-time recovery was turned off with the pointInTimeRecovery knob. The table holds only delivery marks that ' +
+        'expire after IDEMPOTENCY_TTL_SECONDS: losing them can cause a duplicate agent run on redelivery, never a lost record.',
+      );
     }
   }
 

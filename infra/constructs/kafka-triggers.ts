@@ -22,6 +22,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { BridgeConfig, MskCluster, SchemaRegistry } from '../context';
 import { acknowledgeNetworkInterfaces } from './network-interfaces';
+import { acknowledgeNag } from './nag';
 
 /** The mapping knobs (infra/knobs.ts), as readConfig returns them. */
 export type MappingSettings = Pick<
@@ -183,12 +184,12 @@ export class KafkaTriggers extends Construct {
     }));
     if (r.kind === 'glue') {
       const name = r.arn.split(':registry/')[1];
-      Validations.of(role).acknowledge({
-        id: `AwsSolutions::AwsSolutions-IAM5[Resource::["arn:\${AWS::Partition}:glue:\${AWS::Region}:\${AWS::AccountId}:schema/\${registryName}/*",{"registryName":"${name}"}]]`,
-        reason:
-          'glue:GetSchemaVersion on the schemas of the one registry schemaRegistryUri names (GlueSchemaRegistry): the mapping ' +
-          'looks up whichever schema version a record was written with, and those versions are not known at deploy time.',
-      });
+      acknowledgeNag(
+        role,
+        `AwsSolutions-IAM5[Resource::["arn:\${AWS::Partition}:glue:\${AWS::Region}:\${AWS::AccountId}:schema/\${registryName}/*",{"registryName":"${name}"}]]`,
+        'glue:GetSchemaVersion on the schemas of the one registry schemaRegistryUri names (GlueSchemaRegistry): the mapping ' +
+        'looks up whichever schema version a record was written with, and those versions are not known at deploy time.',
+      );
       return new GlueSchemaRegistry({ schemaRegistryArn: r.arn, eventRecordFormat, schemaValidationConfigs });
     }
     if (r.auth) {

@@ -3,13 +3,14 @@
 // - sqs (default): the DeadLetterQueues' on-failure queue; metadata only (topic, partition, offsets).
 // - s3: a bucket created here; the whole invocation payload (the records, base64) plus the metadata.
 // - kafka://topic: a topic of the same cluster; the records themselves (same key, value and headers).
-import { type CfnElement, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { type CfnElement, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { KafkaDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { OnFailureDestination as Choice } from '../context';
+import { acknowledgeNag } from './nag';
 
 export interface OnFailureDestinationProps {
   readonly choice: Choice;
@@ -43,12 +44,12 @@ export class OnFailureDestination extends Construct {
         blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
         removalPolicy: props.retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
       });
-      Validations.of(bucket).acknowledge({
-        id: 'AwsSolutions::AwsSolutions-S1',
-        reason:
-          'Server access logs would need a second bucket only for logs. Objects here are written only by Lambda for this ' +
-          "stack's mappings, and each write is counted by the mappings' OnFailureDestinationDeliveredEventCount metric.",
-      });
+      acknowledgeNag(
+        bucket,
+        'AwsSolutions-S1',
+        'Server access logs would need a second bucket only for logs. Objects here are written only by Lambda for this ' +
+        "stack's mappings, and each write is counted by the mappings' OnFailureDestinationDeliveredEventCount metric.",
+      );
       this.bucket = bucket;
       this.description = 'the on-failure bucket (whole invocation payloads)';
       this.destination = {
@@ -56,12 +57,12 @@ export class OnFailureDestination extends Construct {
           // Exactly what Lambda documents for an S3 destination (S3OnFailureDestination grants read and delete too).
           iam.Grant.addToPrincipal({ grantee: target, actions: ['s3:PutObject'], resourceArns: [bucket.arnForObjects('*')] });
           if (target.role) {
-            Validations.of(target.role).acknowledge({
-              id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${Stack.of(bucket).getLogicalId(bucket.node.defaultChild as CfnElement)}.Arn>/*]`,
-              reason:
-                'Lambda names each failed-batch object itself, so s3:PutObject is granted on the objects of this one bucket, ' +
-                'which the stack creates for that purpose only.',
-            });
+            acknowledgeNag(
+              target.role,
+              `AwsSolutions-IAM5[Resource::<${Stack.of(bucket).getLogicalId(bucket.node.defaultChild as CfnElement)}.Arn>/*]`,
+              'Lambda names each failed-batch object itself, so s3:PutObject is granted on the objects of this one bucket, ' +
+              'which the stack creates for that purpose only.',
+            );
           }
           iam.Grant.addToPrincipal({ grantee: target, actions: ['s3:ListBucket'], resourceArns: [bucket.bucketArn] });
           return { destination: bucket.bucketArn };

@@ -29,6 +29,40 @@ type Item = Record<string, { S?: string; N?: string } | undefined>;
 
 const isConditionFailure = (err: unknown): err is DynamoError => err instanceof DynamoError && err.name === 'ConditionalCheckFailedException';
 
+const S = (s: string) => ({ S: s });
+const N = (n: number) => ({ N: String(n) });
+
+// `status` and `owner` are DynamoDB reserved words, so expressions name them through these aliases.
+const ALIASES = { '#s': 'status', '#o': 'owner' };
+/** The states the conditions test and the moves set, by the placeholder the expressions use. */
+const STATES = { ':inprog': S('IN_PROGRESS'), ':task': S('TASK'), ':failed': S('FAILED'), ':pending': S('REPLY_PENDING'), ':done': S('COMPLETED') };
+
+/**
+ * Every move of a claim after it is made, side by side: what it writes (`set`) and the state it must find
+ * (`when`). Each is one conditional UpdateItem; a failed condition throws ConditionalCheckFailedException.
+ */
+const MOVES = {
+  // Only one redelivery takes a TASK over once its poller's hold has passed: the one that saw this hold.
+  takeOverTask: { set: 'SET #o = :me, heldUntil = :hold', when: '#s = :task AND heldUntil = :seen' },
+  // A stored verdict is completed by whichever invocation wrote its dead letter.
+  complete: { set: 'SET #s = :done, expiresAt = :exp, completedAt = :at REMOVE verdict', when: '#o = :me OR #s = :failed' },
+  keepReply: { set: 'SET #s = :pending, reply = :r, expiresAt = :exp', when: '#o = :me' },
+  // Any invocation may finish it (not only the one that kept it): the condition only guards the state.
+  replyWritten: { set: 'SET #s = :done, completedAt = :at REMOVE reply', when: '#s = :pending' },
+  lease: { set: 'SET expiresAt = :exp, leasedUntil = :until', when: '#o = :me AND #s = :inprog' },
+  // A TASK claim too: a task given up on (cancelled) whose record cannot be dead-lettered yet.
+  fail: { set: 'SET #s = :failed, verdict = :v, expiresAt = :exp', when: '#o = :me AND #s IN (:inprog, :task)' },
+  keepTask: { set: 'SET #s = :task, taskId = :id, taskUrl = :url, taskStartedAt = :at, heldUntil = :hold, expiresAt = :exp', when: '#o = :me' },
+};
+// The one move that deletes: a TASK claim is released when the bridge gave up on its task (cancelled, or left on purpose).
+const RELEASE_WHEN = '#o = :me AND #s IN (:inprog, :task)';
+
+/** The entries of `table` the expressions name: DynamoDB refuses a request that declares a name or value it does not use. */
+function usedIn<T>(table: Record<string, T>, ...expressions: string[]): Record<string, T> {
+  const used = new Set(expressions.flatMap((e) => e.match(/[:#][A-Za-z]+/g) ?? []));
+  return Object.fromEntries(Object.entries(table).filter(([k]) => used.has(k)));
+}
+
 /**
  * Item: `id` (partition key: `<topic>-<partition>-<offset>#<route>`), `status` IN_PROGRESS | COMPLETED,
  * `expiresAt` (epoch seconds, the table's TTL attribute: an IN_PROGRESS claim lapses at its invocation's
@@ -55,24 +89,39 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
   const now = o.now ?? Date.now;
   // One owner per container: a claim is only completed or released by the invocation family that made it.
   const owner = randomUUID();
+  const me = S(owner);
   const epoch = (ms: number) => Math.ceil(ms / 1000);
+  /** `expiresAt` of a finished item (COMPLETED, FAILED, REPLY_PENDING, TASK): IDEMPOTENCY_TTL_SECONDS from now. */
+  const ttlEnd = () => N(epoch(now()) + o.ttlSeconds);
+  const getItem = async (key: string, signal?: AbortSignal) =>
+    (await db().send<{ Item?: Item }>('GetItem', { TableName: o.table, Key: { id: S(key) }, ConsistentRead: true }, signal)).Item;
+  // Every call carries the caller's signal: the client's own limits (3 s x 3 attempts) know no deadline.
+  const move = (key: string, name: keyof typeof MOVES, values: Item, signal?: AbortSignal) => {
+    const { set, when } = MOVES[name];
+    return db().send(
+      'UpdateItem',
+      {
+        TableName: o.table,
+        Key: { id: S(key) },
+        UpdateExpression: set,
+        ConditionExpression: when,
+        ExpressionAttributeNames: usedIn(ALIASES, set, when),
+        ExpressionAttributeValues: { ...usedIn({ ...STATES, ':me': me }, set, when), ...values },
+      },
+      signal,
+    );
+  };
   return {
     async claim(key, holdUntilMs, signal) {
-      // Every call carries the caller's signal: the client's own limits (3 s x 3 attempts) know no deadline.
       try {
         await db().send(
           'PutItem',
           {
             TableName: o.table,
-            Item: {
-              id: { S: key },
-              status: { S: 'IN_PROGRESS' },
-              owner: { S: owner },
-              expiresAt: { N: String(epoch(holdUntilMs)) },
-            },
+            Item: { id: S(key), status: S('IN_PROGRESS'), owner: me, expiresAt: N(epoch(holdUntilMs)) },
             // TTL deletion lags by hours, so an expired item is treated as absent here.
             ConditionExpression: 'attribute_not_exists(id) OR expiresAt < :now',
-            ExpressionAttributeValues: { ':now': { N: String(Math.floor(now() / 1000)) } },
+            ExpressionAttributeValues: { ':now': N(Math.floor(now() / 1000)) },
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           },
           signal,
@@ -81,29 +130,14 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
       } catch (err) {
         if (isConditionFailure(err)) {
           // Older DynamoDB-compatible stores do not return the item with the failure: read it then.
-          const item =
-            (err.Item as Item | undefined) ??
-            (await db().send<{ Item?: Item }>('GetItem', { TableName: o.table, Key: { id: { S: key } }, ConsistentRead: true }, signal))
-              .Item;
+          const item = (err.Item as Item | undefined) ?? (await getItem(key, signal));
           const status = item?.status?.S;
           // --- task mode: the agent's task runs; once its poller's hold has passed, poll it here.
           if (status === 'TASK' && item?.taskId?.S && item.taskUrl?.S) {
             const heldUntil = Number(item.heldUntil?.N ?? 0);
             if (heldUntil > now()) return 'in_progress';
             try {
-              await db().send(
-                'UpdateItem',
-                {
-                  TableName: o.table,
-                  Key: { id: { S: key } },
-                  UpdateExpression: 'SET #o = :me, heldUntil = :hold',
-                  // Only one redelivery takes it over: the one that saw this hold.
-                  ConditionExpression: '#s = :task AND heldUntil = :seen',
-                  ExpressionAttributeNames: { '#o': 'owner', '#s': 'status' },
-                  ExpressionAttributeValues: { ':me': { S: owner }, ':hold': { N: String(holdUntilMs) }, ':task': { S: 'TASK' }, ':seen': { N: String(heldUntil) } },
-                },
-                signal,
-              );
+              await move(key, 'takeOverTask', { ':hold': N(holdUntilMs), ':seen': N(heldUntil) }, signal);
             } catch (e) {
               if (isConditionFailure(e)) return 'in_progress';
               throw e;
@@ -120,120 +154,31 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
       }
     },
     async complete(key, signal) {
-      await db().send(
-        'UpdateItem',
-        {
-          TableName: o.table,
-          Key: { id: { S: key } },
-          UpdateExpression: 'SET #s = :done, expiresAt = :exp, completedAt = :at REMOVE verdict',
-          // A stored verdict is completed by whichever invocation wrote its dead letter.
-          ConditionExpression: '#o = :me OR #s = :failed',
-          ExpressionAttributeNames: { '#s': 'status', '#o': 'owner' },
-          ExpressionAttributeValues: {
-            ':failed': { S: 'FAILED' },
-            ':done': { S: 'COMPLETED' },
-            ':exp': { N: String(epoch(now()) + o.ttlSeconds) },
-            ':at': { S: new Date(now()).toISOString() },
-            ':me': { S: owner },
-          },
-        },
-        signal,
-      );
+      await move(key, 'complete', { ':exp': ttlEnd(), ':at': S(new Date(now()).toISOString()) }, signal);
     },
     // --- reply stage: REPLY_PENDING holds an unwritten reply (size-capped by the caller) until it is written.
     async keepReply(key, reply, signal) {
-      await db().send(
-        'UpdateItem',
-        {
-          TableName: o.table,
-          Key: { id: { S: key } },
-          UpdateExpression: 'SET #s = :pending, reply = :r, expiresAt = :exp',
-          ConditionExpression: '#o = :me',
-          ExpressionAttributeNames: { '#s': 'status', '#o': 'owner' },
-          ExpressionAttributeValues: { ':pending': { S: 'REPLY_PENDING' }, ':r': { S: reply }, ':exp': { N: String(epoch(now()) + o.ttlSeconds) }, ':me': { S: owner } },
-        },
-        signal,
-      );
+      await move(key, 'keepReply', { ':r': S(reply), ':exp': ttlEnd() }, signal);
     },
     async replyWritten(key, signal) {
-      // Any invocation may finish it (not only the one that kept it): the condition only guards the state.
-      await db().send(
-        'UpdateItem',
-        {
-          TableName: o.table,
-          Key: { id: { S: key } },
-          UpdateExpression: 'SET #s = :done, completedAt = :at REMOVE reply',
-          ConditionExpression: '#s = :pending',
-          ExpressionAttributeNames: { '#s': 'status' },
-          ExpressionAttributeValues: { ':done': { S: 'COMPLETED' }, ':pending': { S: 'REPLY_PENDING' }, ':at': { S: new Date(now()).toISOString() } },
-        },
-        signal,
-      );
+      await move(key, 'replyWritten', { ':at': S(new Date(now()).toISOString()) }, signal);
     },
     // --- the outcome is unknown; the claim holds until untilMs, then the record may be sent again.
     async lease(key, untilMs, signal) {
-      await db().send(
-        'UpdateItem',
-        {
-          TableName: o.table,
-          Key: { id: { S: key } },
-          UpdateExpression: 'SET expiresAt = :exp, leasedUntil = :until',
-          ConditionExpression: '#o = :me AND #s = :inprog',
-          ExpressionAttributeNames: { '#s': 'status', '#o': 'owner' },
-          ExpressionAttributeValues: { ':exp': { N: String(epoch(untilMs)) }, ':until': { N: String(Math.round(untilMs)) }, ':me': { S: owner }, ':inprog': { S: 'IN_PROGRESS' } },
-        },
-        signal,
-      );
+      await move(key, 'lease', { ':exp': N(epoch(untilMs)), ':until': N(Math.round(untilMs)) }, signal);
     },
     async fail(key, verdict, signal) {
-      await db().send(
-        'UpdateItem',
-        {
-          TableName: o.table,
-          Key: { id: { S: key } },
-          UpdateExpression: 'SET #s = :failed, verdict = :v, expiresAt = :exp',
-          // A TASK claim too: a task given up on (cancelled) whose record cannot be dead-lettered yet.
-          ConditionExpression: '#o = :me AND #s IN (:inprog, :task)',
-          ExpressionAttributeNames: { '#s': 'status', '#o': 'owner' },
-          ExpressionAttributeValues: {
-            ':failed': { S: 'FAILED' },
-            ':v': { S: JSON.stringify({ class: verdict.class, code: verdict.code, message: verdict.message.slice(0, 4096), attempts: verdict.attempts }) },
-            ':exp': { N: String(epoch(now()) + o.ttlSeconds) },
-            ':me': { S: owner },
-            ':inprog': { S: 'IN_PROGRESS' },
-            ':task': { S: 'TASK' },
-          },
-        },
-        signal,
-      );
+      const stored = { class: verdict.class, code: verdict.code, message: verdict.message.slice(0, 4096), attempts: verdict.attempts };
+      await move(key, 'fail', { ':v': S(JSON.stringify(stored)), ':exp': ttlEnd() }, signal);
     },
     // --- task mode: the claim now holds the running task, for a redelivery to poll.
     async keepTask(key, task, signal) {
-      await db().send(
-        'UpdateItem',
-        {
-          TableName: o.table,
-          Key: { id: { S: key } },
-          UpdateExpression: 'SET #s = :task, taskId = :id, taskUrl = :url, taskStartedAt = :at, heldUntil = :hold, expiresAt = :exp',
-          ConditionExpression: '#o = :me',
-          ExpressionAttributeNames: { '#s': 'status', '#o': 'owner' },
-          ExpressionAttributeValues: {
-            ':task': { S: 'TASK' },
-            ':id': { S: task.taskId },
-            ':url': { S: task.url },
-            ':at': { N: String(task.startedAt) },
-            ':hold': { N: String(task.holdUntilMs) },
-            ':exp': { N: String(epoch(now()) + o.ttlSeconds) },
-            ':me': { S: owner },
-          },
-        },
-        signal,
-      );
+      const values = { ':id': S(task.taskId), ':url': S(task.url), ':at': N(task.startedAt), ':hold': N(task.holdUntilMs), ':exp': ttlEnd() };
+      await move(key, 'keepTask', values, signal);
     },
     // --- conversations per key: one item per route and key, its own TTL.
     async getContext(key, signal) {
-      const res = await db().send<{ Item?: Item }>('GetItem', { TableName: o.table, Key: { id: { S: key } }, ConsistentRead: true }, signal);
-      const item = res.Item;
+      const item = await getItem(key, signal);
       // TTL deletion lags by hours: an expired conversation is over.
       if (item?.status?.S !== 'CONTEXT' || Number(item.expiresAt?.N ?? 0) * 1000 <= now()) return undefined;
       return item.contextId?.S;
@@ -241,10 +186,7 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
     async putContext(key, contextId, ttlSeconds, signal) {
       await db().send(
         'PutItem',
-        {
-          TableName: o.table,
-          Item: { id: { S: key }, status: { S: 'CONTEXT' }, contextId: { S: contextId }, expiresAt: { N: String(epoch(now()) + ttlSeconds) } },
-        },
+        { TableName: o.table, Item: { id: S(key), status: S('CONTEXT'), contextId: S(contextId), expiresAt: N(epoch(now()) + ttlSeconds) } },
         signal,
       );
     },
@@ -254,11 +196,10 @@ export function createDynamoIdempotency(o: DynamoIdempotencyOptions): Idempotenc
           'DeleteItem',
           {
             TableName: o.table,
-            Key: { id: { S: key } },
-            // A TASK claim is released when the bridge gave up on its task (cancelled, or left on purpose).
-            ConditionExpression: '#o = :me AND #s IN (:inprog, :task)',
-            ExpressionAttributeNames: { '#o': 'owner', '#s': 'status' },
-            ExpressionAttributeValues: { ':me': { S: owner }, ':inprog': { S: 'IN_PROGRESS' }, ':task': { S: 'TASK' } },
+            Key: { id: S(key) },
+            ConditionExpression: RELEASE_WHEN,
+            ExpressionAttributeNames: usedIn(ALIASES, RELEASE_WHEN),
+            ExpressionAttributeValues: usedIn({ ...STATES, ':me': me }, RELEASE_WHEN),
           },
           signal,
         );

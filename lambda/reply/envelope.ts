@@ -60,23 +60,41 @@ export interface ReplyInput {
   approvalRequests?: unknown[];
 }
 
+/** The CloudEvents attributes a reply and an error announcement share (their JSON keys in this order). */
+function eventHead<T extends string>(type: T, id: string, i: { record: KafkaRecord; route: { name: string }; at: Date }) {
+  const r = i.record;
+  return {
+    specversion: '1.0' as const,
+    id,
+    source: `urn:kafka-a2a-bridge:route:${i.route.name}`,
+    type,
+    subject: `${r.topic}/${r.partition}/${r.offset}`,
+    time: i.at.toISOString(),
+    datacontenttype: 'application/json' as const,
+  };
+}
+
+/** The head of `data` both envelopes share: the route, its agent and the record's coordinates. */
+function dataHead(i: { record: KafkaRecord; route: { name: string; agentId: string } }): Omit<ErrorEnvelope['data'], 'error' | 'attempts' | 'deadLettered'> {
+  const r = i.record;
+  return {
+    version: REPLY_SCHEMA_VERSION,
+    route: i.route.name,
+    agentId: i.route.agentId,
+    record: { topic: r.topic, partition: r.partition, offset: r.offset, key: r.key, keyBase64: r.keyB64, timestamp: r.timestamp },
+  };
+}
+
 export function buildEnvelope(i: ReplyInput): ReplyEnvelope {
   const r = i.record;
   const headers: Record<string, string> = {};
   for (const h of i.route.replyHeaders ?? []) if (Object.hasOwn(r.headers, h)) headers[h] = r.headers[h];
+  const head = dataHead(i);
   return {
-    specversion: '1.0',
-    id: deliveryKey(r, i.route.name),
-    source: `urn:kafka-a2a-bridge:route:${i.route.name}`,
-    type: REPLY_EVENT_TYPE,
-    subject: `${r.topic}/${r.partition}/${r.offset}`,
-    time: i.at.toISOString(),
-    datacontenttype: 'application/json',
+    ...eventHead(REPLY_EVENT_TYPE, deliveryKey(r, i.route.name), i),
     data: {
-      version: REPLY_SCHEMA_VERSION,
-      route: i.route.name,
-      agentId: i.route.agentId,
-      record: { topic: r.topic, partition: r.partition, offset: r.offset, key: r.key, keyBase64: r.keyB64, timestamp: r.timestamp, headers },
+      ...head,
+      record: { ...head.record, headers },
       reply: { text: i.text },
       taskId: i.taskId ?? null,
       attempts: i.attempts,
@@ -149,20 +167,10 @@ export function buildErrorEnvelope(i: {
   attempts: number;
   at: Date;
 }): ErrorEnvelope {
-  const r = i.record;
   return {
-    specversion: '1.0',
-    id: `${deliveryKey(r, i.route.name)}!error`,
-    source: `urn:kafka-a2a-bridge:route:${i.route.name}`,
-    type: ERROR_EVENT_TYPE,
-    subject: `${r.topic}/${r.partition}/${r.offset}`,
-    time: i.at.toISOString(),
-    datacontenttype: 'application/json',
+    ...eventHead(ERROR_EVENT_TYPE, `${deliveryKey(i.record, i.route.name)}!error`, i),
     data: {
-      version: REPLY_SCHEMA_VERSION,
-      route: i.route.name,
-      agentId: i.route.agentId,
-      record: { topic: r.topic, partition: r.partition, offset: r.offset, key: r.key, keyBase64: r.keyB64, timestamp: r.timestamp },
+      ...dataHead(i),
       // The message is cut: the dead-letter queue keeps the whole record and error.
       error: { class: i.error.class, message: i.error.message.slice(0, 4096) },
       attempts: i.attempts,

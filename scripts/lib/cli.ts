@@ -41,6 +41,15 @@ export function swallowedFlags(options: ParseArgsConfig['options'], args: readon
   return found;
 }
 
+/** -h / --help, which every command takes. */
+export const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const;
+
+/** True when --help was given, after writing `usage` to stdout: the command then ends with status 0. */
+export function helpShown(values: { help?: boolean }, usage: string): boolean {
+  if (values.help) process.stdout.write(`${usage}\n`);
+  return values.help === true;
+}
+
 /** parseArgs, with npm's swallowed flags refused and its errors (unknown flag, missing value) as usage errors. */
 export function parseFlags<T extends ParseArgsConfig>(config: T, env: NodeJS.ProcessEnv = process.env): ReturnType<typeof parseArgs<T>> {
   const argv = config.args ?? process.argv.slice(2);
@@ -123,7 +132,7 @@ export interface CliOptions {
   /** Kept for the callers' --help text; errors no longer print it (a pointer to --help instead). */
   usage?: string;
   /** Expected error classes: the words before the message (none: the message alone), the fix, the exit status (default 2). */
-  known?: Array<{ error: new (...args: never[]) => Error; words?: string; fix?: string; code?: 1 | 2 }>;
+  known?: ReadonlyArray<{ error: new (...args: never[]) => Error; words?: string; fix?: string; code?: 1 | 2 }>;
   /** Words for an unexpected error (exit status 1). */
   unexpected?: string;
 }

@@ -43,6 +43,12 @@ export class KafkaConfigError extends Error {
   }
 }
 
+/** For runCli: a Kafka setting that cannot work is a usage error (2), a Kafka failure during the run is 1. */
+export const KAFKA_ERRORS = [
+  { error: KafkaConfigError, code: 2 },
+  { error: KafkaRunError, code: 1 },
+] as const;
+
 /** Help text shared by the tools, so they describe the connection the same way. */
 export const KAFKA_USAGE = `Kafka connection (flags win over the environment):
   --brokers LIST        bootstrap servers host:port,... (KAFKA_BROKERS)

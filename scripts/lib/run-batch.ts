@@ -21,6 +21,9 @@ export const SAMPLE_ROUTES = resolve(ROOT, 'events', 'routes.json');
 export const DEFAULT_TIMEOUT_SECONDS = 300; // the deployed function's default (infra/context.ts)
 export const DEFAULT_FUNCTION_NAME = 'kafka-a2a-bridge-local';
 
+/** The flags of the commands that run batches through a local bridge and report them (consume, replay). */
+export const LOCAL_BRIDGE_OPTIONS = { routes: { type: 'string' }, timeout: { type: 'string' }, 'dlq-dir': { type: 'string' }, json: { type: 'boolean' }, verbose: { type: 'boolean' } } as const;
+
 export type Env = Record<string, string | undefined>;
 
 export interface LocalBridgeOptions {

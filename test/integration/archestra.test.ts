@@ -4,21 +4,14 @@ import { isSend, sequence, startArchestraSim, type ArchestraSim, type RecordedRe
 import { validateA2A } from '../support/a2a-schema';
 import { makeBridge, totals } from '../support/bridge';
 import { mskEvent, type TestRecord } from '../support/kafka';
+import { useArchestraSim } from '../support/sim';
 
 const AGENT_A = '11111111-1111-4111-8111-111111111111';
 const AGENT_B = '22222222-2222-4222-8222-222222222222';
 const TOKEN = 'test-token-4f1d9a';
 
 let sim: ArchestraSim;
-beforeAll(async () => {
-  sim = await startArchestraSim({ tokens: [TOKEN] });
-});
-afterAll(() => sim.close());
-beforeEach(() => {
-  sim.clear();
-  sim.setBehaviour(undefined);
-  sim.setLatency(undefined);
-});
+useArchestraSim({ tokens: [TOKEN] }, (s) => (sim = s));
 
 const routes = (extra: object[] = []) =>
   JSON.stringify([

@@ -5,11 +5,11 @@ import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from
 import { joinChunks, type DeadLetter, type DeadLetterBody } from '../../lambda/dead-letter';
 import { createSqsDeadLetterSink } from '../../lambda/io/sqs-dead-letters';
 import { sequence } from '../../sim/archestra';
-import { isSend, startArchestraSim, type ArchestraSim } from '../../sim/archestra';
+import { isSend, type ArchestraSim } from '../../sim/archestra';
 import { makeBridge, totals } from '../support/bridge';
 import { mskEvent } from '../support/kafka';
-import { startMoto, type MotoServer } from '../support/moto';
-import { startPeers } from '../support/peers';
+import { useAwsPeers } from '../support/aws-peers';
+import type { MotoServer } from '../support/moto';
 
 const AGENT = '33333333-3333-4333-8333-333333333333';
 const TOKEN = 'sm-token-value-9b2c';
@@ -18,33 +18,11 @@ let moto: MotoServer;
 let sim: ArchestraSim;
 let sqs: SQSClient;
 let sm: SecretsManagerClient;
-const saved = { ...process.env };
-
-beforeAll(async () => {
-  [moto, sim] = await startPeers(startMoto(), startArchestraSim({ tokens: [TOKEN] }));
-  // The bridge's own SDK clients find moto through the standard variables, as they would in a user's shell.
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL: moto.endpoint,
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'test',
-    AWS_SECRET_ACCESS_KEY: 'test',
-  });
-  sqs = new SQSClient(moto.clientConfig);
-  sm = new SecretsManagerClient(moto.clientConfig);
-}, 60_000);
-
-afterAll(async () => {
-  process.env = saved;
-  sqs?.destroy();
-  sm?.destroy();
-  await Promise.all([moto?.stop(), sim?.close()]);
+useAwsPeers({ token: TOKEN, resetMoto: true }, (p) => {
+  ({ moto, sim, sqs } = p);
+  sm = new SecretsManagerClient(p.moto.clientConfig);
 });
-
-beforeEach(async () => {
-  await moto.reset();
-  sim.clear();
-  sim.setBehaviour(undefined);
-});
+afterAll(() => sm?.destroy());
 
 async function queue(name = 'dlq'): Promise<string> {
   return (await sqs.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl!;

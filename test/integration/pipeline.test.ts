@@ -1,21 +1,15 @@
 // Pipeline cases pinned against the Archestra-compatible sim: what is skipped by configuration, and where a
 // partition is reported when a record in it has no offset of its own.
-import { isSend, startArchestraSim, type ArchestraSim } from '../../sim/archestra';
+import { isSend, type ArchestraSim } from '../../sim/archestra';
 import { makeBridge, totals } from '../support/bridge';
 import { mskEvent } from '../support/kafka';
+import { useArchestraSim } from '../support/sim';
 
 const AGENT = '9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b';
 const TOKEN = 'tok-pipeline-5d1e';
 
 let sim: ArchestraSim;
-beforeAll(async () => {
-  sim = await startArchestraSim({ tokens: [TOKEN] });
-});
-afterAll(() => sim.close());
-beforeEach(() => {
-  sim.clear();
-  sim.setBehaviour(undefined);
-});
+useArchestraSim({ tokens: [TOKEN] }, (s) => (sim = s));
 
 const sends = () => sim.requests.filter(isSend);
 

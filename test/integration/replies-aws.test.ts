@@ -1,17 +1,17 @@
 // Reply destinations on AWS against moto_server: SQS read back directly, SNS through an SQS subscription,
 // EventBridge through a rule that targets SQS. The envelope is checked as the consumer receives it; hostile
 // reply text and a destination that refuses the write (no idempotency store: the dead-letter queue keeps it).
-import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateEventBusCommand, EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
 import type { DeadLetterBody } from '../../lambda/dead-letter';
 import type { ReplyEnvelope } from '../../lambda/reply/envelope';
-import { isSend, startArchestraSim, type ArchestraSim } from '../../sim/archestra';
+import { isSend, type ArchestraSim } from '../../sim/archestra';
 import { makeBridge, totals } from '../support/bridge';
 import { mskEvent, type TestRecord } from '../support/kafka';
-import { startMoto, type MotoServer } from '../support/moto';
-import { startPeers } from '../support/peers';
-import { startDynalite, type Dynalite } from '../support/dynalite';
+import { motoEnv, type MotoServer } from '../support/moto';
+import { useAwsPeers } from '../support/aws-peers';
+import type { Dynalite } from '../support/dynalite';
 import { createDynamoIdempotency } from '../../lambda/io/dynamo-idempotency';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,24 +30,13 @@ let sqs: SQSClient;
 let sns: SNSClient;
 let events: EventBridgeClient;
 let db: Dynalite;
-const saved = { ...process.env };
-
-beforeAll(async () => {
-  [moto, sim, db] = await startPeers(startMoto(), startArchestraSim({ tokens: [TOKEN] }), startDynalite());
-  Object.assign(process.env, { AWS_ENDPOINT_URL: moto.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' });
-  sqs = new SQSClient(moto.clientConfig);
+useAwsPeers({ token: TOKEN, resetMoto: true }, (p) => {
+  ({ moto, sim, db, sqs } = p);
   sns = new SNSClient(moto.clientConfig);
   events = new EventBridgeClient(moto.clientConfig);
-}, 60_000);
-afterAll(async () => {
-  process.env = saved;
-  for (const c of [sqs, sns, events]) c?.destroy();
-  await Promise.all([moto?.stop(), sim?.close(), db?.stop()]);
 });
-beforeEach(async () => {
-  await moto.reset();
-  sim.clear();
-  sim.setBehaviour(undefined);
+afterAll(() => {
+  for (const c of [sns, events]) c?.destroy();
 });
 
 async function queue(name: string): Promise<{ url: string; arn: string }> {
@@ -232,7 +221,7 @@ test('npm run invoke --live-replies writes to the route\'s real destination (mot
     const routes = join(dir, 'routes.json');
     writeFileSync(routes, JSON.stringify([{ name: 'triage', topic_pattern: 'customer.events', prompt_id: '0d767152-0fe3-4f13-8226-c4d63ff51129', reply: q.arn }]));
     const r = await tsx('scripts/invoke.ts', ['events/customer-support.json', '--routes', routes, '--live-replies', '--json', '--dlq-dir', join(dir, 'dlq'), '--reply-dir', join(dir, 'replies')], {
-      env: { AWS_ENDPOINT_URL: moto.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' },
+      env: motoEnv(moto),
     });
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout) as { replies: Array<{ to: string }> };

@@ -7,21 +7,14 @@ import { loadSettings } from '../../lambda/config/settings';
 import { startSdkA2AServer } from '../support/a2a-sdk-server';
 import { makeBridge } from '../support/bridge';
 import { mskEvent, type TestRecord } from '../support/kafka';
+import { useArchestraSim } from '../support/sim';
 
 const AGENT = '11111111-1111-4111-8111-111111111111';
 const OTHER = '22222222-2222-4222-8222-222222222222';
 const TOKEN = 'test-token-19a';
 
 let sim: ArchestraSim;
-beforeAll(async () => {
-  sim = await startArchestraSim({ tokens: [TOKEN] });
-});
-afterAll(() => sim.close());
-beforeEach(() => {
-  sim.clear();
-  sim.setBehaviour(undefined);
-  sim.setLatency(undefined);
-});
+useArchestraSim({ tokens: [TOKEN] }, (s) => (sim = s));
 
 const chat = () => sim.requests.filter((r) => r.path.endsWith('/chat/completions'));
 const records = (n: number, topic = 'events', partitions = 1): TestRecord[] =>

@@ -6,40 +6,23 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DeadLetterBody } from '../../lambda/dead-letter';
 import { createDynamoIdempotency } from '../../lambda/io/dynamo-idempotency';
-import { isCancel, isGetTask, isSend, startArchestraSim, type ArchestraSim } from '../../sim/archestra';
+import { isCancel, isGetTask, isSend, type ArchestraSim } from '../../sim/archestra';
 import { makeBridge } from '../support/bridge';
-import { startDynalite, type Dynalite } from '../support/dynalite';
+import type { Dynalite } from '../support/dynalite';
 import { mskEvent, type TestRecord } from '../support/kafka';
-import { startMoto, type MotoServer } from '../support/moto';
-import { startPeers } from '../support/peers';
+import { useAwsPeers } from '../support/aws-peers';
 
 const AGENT = '13b13b13-0000-4000-8000-000000000013';
 const TOKEN = 'tok-task-mode-5e1d';
 let sim: ArchestraSim;
 let db: Dynalite;
-let moto: MotoServer;
 let sqs: SQSClient;
 let tables = 0;
 let queues = 0;
-const saved = { ...process.env };
-
-beforeAll(async () => {
-  [sim, db, moto] = await startPeers(startArchestraSim({ tokens: [TOKEN] }), startDynalite(), startMoto());
-  Object.assign(process.env, { AWS_ENDPOINT_URL: moto.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' });
-  sqs = new SQSClient(moto.clientConfig);
-}, 60_000);
-afterAll(async () => {
-  process.env = saved;
-  sqs?.destroy();
-  await Promise.all([sim?.close(), db?.stop(), moto?.stop()]);
-});
-beforeEach(() => {
-  sim.clear();
-  sim.setBehaviour(undefined);
-});
+useAwsPeers({ token: TOKEN }, (p) => ({ sim, db, sqs } = p));
 
 async function table(): Promise<string> {
   const name = `tasks-${++tables}`;

@@ -10,7 +10,7 @@ import { createKafka, kafkaConnection } from '../../scripts/lib/kafka';
 import { buildMskEvent } from '../../scripts/lib/msk-event';
 import { tsx } from '../support/cli';
 import { startKafkaMock, type KafkaMock } from '../support/kafka-mock';
-import { startMoto, type MotoServer } from '../support/moto';
+import { motoEnv, startMoto, type MotoServer } from '../support/moto';
 import { startPeers } from '../support/peers';
 
 jest.setTimeout(120_000);
@@ -70,7 +70,7 @@ async function readTopic(topic: string, n: number) {
 }
 
 const redrive = (args: string[]) =>
-  tsx('scripts/redrive.ts', args, { env: { AWS_ENDPOINT_URL_SQS: moto.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' } });
+  tsx('scripts/redrive.ts', args, { env: motoEnv(moto, 'AWS_ENDPOINT_URL_SQS') });
 
 test('publishes each selected record byte for byte and deletes its messages; a dry run publishes nothing', async () => {
   const topic = `retry-${randomUUID().slice(0, 8)}`;

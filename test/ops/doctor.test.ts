@@ -13,7 +13,7 @@ import { TOKEN_PLACEHOLDER } from '../../infra/constructs/archestra-token';
 import { startArchestraSim, type ArchestraSim } from '../../sim/archestra';
 import { PLACEHOLDER } from '../../scripts/lib/doctor';
 import { startSdkA2AServer, type SdkServer } from '../support/a2a-sdk-server';
-import { startMoto, type MotoServer } from '../support/moto';
+import { motoEnv, startMoto, type MotoServer } from '../support/moto';
 import { tsx } from '../support/cli';
 import { startPeers } from '../support/peers';
 import { freePort } from '../support/ports';
@@ -146,7 +146,7 @@ describe('doctor --stack against moto', () => {
   let awsEnv: Record<string, string>;
   beforeAll(async () => {
     moto = await startMoto();
-    awsEnv = { AWS_ENDPOINT_URL: moto.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' };
+    awsEnv = motoEnv(moto);
   }, 60_000);
   afterAll(() => moto?.stop());
 

@@ -3,40 +3,22 @@
 // dead-letter queue. Before issue 13: the 1.5 s agent with REQUEST_TIMEOUT=0.4 ran the record 4 times per
 // invocation; the permanent failure above a transient one ran on every redelivery.
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { createDynamoIdempotency } from '../../lambda/io/dynamo-idempotency';
-import { isSend, startArchestraSim, type ArchestraSim } from '../../sim/archestra';
+import { isSend, type ArchestraSim } from '../../sim/archestra';
 import { makeBridge } from '../support/bridge';
-import { startDynalite, type Dynalite } from '../support/dynalite';
+import type { Dynalite } from '../support/dynalite';
 import { mskEvent, type TestRecord } from '../support/kafka';
-import { startMoto, type MotoServer } from '../support/moto';
-import { startPeers } from '../support/peers';
+import { useAwsPeers } from '../support/aws-peers';
 import { drainQueue } from './support/dlq';
 
 const AGENT = '13131313-1313-4131-8131-131313131313';
 const TOKEN = 'tok-unknown-5d1e';
 let sim: ArchestraSim;
 let db: Dynalite;
-let moto: MotoServer;
 let sqs: SQSClient;
 let tables = 0;
-const saved = { ...process.env };
-
-beforeAll(async () => {
-  [sim, db, moto] = await startPeers(startArchestraSim({ tokens: [TOKEN] }), startDynalite(), startMoto());
-  Object.assign(process.env, { AWS_ENDPOINT_URL_SQS: moto.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' });
-  sqs = new SQSClient(moto.clientConfig);
-}, 60_000);
-afterAll(async () => {
-  process.env = saved;
-  sqs?.destroy();
-  await Promise.all([sim?.close(), db?.stop(), moto?.stop()]);
-});
-beforeEach(() => {
-  sim.clear();
-  sim.setBehaviour(undefined);
-  sim.setLatency(undefined);
-});
+useAwsPeers({ token: TOKEN, endpointVariable: 'AWS_ENDPOINT_URL_SQS' }, (p) => ({ sim, db, sqs } = p));
 
 const ROUTES = JSON.stringify([{ name: 'orders', topic_pattern: 'orders', prompt_id: AGENT }]);
 const rec = (offset: number, key = 'k', n = offset): TestRecord => ({ topic: 'orders', partition: 0, offset, key, value: { n } });

@@ -3,7 +3,7 @@
 // brokers on 127.0.0.1, prints their `bootstrap.servers=...` on stderr and serves until it is stopped. The mock
 // speaks the wire protocol (metadata, produce, fetch, list offsets, consumer groups with commits), creates a
 // topic on first use with 4 partitions, and keeps everything in memory. stop() ends the whole process group.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { forget, spawnGroup, stopGroup } from './processes';
 
 export interface KafkaMock {
   /** e.g. ["127.0.0.1:41563", ...] */
@@ -23,62 +23,16 @@ export const KCAT_INSTALL = 'install it with `apt-get install kcat` (Debian/Ubun
 export class KcatMissingError extends Error {}
 
 const OUTPUT_TAIL = 4096;
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    try {
-      child.kill(signal);
-    } catch {
-      /* already gone */
-    }
-  }
-}
-
-function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const t = setTimeout(() => resolve(false), ms);
-    child.once('exit', () => {
-      clearTimeout(t);
-      resolve(true);
-    });
-  });
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  killGroup(child, 'SIGTERM');
-  if (!(await waitExit(child, 5000))) {
-    killGroup(child, 'SIGKILL');
-    await waitExit(child, 5000);
-  }
-  live.delete(child);
-}
-
 export async function startKafkaMock(o: { brokers?: number; command?: string; readyTimeoutMs?: number } = {}): Promise<KafkaMock> {
   const command = o.command ?? process.env.KCAT ?? 'kcat';
   const n = o.brokers ?? 3;
-  const child = spawn(command, ['-X', `test.mock.num.brokers=${n}`, '-d', 'mock', '-C', '-b', 'x:1', '-t', 'anchor', '-q'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    detached: true, // own process group: stop() signals everything it started
-  });
-  live.add(child);
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once('exit', () => {
-      for (const c of live) killGroup(c, 'SIGKILL');
-    });
-  }
+  const child = spawnGroup(command, ['-X', `test.mock.num.brokers=${n}`, '-d', 'mock', '-C', '-b', 'x:1', '-t', 'anchor', '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let output = '';
   const bootstrap = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => fail(new Error(`kcat printed no bootstrap.servers within ${o.readyTimeoutMs ?? 15_000} ms:\n${output.trim()}`)), o.readyTimeoutMs ?? 15_000);
     const fail = (e: Error) => {
       clearTimeout(timer);
-      void stopChild(child).then(() => reject(e));
+      void stopGroup(child).then(() => reject(e));
     };
     // The debug output never stops (-d mock logs every request): it is read for as long as kcat runs, or
     // kcat would block on a full pipe; only a tail is kept, for error messages. So a test that holds a mock
@@ -98,7 +52,7 @@ export async function startKafkaMock(o: { brokers?: number; command?: string; re
     });
     child.once('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      live.delete(child);
+      forget(child);
       reject(e.code === 'ENOENT' ? new KcatMissingError(`kcat not found (tried "${command}"): ${KCAT_INSTALL}. The Kafka tests run against its mock cluster.`) : e);
     });
     child.once('exit', (code, signal) => fail(new Error(`kcat exited (${code ?? signal}) before printing bootstrap.servers:\n${output.trim()}`)));
@@ -110,7 +64,7 @@ export async function startKafkaMock(o: { brokers?: number; command?: string; re
     bootstrap,
     pid: child.pid!,
     stop() {
-      stopping ??= stopChild(child);
+      stopping ??= stopGroup(child);
       return stopping;
     },
   };

@@ -1,8 +1,9 @@
 // Starts a real moto_server (the Python AWS mock, `pip install "moto[server]"`) for SQS / Secrets Manager /
-// DynamoDB calls made by the bridge in tests. One server per call; stop() kills its whole process group and
-// waits for it, so no Python process outlives the test file.
-import { spawn, type ChildProcess } from 'node:child_process';
+// DynamoDB calls made by the bridge in tests. One server per call; stop() ends its whole process group and
+// waits for it (./processes), so no Python process outlives the test file.
+import type { ChildProcess } from 'node:child_process';
 import { freePort } from './ports';
+import { forget, hasExited, spawnGroup, stopGroup } from './processes';
 
 export interface MotoServer {
   /** e.g. http://127.0.0.1:PORT, for an AWS SDK client's `endpoint`. */
@@ -33,29 +34,6 @@ const OUTPUT_TAIL = 4096;
 
 class MotoMissingError extends Error {}
 
-/** Every live child, so an abrupt exit of the test process does not leave moto running. */
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(-child.pid, signal); // negative pid: the whole group (a pyenv shim may fork the interpreter)
-  } catch {
-    try {
-      child.kill(signal);
-    } catch {
-      /* already gone */
-    }
-  }
-}
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const child of live) killGroup(child, 'SIGKILL');
-  });
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function answers(url: string): Promise<boolean> {
@@ -68,34 +46,11 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
-function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const t = setTimeout(() => resolve(false), ms);
-    child.once('exit', () => {
-      clearTimeout(t);
-      resolve(true);
-    });
-  });
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  killGroup(child, 'SIGTERM');
-  if (!(await waitExit(child, 5000))) {
-    killGroup(child, 'SIGKILL');
-    await waitExit(child, 5000);
-  }
-  live.delete(child);
-}
-
 async function attempt(command: string, port: number, readyTimeoutMs: number): Promise<ChildProcess> {
-  const child = spawn(command, ['-H', HOST, '-p', String(port)], {
+  const child = spawnGroup(command, ['-H', HOST, '-p', String(port)], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true, // own process group, so stop() can signal the interpreter behind any wrapper script
     env: { ...process.env, PYTHONUNBUFFERED: '1' },
   });
-  live.add(child);
-  installExitHook();
   let output = '';
   const collect = (b: Buffer) => {
     output = (output + b.toString()).slice(-OUTPUT_TAIL);
@@ -109,7 +64,7 @@ async function attempt(command: string, port: number, readyTimeoutMs: number): P
   const deadline = Date.now() + readyTimeoutMs;
   while (Date.now() < deadline) {
     if (spawnError) {
-      live.delete(child);
+      forget(child);
       if (spawnError.code === 'ENOENT') {
         throw new MotoMissingError(
           `moto_server not found (tried "${command}"): install it with \`pip install "moto[server]"\` or set MOTO_SERVER to its path`,
@@ -117,8 +72,8 @@ async function attempt(command: string, port: number, readyTimeoutMs: number): P
       }
       throw new Error(`could not start ${command}: ${spawnError.message}`);
     }
-    if (child.exitCode !== null || child.signalCode !== null) {
-      live.delete(child);
+    if (hasExited(child)) {
+      forget(child);
       const err = new Error(`moto_server exited (${child.exitCode ?? child.signalCode}) before answering on port ${port}:\n${output.trim()}`);
       (err as NodeJS.ErrnoException).code = /address already in use|errno 98|eaddrinuse/i.test(output) ? 'EADDRINUSE' : undefined;
       throw err;
@@ -126,12 +81,12 @@ async function attempt(command: string, port: number, readyTimeoutMs: number): P
     if (await answers(url)) {
       // Still ours? Someone else may own the port if moto lost the bind race and is exiting.
       await sleep(20);
-      if (child.exitCode === null && child.signalCode === null) return child;
+      if (!hasExited(child)) return child;
     } else {
       await sleep(100);
     }
   }
-  await stopChild(child);
+  await stopGroup(child);
   throw new Error(`moto_server did not answer on ${url} within ${readyTimeoutMs} ms:\n${output.trim()}`);
 }
 
@@ -163,10 +118,19 @@ export async function startMoto(opts: StartMotoOptions = {}): Promise<MotoServer
         if (!res.ok) throw new Error(`moto reset failed: HTTP ${res.status}`);
       },
       stop() {
-        stopping ??= stopChild(child);
+        stopping ??= stopGroup(child);
         return stopping;
       },
     };
   }
   throw new Error(`moto_server could not bind a free port after ${attempts} attempts: ${String(lastError)}`);
+}
+
+/**
+ * The variables under which the AWS SDK clients the bridge builds itself reach `moto`, as they would in a user's
+ * shell: its endpoint for every service (or only the one `endpointVariable` names, e.g. AWS_ENDPOINT_URL_SQS),
+ * a region and placeholder credentials.
+ */
+export function motoEnv(moto: Pick<MotoServer, 'endpoint'>, endpointVariable = 'AWS_ENDPOINT_URL'): Record<string, string> {
+  return { [endpointVariable]: moto.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' };
 }

@@ -7,19 +7,13 @@ import { runTaskRecord, type KeptTask, type TaskRecord, type TaskStore } from '.
 import { conversationKey } from '../../lambda/conversation';
 import { httpPost } from '../../lambda/io/http';
 import type { Log } from '../../lambda/observe';
-import { DEFAULT_AGENT_ID, isCancel, isSend, startArchestraSim, type ArchestraSim } from '../../sim/archestra';
+import { DEFAULT_AGENT_ID, isCancel, isSend, type ArchestraSim } from '../../sim/archestra';
 import { captureLog, type LogLine } from '../support/bridge';
+import { useArchestraSim } from '../support/sim';
 
 const TOKEN = 'task-mode-unit';
 let sim: ArchestraSim;
-beforeAll(async () => {
-  sim = await startArchestraSim({ tokens: [TOKEN] });
-});
-afterEach(() => {
-  sim.setBehaviour(undefined);
-  sim.clear();
-});
-afterAll(() => sim.close());
+useArchestraSim({ tokens: [TOKEN] }, (s) => (sim = s));
 
 const client = () =>
   new AgentClient({ post: httpPost, tokens: { get: async () => TOKEN, fixed: true }, maxRetries: 0, retryDelayMs: 10, minRequestMs: 20, pollInitialMs: 50, pollMaxMs: 100 });

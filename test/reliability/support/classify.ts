@@ -158,6 +158,26 @@ export interface RecordCounts {
   duplicates: number;
 }
 
+/** Every count at 0; a literal, so the compiler holds it complete against RecordCounts. */
+export const zeroCounts = (): RecordCounts => ({
+  records: 0,
+  delivered: 0,
+  deadLettered: 0,
+  reported: 0,
+  skipped: 0,
+  deliveredAndReported: 0,
+  unacknowledged: 0,
+  retriedAfterUnseenSuccess: 0,
+  lost: 0,
+  duplicates: 0,
+});
+const RECORD_COUNTS = Object.keys(zeroCounts()) as Array<keyof RecordCounts>;
+
+/** Adds a batch's counts into a total. */
+export function addRecordCounts(total: RecordCounts, c: RecordCounts): void {
+  for (const k of RECORD_COUNTS) total[k] += c[k];
+}
+
 const FAILED_AT_DELIVERY = new Set<DeliveryStatus>(['transient', 'auth', 'deadline', 'unknown']);
 /** Codes of a delivery that gave up waiting (its answer may have been on the way). */
 const TIMED_OUT = new Set(['timeout', 'deadline', 'task_timeout', 'network']);
@@ -206,18 +226,7 @@ export function judge(o: Observation): Verdict {
   const lowestInBatch = lowestOffsets(o.records);
   const classes = new Map<string, Set<RecordClass>>();
   const byId = new Map(o.records.map((r) => [r.id, r]));
-  const counts: Verdict['counts'] = {
-    records: o.records.length,
-    delivered: 0,
-    deadLettered: 0,
-    reported: 0,
-    skipped: 0,
-    deliveredAndReported: 0,
-    unacknowledged: 0,
-    retriedAfterUnseenSuccess: 0,
-    lost: 0,
-    duplicates: 0,
-  };
+  const counts: Verdict['counts'] = { ...zeroCounts(), records: o.records.length };
   const deliveriesOf = new Map<string, ObservedDelivery[]>();
   for (const d of o.deliveries) deliveriesOf.set(d.recordId, [...(deliveriesOf.get(d.recordId) ?? []), d]);
   const failedAtDelivery = (r: ObservedRecord) => (deliveriesOf.get(r.id) ?? []).some((d) => FAILED_AT_DELIVERY.has(d.status));

@@ -1,7 +1,7 @@
 // Totals over the generated batches of a property run: what docs/RELIABILITY.md reports.
-import { INVARIANTS, type InvariantId, type RecordCounts, type Violation } from './classify';
+import { addRecordCounts, INVARIANTS, zeroCounts, type InvariantId, type RecordCounts, type Violation } from './classify';
 import type { AwsFault, FaultKind } from './faults';
-import type { BatchRun, Ordering } from './harness';
+import type { BatchRun, Ordering, RunFigures } from './harness';
 import type { SettledVerdict } from './redelivery';
 
 export interface Counterexample {
@@ -11,7 +11,13 @@ export interface Counterexample {
   violations: Violation[];
 }
 
-export interface PropertyFigures extends RecordCounts {
+/** The run figures summed over the batches. */
+type SummedRunFigures = Pick<RunFigures, 'requests' | 'sends' | 'polls' | 'faults' | 'dlqWriteFailures' | 'statuses' | 'codes' | 'durationMs'>;
+
+/** The SettledVerdict figures summed over the redelivered batches. */
+const SETTLED_SUMS = ['windowResends', 'storeWriteResends', 'leasedRedeliveries', 'fromStoredVerdict', 'lost', 'duplicates'] as const;
+
+export interface PropertyFigures extends RecordCounts, SummedRunFigures {
   batches: number;
   byOrdering: Record<Ordering, number>;
   /** Batches whose dead letters went to a real SQS queue on moto_server. */
@@ -39,31 +45,17 @@ export interface PropertyFigures extends RecordCounts {
   /** Undecodable records the event gave no offset, and how many of them ended reported (their write failed). */
   offsetless: number;
   offsetlessReported: number;
-  requests: number;
-  sends: number;
-  polls: number;
-  faults: Partial<Record<FaultKind, number>>;
   faultsTotal: number;
-  dlqWriteFailures: number;
-  statuses: Record<string, number>;
-  codes: Record<string, number>;
   /** Violations (records or batch-level findings) per invariant, and how many batches had any. */
   violations: Record<InvariantId, number>;
   batchesWithViolations: Record<InvariantId, number>;
-  durationMs: number;
   /** Issue 13: the batches with the store, each redelivered until settled, judged across their invocations. */
-  redelivery: {
+  redelivery: Pick<SettledVerdict, (typeof SETTLED_SUMS)[number]> & {
     batches: number;
     settled: number;
     invocations: number;
     mostInvocations: number;
     records: number;
-    windowResends: number;
-    storeWriteResends: number;
-    leasedRedeliveries: number;
-    fromStoredVerdict: number;
-    lost: number;
-    duplicates: number;
     /** The lease after an unknown outcome: the route timeout plus UNKNOWN_OUTCOME_MARGIN_SECONDS, ms. */
     leaseMs: number;
   };
@@ -95,17 +87,8 @@ export class Tally {
       wrongTokenRefusedPer60s: 0,
       worstDeadlineShare: 0,
       recordsPerBatch: { min: 0, max: 0, mean: 0 },
-      records: 0,
+      ...zeroCounts(),
       topicPartitions: 0,
-      delivered: 0,
-      deadLettered: 0,
-      reported: 0,
-      skipped: 0,
-      deliveredAndReported: 0,
-      unacknowledged: 0,
-      retriedAfterUnseenSuccess: 0,
-      lost: 0,
-      duplicates: 0,
       requests: 0,
       sends: 0,
       polls: 0,
@@ -131,12 +114,7 @@ export class Tally {
     r.invocations += rounds.length;
     r.mostInvocations = Math.max(r.mostInvocations, rounds.length);
     r.records += rounds[0].records.length;
-    r.windowResends += sv.windowResends;
-    r.storeWriteResends += sv.storeWriteResends;
-    r.leasedRedeliveries += sv.leasedRedeliveries;
-    r.fromStoredVerdict += sv.fromStoredVerdict;
-    r.lost += sv.lost;
-    r.duplicates += sv.duplicates;
+    for (const k of SETTLED_SUMS) r[k] += sv[k];
     r.leaseMs = leaseMs;
     const later = rounds.slice(1).flatMap((x, i) => x.verdict.violations.map((v) => ({ ...v, detail: `redelivery ${i + 1}: ${v.detail}` })));
     this.countViolations([...later, ...sv.violations], replay, description);
@@ -157,7 +135,6 @@ export class Tally {
 
   add(run: BatchRun, replay: string, description: () => string, sqs = false): void {
     const f = this.f;
-    const c = run.verdict.counts;
     f.batches++;
     f.byOrdering[run.spec.ordering]++;
     if (sqs) f.sqsBatches++;
@@ -187,20 +164,11 @@ export class Tally {
       }
     }
     this.sizes.push(run.records.length);
-    f.records += c.records;
+    addRecordCounts(f, run.verdict.counts);
     f.topicPartitions += new Set(run.records.map((r) => r.partitionKey)).size;
     const offsetless = run.observation.records.filter((r) => r.offset === null);
     f.offsetless += offsetless.length;
     f.offsetlessReported += offsetless.filter((r) => run.verdict.classes.get(r.id)?.has('reported')).length;
-    f.delivered += c.delivered;
-    f.deadLettered += c.deadLettered;
-    f.reported += c.reported;
-    f.skipped += c.skipped;
-    f.deliveredAndReported += c.deliveredAndReported;
-    f.unacknowledged += c.unacknowledged;
-    f.retriedAfterUnseenSuccess += c.retriedAfterUnseenSuccess;
-    f.lost += c.lost;
-    f.duplicates += c.duplicates;
     f.requests += run.figures.requests;
     f.sends += run.figures.sends;
     f.polls += run.figures.polls;
