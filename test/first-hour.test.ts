@@ -1,4 +1,4 @@
-// Issue 20, the first hour as a user: the mistakes people make with the local CLIs, run as child processes the
+// The first hour as a user: the mistakes people make with the local CLIs, run as child processes the
 // way a person runs them (through npm where npm is the point), against the Archestra simulator on 127.0.0.1.
 // Each error must name its cause in one line and its fix in the next, never dump the usage or a stack trace,
 // and a forgotten `--` must never send.

@@ -129,7 +129,7 @@ export function readInput(path: string, what: string, fix?: string): string {
 export interface CliOptions {
   /** The command's name, the prefix of every error line. */
   name: string;
-  /** Kept for the callers' --help text; errors no longer print it (a pointer to --help instead). */
+  /** The callers' --help text; an error prints a pointer to --help, not this. */
   usage?: string;
   /** Expected error classes: the words before the message (none: the message alone), the fix, the exit status (default 2). */
   known?: ReadonlyArray<{ error: new (...args: never[]) => Error; words?: string; fix?: string; code?: 1 | 2 }>;

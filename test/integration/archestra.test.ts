@@ -182,8 +182,8 @@ describe('failures', () => {
     expect(result.response.batchItemFailures).toHaveLength(1);
   });
 
-  // Issue 13 changed these: a hung agent, a reset and a truncated body were retried within the invocation. The
-  // request had been read, so the agent may be running it: the outcome is unknown, reported, never retried.
+  // A hung agent, a reset and a truncated body: the request had been read, so the agent may be running it. The
+  // outcome is unknown: reported, never retried within the invocation.
   test('a hung agent is cut by the request timeout and reported, not retried (its outcome is unknown)', async () => {
     sim.setBehaviour(sequence([{ kind: 'hang' }]));
     const bridge = makeBridge(env({ REQUEST_TIMEOUT: '0.3' }));

@@ -1,4 +1,4 @@
-// Issue 19 against the simulator: OpenAI-compatible targets (Archestra's LLM proxy and a plain base URL),
+// Route targets against the simulator: OpenAI-compatible targets (Archestra's LLM proxy and a plain base URL),
 // header allow-lists and trace context, per-target limits and the circuit breaker, over the real pipeline.
 import { startArchestraSim, type ArchestraSim, type Reply } from '../../sim/archestra';
 import { CircuitBreakers } from '../../lambda/deliver/circuit-breaker';

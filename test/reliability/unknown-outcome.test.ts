@@ -1,7 +1,7 @@
-// Issue 13's reproductions, as regression tests against the Archestra simulator (which, like Archestra's
-// /v1/a2a, keeps running a request whose client went away), dynalite for the idempotency store and moto for the
-// dead-letter queue. Before issue 13: the 1.5 s agent with REQUEST_TIMEOUT=0.4 ran the record 4 times per
-// invocation; the permanent failure above a transient one ran on every redelivery.
+// A record whose outcome is unknown is run by its agent once, against the Archestra simulator (which, like
+// Archestra's /v1/a2a, keeps running a request whose client went away), dynalite for the idempotency store and moto
+// For the dead-letter queue: a 1.5 s agent behind REQUEST_TIMEOUT=0.4 is sent the record once across redeliveries,
+// And a permanent failure above a transient one is run once and dead-lettered from its stored verdict.
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { createDynamoIdempotency } from '../../lambda/io/dynamo-idempotency';

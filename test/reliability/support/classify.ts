@@ -95,7 +95,7 @@ export type InvariantId =
   | 'refused-resend' // the token was sent again after the agent refused it, within the cool-down
   | 'agent-limit' // more requests in flight to one agent than its route's max_in_flight
   | 'refusals' // more refused requests per container per 60 s than the published figure (wrong-token batches)
-  // Issue 13, over a batch and its redeliveries with the idempotency store (support/redelivery.ts):
+  // Over a batch and its redeliveries with the idempotency store (support/redelivery.ts):
   | '5.settled' // still reported after the last redelivery
   | '5.lost' // settled, yet never delivered, dead-lettered nor skipped
   | '5.duplicate' // run by its agent again, other than after a lapsed lease or a failed store write
@@ -150,7 +150,7 @@ export interface RecordCounts {
   /** The agent's success reply raced the bridge's timeout: the bridge reported the record (it comes back). */
   unacknowledged: number;
   /**
-   * Issue 13: always 0 within one invocation. An exchange whose outcome is unknown is never retried there, so a
+   * Always 0 within one invocation. An exchange whose outcome is unknown is never retried there, so a
    * send after a success is a duplicate (4.duplicate); only a resend after the lease counts (redelivery.ts).
    */
   retriedAfterUnseenSuccess: number;
@@ -245,7 +245,7 @@ export function judge(o: Observation): Verdict {
     if (c.has('dead_lettered')) counts.deadLettered++;
     if (c.has('reported')) counts.reported++;
     if (c.has('skipped')) counts.skipped++;
-    // Issue 13: in a redelivery a record the store knows as handled is skipped as a duplicate, not lost.
+    // In a redelivery a record the store knows as handled is skipped as a duplicate, not lost.
     if (c.size === 0 && r.status !== 'duplicate') {
       counts.lost++;
       v('1.lost', `neither delivered, dead-lettered, reported nor skipped (bridge status ${r.status})`);
@@ -272,7 +272,7 @@ export function judge(o: Observation): Verdict {
       }
     }
     if (r.successes > 1 || r.sendsAfterSuccess > 0) {
-      // Issue 13: the client retries only an exchange that provably did not run the agent, so within one
+      // The client retries only an exchange that provably did not run the agent, so within one
       // invocation any second run is a duplicate (the unknown-outcome window only opens after a lease).
       if (r.successes > 1) v('4.duplicate', `the agent answered it with success ${r.successes} times`);
       if (r.sendsAfterSuccess > 0) v('4.duplicate', `sent ${r.sendsAfterSuccess} more time(s) after the agent had answered it`);

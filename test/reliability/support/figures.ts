@@ -49,7 +49,7 @@ export interface PropertyFigures extends RecordCounts, SummedRunFigures {
   /** Violations (records or batch-level findings) per invariant, and how many batches had any. */
   violations: Record<InvariantId, number>;
   batchesWithViolations: Record<InvariantId, number>;
-  /** Issue 13: the batches with the store, each redelivered until settled, judged across their invocations. */
+  /** The batches with the store, each redelivered until settled, judged across their invocations. */
   redelivery: Pick<SettledVerdict, (typeof SETTLED_SUMS)[number]> & {
     batches: number;
     settled: number;

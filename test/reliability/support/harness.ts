@@ -35,7 +35,7 @@ export const ROUTES = [
     a2a_version: '1.0',
     transform_template: 'Payment {id}: {amount} [{$topic}/{$partition}@{$offset}]',
     on_missing: 'fail',
-    // Issue 19: a per-agent limit below MAX_CONCURRENCY, measured at the HTTP edge (invariant agent-limit).
+    // A per-agent limit below MAX_CONCURRENCY, measured at the HTTP edge (invariant agent-limit).
     max_in_flight: 2,
   },
 ];
@@ -116,7 +116,7 @@ export function batchArb(ordering: fc.Arbitrary<Ordering>, opts: { dlqFaults: bo
     remainingMs: fc.oneof({ weight: 9, arbitrary: fc.constant(60_000) }, { weight: 1, arbitrary: fc.integer({ min: 900, max: 2500 }) }),
     tokenStore: opts.aws ? fc.constantFrom<'env' | 'secret'>('env', 'env', 'secret') : fc.constant<'env' | 'secret'>('env'),
     wrongToken: fc.oneof({ weight: 24, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
-    // Issue 13: the batches with the store are redelivered until settled (the `redelivery` profile: all of them).
+    // The batches with the store are redelivered until settled (the `redelivery` profile: all of them).
     idempotency: opts.aws ? (opts.storeOnly ? fc.constant(true) : fc.boolean()) : fc.constant(false),
     awsFaultRate: opts.aws ? fc.constantFrom(0, 0.1, 0.3) : fc.constant(0),
     records: fc.integer({ min: 1, max: opts.maxRecords ?? 200 }).chain((n) => fc.array(recordArb, { minLength: n, maxLength: n })),
@@ -259,7 +259,7 @@ export interface BatchRun {
   verdict: Verdict;
   figures: RunFigures;
   deadLetters: DeadLetterBody[];
-  /** Issue 13: sends of each record the agent ran in this invocation (see runBatch). */
+  /** Sends of each record the agent ran in this invocation (see runBatch). */
   ran: Map<string, number>;
   /** Records whose delivery ended with an unknown outcome (the claim leased). */
   unknown: Set<string>;
@@ -280,7 +280,7 @@ export interface RunOptions {
   gates?: CredentialGates;
   /** Names this batch's idempotency keys apart from every other batch's (the table is shared). */
   batchId?: string;
-  /** Issue 13, a redelivery (support/redelivery.ts): these records of the first event, faults drawn from `faultSeed`. */
+  /** A redelivery (support/redelivery.ts): these records of the first event, faults drawn from `faultSeed`. */
   redeliver?: { records: BuiltRecord[]; faultSeed: number };
   /** Added to the idempotency store's clock: the time that passed between redeliveries. */
   storeSkewMs?: number;
@@ -317,7 +317,7 @@ export async function runBatch(spec: BatchSpec, o: RunOptions): Promise<BatchRun
   // When the agent's first refusal of the token reached the bridge, and the requests started after it.
   let refusedAt = Infinity;
   let sendsAfterRefusal = 0;
-  // Requests in flight per agent, as the HTTP edge sees them (issue 19's per-agent limit).
+  // Requests in flight per agent, as the HTTP edge sees them (the per-agent limit).
   const inFlight = new Map<string, number>();
   const maxInFlight = new Map<string, number>();
   const post: HttpPost = async (url, headers, body, timeoutMs) => {
@@ -368,7 +368,7 @@ export async function runBatch(spec: BatchSpec, o: RunOptions): Promise<BatchRun
       MAX_CONCURRENCY: String(spec.maxConcurrency),
       MAX_RETRIES: String(spec.maxRetries),
       REQUEST_TIMEOUT: '0.3',
-      // Issue 19: in a quarter of the batches a low threshold, so that circuits open (and report their records)
+      // In a quarter of the batches a low threshold, so that circuits open (and report their records)
       // under the fault mix; the others keep the default and the full reach of the fault catalogue.
       ...(spec.seed % 4 === 0 ? { CIRCUIT_BREAKER_FAILURES: '2' } : {}),
       ...(o.sqs ? { DLQ_URL: o.sqs.queueUrl } : {}),
@@ -430,7 +430,7 @@ export async function runBatch(spec: BatchSpec, o: RunOptions): Promise<BatchRun
     if (succeeded(q)) successes.set(recordId, [...(successes.get(recordId) ?? []), q]);
   }
 
-  // Issue 13: the sends the agent ran (answered, trickled its answer, or started a task), whether or not the
+  // The sends the agent ran (answered, trickled its answer, or started a task), whether or not the
   // client was still there to read the answer; and the records whose delivery ended with an unknown outcome.
   const ran = new Map<string, number>();
   for (const q of requests) {

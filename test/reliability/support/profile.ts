@@ -18,7 +18,7 @@ export interface Profile {
   /** Shrink a counterexample (slow with real I/O) instead of reporting the first failure as found. */
   shrink: boolean;
   /**
-   * Issue 13's profile: every batch with the idempotency store, redelivered until settled, of at most this many
+   * The redelivery profile: every batch with the idempotency store, redelivered until settled, of at most this many
    * records (1,020 batches of up to 200 each, redelivered, would take hours on the shared 2-core machine).
    */
   storeOnly?: { maxRecords: number };
@@ -33,7 +33,7 @@ export function profile(env: NodeJS.ProcessEnv = process.env): Profile {
   const seed = seedText !== undefined && seedText !== '' ? Number(seedText) : DEFAULT_SEED;
   if (!Number.isSafeInteger(seed)) throw new Error(`RELIABILITY_SEED must be an integer, got ${seedText}`);
   const shrink = env.RELIABILITY_SHRINK === '1' || env.RELIABILITY_SHRINK === 'true';
-  // medium: when the full profile (about 30 min since issue 12 added the AWS peers) does not fit.
+  // medium: when the full profile (about 30 min with the AWS peers) does not fit.
   if (name === 'full') return { name, seed, batchesPerMode: 400, motoBatches: 24, propertyRuns: 300, shrink };
   if (name === 'redelivery') return { name, seed, batchesPerMode: 340, motoBatches: 0, propertyRuns: 40, shrink, storeOnly: { maxRecords: 12 } };
   if (name === 'medium') return { name, seed, batchesPerMode: 120, motoBatches: 12, propertyRuns: 100, shrink };

@@ -1,4 +1,4 @@
-// Issue 13: a batch redelivered as Lambda would (each reported partition from its reported offset on) until
+// A batch redelivered as Lambda would (each reported partition from its reported offset on) until
 // nothing is reported, with the idempotency store on, and judged across its invocations: nothing lost, nothing
 // dead-lettered twice, and every record run by its agent once, except a resend after a lease on an unknown
 // outcome lapsed (the documented window, counted).
