@@ -371,12 +371,25 @@ describe('defect 5: claims are bounded by MAX_CONCURRENCY', () => {
     await dynamo.createIdempotencyTable('idem-rf-claims');
     const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
     const client = new DynamoDBClient({ endpoint: front.url, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
-    const bridge = makeBridge(
-      { ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: ROUTES, ORDERING: 'none', MAX_CONCURRENCY: '10' },
-      { idempotency: createDynamoIdempotency({ table: 'idem-rf-claims', ttlSeconds: 3600, endpoint: front.url }) },
-    );
+    const store = createDynamoIdempotency({ table: 'idem-rf-claims', ttlSeconds: 3600, endpoint: front.url });
+    // Counted at the store's seam as well as on the wire: how the HTTP edge spreads new connections decides how
+    // many PutItems overlap at the proxy, while the pipeline's limit is on the claims it starts.
+    const claims = { inFlight: 0, max: 0 };
+    const counted = {
+      ...store,
+      claim: async (...args: Parameters<typeof store.claim>) => {
+        claims.max = Math.max(claims.max, ++claims.inFlight);
+        try {
+          return await store.claim(...args);
+        } finally {
+          claims.inFlight--;
+        }
+      },
+    };
+    const bridge = makeBridge({ ARCHESTRA_URL: sim.url, ARCHESTRA_TOKEN: TOKEN, ROUTES_CONFIG: ROUTES, ORDERING: 'none', MAX_CONCURRENCY: '10' }, { idempotency: counted });
     const result = await bridge.run(mskEvent(records(200, { partitions: 4 })));
-    figures.maxClaimsInFlight = front.maxInFlight['DynamoDB_20120810.PutItem'];
+    figures.maxClaimsInFlight = Math.max(claims.max, front.maxInFlight['DynamoDB_20120810.PutItem']);
+    expect(claims.max).toBe(10);
     expect(front.maxInFlight['DynamoDB_20120810.PutItem']).toBeLessThanOrEqual(10);
     expect(result.outcomes.filter((o) => o.status === 'delivered')).toHaveLength(200);
     client.destroy();

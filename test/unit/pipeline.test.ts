@@ -55,11 +55,16 @@ function letterSink(failing: number[] = []) {
 /** An idempotency store in memory, with what each record's claim answers scripted by offset. */
 function store(answers: Record<number, Awaited<ReturnType<Idempotency['claim']>> | Error> = {}) {
   const calls: string[] = [];
+  const claims = { inFlight: 0, max: 0 };
   // Keys are `topic-partition-offset#route` (lambda/deliver/ids.ts).
   const offsetOf = (key: string) => Number(key.split('#')[0].split('-').pop());
   const idem: Idempotency = {
     async claim(key) {
       calls.push(`claim ${key}`);
+      claims.max = Math.max(claims.max, ++claims.inFlight);
+      // A store round trip takes a few turns of the event loop: claims started together overlap.
+      for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+      claims.inFlight--;
       const a = answers[offsetOf(key)];
       if (a instanceof Error) throw a;
       return a ?? 'claimed';
@@ -77,7 +82,7 @@ function store(answers: Record<number, Awaited<ReturnType<Idempotency['claim']>>
       calls.push(`fail ${key} ${verdict.code}`);
     },
   };
-  return { idem, calls };
+  return { idem, calls, claims };
 }
 
 const records = (...offsets: number[]) => mskEvent(offsets.map((offset) => ({ topic: 'orders', partition: 0, offset, key: `k${offset % 2}`, value: `r${offset}` })));
@@ -183,6 +188,13 @@ describe('the claim decides before the send (idempotency store)', () => {
     expect(dlq.written).toEqual([]);
     expect(res.outcomes[1]).toMatchObject({ status: 'failed', code: 'http_400', message: 'refused earlier (left for redelivery: partition resumes below it)' });
     expect(st?.calls.filter((c) => !c.startsWith('claim'))).toEqual([]);
+  });
+
+  test('claims have a limit of their own: with ORDERING=none a batch never has more than MAX_CONCURRENCY in flight', async () => {
+    const { b, st } = bridge({ ordering: 'none', claims: {} });
+    const res = await b.run(records(...Array.from({ length: 40 }, (_, i) => i + 1)));
+    expect(res.outcomes.every((o) => o.status === 'delivered')).toBe(true);
+    expect(st?.claims.max).toBe(4);
   });
 
   test('after the send: delivered completes, an unknown outcome is leased, a transient one released', async () => {
