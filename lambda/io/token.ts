@@ -1,8 +1,9 @@
 // The token edge: ARCHESTRA_TOKEN for local use, or a Secrets Manager secret cached across warm
 // invocations. The token is never logged and never part of an error message.
 // The secret is read with the lean AWS JSON client (lambda/io/aws-json-secrets.ts), not @aws-sdk/client-secrets-manager:
-// W3 (bench/w3-cold-start.ts) measured a cold start that reads the secret at 210 ms from spawn to answer against 71 ms
-// with ARCHESTRA_TOKEN, ~74 ms of it loading the SDK client and ~68 ms its first call.
+// with the SDK client W3 (bench/w3-cold-start.ts) measured a cold start that reads the secret at 160-210 ms from spawn
+// to answer against 60-71 ms with ARCHESTRA_TOKEN, most of the difference loading that client and making its first
+// call; with this one, 64 ms against 59 ms (medians of 10, same machine).
 import { readSecretString, type SecretReadOptions } from './aws-json-secrets';
 import { tokenProblem } from '../config/settings';
 import { BridgeError } from '../errors';
