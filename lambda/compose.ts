@@ -11,6 +11,7 @@ import { createDynamoIdempotency } from './io/dynamo-idempotency';
 import { httpPost } from './io/http';
 import { createSqsDeadLetterSink } from './io/sqs-dead-letters';
 import { createTokenSource } from './io/token';
+import { readSecretString } from './io/aws-json-secrets';
 import { createEventBridgeReplyEdge } from './io/reply-eventbridge';
 import { createFolderReplyEdge, folderEdges } from './io/reply-folder';
 import { createKafkaReplyEdge } from './io/reply-kafka';
@@ -61,9 +62,7 @@ export function replyEdges(s: Settings): ReplyEdges {
         region: k.region,
         ...(secretArn && {
           scram: async () => {
-            const sm = await import('@aws-sdk/client-secrets-manager');
-            const res = await new sm.SecretsManagerClient({}).send(new sm.GetSecretValueCommand({ SecretId: secretArn }));
-            const v = JSON.parse(res.SecretString ?? '{}') as { username?: string; password?: string };
+            const v = JSON.parse((await readSecretString(secretArn)) ?? '{}') as { username?: string; password?: string };
             if (!v.username || !v.password) throw new Error('REPLY_KAFKA_SECRET_ARN: the secret needs username and password');
             return { username: v.username, password: v.password };
           },

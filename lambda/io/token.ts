@@ -1,6 +1,10 @@
 // The token edge: ARCHESTRA_TOKEN for local use, or a Secrets Manager secret cached across warm
 // invocations. The token is never logged and never part of an error message.
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+// The secret is read with the lean AWS JSON client (lambda/io/aws-json-secrets.ts), not @aws-sdk/client-secrets-manager:
+// with the SDK client W3 (bench/w3-cold-start.ts) measured a cold start that reads the secret at 160-210 ms from spawn
+// to answer against 60-71 ms with ARCHESTRA_TOKEN, most of the difference loading that client and making its first
+// call; with this one, 64 ms against 59 ms (medians of 10, same machine).
+import { readSecretString, type SecretReadOptions } from './aws-json-secrets';
 import { tokenProblem } from '../config/settings';
 import { BridgeError } from '../errors';
 import type { TokenSource } from '../ports';
@@ -26,7 +30,8 @@ export interface TokenOptions {
   token?: string;
   secretArn?: string;
   ttlMs: number;
-  client?: SecretsManagerClient;
+  /** Endpoint, credentials, transport of the secret read (default: the Lambda environment's). */
+  secrets?: SecretReadOptions;
   now?: () => number;
 }
 
@@ -64,24 +69,19 @@ function until<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
 }
 
 export function createTokenSource(o: TokenOptions): TokenSource {
-  if (!o.secretArn) return { fixed: true, get: async () => o.token || undefined };
+  const { secretArn } = o;
+  if (!secretArn) return { fixed: true, get: async () => o.token || undefined };
   const now = o.now ?? Date.now;
-  let client = o.client;
   let cached: { token: string; at: number } | undefined;
   let failedAt = -Infinity;
   let lastError: unknown;
   let inFlight: Promise<string> | undefined;
-  // Loaded at the first read rather than at module load: the SDK's evaluation is most of a cold start.
-  let sdk: Promise<typeof import('@aws-sdk/client-secrets-manager')> | undefined;
   const load = async (signal?: AbortSignal): Promise<string> => {
-    const { GetSecretValueCommand, SecretsManagerClient } = await (sdk ??= import('@aws-sdk/client-secrets-manager'));
-    // throwOnRequestTimeout: without it the handler only warns and a silent endpoint hangs the read forever.
-    client ??= new SecretsManagerClient({ maxAttempts: 3, requestHandler: { requestTimeout: 5000, connectionTimeout: 2000, throwOnRequestTimeout: true } });
     const budget = AbortSignal.timeout(READ_BUDGET_MS);
     let secret: string | undefined;
     try {
-      const res = await client.send(new GetSecretValueCommand({ SecretId: o.secretArn }), { abortSignal: signal ? AbortSignal.any([budget, signal]) : budget });
-      secret = res.SecretString;
+      // Each attempt has 5 s from connect to last byte; 3 attempts on throttling, 5xx and network faults.
+      secret = await readSecretString(secretArn, signal ? AbortSignal.any([budget, signal]) : budget, { maxAttempts: 3, attemptTimeoutMs: 5000, ...o.secrets });
     } catch (e) {
       const err = e as { name?: string; message?: string };
       throw new TokenUnavailableError(`cannot read the token secret: ${err.name ?? 'Error'}: ${err.message ?? ''}`.trim(), 'token_unavailable', { cause: e });

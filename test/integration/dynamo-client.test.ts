@@ -1,11 +1,9 @@
 // The lean DynamoDB client (lambda/io/dynamo-client.ts) against real servers: dynalite and moto_server for the
 // DynamoDB API, raw node:http servers for what those cannot be made to do (throttle, fail with a 5xx, hang), and a
 // server that recomputes each request's SigV4 signature with the AWS SDK's own signer (@smithy/signature-v4).
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { Sha256 } from '@aws-crypto/sha256-js';
-import { SignatureV4 } from '@smithy/signature-v4';
+import type { ServerResponse } from 'node:http';
 import { createDynamoClient, DynamoError, signDynamoPost } from '../../lambda/io/dynamo-client';
+import { json, rawServer, signedAsTheSdkWould } from '../support/aws-json-server';
 import { startDynalite, type Dynalite } from '../support/dynalite';
 import { startMoto, type MotoServer } from '../support/moto';
 
@@ -16,34 +14,11 @@ const TABLE = {
   BillingMode: 'PAY_PER_REQUEST',
 };
 
-/** A raw server: `answer` decides each request's reply; every request is recorded with its headers and body. */
-async function rawServer(answer: (req: IncomingMessage, body: string, n: number, res: ServerResponse) => void) {
-  const seen: Array<{ headers: IncomingMessage['headers']; body: string }> = [];
-  const server: Server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      seen.push({ headers: req.headers, body });
-      answer(req, body, seen.length, res);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    url,
-    seen,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
 /** dynalite and moto create a table asynchronously: wait for ACTIVE before the first write. */
 async function createTable(c: ReturnType<typeof createDynamoClient>, name: string) {
   await c.send('CreateTable', { TableName: name, ...TABLE });
   while ((await c.send('DescribeTable', { TableName: name })).Table.TableStatus !== 'ACTIVE') await new Promise((r) => setTimeout(r, 5));
 }
-const json = (res: ServerResponse, status: number, body: object) => res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0' }).end(JSON.stringify(body));
 
 describe('against dynalite', () => {
   let db: Dynalite;
@@ -100,15 +75,9 @@ test('moto_server: ReturnValuesOnConditionCheckFailure puts the current item on 
 }, 60_000);
 
 test("the signature is the one the AWS SDK's own signer computes for the same request", async () => {
-  const smithy = new SignatureV4({ service: 'dynamodb', region: 'us-east-1', credentials: { ...credentials, sessionToken: 'tok' }, sha256: Sha256, applyChecksum: false });
   // A server that accepts a request only if its Authorization header is what @smithy/signature-v4 computes for it.
   const server = await rawServer(async (req, body, _n, res) => {
-    const amz = String(req.headers['x-amz-date']);
-    const signingDate = new Date(`${amz.slice(0, 4)}-${amz.slice(4, 6)}-${amz.slice(6, 8)}T${amz.slice(9, 11)}:${amz.slice(11, 13)}:${amz.slice(13, 15)}Z`);
-    const headers: Record<string, string> = {};
-    for (const h of ['content-type', 'host', 'x-amz-date', 'x-amz-security-token', 'x-amz-target']) headers[h] = String(req.headers[h]);
-    const expected = await smithy.sign({ method: 'POST', protocol: 'http:', hostname: '127.0.0.1', path: '/', headers, body } as never, { signingDate });
-    const ok = (expected as unknown as { headers: Record<string, string> }).headers.authorization === req.headers.authorization;
+    const ok = await signedAsTheSdkWould(req, body, { service: 'dynamodb', region: 'us-east-1', credentials: { ...credentials, sessionToken: 'tok' } });
     json(res, ok ? 200 : 400, ok ? {} : { __type: 'com.amazon.coral.service#InvalidSignatureException', message: 'signature mismatch' });
   });
   try {

@@ -1,4 +1,3 @@
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,12 +103,13 @@ describe('a rewrapped error keeps its cause', () => {
     }, 60_000);
     afterAll(() => moto?.stop());
 
-    test('a secret that does not exist: TokenUnavailableError <- the SDK error', async () => {
-      const client = new SecretsManagerClient(moto.clientConfig);
-      const source = createTokenSource({ secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf', ttlMs: 60_000, client });
+    test("a secret that does not exist: TokenUnavailableError <- Secrets Manager's error", async () => {
+      const secrets = { endpoint: moto.endpoint, credentials: moto.clientConfig.credentials };
+      const source = createTokenSource({ secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf', ttlMs: 60_000, secrets });
       const err = (await source.get().catch((e: unknown) => e)) as TokenUnavailableError;
       expect(err).toBeInstanceOf(TokenUnavailableError);
       expect(err.code).toBe('token_unavailable');
+      expect(err.message).toMatch(/^cannot read the token secret: ResourceNotFoundException: \S/);
       expect((err.cause as Error).name).toBe('ResourceNotFoundException');
     });
   });
