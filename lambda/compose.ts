@@ -14,7 +14,7 @@ import { createTokenSource } from './io/token';
 import { readSecretString } from './io/aws-json-secrets';
 import { createEventBridgeReplyEdge } from './io/reply-eventbridge';
 import { createFolderReplyEdge, folderEdges } from './io/reply-folder';
-import { createKafkaReplyEdge } from './io/reply-kafka';
+import { createKafkaReplyEdge, scramFromSecret } from './io/reply-kafka';
 import { createSnsReplyEdge } from './io/reply-sns';
 import { createSqsReplyEdge } from './io/reply-sqs';
 import type { DeadLetterSink, HttpPost, Idempotency, Log, MetricsSink, ReplyEdges, TokenSource } from './ports';
@@ -61,11 +61,7 @@ export function replyEdges(s: Settings): ReplyEdges {
         tls: k.tls,
         region: k.region,
         ...(secretArn && {
-          scram: async () => {
-            const v = JSON.parse((await readSecretString(secretArn)) ?? '{}') as { username?: string; password?: string };
-            if (!v.username || !v.password) throw new Error('REPLY_KAFKA_SECRET_ARN: the secret needs username and password');
-            return { username: v.username, password: v.password };
-          },
+          scram: async () => scramFromSecret(await readSecretString(secretArn)),
         }),
       }),
     }),

@@ -3,6 +3,7 @@
 // cluster per container, kept across invocations. MSK IAM through aws-msk-iam-sasl-signer-js, SASL/SCRAM with
 // credentials from a Secrets Manager secret, TLS by default whenever there is authentication.
 import type { Producer } from 'kafkajs';
+import { ConfigError } from '../errors';
 import { describeDestination } from '../reply/destination';
 import type { ReplyEdge } from '../ports';
 
@@ -17,6 +18,23 @@ export interface KafkaReplyOptions {
   /** SCRAM: the credentials, read by the caller (e.g. from the AmazonMSK_ secret). */
   scram?: () => Promise<{ username: string; password: string }>;
   clientId?: string;
+}
+
+/**
+ * The SCRAM credentials in REPLY_KAFKA_SECRET_ARN's secret (MSK's AmazonMSK_ secrets: `{"username", "password"}`).
+ * @throws ConfigError naming what is wrong, never quoting the secret: JSON.parse's own message would quote it
+ */
+export function scramFromSecret(text: string | undefined): { username: string; password: string } {
+  let v: { username?: unknown; password?: unknown };
+  try {
+    v = JSON.parse(text ?? '{}') as typeof v;
+  } catch {
+    throw new ConfigError('reply_kafka_secret', 'REPLY_KAFKA_SECRET_ARN: the secret is not JSON {"username": ..., "password": ...}');
+  }
+  if (typeof v?.username !== 'string' || typeof v.password !== 'string' || !v.username || !v.password) {
+    throw new ConfigError('reply_kafka_secret', 'REPLY_KAFKA_SECRET_ARN: the secret needs username and password');
+  }
+  return { username: v.username, password: v.password };
 }
 
 export function createKafkaReplyEdge(o: KafkaReplyOptions): ReplyEdge {

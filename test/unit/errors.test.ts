@@ -6,6 +6,7 @@ import { loadSettings, SettingsError } from '../../lambda/config/settings';
 import { decodeEvent, EventShapeError } from '../../lambda/decode';
 import { BridgeError, ConfigError } from '../../lambda/errors';
 import { HttpError } from '../../lambda/io/http';
+import { scramFromSecret } from '../../lambda/io/reply-kafka';
 import { createTokenSource, tokenFromSecret, TokenUnavailableError } from '../../lambda/io/token';
 import { SchemaConfigError } from '../../lambda/schema/load';
 import { SchemaError, unframe } from '../../lambda/schema/framing';
@@ -112,5 +113,28 @@ describe('a rewrapped error keeps its cause', () => {
       expect(err.message).toMatch(/^cannot read the token secret: ResourceNotFoundException: \S/);
       expect((err.cause as Error).name).toBe('ResourceNotFoundException');
     });
+  });
+});
+
+describe('the reply-Kafka SCRAM secret', () => {
+  const PASSWORD = 'hunter2-scram-9f1c';
+  test('is read from MSK\'s {"username", "password"} JSON', () => {
+    expect(scramFromSecret(JSON.stringify({ username: 'bridge', password: PASSWORD }))).toEqual({ username: 'bridge', password: PASSWORD });
+  });
+  test.each([
+    ['malformed JSON', `{"username": "bridge", "password": "${PASSWORD}"`, 'the secret is not JSON'],
+    ['no password', JSON.stringify({ username: 'bridge' }), 'the secret needs username and password'],
+    ['a password that is not a string', JSON.stringify({ username: 'bridge', password: 42 }), 'the secret needs username and password'],
+    ['no secret string', undefined, 'the secret needs username and password'],
+  ])('%s: a ConfigError naming the problem, never quoting the secret', (_, text, why) => {
+    let err: unknown;
+    try {
+      scramFromSecret(text);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toContain(why);
+    expect(JSON.stringify({ message: (err as Error).message, cause: String((err as Error).cause ?? '') })).not.toContain(PASSWORD);
   });
 });
