@@ -87,11 +87,8 @@ function secretLines(w3: W3Result): string[] {
       `${dec(env.spawnToAnswer.median, 0)} ms (${dec(sm.spawnToAnswer.median / env.spawnToAnswer.median)}x), the first invocation ` +
       `${dec(sm.firstInvoke.median, 0)} ms against ${dec(env.firstInvoke.median, 0)} ms` +
       (parts
-        ? `. Of the ${dec(sm.firstInvoke.median - env.firstInvoke.median, 0)} ms more, requiring the client alone ` +
-          `(dist/node_modules/@aws-sdk/client-secrets-manager, ${int(parts.clientBytes)} bytes) takes ${dec(parts.requireMs.median, 0)} ms ` +
-          `in a fresh \`node\` (${range(parts.requireMs)}) and moto_server answers a warm client's GetSecretValue in ` +
-          `${dec(parts.getSecretMs.median, 1)} ms; the rest is what the client's first call does once per process beyond that answer ` +
-          '(not broken down here)'
+        ? `. Of the ${dec(sm.firstInvoke.median - env.firstInvoke.median, 0)} ms more, moto_server answers a warm client's ` +
+          `GetSecretValue in ${dec(parts.getSecretMs.median, 1)} ms; the rest is the signed request's own connection and signing`
         : '') +
       '.' +
       (both ? ` With the idempotency table as well (both CDK defaults), spawn to answer is ${dec(both.spawnToAnswer.median, 0)} ms (${range(both.spawnToAnswer)}).` : ''),
@@ -389,8 +386,9 @@ export function render(r: Results, o: BenchOptions): { markdown: string; targets
       '',
       'The main path is dist/handler.js alone; the files beside it (scripts/bundle-lazy.mjs) are read only by the deployments and ' +
         'calls that use them: the Avro and Protobuf libraries by routes with a schema, kafkajs and the MSK IAM signer by kafka:// ' +
-        'replies, each AWS SDK client (with its own copy of the SDK core) at its first call: Secrets Manager at the first token read ' +
-        'when the token is a secret, SQS at the first dead letter, SNS and EventBridge at the first reply to them.',
+        'replies, each AWS SDK client (with its own copy of the SDK core) at its first call: SQS at the first dead letter, SNS and ' +
+        'EventBridge at the first reply to them, and Secrets Manager only where the environment holds no credentials (a local ' +
+        'run with a profile; never on Lambda, where the token secret is read with one signed request over the HTTP edge).',
       '',
       `Cold start: ${W3.runs} fresh \`node\` processes per configuration, each loading the bundle and serving a first one-record ` +
         'invocation (a ~1 KB record through the template, agent answering at once, INFO logging). *Node start-up* is ' +
@@ -401,7 +399,7 @@ export function render(r: Results, o: BenchOptions): { markdown: string; targets
         "child's report. The *reference* row is a bundle built by the bench with the same options but `@aws-sdk/client-*` stubbed " +
         "into it (bench/w3-cold-start.ts `buildWithoutSdk`): a floor with no AWS SDK anywhere, to check what the SDK still costs at load. " +
         'The *token from Secrets Manager* rows have `ARCHESTRA_TOKEN_SECRET_ARN` instead of `ARCHESTRA_TOKEN`, as the CDK app deploys ' +
-        'it: their first invocation loads the Secrets Manager client and reads the secret from moto_server (its own process, on ' +
+        'it: their first invocation reads the secret with one signed GetSecretValue (lambda/io/aws-json-secrets.ts) from moto_server (its own process, on ' +
         "loopback: not a region's network, nor Secrets Manager's own time to answer) before its first request to the agent. " +
         'Only the first three rows are held to the targets.',
       '',

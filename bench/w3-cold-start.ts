@@ -22,10 +22,10 @@ export interface W3Result {
   undici?: { bytes: number; requireMs: Summary; httpRequireMs: Summary };
   variants: Array<{ name: string; boot: Summary; require: Summary; firstInvoke: Summary; inProcess: Summary; spawnToAnswer: Summary }>;
   /**
-   * Parts of the Secrets Manager rows' first invocation, measured apart: requiring the client beside the bundle in a
-   * fresh node, and moto_server's answer to GetSecretValue from a warm client in the bench's process.
+   * Part of the Secrets Manager rows' first invocation, measured apart: moto_server's answer to GetSecretValue from a
+   * warm client in the bench's process.
    */
-  secrets?: { clientBytes: number; requireMs: Summary; getSecretMs: Summary };
+  secrets?: { getSecretMs: Summary };
 }
 
 /**
@@ -148,17 +148,8 @@ async function startSecret(runs: number): Promise<{ endpoint: string; arn: strin
   }
 }
 
-/** Requiring one lazily loaded module beside the bundle (dist/node_modules/<name>/index.js) in a fresh node. */
-async function requireApart(name: string, runs: number): Promise<{ bytes: number; requireMs: Summary }> {
-  const file = path.join(path.dirname(BUNDLE), 'node_modules', name, 'index.js');
-  const code = `const fs=require('fs');const t=process.hrtime.bigint();require(${JSON.stringify(file)});fs.writeSync(3,JSON.stringify({ok:true,ms:Number(process.hrtime.bigint()-t)/1e6})+'\\n')`;
-  const ms: number[] = [];
-  for (let i = 0; i < runs; i++) ms.push((await runChild<{ ok: boolean; ms: number }>(['-e', code], { PATH: process.env.PATH ?? '' }, `${name} require`)).report.ms);
-  return { bytes: statSync(file).size, requireMs: summarize(ms) };
-}
-
 /** The W3 rows that read the token from Secrets Manager (bench/report.ts finds them by these names). */
-export const SECRET = 'token from Secrets Manager, not ARCHESTRA_TOKEN (the CDK default: its client read at the first token read)';
+export const SECRET = 'token from Secrets Manager, not ARCHESTRA_TOKEN (the CDK default: one signed GetSecretValue at the first token read)';
 export const SECRET_AND_TABLE = 'token from Secrets Manager plus IDEMPOTENCY_TABLE (both CDK defaults)';
 
 export async function w3(o: BenchOptions): Promise<W3Result> {
@@ -175,8 +166,8 @@ export async function w3(o: BenchOptions): Promise<W3Result> {
   // Lambda's own credentials are environment variables too; the endpoint variables are the SDK's standard ones.
   const credentials = { AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench', AWS_SESSION_TOKEN: 'bench' };
   const idempotencyEnv = { ...credentials, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint };
-  // No ARCHESTRA_TOKEN (both set is a configuration error): the first invocation loads the Secrets Manager client
-  // (dist/node_modules, read at its first call) and reads the secret before its first request to the agent.
+  // No ARCHESTRA_TOKEN (both set is a configuration error): the first invocation reads the secret with one signed
+  // GetSecretValue over the HTTP edge (lambda/io/aws-json-secrets.ts) before its first request to the agent.
   const secretEnv = { ...credentials, AWS_ENDPOINT_URL: secret.endpoint, ARCHESTRA_TOKEN_SECRET_ARN: secret.arn };
   const configs: Array<{ name: string; extra: Record<string, string>; bundle?: string; table?: boolean; secret?: boolean }> = [
     { name: 'routes + token (as W1/W2)', extra: {} },
@@ -206,14 +197,13 @@ export async function w3(o: BenchOptions): Promise<W3Result> {
     }
   }).finally(() => Promise.all([dynamo.stop(), secret.stop()]));
   checkAgent(stats, W3.runs * configs.length, 'W3');
-  const client = await requireApart('@aws-sdk/client-secrets-manager', W3.runs);
   return {
     bundleBytes: bundle.length,
     gzipBytes: gzipSync(bundle, { level: 9 }).length,
     mapBytes: statSync(`${BUNDLE}.map`, { throwIfNoEntry: false })?.size ?? 0,
     lazy: lazyChunks(path.join(path.dirname(BUNDLE), 'node_modules')),
     undici: await undiciAtLoad(W3.runs),
-    secrets: { clientBytes: client.bytes, requireMs: client.requireMs, getSecretMs: secret.getSecretMs },
+    secrets: { getSecretMs: secret.getSecretMs },
     variants: configs.map((c) => {
       const s = samples.get(c.name)!;
       return {
