@@ -133,6 +133,11 @@ function replay(args: string[], env: Record<string, string> = {}): Promise<{ cod
   });
 }
 
+/** The CLI's exit code; when it is not the one expected, the failure shows what the CLI printed. */
+function expectExit(run: { code: number | null; stdout: string; stderr: string }, code: number): void {
+  if (run.code !== code) throw new Error(`replay exited ${run.code}, expected ${code}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`);
+}
+
 const sentTexts = () => sim.requests.filter(isSend).map((q) => q.text!).sort();
 
 describe('npm run replay', () => {
@@ -145,7 +150,7 @@ describe('npm run replay', () => {
     const queue = await queueWith(body, deadLetter);
 
     const dry = await replay(['--queue', queue, '--dry-run']);
-    expect(dry.code).toBe(0);
+    expectExit(dry, 0);
     expect(sim.requests).toHaveLength(0);
     expect(dry.stdout).toContain(`${topic}-1@1  orders -> agent ${AGENT}  would send`);
     expect(dry.stdout).toContain(`    | order 5 on ${topic}-1@1`);
@@ -155,7 +160,7 @@ describe('npm run replay', () => {
     // The brokers come from the message's bootstrapServers (no --brokers).
     const run = await replay(['--queue', queue]);
     expect(run.stderr).toBe('');
-    expect(run.code).toBe(0);
+    expectExit(run, 0);
     expect(sentTexts()).toEqual([`order 2 on ${topic}-2@0`, `order 5 on ${topic}-1@1`, `order 9 on ${topic}-1@2`]);
     expect(run.stdout).toMatch(/message \S+ \(RetryAttemptsExhausted\): replay\.orders\.\w+-1@1\.\.2, replay\.orders\.\w+-2@0\.\.0 · 3 records fetched, 3 selected/);
     expect(run.stdout).toMatch(/skipped: not a Kafka on-failure record/);
@@ -178,7 +183,7 @@ describe('npm run replay', () => {
     // Partition 3 holds n = 3, 7, 11 at offsets 0, 1, 2; the agent fails n = 7.
     sim.setBehaviour((r) => (isSend(r) && r.text === `order 7 on ${topic}-3@1` ? { kind: 'http', status: 503 } : undefined));
     const run = await replay(['--queue', queue, '--brokers', mock.bootstrap, '--json'], { IDEMPOTENCY_TABLE: table });
-    expect(run.code).toBe(1);
+    expectExit(run, 1);
     const doc = JSON.parse(run.stdout);
     // Under the default ORDERING=key, n = 11 (another key) is delivered although n = 7 before it failed.
     expect(doc).toMatchObject({ ok: false, deleted: 0, counts: { delivered: 2, failed: 1 } });
@@ -191,7 +196,7 @@ describe('npm run replay', () => {
     sim.clear();
     sim.setBehaviour(undefined);
     const again = await replay(['--queue', queue, '--brokers', mock.bootstrap, '--json'], { IDEMPOTENCY_TABLE: table });
-    expect(again.code).toBe(0);
+    expectExit(again, 0);
     expect(JSON.parse(again.stdout)).toMatchObject({ ok: true, deleted: 1, counts: { delivered: 1, duplicate: 2, failed: 0 } });
     expect(sentTexts()).toEqual([`order 7 on ${topic}-3@1`]);
     expect(await visibleMessages(queue)).toBe(0);
@@ -202,16 +207,16 @@ describe('npm run replay', () => {
     await produce(topic, (n) => (n === 4 ? 'other' : 'order'));
     const queue = await queueWith(batchInfoBody({ [`${topic}-0`]: [0, 2] }, mock.bootstrap));
     const byRoute = await replay(['--queue', queue, '--route', 'other']);
-    expect(byRoute.code).toBe(0);
+    expectExit(byRoute, 0);
     expect(sentTexts()).toEqual(['other 4']);
     expect(byRoute.stdout).toContain('kept: 2 records left out by the filters');
     sim.clear();
     const byOffset = await replay(['--queue', queue, '--from-offset', '2']);
-    expect(byOffset.code).toBe(0);
+    expectExit(byOffset, 0);
     expect(sentTexts()).toEqual([`order 8 on ${topic}-0@2`]);
     expect(await visibleMessages(queue)).toBe(1);
     const badRoute = await replay(['--queue', queue, '--route', 'nope']);
-    expect(badRoute.code).toBe(2);
+    expectExit(badRoute, 2);
     expect(badRoute.stderr).toMatch(/--route names no route of .*: nope/);
   });
 
@@ -221,7 +226,7 @@ describe('npm run replay', () => {
     const file = join(tmp, 'message.json');
     writeFileSync(file, batchInfoBody({ [`${topic}-0`]: [1, 5] }, mock.bootstrap));
     const run = await replay(['--file', file]);
-    expect(run.code).toBe(1);
+    expectExit(run, 1);
     expect(run.stdout).toContain(`missing ${topic}-0@3..5: beyond the end of the log (3)`);
     expect(sentTexts()).toEqual([`order 4 on ${topic}-0@1`, `order 8 on ${topic}-0@2`]);
     expect(run.stdout).toMatch(/kept: records could not be fetched/);
@@ -250,7 +255,7 @@ describe('npm run replay', () => {
     expect(summary).toMatchObject({ gaveUp: 1, records: 12 });
     expect(sim.requests).toHaveLength(0);
     const run = await replay(['--queue', queue]);
-    expect(run.code).toBe(0);
+    expectExit(run, 0);
     expect(run.stdout).toMatch(/━━ 1 message, 12 records replayed: 12 delivered, 0 failed · 1 message deleted, 0 kept/);
     expect(sentTexts()).toHaveLength(12);
     expect(await visibleMessages(queue)).toBe(0);
@@ -258,10 +263,10 @@ describe('npm run replay', () => {
 
   test('usage errors exit 2; the parser reads Lambda\'s record, also through SNS, and refuses anything else', async () => {
     const none = await replay([]);
-    expect(none.code).toBe(2);
+    expectExit(none, 2);
     expect(none.stderr).toMatch(/give the on-failure queue \(--queue URL\) or a file/);
     const empty = await replay(['--queue', await queueWith()]);
-    expect(empty.code).toBe(0);
+    expectExit(empty, 0);
     expect(empty.stdout).toMatch(/━━ 0 messages, 0 records replayed: 0 failed · 0 messages deleted, 0 kept/);
     const body = batchInfoBody({ 'a.b-c-12': [40, 41] }, 'b-1:9092');
     expect(parseBatchInfo(body)).toMatchObject({ condition: 'RetryAttemptsExhausted', bootstrapServers: 'b-1:9092', ranges: [{ partitionKey: 'a.b-c-12', topic: 'a.b-c', partition: 12, first: 40, last: 41 }] });
