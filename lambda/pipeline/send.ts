@@ -129,8 +129,8 @@ export async function sendRecord(run: Run, track: Track, s: Ready, remaining: nu
     // Task mode: a task waiting for input whose envelope was written is settled like a delivery.
     const status = awaiting && track.state.stage === 'delivered' ? 'delivered' : res.status;
     const next = afterDelivery(status, now(), target.timeoutMs, deps.unknownOutcomeMarginMs ?? 0);
-    const current = track.state;
-    if (next.kind === 'lease' && store.lease && current.stage === 'failed' && !('poison' in current)) move(track, leased(current, next.untilMs));
+    // Only an unknown outcome is leased, and it left the record failed by the send itself (no reply was written).
+    if (next.kind === 'lease' && store.lease && sent.stage === 'failed') move(track, leased(sent, next.untilMs));
     // A permanent verdict is settled with its dead letter (letter-step.ts). A complete, lease or release that
     // fails leaves the claim to lapse at the deadline; a delivered record stays delivered.
     if (next.kind !== 'await_letter') await run.storeSlots.run(remaining, () => applyStep(store, key, next, signals.writeBy, (m, f) => deps.log.warn(m, f)));
